@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Builds the library (tsc -> dist/lib) and the single-file CLI (esbuild -> dist/ocikit.mjs).
+// The CLI bundle needs only `node` at run time: no node_modules, as Bazel actions want.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+rmSync(path.join(root, 'dist/lib'), { recursive: true, force: true });
+execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], {
+  stdio: 'inherit',
+});
+
+const out = path.join(root, 'dist/ocikit.mjs');
+const tmp = `${out}.tmp-${process.pid}`;
+await build({
+  entryPoints: [path.join(root, 'src/cli/bin.ts')],
+  outfile: tmp,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  minify: true,
+  legalComments: 'none',
+  define: { __OCIKIT_VERSION__: JSON.stringify(pkg.version) },
+  banner: {
+    js: "#!/usr/bin/env node\nimport { createRequire as __ocikitCreateRequire } from 'node:module'; const require = __ocikitCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});
+chmodSync(tmp, 0o755);
+renameSync(tmp, out);
+console.error(`built ${path.relative(root, out)} and dist/lib`);

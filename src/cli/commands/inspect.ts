@@ -1,0 +1,48 @@
+/** `ocikit inspect <layout>`: tags, manifests, platforms, layers, sizes, annotations. */
+import type { Argv } from 'yargs';
+import { shortDigest } from '../../digest.js';
+import { inspectLayout } from '../../inspect.js';
+import { openFromArgs, type GlobalArgs } from '../common.js';
+import type { CliIo } from '../io.js';
+import { humanBytes, printWarnings, stableJson, table } from '../output.js';
+
+export const command = 'inspect <layout>';
+export const describe = 'Show the tags, manifests, platforms, layers and annotations of a layout';
+
+export function builder<T>(y: Argv<T>): Argv<T & { layout: string }> {
+  return y.positional('layout', { type: 'string', demandOption: true, describe: 'OCI layout directory' }) as Argv<T & { layout: string }>;
+}
+
+export async function handler(io: CliIo, args: GlobalArgs & { layout: string }): Promise<number> {
+  const layout = await openFromArgs(io, args.layout, args);
+  const summary = await inspectLayout(layout);
+  if (args.json) {
+    io.stdout(stableJson({ layout: args.layout, ...summary }));
+    return 0;
+  }
+  printWarnings(io, summary.warnings);
+  const rows: string[][] = [['TAG', 'DIGEST', 'TYPE', 'PLATFORM', 'MANIFEST', 'LAYERS', 'SIZE']];
+  for (const img of summary.images) {
+    const tag = img.tags.join(',') || '<none>';
+    const kind = img.kind === 'index' ? 'index' : img.kind === 'manifest' ? 'image' : img.mediaType;
+    if (img.manifests.length === 0) rows.push([tag, shortDigest(img.digest), kind, '-', '-', '-', '-']);
+    img.manifests.forEach((m, i) => {
+      rows.push([
+        i === 0 ? tag : '',
+        i === 0 ? shortDigest(img.digest) : '',
+        i === 0 ? kind : '',
+        m.attestation ? 'attestation' : m.platform,
+        shortDigest(m.digest),
+        String(m.layers),
+        humanBytes(m.layerBytes),
+      ]);
+    });
+  }
+  io.stdout(table(rows));
+  const annotated = summary.images.filter((i) => Object.keys(i.annotations).length > 0);
+  for (const img of annotated) {
+    io.stdout(`\n${img.tags.join(',') || shortDigest(img.digest)} annotations:\n`);
+    for (const [k, v] of Object.entries(img.annotations).sort()) io.stdout(`  ${k}=${v}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,43 @@
+/** Options shared by the layout commands, and opening a layout from CLI arguments. */
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { ErrorCode, OcikitError } from '../errors.js';
+import { openLayout, type Layout } from '../layout.js';
+import type { ResolveOptions } from '../resolve.js';
+import type { CliIo } from './io.js';
+
+export interface GlobalArgs {
+  json: boolean;
+  strict: boolean;
+}
+
+export interface SelectionArgs {
+  tag?: string;
+  digest?: string;
+  platform?: string;
+}
+
+/** `--tag`, `--digest`, `--platform`. */
+export function selectionOptions<T>(y: Argv<T>): Argv<T & SelectionArgs> {
+  return y
+    .option('tag', { type: 'string', describe: 'Tag to resolve, matched as buildx does (default: latest, or the only manifest)' })
+    .option('digest', { type: 'string', describe: 'Digest to select (wins over --tag, as in buildx)' })
+    .option('platform', { type: 'string', describe: 'Select one platform from an index: os/arch[/variant]' }) as Argv<T & SelectionArgs>;
+}
+
+/** The ResolveOptions the selection flags ask for. */
+export function selection(args: SelectionArgs): ResolveOptions {
+  const out: ResolveOptions = {};
+  if (args.tag !== undefined) out.tag = args.tag;
+  if (args.digest !== undefined) out.digest = args.digest;
+  if (args.platform !== undefined) out.platform = args.platform;
+  return out;
+}
+
+/** Open the layout named on the command line (relative to the CLI's cwd). */
+export async function openFromArgs(io: CliIo, dir: unknown, args: GlobalArgs): Promise<Layout> {
+  if (typeof dir !== 'string' || dir === '') {
+    throw new OcikitError(ErrorCode.Usage, 'a layout directory is required', { hint: 'Pass the directory that holds oci-layout and index.json.' });
+  }
+  return openLayout(path.resolve(io.cwd, dir), { strict: args.strict, name: dir });
+}

@@ -1,0 +1,78 @@
+/**
+ * The ocikit command line: a yargs parser that tests drive directly through {@link run}.
+ * Exit codes: 0 ok, 1 failure (including verification failures), 2 usage error.
+ */
+import yargs, { type Argv } from 'yargs';
+import { ErrorCode, OcikitError } from '../errors.js';
+import type { GlobalArgs } from './common.js';
+import * as inspectCmd from './commands/inspect.js';
+import * as resolveCmd from './commands/resolve.js';
+import * as verifyCmd from './commands/verify.js';
+import type { CliIo } from './io.js';
+import { reportError } from './output.js';
+
+declare const __OCIKIT_VERSION__: string | undefined;
+/** The version baked in by the bundler (`dev` when run from sources). */
+export const VERSION = typeof __OCIKIT_VERSION__ === 'string' ? __OCIKIT_VERSION__ : 'dev';
+
+interface CommandModule<A> {
+  command: string;
+  describe: string;
+  builder: (y: Argv<GlobalArgs>) => Argv<A>;
+  handler: (io: CliIo, args: GlobalArgs & A) => Promise<number>;
+}
+
+/**
+ * Run the CLI with `argv` (without node and script) and return the exit code.
+ * Never throws and never exits the process.
+ */
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode: number | undefined;
+  const wantsJson = argv.includes('--json');
+  const parser = yargs([...argv])
+    .scriptName('ocikit')
+    .version(VERSION)
+    .strict()
+    .exitProcess(false)
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .option('json', { type: 'boolean', default: false, global: true, describe: 'Print exactly one JSON document on stdout' })
+    .option('strict', { type: 'boolean', default: false, global: true, describe: 'Reject spec deviations that are otherwise warnings' })
+    .demandCommand(1, 'Name a command.')
+    .recommendCommands()
+    .fail((msg, err) => {
+      if (exitCode !== undefined) return;
+      const message = msg ?? err?.message ?? 'invalid arguments';
+      exitCode = reportError(io, new OcikitError(ErrorCode.Usage, message, { hint: 'Run ocikit --help for usage.' }), wantsJson);
+    })
+    .help()
+    .epilog('Exit codes: 0 ok, 1 failure, 2 usage error. Docs: README.md');
+
+  const commands = [resolveCmd, inspectCmd, verifyCmd] as unknown as CommandModule<Record<string, unknown>>[];
+  for (const c of commands) {
+    parser.command(
+      c.command,
+      c.describe,
+      (y) => c.builder(y as Argv<GlobalArgs>),
+      async (args) => {
+        if (exitCode !== undefined) return; // a usage error was already reported
+        try {
+          exitCode = await c.handler(io, args as unknown as GlobalArgs & Record<string, unknown>);
+        } catch (e) {
+          exitCode = reportError(io, e, (args as { json?: boolean }).json === true);
+        }
+      },
+    );
+  }
+  let output = '';
+  try {
+    await parser.parseAsync([...argv], {}, (_err, _argv, out) => {
+      output = out;
+    });
+  } catch (e) {
+    if (exitCode === undefined) exitCode = reportError(io, e, wantsJson);
+  }
+  if (output !== '' && exitCode === undefined) {
+    io.stdout(output.endsWith('\n') ? output : `${output}\n`);
+  }
+  return exitCode ?? 0;
+}

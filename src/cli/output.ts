@@ -1,0 +1,69 @@
+/** Printing: deterministic JSON, human sizes, errors with hints. */
+import { ErrorCode, OcikitError, errnoCode } from '../errors.js';
+import type { CliIo } from './io.js';
+
+/** JSON with object keys sorted at every level and a trailing newline (deterministic). */
+export function stableJson(value: unknown): string {
+  return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) {
+      const val = (v as Record<string, unknown>)[k];
+      if (val !== undefined) out[k] = sortKeys(val);
+    }
+    return out;
+  }
+  return v;
+}
+
+/** 1536 -> "1.5 KiB". */
+export function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** Left-aligned text table. */
+export function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** Turn anything thrown into an OcikitError (unexpected ones become OCIKIT_INTERNAL). */
+export function asOcikitError(e: unknown): OcikitError {
+  if (e instanceof OcikitError) return e;
+  const code = errnoCode(e);
+  const message = e instanceof Error ? e.message : String(e);
+  return new OcikitError(ErrorCode.Internal, code !== undefined ? `${message}` : `unexpected error: ${message}`, {
+    hint: 'This is a bug in ocikit or an environment problem; rerun with OCIKIT_DEBUG=1 for a stack trace and report it.',
+    cause: e,
+  });
+}
+
+/** Print an error (JSON document on stdout with --json, else text on stderr); returns the exit code. */
+export function reportError(io: CliIo, e: unknown, json: boolean): number {
+  const err = asOcikitError(e);
+  if (json) {
+    io.stdout(stableJson(err.toJSON()));
+  } else {
+    io.stderr(`ocikit: error ${err.code}: ${err.message}\n`);
+    if (err.hint !== '') io.stderr(`  hint: ${err.hint}\n`);
+  }
+  if (io.env['OCIKIT_DEBUG'] === '1' && e instanceof Error && e.stack !== undefined) io.stderr(`${e.stack}\n`);
+  return err.code === ErrorCode.Usage ? 2 : 1;
+}
+
+/** Print warnings to stderr for people. */
+export function printWarnings(io: CliIo, warnings: readonly { code: string; message: string }[]): void {
+  for (const w of warnings) io.stderr(`ocikit: warning ${w.code}: ${w.message}\n`);
+}

@@ -1,0 +1,66 @@
+/**
+ * OCI content digests: parsing, validation and the blob path they map to.
+ * A digest string is never used as a path before {@link parseDigest} accepted it.
+ */
+import { ErrorCode, OcikitError } from './errors.js';
+
+/** A digest that passed the OCI grammar and the rules of its algorithm. */
+export interface Digest {
+  /** The full string, e.g. `sha256:2c26...`. */
+  readonly value: string;
+  /** `sha256`, `sha512`, ... */
+  readonly algorithm: string;
+  /** The encoded part after the colon. */
+  readonly encoded: string;
+}
+
+/** Algorithms ocikit can hash, with the length of their lowercase hex encoding. */
+export const HASH_ALGORITHMS: Readonly<Record<string, number>> = { sha256: 64, sha512: 128 };
+
+// OCI image-spec descriptor.md: algorithm-component [+._-] separated, encoded [a-zA-Z0-9=_-]+.
+const GRAMMAR = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
+const MAX_DIGEST_LENGTH = 1024;
+
+/** True when `algorithm` is one ocikit can compute (sha256, sha512). */
+export function isHashable(algorithm: string): boolean {
+  return Object.hasOwn(HASH_ALGORITHMS, algorithm);
+}
+
+/**
+ * Parse and validate a digest string.
+ * Registered algorithms (sha256, sha512) must have lowercase hex of the right length;
+ * unregistered ones only need to follow the grammar.
+ * @param where names the place the digest came from, for the error message.
+ * @throws OcikitError `OCIKIT_DIGEST_INVALID`
+ */
+export function parseDigest(value: unknown, where = 'digest'): Digest {
+  const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 200)) : String(value);
+  const fail = (why: string): never => {
+    throw new OcikitError(ErrorCode.DigestInvalid, `${where}: ${shown} is not a valid digest: ${why}`, {
+      hint: 'A digest looks like sha256:<64 lowercase hex characters>.',
+      details: { digest: typeof value === 'string' ? value.slice(0, 200) : null },
+    });
+  };
+  if (typeof value !== 'string') return fail('not a string');
+  if (value.length > MAX_DIGEST_LENGTH) return fail('too long');
+  const m = GRAMMAR.exec(value);
+  if (!m) return fail('it does not match algorithm:encoded');
+  const algorithm = m[1] as string;
+  const encoded = m[2] as string;
+  const hexLength = HASH_ALGORITHMS[algorithm];
+  if (hexLength !== undefined && !new RegExp(`^[a-f0-9]{${hexLength}}$`).test(encoded)) {
+    return fail(`${algorithm} needs ${hexLength} lowercase hex characters`);
+  }
+  return { value, algorithm, encoded };
+}
+
+/** The path of a blob relative to the layout root, with forward slashes. */
+export function blobRelPath(digest: Digest): string {
+  return `blobs/${digest.algorithm}/${digest.encoded}`;
+}
+
+/** The first 12 hex characters, as people and docker show digests. */
+export function shortDigest(digest: string): string {
+  const i = digest.indexOf(':');
+  return i < 0 ? digest.slice(0, 12) : digest.slice(i + 1, i + 13);
+}

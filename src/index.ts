@@ -1,0 +1,38 @@
+/**
+ * ocikit's library API: open, resolve, inspect and verify OCI image layouts without writing
+ * to them. The CLI (`ocikit`) is a thin layer over these functions.
+ */
+export { ErrorCode, OcikitError, isOcikitError, type OcikitErrorOptions } from './errors.js';
+export { parseDigest, blobRelPath, shortDigest, isHashable, HASH_ALGORITHMS, type Digest } from './digest.js';
+export {
+  MediaType,
+  Annotation,
+  MAX_JSON_BYTES,
+  isIndexMediaType,
+  isManifestMediaType,
+  isImageConfigMediaType,
+  isDockerMediaType,
+  kindOfMediaType,
+  type ContentKind,
+} from './media-types.js';
+export {
+  parseDescriptor,
+  parseImageIndex,
+  parseImageManifest,
+  parseImageConfig,
+  parseOciLayoutFile,
+  Lenience,
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+  type ImageConfig,
+  type OciLayoutFile,
+  type Platform,
+  type Warning,
+} from './schema.js';
+export { parsePlatform, formatPlatform, normalizePlatform, platformMatches, isAttestation } from './platform.js';
+export { openLayout, Layout, digestBytes, type OpenOptions, type BlobFile, type JsonBlob } from './layout.js';
+export { resolve, findTag, findDigest, layoutTags, manifestPlatform, type ResolveOptions, type Resolved, type MatchedBy } from './resolve.js';
+export { verifyLayout, type VerifyOptions, type VerifyReport, type Problem, type Reference } from './verify.js';
+export { inspectLayout, type LayoutSummary, type ImageSummary, type ManifestSummary } from './inspect.js';
+export { hashFiles, hashFileSync, type HashJob, type HashResult, type HashOptions } from './hash.js';

@@ -1,0 +1,99 @@
+/**
+ * A summary of what a layout holds: tags, manifests, platforms, layer counts and sizes,
+ * annotations. Reads metadata only (no layer bytes).
+ */
+import type { Layout } from './layout.js';
+import { Annotation, isIndexMediaType, isManifestMediaType } from './media-types.js';
+import { formatPlatform, isAttestation } from './platform.js';
+import { manifestPlatform } from './resolve.js';
+import type { Descriptor } from './schema.js';
+
+/** One image manifest in the summary. */
+export interface ManifestSummary {
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** `os/arch[/variant]`; `unknown/unknown` for attestations. */
+  platform: string;
+  attestation: boolean;
+  layers: number;
+  /** Sum of the layer sizes, in bytes (compressed, as stored). */
+  layerBytes: number;
+  config: string;
+  annotations: Record<string, string>;
+}
+
+/** One entry of index.json. */
+export interface ImageSummary {
+  /** Tags this entry answers to (io.containerd.image.name, org.opencontainers.image.ref.name). */
+  tags: string[];
+  digest: string;
+  mediaType: string;
+  size: number;
+  kind: 'index' | 'manifest' | 'other';
+  annotations: Record<string, string>;
+  /** The image manifests: the entry itself, or those of the index (nested indexes flattened). */
+  manifests: ManifestSummary[];
+}
+
+/** The result of {@link inspectLayout}. */
+export interface LayoutSummary {
+  imageLayoutVersion: string;
+  images: ImageSummary[];
+  warnings: { code: string; message: string }[];
+}
+
+async function summarizeManifest(layout: Layout, d: Descriptor): Promise<ManifestSummary> {
+  const manifest = await layout.readManifest(d);
+  const attestation = isAttestation(d);
+  const platform = attestation ? 'unknown/unknown' : formatPlatform(await manifestPlatform(layout, d));
+  return {
+    digest: d.digest,
+    mediaType: d.mediaType,
+    size: d.size,
+    platform,
+    attestation,
+    layers: manifest.layers.length,
+    layerBytes: manifest.layers.reduce((n, l) => n + l.size, 0),
+    config: manifest.config.digest,
+    annotations: { ...(manifest.annotations ?? {}), ...(d.annotations ?? {}) },
+  };
+}
+
+async function manifestsOf(layout: Layout, d: Descriptor, depth: number, trail: string[]): Promise<ManifestSummary[]> {
+  if (isManifestMediaType(d.mediaType)) return [await summarizeManifest(layout, d)];
+  if (!isIndexMediaType(d.mediaType) || depth > 8 || trail.includes(d.digest)) return [];
+  const index = await layout.readIndex(d);
+  const out: ManifestSummary[] = [];
+  for (const child of index.manifests) {
+    const summaries = await manifestsOf(layout, child, depth + 1, [...trail, d.digest]);
+    for (const s of summaries) {
+      if (child.platform !== undefined && !s.attestation && isManifestMediaType(child.mediaType)) {
+        s.platform = formatPlatform(child.platform);
+      }
+      out.push(s);
+    }
+  }
+  return out;
+}
+
+/** Summarise a layout. Throws the layout's coded errors when metadata is broken. */
+export async function inspectLayout(layout: Layout): Promise<LayoutSummary> {
+  const images: ImageSummary[] = [];
+  for (const d of layout.index.manifests) {
+    const tags = [Annotation.ContainerdImageName, Annotation.RefName]
+      .map((k) => d.annotations?.[k])
+      .filter((t): t is string => t !== undefined);
+    const kind = isIndexMediaType(d.mediaType) ? 'index' : isManifestMediaType(d.mediaType) ? 'manifest' : 'other';
+    images.push({
+      tags: [...new Set(tags)],
+      digest: d.digest,
+      mediaType: d.mediaType,
+      size: d.size,
+      kind,
+      annotations: { ...(d.annotations ?? {}) },
+      manifests: await manifestsOf(layout, d, 0, []),
+    });
+  }
+  return { imageLayoutVersion: layout.ociLayout.imageLayoutVersion, images, warnings: [...layout.warnings] };
+}

@@ -1,0 +1,355 @@
+/**
+ * Opening an OCI image layout, read-only. Nothing in this module writes, creates, locks or
+ * renames anything: it opens files with O_RDONLY and reads them.
+ */
+import { createHash } from 'node:crypto';
+import { constants as fsc, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { blobRelPath, isHashable, parseDigest, type Digest } from './digest.js';
+import { ErrorCode, OcikitError, errnoCode } from './errors.js';
+import { MAX_JSON_BYTES, isIndexMediaType, isLegacyManifestMediaType, isManifestMediaType } from './media-types.js';
+import {
+  Lenience,
+  parseImageConfig,
+  parseImageIndex,
+  parseImageManifest,
+  parseOciLayoutFile,
+  type Descriptor,
+  type ImageConfig,
+  type ImageIndex,
+  type ImageManifest,
+  type OciLayoutFile,
+  type Warning,
+} from './schema.js';
+
+/** Options of {@link openLayout}. */
+export interface OpenOptions {
+  /** Reject deviations from the spec that are otherwise tolerated with a warning. Default false. */
+  strict?: boolean;
+  /** Largest JSON document read, in bytes. Default 16 MiB. */
+  maxJsonBytes?: number;
+  /** How messages name the layout. Default: the directory as given. */
+  name?: string;
+}
+
+/** Where a blob's file is, once {@link Layout.locateBlob} accepted it. */
+export interface BlobFile {
+  /** Path relative to the layout root (`blobs/sha256/...`). */
+  relPath: string;
+  /** Absolute path as seen through the layout directory. */
+  path: string;
+  /** Size of the file on disk, in bytes. */
+  size: number;
+}
+
+/** A JSON blob read from the layout. */
+export interface JsonBlob {
+  value: unknown;
+  /** The digest the bytes really hash to (same algorithm as the descriptor's). */
+  actualDigest: string;
+  /** The number of bytes read. */
+  size: number;
+}
+
+async function readSmallFile(file: string, rel: string, maxBytes: number, missing: () => OcikitError): Promise<Buffer> {
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw missing();
+    throw new OcikitError(ErrorCode.BlobUnreadable, `${rel}: cannot be read (${code ?? String(e)})`, {
+      hint: 'Check the permissions of the layout directory.',
+      details: { path: rel },
+    });
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) {
+      throw new OcikitError(ErrorCode.BlobNotFile, `${rel}: is not a regular file`, {
+        hint: 'The layout must hold regular files (or symlinks to them) at this path.',
+        details: { path: rel },
+      });
+    }
+    if (st.size > maxBytes) {
+      throw new OcikitError(ErrorCode.JsonTooLarge, `${rel}: is ${st.size} bytes, more than the ${maxBytes} bytes ocikit reads as metadata`, {
+        hint: 'This is not a plausible OCI metadata document; check the layout for corruption.',
+        details: { path: rel, size: st.size },
+      });
+    }
+    const buf = Buffer.alloc(st.size + 1);
+    let n = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n === buf.length) break;
+    }
+    if (n > st.size) {
+      throw new OcikitError(ErrorCode.JsonTooLarge, `${rel}: grew while it was read`, {
+        hint: 'Do not modify the layout while ocikit reads it.',
+        details: { path: rel },
+      });
+    }
+    return buf.subarray(0, n);
+  } finally {
+    await handle.close();
+  }
+}
+
+function parseJsonText(buf: Buffer, rel: string): unknown {
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (e) {
+    throw new OcikitError(ErrorCode.JsonInvalid, `${rel}: is not valid JSON (${(e as Error).message})`, {
+      hint: buf.length === 0 ? 'The file is empty; it was probably truncated.' : 'The file is corrupt or truncated; regenerate the layout.',
+      details: { path: rel },
+    });
+  }
+}
+
+/** Hash bytes with a digest's algorithm and return the full digest string. */
+export function digestBytes(algorithm: string, bytes: Uint8Array): string {
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+}
+
+/** An opened, validated, read-only OCI image layout. Create with {@link openLayout}. */
+export class Layout {
+  private readonly jsonCache = new Map<string, Promise<JsonBlob>>();
+
+  /** @internal use {@link openLayout} */
+  constructor(
+    /** The layout directory used for reading (as given to {@link openLayout}). */
+    readonly dir: string,
+    /** How messages name the layout (no host paths unless the caller gave one). */
+    readonly name: string,
+    /** The layout directory with symlinks resolved. */
+    readonly realDir: string,
+    readonly ociLayout: OciLayoutFile,
+    /** The parsed `index.json`. */
+    readonly index: ImageIndex,
+    readonly lenience: Lenience,
+    readonly maxJsonBytes: number,
+  ) {}
+
+  /** Deviations from the spec tolerated so far (grows as more content is read). */
+  get warnings(): readonly Warning[] {
+    return this.lenience.warnings;
+  }
+
+  /**
+   * Find a blob's file and check it may be read: a regular file inside the layout, or a
+   * symlink to the same blob (a path ending in `blobs/<alg>/<encoded>`) elsewhere, as Bazel
+   * sandboxes and thin copies have. Anything else is refused before it is opened.
+   * @throws OcikitError `OCIKIT_BLOB_MISSING`, `OCIKIT_BLOB_NOT_FILE`, `OCIKIT_BLOB_SYMLINK_ESCAPES`, `OCIKIT_BLOB_UNREADABLE`
+   */
+  async locateBlob(digest: Digest): Promise<BlobFile> {
+    const relPath = blobRelPath(digest);
+    const file = path.join(this.dir, relPath);
+    let real: string;
+    try {
+      real = await fsp.realpath(file);
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        let dangling = false;
+        try {
+          dangling = (await fsp.lstat(file)).isSymbolicLink();
+        } catch {
+          // not there at all
+        }
+        throw new OcikitError(ErrorCode.BlobMissing, `blob ${digest.value} not found at ${relPath}${dangling ? ' (dangling symlink)' : ''}`, {
+          hint: 'The layout is incomplete: copy it again from its source, including every blob.',
+          details: { digest: digest.value, path: relPath },
+        });
+      }
+      if (code === 'ELOOP') {
+        throw new OcikitError(ErrorCode.BlobSymlinkEscapes, `${relPath}: symlink loop`, {
+          hint: 'Replace the symlink with the blob file.',
+          details: { digest: digest.value, path: relPath },
+        });
+      }
+      throw new OcikitError(ErrorCode.BlobUnreadable, `${relPath}: cannot be resolved (${code ?? String(e)})`, {
+        hint: 'Check the permissions of the layout directory.',
+        details: { digest: digest.value, path: relPath },
+      });
+    }
+    const inside = real.startsWith(this.realDir + path.sep);
+    const sameBlob = real.endsWith(path.sep + relPath.split('/').join(path.sep));
+    if (!inside && !sameBlob) {
+      throw new OcikitError(ErrorCode.BlobSymlinkEscapes, `${relPath}: is a symlink to ${real}, outside the layout and not a copy of this blob`, {
+        hint: `A blob may only link to a file inside the layout or to ${relPath} of another layout.`,
+        details: { digest: digest.value, path: relPath },
+      });
+    }
+    let st;
+    try {
+      st = await fsp.stat(real);
+    } catch (e) {
+      throw new OcikitError(ErrorCode.BlobUnreadable, `${relPath}: cannot be read (${errnoCode(e) ?? String(e)})`, {
+        hint: 'Check the permissions of the layout directory.',
+        details: { digest: digest.value, path: relPath },
+      });
+    }
+    if (!st.isFile()) {
+      throw new OcikitError(ErrorCode.BlobNotFile, `${relPath}: is not a regular file`, {
+        hint: 'Blobs must be regular files; remove whatever is at this path and copy the blob again.',
+        details: { digest: digest.value, path: relPath },
+      });
+    }
+    return { relPath, path: file, size: st.size };
+  }
+
+  /**
+   * Read a JSON blob (manifest, index, config), checking size and, unless `verifyDigest` is
+   * false, its digest. Results are cached per digest.
+   * @throws OcikitError `OCIKIT_BLOB_*`, `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`, `OCIKIT_DIGEST_UNSUPPORTED`
+   */
+  async readJsonBlob(desc: Descriptor, options: { verifyDigest?: boolean } = {}): Promise<JsonBlob> {
+    const digest = parseDigest(desc.digest);
+    const key = `${desc.digest}/${desc.size}`;
+    let pending = this.jsonCache.get(key);
+    if (pending === undefined) {
+      pending = this.loadJsonBlob(digest, desc.size);
+      this.jsonCache.set(key, pending);
+    }
+    const blob = await pending;
+    if (options.verifyDigest !== false && blob.actualDigest !== desc.digest) {
+      throw digestMismatch(desc.digest, blob.actualDigest, blobRelPath(digest));
+    }
+    return blob;
+  }
+
+  private async loadJsonBlob(digest: Digest, expectedSize: number): Promise<JsonBlob> {
+    if (!isHashable(digest.algorithm)) {
+      throw new OcikitError(ErrorCode.DigestUnsupported, `${digest.value}: algorithm ${digest.algorithm} is not supported`, {
+        hint: 'ocikit verifies sha256 and sha512 digests.',
+        details: { digest: digest.value },
+      });
+    }
+    const located = await this.locateBlob(digest);
+    if (located.size !== expectedSize) {
+      throw sizeMismatch(digest.value, expectedSize, located.size, located.relPath);
+    }
+    const bytes = await readSmallFile(located.path, located.relPath, this.maxJsonBytes, () =>
+      new OcikitError(ErrorCode.BlobMissing, `blob ${digest.value} not found at ${located.relPath}`, {
+        hint: 'The layout is incomplete: copy it again from its source.',
+        details: { digest: digest.value, path: located.relPath },
+      }),
+    );
+    if (bytes.length !== expectedSize) throw sizeMismatch(digest.value, expectedSize, bytes.length, located.relPath);
+    const actualDigest = digestBytes(digest.algorithm, bytes);
+    return { value: parseJsonText(bytes, located.relPath), actualDigest, size: bytes.length };
+  }
+
+  /** Read and validate an image index or manifest list. */
+  async readIndex(desc: Descriptor, options: { verifyDigest?: boolean } = {}): Promise<ImageIndex> {
+    const blob = await this.readJsonBlob(desc, options);
+    const where = `index ${desc.digest}`;
+    const index = parseImageIndex(blob.value, where, this.lenience);
+    checkContentMediaType(desc, index.mediaType, where);
+    return index;
+  }
+
+  /** Read and validate an image manifest. */
+  async readManifest(desc: Descriptor, options: { verifyDigest?: boolean } = {}): Promise<ImageManifest> {
+    const blob = await this.readJsonBlob(desc, options);
+    const where = `manifest ${desc.digest}`;
+    const manifest = parseImageManifest(blob.value, where, this.lenience);
+    checkContentMediaType(desc, manifest.mediaType, where);
+    return manifest;
+  }
+
+  /** Read and validate an image configuration. */
+  async readConfig(desc: Descriptor, options: { verifyDigest?: boolean } = {}): Promise<ImageConfig> {
+    const blob = await this.readJsonBlob(desc, options);
+    return parseImageConfig(blob.value, `config ${desc.digest}`, this.lenience);
+  }
+}
+
+function checkContentMediaType(desc: Descriptor, contentMediaType: string | undefined, where: string): void {
+  if (contentMediaType !== undefined && contentMediaType !== desc.mediaType) {
+    throw new OcikitError(
+      ErrorCode.MediaTypeMismatch,
+      `${where}: the descriptor says ${desc.mediaType} but the content says ${contentMediaType}`,
+      { hint: 'The referencing index or manifest is inconsistent; regenerate the layout.', details: { digest: desc.digest } },
+    );
+  }
+}
+
+/** The coded error for a blob whose size differs from its descriptor. */
+export function sizeMismatch(digest: string, expected: number, actual: number, relPath: string): OcikitError {
+  return new OcikitError(ErrorCode.BlobSizeMismatch, `blob ${digest} at ${relPath} is ${actual} bytes, the descriptor says ${expected}`, {
+    hint: 'The blob is truncated or was replaced; copy the layout again from its source.',
+    details: { digest, path: relPath, expectedSize: expected, actualSize: actual },
+  });
+}
+
+/** The coded error for a blob whose content hashes to another digest. */
+export function digestMismatch(digest: string, actual: string, relPath: string): OcikitError {
+  return new OcikitError(ErrorCode.BlobDigestMismatch, `blob ${digest} at ${relPath} has content with digest ${actual}`, {
+    hint: 'The blob is corrupt; copy the layout again from its source.',
+    details: { digest, path: relPath, actualDigest: actual },
+  });
+}
+
+/**
+ * Open a layout directory: check it exists, parse `oci-layout` and `index.json`.
+ * Never writes anything.
+ * @throws OcikitError `OCIKIT_LAYOUT_NOT_FOUND`, `OCIKIT_LAYOUT_INVALID`, `OCIKIT_INDEX_MISSING`,
+ *   `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`, `OCIKIT_SCHEMA_INVALID`
+ */
+export async function openLayout(dir: string, options: OpenOptions = {}): Promise<Layout> {
+  const maxJsonBytes = options.maxJsonBytes ?? MAX_JSON_BYTES;
+  const name = options.name ?? dir;
+  let realDir: string;
+  try {
+    realDir = await fsp.realpath(dir);
+    if (!(await fsp.stat(realDir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  } catch (e) {
+    throw new OcikitError(ErrorCode.LayoutNotFound, `${name}: no such layout directory (${errnoCode(e) ?? String(e)})`, {
+      hint: 'Pass the directory that contains oci-layout and index.json.',
+      details: { layout: name },
+    });
+  }
+  const lenience = new Lenience(options.strict ?? false);
+  const layoutFile = 'oci-layout';
+  let ociLayout: OciLayoutFile;
+  try {
+    const bytes = await readSmallFile(path.join(dir, layoutFile), layoutFile, maxJsonBytes, () =>
+      new OcikitError(ErrorCode.LayoutInvalid, `${name}: has no oci-layout file; it is not an OCI image layout`, {
+        hint: 'Pass the directory that contains oci-layout and index.json (e.g. the output of skopeo copy oci:DIR, or buildx --output type=oci,tar=false).',
+        details: { layout: name },
+      }),
+    );
+    ociLayout = parseOciLayoutFile(parseJsonText(bytes, layoutFile), layoutFile);
+  } catch (e) {
+    if (e instanceof OcikitError && e.code !== ErrorCode.LayoutInvalid) {
+      throw new OcikitError(ErrorCode.LayoutInvalid, `${name}/${layoutFile}: ${e.message.replace(/^oci-layout: /, '')}`, {
+        hint: 'oci-layout must be {"imageLayoutVersion":"1.0.0"}.',
+        details: { layout: name },
+      });
+    }
+    throw e;
+  }
+  const indexFile = 'index.json';
+  const indexBytes = await readSmallFile(path.join(dir, indexFile), indexFile, maxJsonBytes, () =>
+    new OcikitError(ErrorCode.IndexMissing, `${name}: has no index.json`, {
+      hint: 'The layout is incomplete; regenerate it.',
+      details: { layout: name },
+    }),
+  );
+  const index = parseImageIndex(parseJsonText(indexBytes, indexFile), indexFile, lenience, true);
+  for (const d of index.manifests) {
+    if (isLegacyManifestMediaType(d.mediaType)) {
+      throw new OcikitError(ErrorCode.MediaTypeUnsupported, `index.json: ${d.digest} is a Docker schema 1 manifest`, {
+        hint: 'Convert the image first, e.g. skopeo copy --format oci.',
+        details: { digest: d.digest },
+      });
+    }
+    if (!isIndexMediaType(d.mediaType) && !isManifestMediaType(d.mediaType)) {
+      lenience.deviation('OCIKIT_W_UNKNOWN_MEDIA_TYPE', `index.json: ${d.digest} has media type ${d.mediaType}, which is not an image`);
+    }
+  }
+  return new Layout(dir, name, realDir, ociLayout, index, lenience, maxJsonBytes);
+}
