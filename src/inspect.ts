@@ -31,7 +31,10 @@ export interface ImageSummary {
   mediaType: string;
   size: number;
   kind: 'index' | 'manifest' | 'other';
+  /** Annotations of the index.json entry (the descriptor). */
   annotations: Record<string, string>;
+  /** Annotations inside the index or manifest itself. */
+  contentAnnotations: Record<string, string>;
   /** The image manifests: the entry itself, or those of the index (nested indexes flattened). */
   manifests: ManifestSummary[];
 }
@@ -85,6 +88,9 @@ export async function inspectLayout(layout: Layout): Promise<LayoutSummary> {
       .map((k) => d.annotations?.[k])
       .filter((t): t is string => t !== undefined);
     const kind = isIndexMediaType(d.mediaType) ? 'index' : isManifestMediaType(d.mediaType) ? 'manifest' : 'other';
+    let contentAnnotations: Record<string, string> = {};
+    if (kind === 'index') contentAnnotations = { ...((await layout.readIndex(d)).annotations ?? {}) };
+    if (kind === 'manifest') contentAnnotations = { ...((await layout.readManifest(d)).annotations ?? {}) };
     images.push({
       tags: [...new Set(tags)],
       digest: d.digest,
@@ -92,6 +98,7 @@ export async function inspectLayout(layout: Layout): Promise<LayoutSummary> {
       size: d.size,
       kind,
       annotations: { ...(d.annotations ?? {}) },
+      contentAnnotations,
       manifests: await manifestsOf(layout, d, 0, []),
     });
   }

@@ -2,6 +2,7 @@
 import type { Argv } from 'yargs';
 import { shortDigest } from '../../digest.js';
 import { inspectLayout } from '../../inspect.js';
+import { Annotation } from '../../media-types.js';
 import { openFromArgs, type GlobalArgs } from '../common.js';
 import type { CliIo } from '../io.js';
 import { humanBytes, printWarnings, stableJson, table } from '../output.js';
@@ -39,10 +40,13 @@ export async function handler(io: CliIo, args: GlobalArgs & { layout: string }):
     });
   }
   io.stdout(table(rows));
-  const annotated = summary.images.filter((i) => Object.keys(i.annotations).length > 0);
-  for (const img of annotated) {
+  for (const img of summary.images) {
+    const shown = Object.entries({ ...img.contentAnnotations, ...img.annotations })
+      .filter(([k]) => k !== Annotation.RefName && k !== Annotation.ContainerdImageName)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    if (shown.length === 0) continue;
     io.stdout(`\n${img.tags.join(',') || shortDigest(img.digest)} annotations:\n`);
-    for (const [k, v] of Object.entries(img.annotations).sort()) io.stdout(`  ${k}=${v}\n`);
+    for (const [k, v] of shown) io.stdout(`  ${k}=${v}\n`);
   }
   return 0;
 }

@@ -15,7 +15,8 @@ export function builder<T>(y: Argv<T>): Argv<T & VerifyArgs> {
   return selectionOptions(y)
     .positional('layout', { type: 'string', demandOption: true, describe: 'OCI layout directory' })
     .option('digests', { type: 'boolean', default: true, describe: 'Hash blobs (--no-digests checks presence and sizes only)' })
-    .option('jobs', { type: 'number', describe: 'Worker threads for hashing large blobs (default: cores)' }) as Argv<T & VerifyArgs>;
+    .option('jobs', { type: 'number', describe: 'Worker threads for hashing large blobs (default: cores)' })
+    .check((a) => a.jobs === undefined || (Number.isInteger(a.jobs) && a.jobs >= 0) || '--jobs must be a whole number') as Argv<T & VerifyArgs>;
 }
 
 export async function handler(io: CliIo, args: GlobalArgs & VerifyArgs): Promise<number> {

@@ -1,0 +1,71 @@
+import t from 'tap';
+import { bundle, cli } from './helpers/cli.js';
+import { standardLayout } from './helpers/layout-builder.js';
+
+t.test('usage errors exit 2, with --json as one JSON document', async (t) => {
+  for (const args of [[], ['bogus'], ['resolve'], ['resolve', 'x', '--nope'], ['verify', 'x', '--jobs', 'many']]) {
+    const r = await cli(args);
+    t.equal(r.code, 2, `ocikit ${args.join(' ')}`);
+    t.match(r.stderr, /^ocikit: error OCIKIT_USAGE: .+\n  hint: /);
+    t.equal(r.stdout, '');
+  }
+  const j = await cli(['resolve', '--json']);
+  t.equal(j.code, 2);
+  t.match(JSON.parse(j.stdout), { error: { code: 'OCIKIT_USAGE', message: String, hint: String } });
+});
+
+t.test('help and version go to stdout, exit 0', async (t) => {
+  const h = await cli(['--help']);
+  t.equal(h.code, 0);
+  t.match(h.stdout, /ocikit resolve <layout>/);
+  t.match(h.stdout, /Exit codes: 0 ok, 1 failure, 2 usage error/);
+  const v = await cli(['--version']);
+  t.equal(v.code, 0);
+  t.match(v.stdout, /^\S+\n$/);
+});
+
+t.test('resolve prints only the digest on stdout; --json the descriptor', async (t) => {
+  const dir = t.testdir();
+  const s = standardLayout(dir);
+  const r = await cli(['resolve', dir, '--tag', 'multi', '--platform', 'linux/amd64']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, `${s.amd64.digest}\n`);
+  const j = await cli(['resolve', '.', '--tag', 'multi', '--json'], dir);
+  const doc = JSON.parse(j.stdout) as Record<string, unknown>;
+  t.equal(doc['layout'], '.', 'the layout is named as given: no host paths');
+  t.match(doc, { descriptor: { digest: s.multi.digest, mediaType: s.multi.mediaType, size: s.multi.size }, matchedBy: 'org.opencontainers.image.ref.name', tag: 'multi' });
+  t.same(Object.keys(doc), Object.keys(doc).sort(), 'keys sorted');
+  t.equal((await cli(['resolve', '.', '--tag', 'multi', '--json'], dir)).stdout, j.stdout, 'byte-identical on rerun');
+  t.ok(j.stdout.endsWith('}\n'));
+});
+
+t.test('failures exit 1 with a coded error and a hint, no stack trace', async (t) => {
+  const dir = t.testdir();
+  standardLayout(dir);
+  const r = bundle(['resolve', dir, '--tag', 'missing']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^ocikit: error OCIKIT_TAG_NOT_FOUND: .*"missing"\n  hint: Tags in this layout: multi, single\.\n$/);
+  t.notMatch(r.stderr, /\n\s+at /);
+  const j = bundle(['resolve', dir, '--tag', 'missing', '--json']);
+  t.equal(j.code, 1);
+  t.match(JSON.parse(j.stdout), { error: { code: 'OCIKIT_TAG_NOT_FOUND', tags: ['multi', 'single'] } });
+  t.equal(j.stderr, '');
+});
+
+t.test('verify and inspect through the bundle', async (t) => {
+  const dir = t.testdir();
+  standardLayout(dir);
+  const v = bundle(['verify', dir, '--json']);
+  t.equal(v.code, 0, v.stderr);
+  t.match(JSON.parse(v.stdout), { ok: true, blobs: 10, digests: true, problems: [] });
+  const i = bundle(['inspect', dir, '--json']);
+  t.equal(i.code, 0);
+  const doc = JSON.parse(i.stdout) as { images: { tags: string[]; manifests: { platform: string; layers: number }[] }[] };
+  t.same(
+    doc.images.map((img) => [img.tags, img.manifests.map((m) => `${m.platform}:${m.layers}`)]),
+    [
+      [['multi'], ['linux/amd64:1', 'linux/arm64/v8:0']],
+      [['single'], ['linux/amd64:2']],
+    ],
+  );
+});
