@@ -47,7 +47,8 @@ export function parseDigest(value: unknown, where = 'digest'): Digest {
   if (!m) return fail('it does not match algorithm:encoded');
   const algorithm = m[1] as string;
   const encoded = m[2] as string;
-  const hexLength = HASH_ALGORITHMS[algorithm];
+  // Own properties only: `constructor:...` is a valid unregistered algorithm, not Object's.
+  const hexLength = isHashable(algorithm) ? HASH_ALGORITHMS[algorithm] : undefined;
   if (hexLength !== undefined && !new RegExp(`^[a-f0-9]{${hexLength}}$`).test(encoded)) {
     return fail(`${algorithm} needs ${hexLength} lowercase hex characters`);
   }

@@ -58,6 +58,18 @@ export const ErrorCode = {
   PlatformNotFound: 'OCIKIT_PLATFORM_NOT_FOUND',
   /** More than one manifest matches the requested platform. */
   PlatformAmbiguous: 'OCIKIT_PLATFORM_AMBIGUOUS',
+  /** `--out` is missing where it is needed, or cannot be created. */
+  OutInvalid: 'OCIKIT_OUT_INVALID',
+  /** `--out` exists and is not an empty directory. */
+  OutNotEmpty: 'OCIKIT_OUT_NOT_EMPTY',
+  /** `--out` is inside an input layout (or contains one). */
+  OutInsideInput: 'OCIKIT_OUT_INSIDE_INPUT',
+  /** A build context name is empty, malformed or given twice. */
+  ContextInvalid: 'OCIKIT_CONTEXT_INVALID',
+  /** `--mode in-place` was asked for, but buildx would write into the layout. */
+  InPlaceUnsafe: 'OCIKIT_IN_PLACE_UNSAFE',
+  /** A config file (`--config`) is unreadable or malformed. */
+  ConfigInvalid: 'OCIKIT_CONFIG_INVALID',
   /** `verify` found problems (each listed separately). */
   VerifyFailed: 'OCIKIT_VERIFY_FAILED',
   /** Something ocikit did not expect; a bug report is welcome. */

@@ -246,18 +246,16 @@ export class Layout {
   async readIndex(desc: Descriptor, options: { verifyDigest?: boolean } = {}): Promise<ImageIndex> {
     const blob = await this.readJsonBlob(desc, options);
     const where = `index ${desc.digest}`;
-    const index = parseImageIndex(blob.value, where, this.lenience);
-    checkContentMediaType(desc, index.mediaType, where);
-    return index;
+    checkContentMediaType(desc, rawMediaType(blob.value), where);
+    return parseImageIndex(blob.value, where, this.lenience);
   }
 
   /** Read and validate an image manifest. */
   async readManifest(desc: Descriptor, options: { verifyDigest?: boolean } = {}): Promise<ImageManifest> {
     const blob = await this.readJsonBlob(desc, options);
     const where = `manifest ${desc.digest}`;
-    const manifest = parseImageManifest(blob.value, where, this.lenience);
-    checkContentMediaType(desc, manifest.mediaType, where);
-    return manifest;
+    checkContentMediaType(desc, rawMediaType(blob.value), where);
+    return parseImageManifest(blob.value, where, this.lenience);
   }
 
   /** Read and validate an image configuration. */
@@ -265,6 +263,17 @@ export class Layout {
     const blob = await this.readJsonBlob(desc, options);
     return parseImageConfig(blob.value, `config ${desc.digest}`, this.lenience);
   }
+}
+
+/**
+ * The content's own `mediaType`, read before the structural parse so that a descriptor that
+ * names an index but points at a manifest (or the reverse) is reported as a media type
+ * mismatch, not as a schema error of the wrong kind of document.
+ */
+function rawMediaType(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const mediaType = (value as Record<string, unknown>)['mediaType'];
+  return typeof mediaType === 'string' ? mediaType : undefined;
 }
 
 function checkContentMediaType(desc: Descriptor, contentMediaType: string | undefined, where: string): void {

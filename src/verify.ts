@@ -15,7 +15,7 @@ import {
   type ContentKind,
 } from './media-types.js';
 import { formatPlatform, isAttestation } from './platform.js';
-import { MAX_INDEX_DEPTH, resolve, type ResolveOptions } from './resolve.js';
+import { MAX_INDEX_DEPTH, findDigest, findTag, layoutTags, resolve, type ResolveOptions } from './resolve.js';
 import type { Descriptor, Warning } from './schema.js';
 
 /** One way a blob is reached. */
@@ -90,7 +90,7 @@ function roleOf(kind: ContentKind, inLayers: boolean): Reference['role'] {
 
 function describeRefs(refs: readonly Reference[]): string {
   const parts = refs.slice(0, 3).map((r) => {
-    const where = r.parent === 'index.json' ? 'index.json' : `${r.role === 'manifest' || r.role === 'index' ? 'index' : 'manifest'} ${r.parent}`;
+    const where = r.parent === 'index.json' ? 'index.json' : `${r.role === 'config' || r.role === 'layer' ? 'manifest' : 'index'} ${r.parent}`;
     const ctx = [r.tag !== undefined ? `tag ${JSON.stringify(r.tag)}` : '', r.platform !== undefined ? `platform ${r.platform}` : '', r.attestation ? 'attestation' : '']
       .filter(Boolean)
       .join(', ');
@@ -110,6 +110,7 @@ class Walker {
     const err = isOcikitError(e)
       ? e
       : new OcikitError(ErrorCode.Internal, `${entry.descriptor.digest}: ${(e as Error).message ?? String(e)}`, { hint: 'Please report this.' });
+    if (entry.problems.some((p) => p.code === err.code && p.message === err.message)) return;
     entry.problems.push(toProblem(err, entry));
   }
 
@@ -135,8 +136,9 @@ class Walker {
     if (!entry.refs.some((r) => r.parent === ref.parent && r.tag === ref.tag && r.platform === ref.platform && r.role === ref.role)) {
       entry.refs.push(ref);
     }
-    if (entry.kind !== 'index' && entry.kind !== 'manifest') return;
-    if (ancestry.includes(desc.digest)) {
+    if (entry.kind === 'layer' || entry.kind === 'blob') return;
+    const isConfig = entry.kind === 'config';
+    if (!isConfig && ancestry.includes(desc.digest)) {
       this.problem(
         entry,
         new OcikitError(ErrorCode.ReferenceCycle, `index ${desc.digest} references itself (${[...ancestry, desc.digest].join(' -> ')})`, {
@@ -146,7 +148,7 @@ class Walker {
       );
       return;
     }
-    if (ancestry.length > MAX_INDEX_DEPTH) {
+    if (!isConfig && ancestry.length > MAX_INDEX_DEPTH) {
       this.problem(
         entry,
         new OcikitError(ErrorCode.NestingTooDeep, `index ${desc.digest}: indexes nest more than ${MAX_INDEX_DEPTH} deep`, {
@@ -169,7 +171,9 @@ class Walker {
           hint: 'The blob is corrupt; copy the layout again from its source.',
         }));
       }
-      if (entry.kind === 'index') {
+      if (isConfig) {
+        await this.layout.readConfig(desc, { verifyDigest: false });
+      } else if (entry.kind === 'index') {
         const index = await this.layout.readIndex(desc, { verifyDigest: false });
         await Promise.all(
           index.manifests.map((child) => {
@@ -209,6 +213,14 @@ function withCtx(ref: Reference, ctx: Context): Reference {
   return ref;
 }
 
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function refKey(r: Reference): string {
+  return [r.parent, r.role, r.tag ?? '', r.platform ?? '', r.attestation ? '1' : ''].join('\0');
+}
+
 function toProblem(err: OcikitError, entry: Entry): Problem {
   const p: Problem = { code: err.code, message: err.message, hint: err.hint, digest: entry.descriptor.digest, referencedBy: entry.refs };
   try {
@@ -227,7 +239,16 @@ function toProblem(err: OcikitError, entry: Entry): Problem {
 export async function verifyLayout(layout: Layout, options: VerifyOptions = {}): Promise<VerifyReport> {
   const walker = new Walker(layout);
   const roots: string[] = [];
-  if (options.tag !== undefined || options.digest !== undefined || options.platform !== undefined) {
+  if (options.platform === undefined && (options.tag !== undefined || options.digest !== undefined)) {
+    // No platform: pick the root without reading it, so that a broken root blob is reported
+    // as a problem like any other instead of aborting the whole verification.
+    const root = options.digest !== undefined ? await findDigest(layout, options.digest) : findTag(layout, options.tag ?? 'latest').descriptor;
+    const ctx: Context = {};
+    if (options.tag !== undefined) ctx.tag = options.tag;
+    if (root.platform !== undefined) ctx.platform = formatPlatform(root.platform);
+    roots.push(root.digest);
+    await walker.visit(root, withCtx({ parent: 'index.json', role: roleOf(kindOfMediaType(root.mediaType), false) }, ctx), ctx, []);
+  } else if (options.platform !== undefined) {
     const r = await resolve(layout, options);
     const parent = r.path.length > 1 ? (r.path[r.path.length - 2] as string) : 'index.json';
     const ctx: Context = {};
@@ -305,8 +326,27 @@ export async function verifyLayout(layout: Layout, options: VerifyOptions = {}):
     }
   });
 
+  if (options.platform === undefined && options.tag === undefined && options.digest === undefined) {
+    // Whole layout: a tag that names two different manifests is a problem (buildx would
+    // silently take the first one; resolve refuses it).
+    for (const tag of layoutTags(layout)) {
+      try {
+        findTag(layout, tag);
+      } catch (e) {
+        const digests = isOcikitError(e, ErrorCode.TagAmbiguous) ? e.details['digests'] : undefined;
+        if (!Array.isArray(digests)) throw e;
+        for (const digest of digests) {
+          const entry = typeof digest === 'string' ? walker.entries.get(digest) : undefined;
+          if (entry !== undefined) walker.problem(entry, e);
+        }
+      }
+    }
+  }
+
+  // Deterministic output: references and problems sorted, whatever order the walk took.
+  for (const e of entries) e.refs.sort((a, b) => compare(refKey(a), refKey(b)));
   const problems = entries.flatMap((e) => e.problems.map((p) => ({ ...p, message: `${p.message}; referenced by ${describeRefs(e.refs)}` })));
-  problems.sort((a, b) => (a.digest === b.digest ? (a.code < b.code ? -1 : a.code > b.code ? 1 : 0) : a.digest < b.digest ? -1 : 1));
+  problems.sort((a, b) => compare(a.digest, b.digest) || compare(a.code, b.code) || compare(a.message, b.message));
   return {
     ok: problems.length === 0,
     blobs: entries.length,

@@ -1,0 +1,122 @@
+/**
+ * The complete, safe `docker buildx build` invocation: the user's flags with every
+ * oci-layout build context prepared (pinned by digest; in place or thin copy), other contexts
+ * untouched. Deterministic: the same inputs give the same argv.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { prepareContexts, type ContextRequest, type PrepareOptions, type PreparedContexts } from '../context.js';
+import { ErrorCode, OcikitError } from '../errors.js';
+import type { Warning } from '../schema.js';
+import { buildxBehaviour } from './compat.js';
+import { flagsToArgv, type BuildFlags } from './flags.js';
+import { OCI_LAYOUT_SCHEME, parseLayoutRef } from './ref.js';
+
+/** Options of {@link buildxInvocation}. */
+export interface InvocationOptions extends Omit<PrepareOptions, 'platform'> {
+  /** argv[0]. Default `docker`. */
+  docker?: string;
+}
+
+/** The result of {@link buildxInvocation}. */
+export interface Invocation {
+  argv: string[];
+  prepared: PreparedContexts;
+  warnings: Warning[];
+}
+
+interface ContextArg {
+  name: string;
+  value: string;
+  layout?: ContextRequest;
+}
+
+async function isLayoutDir(p: string): Promise<boolean> {
+  try {
+    return (await fsp.stat(path.join(p, 'oci-layout'))).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Split `NAME=VALUE` and recognise layouts: `oci-layout://...`, or a directory holding `oci-layout`. */
+export async function classifyContext(arg: string, cwd: string): Promise<ContextArg> {
+  const eq = arg.indexOf('=');
+  if (eq <= 0) {
+    throw new OcikitError(ErrorCode.ContextInvalid, `--build-context ${JSON.stringify(arg)} is not NAME=VALUE`, {
+      hint: 'Write --build-context base=oci-layout:///path/to/layout:tag (or base=./layout:tag).',
+    });
+  }
+  const name = arg.slice(0, eq);
+  const value = arg.slice(eq + 1);
+  if (value.startsWith(OCI_LAYOUT_SCHEME)) {
+    return { name, value, layout: { name, ref: parseLayoutRef(value.slice(OCI_LAYOUT_SCHEME.length), `--build-context ${name}`) } };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//.test(value)) return { name, value }; // docker-image://, https://, ...
+  const ref = parseLayoutRef(value, `--build-context ${name}`);
+  if (await isLayoutDir(path.resolve(cwd, ref.path))) return { name, value, layout: { name, ref } };
+  if (ref.tag !== undefined || ref.digest !== undefined) {
+    // PATH:TAG whose PATH is not a layout: maybe a plain directory with ':' in its name.
+    if (await isLayoutDir(path.resolve(cwd, value))) return { name, value, layout: { name, ref: { path: value } } };
+  }
+  return { name, value };
+}
+
+/** Names a Dockerfile refers to: FROM x, COPY --from=x, RUN --mount=...from=x. */
+export function dockerfileReferences(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const m of text.matchAll(/^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)/gim)) names.add(m[1] as string);
+  for (const m of text.matchAll(/--from=([^\s,]+)/gi)) names.add(m[1] as string);
+  for (const m of text.matchAll(/--mount=[^\s]*\bfrom=([^\s,]+)/gi)) names.add(m[1] as string);
+  return names;
+}
+
+/**
+ * Prepare every oci-layout context in `flags.buildContext` and return the full argv.
+ * @throws OcikitError `OCIKIT_USAGE` (no context directory), and every error of prepareContexts
+ */
+export async function buildxInvocation(flags: BuildFlags, contextDir: string | undefined, options: InvocationOptions = {}): Promise<Invocation> {
+  if (contextDir === undefined || contextDir === '') {
+    throw new OcikitError(ErrorCode.Usage, 'a build context directory is required (the last argument of docker buildx build)', {
+      hint: 'Add the directory with the Dockerfile, e.g. "." at the end.',
+    });
+  }
+  const cwd = options.cwd ?? process.cwd();
+  const classified: ContextArg[] = [];
+  for (const arg of flags.buildContext ?? []) classified.push(await classifyContext(arg, cwd));
+  const layouts = classified.flatMap((c) => (c.layout === undefined ? [] : [c.layout]));
+  const { docker: _docker, ...prepareOptions } = options;
+  const prepared = await prepareContexts(layouts, prepareOptions);
+  const byName = new Map(prepared.contexts.map((c) => [c.name, c]));
+  const buildContext = classified.map((c) => `${c.name}=${c.layout === undefined ? c.value : (byName.get(c.name)?.value ?? c.value)}`);
+
+  const warnings: Warning[] = [...prepared.warnings];
+  const dockerfile = path.resolve(cwd, flags.file ?? path.join(contextDir, 'Dockerfile'));
+  if (layouts.length > 0 && buildxBehaviour(options.buildx).appliesRegoPolicy) {
+    const rego = path.join(path.dirname(dockerfile), `${path.basename(dockerfile)}.rego`);
+    if (await fsp.stat(rego).then(() => true, () => false)) {
+      warnings.push({
+        code: 'OCIKIT_W_REGO_POLICY',
+        message: `${path.relative(cwd, rego)} exists: buildx >= 0.31 applies it and may reject oci-layout sources`,
+      });
+    }
+  }
+  if (flags.file !== '-') {
+    const text = await fsp.readFile(dockerfile, 'utf8').catch(() => undefined);
+    if (text !== undefined) {
+      const used = dockerfileReferences(text);
+      for (const c of classified) {
+        if (!used.has(c.name)) {
+          warnings.push({ code: 'OCIKIT_W_CONTEXT_UNUSED', message: `build context ${JSON.stringify(c.name)} is not referenced by ${path.relative(cwd, dockerfile) || dockerfile}` });
+        }
+      }
+    }
+  }
+  const argv = [options.docker ?? 'docker', 'buildx', 'build', ...flagsToArgv({ ...flags, buildContext }), contextDir];
+  return { argv, prepared, warnings };
+}
+
+/** Shell-quote one argument for people (POSIX sh). */
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_./:=@,+%^-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

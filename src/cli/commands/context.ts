@@ -1,0 +1,54 @@
+/** `ocikit context NAME=LAYOUT[:TAG|@DIGEST]...`: prepare read-only-safe oci-layout build contexts. */
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { parseLayoutRef } from '../../buildx/ref.js';
+import { prepareContexts, type ContextRequest, type PrepareOptions } from '../../context.js';
+import { ErrorCode, OcikitError } from '../../errors.js';
+import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
+import type { GlobalArgs } from '../common.js';
+import type { CliIo } from '../io.js';
+import { printWarnings, stableJson } from '../output.js';
+
+type ContextArgs = BuildxArgs & { contexts: string[]; platform?: string };
+
+export const command = 'context <contexts..>';
+export const describe = 'Resolve oci-layout build contexts and make them safe for buildx (in place or thin copy)';
+
+export function builder<T>(y: Argv<T>): Argv<T & ContextArgs> {
+  return buildxOptions(y)
+    .positional('contexts', { type: 'string', array: true, demandOption: true, describe: 'NAME=LAYOUT[:TAG|@DIGEST] (LAYOUT may be oci-layout://PATH)' })
+    .option('platform', { type: 'string', describe: 'Pin one platform manifest instead of the whole index' })
+    .example('$0 context base=./layout:latest --out /tmp/ctx', 'print base=oci-layout:///...:latest@sha256:...') as unknown as Argv<T & ContextArgs>;
+}
+
+/** Parse `NAME=LAYOUT[:TAG|@DIGEST]`. */
+export function parseContextArg(arg: string): ContextRequest {
+  const eq = arg.indexOf('=');
+  if (eq <= 0) {
+    throw new OcikitError(ErrorCode.ContextInvalid, `${JSON.stringify(arg)} is not NAME=LAYOUT[:TAG|@DIGEST]`, {
+      hint: 'For example: base=./layout:latest or base=oci-layout:///abs/layout@sha256:...',
+    });
+  }
+  const value = arg.slice(eq + 1).replace(/^oci-layout:\/\//, '');
+  return { name: arg.slice(0, eq), ref: parseLayoutRef(value, `context ${arg.slice(0, eq)}`) };
+}
+
+export async function handler(io: CliIo, args: GlobalArgs & ContextArgs): Promise<number> {
+  const requests = args.contexts.map(parseContextArg);
+  const options: PrepareOptions = { cwd: io.cwd, mode: args.mode, strict: args.strict };
+  const buildx = await buildxVersionFromArgs(io, args);
+  if (buildx !== undefined) options.buildx = buildx;
+  if (args.out !== undefined) options.out = path.resolve(io.cwd, args.out);
+  if (args.platform !== undefined) options.platform = args.platform;
+  const prepared = await prepareContexts(requests, options);
+  if (args.json) {
+    io.stdout(stableJson(prepared));
+    return 0;
+  }
+  printWarnings(io, prepared.warnings);
+  for (const c of prepared.contexts) {
+    io.stderr(`ocikit: ${c.name}: ${c.strategy}${c.link !== undefined ? ` (${c.link})` : ''}: ${c.reasons.join('; ')}\n`);
+    io.stdout(`${c.name}=${c.value}\n`);
+  }
+  return 0;
+}

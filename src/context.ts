@@ -1,0 +1,236 @@
+/**
+ * Preparing `oci-layout://` build contexts so that buildx reads them without writing into
+ * them: resolve (read-only), then use the layout in place when that is provably safe for the
+ * buildx version in use, otherwise make a thin writable copy under `out`.
+ */
+import { createHash } from 'node:crypto';
+import { constants as fsc, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { buildxBehaviour, formatBuildxVersion, type BuildxVersion } from './buildx/compat.js';
+import { formatLayoutRef, pathNeedsRemap, type LayoutRef } from './buildx/ref.js';
+import { ErrorCode, OcikitError } from './errors.js';
+import { openLayout, type Layout } from './layout.js';
+import { pendingDir } from './out-dir.js';
+import { resolve } from './resolve.js';
+import type { Descriptor, Warning } from './schema.js';
+import { writeThinCopy, type LinkKind } from './thin-copy.js';
+
+/** How a context reaches buildx. */
+export type Strategy = 'in-place' | 'thin';
+
+/** `auto` decides per context; the others insist. */
+export type Mode = 'auto' | Strategy;
+
+/** One named context to prepare. */
+export interface ContextRequest {
+  /** The build context name (`base` in `--build-context base=...`). */
+  name: string;
+  /** The layout reference; a relative path is resolved against `cwd`. */
+  ref: LayoutRef;
+}
+
+/** Options of {@link prepareContexts}. */
+export interface PrepareOptions {
+  /** Where relative layout paths start. Default: process.cwd(). */
+  cwd?: string;
+  /** Directory for thin copies (one subdirectory per context). Needed only if one is made. */
+  out?: string;
+  /** Default `auto`. */
+  mode?: Mode;
+  /** The buildx in use; undefined means unknown (every write assumed). */
+  buildx?: BuildxVersion;
+  /** Select one platform's manifest instead of pinning the whole index. */
+  platform?: string;
+  /** Reject spec deviations (see openLayout). */
+  strict?: boolean;
+}
+
+/** One prepared context. */
+export interface PreparedContext {
+  name: string;
+  /** The reference as given. */
+  input: string;
+  strategy: Strategy;
+  /** Why that strategy (each a sentence). */
+  reasons: string[];
+  /** The `--build-context` value: `oci-layout://<abs path>:<tag>@<digest>`. */
+  value: string;
+  /** The absolute directory buildx reads. */
+  path: string;
+  tag: string;
+  descriptor: Descriptor;
+  /** For thin copies: how blobs are linked. */
+  link?: LinkKind;
+  /** For thin copies: what was written, relative to `out`. */
+  written?: string[];
+}
+
+/** The result of {@link prepareContexts}. */
+export interface PreparedContexts {
+  contexts: PreparedContext[];
+  buildx: string;
+  /** The `out` directory when thin copies were written there. */
+  out?: string;
+  warnings: Warning[];
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
+
+/** A directory name for a context: safe characters, no `:`/`@`, unique per name. */
+export function contextDirName(name: string): string {
+  const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
+  return safe === name ? name : `${safe}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+}
+
+async function isWritable(dir: string): Promise<boolean> {
+  try {
+    await fsp.access(dir, fsc.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Plan {
+  request: ContextRequest;
+  layout: Layout;
+  absPath: string;
+  descriptor: Descriptor;
+  tag: string;
+  strategy: Strategy;
+  reasons: string[];
+}
+
+/** Why buildx would write into this layout if it were used in place (empty: safe). */
+async function unsafeReasons(absPath: string, buildx: BuildxVersion | undefined): Promise<string[]> {
+  const b = buildxBehaviour(buildx);
+  const v = formatBuildxVersion(buildx);
+  const reasons: string[] = [];
+  if (pathNeedsRemap(absPath) && b.cutsAtFirstSeparator) {
+    reasons.push(`the path contains ':' or '@', which buildx ${v} misparses`);
+  }
+  if (b.mayCreateIngest && !(await exists(path.join(absPath, 'ingest')))) {
+    reasons.push(`buildx ${v} may create ingest/ in the layout, and it has none`);
+  }
+  if (b.probesFsVerity && (await isWritable(absPath))) {
+    reasons.push(`the layout is writable by this user and buildx ${v} probes fs-verity by creating a directory in it`);
+  }
+  return reasons;
+}
+
+/**
+ * Prepare each context: resolve its tag or digest without writing, decide in place or thin,
+ * and write all thin copies into `out` atomically (nothing is written when any context fails).
+ * @throws OcikitError `OCIKIT_CONTEXT_INVALID`, `OCIKIT_OUT_*`, `OCIKIT_IN_PLACE_UNSAFE`, and
+ *   every resolution error
+ */
+export async function prepareContexts(requests: readonly ContextRequest[], options: PrepareOptions = {}): Promise<PreparedContexts> {
+  const cwd = options.cwd ?? process.cwd();
+  const mode = options.mode ?? 'auto';
+  const seen = new Set<string>();
+  for (const r of requests) {
+    if (!NAME.test(r.name)) {
+      throw new OcikitError(ErrorCode.ContextInvalid, `build context name ${JSON.stringify(r.name)} is not valid`, {
+        hint: 'Write NAME=LAYOUT[:TAG|@DIGEST], e.g. base=./layout:latest.',
+        details: { name: r.name },
+      });
+    }
+    if (seen.has(r.name)) {
+      throw new OcikitError(ErrorCode.ContextInvalid, `build context ${JSON.stringify(r.name)} is given twice`, {
+        hint: 'Give each build context once.',
+        details: { name: r.name },
+      });
+    }
+    seen.add(r.name);
+  }
+
+  const plans: Plan[] = [];
+  const warnings: Warning[] = [];
+  for (const request of requests) {
+    const absPath = path.resolve(cwd, request.ref.path);
+    const layout = await openLayout(absPath, { strict: options.strict ?? false, name: request.ref.path });
+    const selection: { tag?: string; digest?: string; platform?: string } = {};
+    if (request.ref.tag !== undefined) selection.tag = request.ref.tag;
+    if (request.ref.digest !== undefined) selection.digest = request.ref.digest;
+    if (options.platform !== undefined) selection.platform = options.platform;
+    const resolved = await resolve(layout, selection);
+    warnings.push(...layout.warnings.map((w) => ({ ...w, message: `${request.name}: ${w.message}` })));
+    const tag = request.ref.tag ?? resolved.tag ?? 'latest';
+    const reasons = await unsafeReasons(absPath, options.buildx);
+    let strategy: Strategy;
+    if (mode === 'thin') {
+      strategy = 'thin';
+      reasons.unshift('--mode thin');
+    } else if (reasons.length === 0) {
+      strategy = 'in-place';
+      reasons.push(`the digest is pinned (no index.json lock) and buildx ${formatBuildxVersion(options.buildx)} would not write into this layout`);
+    } else if (mode === 'in-place') {
+      throw new OcikitError(ErrorCode.InPlaceUnsafe, `${request.name}: cannot use ${request.ref.path} in place: ${reasons.join('; ')}`, {
+        hint: 'Use --mode auto (or thin) with --out DIR so ocikit makes a thin writable copy.',
+        details: { name: request.name, reasons },
+      });
+    } else {
+      strategy = 'thin';
+    }
+    plans.push({ request, layout, absPath, descriptor: resolved.descriptor, tag, strategy, reasons });
+  }
+
+  const thin = plans.filter((p) => p.strategy === 'thin');
+  let out: string | undefined;
+  const contexts: PreparedContext[] = plans.map((p) => ({
+    name: p.request.name,
+    input: formatInput(p.request.ref),
+    strategy: p.strategy,
+    reasons: p.reasons,
+    value: p.strategy === 'in-place' ? formatLayoutRef(p.absPath, p.tag, p.descriptor.digest) : '',
+    path: p.absPath,
+    tag: p.tag,
+    descriptor: p.descriptor,
+  }));
+  if (thin.length > 0) {
+    if (options.out === undefined) {
+      throw new OcikitError(ErrorCode.OutInvalid, `${thin.map((p) => p.request.name).join(', ')}: a thin copy is needed (${thin[0]?.reasons.join('; ')}), but no --out was given`, {
+        hint: 'Pass --out DIR (a new or empty directory) for the thin copies.',
+      });
+    }
+    out = path.resolve(cwd, options.out);
+    if (pathNeedsRemap(out)) {
+      throw new OcikitError(ErrorCode.OutInvalid, `--out ${out} contains ':' or '@', which buildx misparses in oci-layout paths`, {
+        hint: 'Choose an --out path without ":" and "@".',
+      });
+    }
+    const pending = await pendingDir(out, plans.map((p) => p.absPath));
+    try {
+      for (const p of thin) {
+        const ctx = contexts[plans.indexOf(p)] as PreparedContext;
+        const dirName = contextDirName(p.request.name);
+        const made = await writeThinCopy(p.layout, path.join(pending.tmp, dirName), p.descriptor, p.tag);
+        ctx.path = path.join(out, dirName);
+        ctx.value = formatLayoutRef(ctx.path, p.tag, p.descriptor.digest);
+        ctx.link = made.link;
+        ctx.written = made.written.map((w) => `${dirName}/${w}`);
+      }
+      await pending.commit();
+    } catch (e) {
+      await pending.abort();
+      throw e;
+    }
+  }
+  const result: PreparedContexts = { contexts, buildx: formatBuildxVersion(options.buildx), warnings };
+  if (out !== undefined) result.out = out;
+  return result;
+}
+
+/** `PATH[:TAG][@DIGEST]` as given. */
+export function formatInput(ref: LayoutRef): string {
+  return `${ref.path}${ref.tag !== undefined ? `:${ref.tag}` : ''}${ref.digest !== undefined ? `@${ref.digest}` : ''}`;
+}
