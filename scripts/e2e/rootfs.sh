@@ -87,6 +87,7 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
 # debootstrap has no script for forky in bookworm's package; sid's script fits testing too.
 script="/usr/share/debootstrap/scripts/$suite"
