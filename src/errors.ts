@@ -70,6 +70,22 @@ export const ErrorCode = {
   InPlaceUnsafe: 'OCIKIT_IN_PLACE_UNSAFE',
   /** A config file (`--config`) is unreadable or malformed. */
   ConfigInvalid: 'OCIKIT_CONFIG_INVALID',
+  /** The docker CLI or its buildx plugin cannot be run. */
+  BuildxMissing: 'OCIKIT_BUILDX_MISSING',
+  /** The docker daemon / BuildKit builder cannot be reached. */
+  BuilderUnreachable: 'OCIKIT_BUILDER_UNREACHABLE',
+  /** The builder's driver cannot read oci-layout contexts or write OCI outputs. */
+  DriverUnsupported: 'OCIKIT_DRIVER_UNSUPPORTED',
+  /** A build step failed (the stream carried an error). */
+  SolveFailed: 'OCIKIT_SOLVE_FAILED',
+  /** buildx failed without a step error (non-zero exit, killed, client-side error). */
+  BuildxFailed: 'OCIKIT_BUILDX_FAILED',
+  /** The progress stream ended early: a step started and never finished, or JSON was cut. */
+  StreamIncomplete: 'OCIKIT_STREAM_INCOMPLETE',
+  /** buildx reported success but the output is missing, incomplete or not what it reported. */
+  OutputInvalid: 'OCIKIT_OUTPUT_INVALID',
+  /** Annotations that were asked for are missing from the output. */
+  AnnotationsMissing: 'OCIKIT_ANNOTATIONS_MISSING',
   /** `verify` found problems (each listed separately). */
   VerifyFailed: 'OCIKIT_VERIFY_FAILED',
   /** Something ocikit did not expect; a bug report is welcome. */

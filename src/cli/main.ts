@@ -5,6 +5,7 @@
 import yargs, { type Argv } from 'yargs';
 import { ErrorCode, OcikitError } from '../errors.js';
 import type { GlobalArgs } from './common.js';
+import * as buildCmd from './commands/build.js';
 import * as buildxArgsCmd from './commands/buildx-args.js';
 import * as contextCmd from './commands/context.js';
 import * as inspectCmd from './commands/inspect.js';
@@ -49,7 +50,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .help()
     .epilog('Exit codes: 0 ok, 1 failure, 2 usage error. Docs: README.md');
 
-  const commands = [resolveCmd, inspectCmd, verifyCmd, contextCmd, buildxArgsCmd] as unknown as CommandModule<Record<string, unknown>>[];
+  const commands = [resolveCmd, inspectCmd, verifyCmd, contextCmd, buildxArgsCmd, buildCmd] as unknown as CommandModule<Record<string, unknown>>[];
   for (const c of commands) {
     parser.command(
       c.command,

@@ -1,0 +1,280 @@
+/**
+ * `ocikit build`: prepare the contexts (thin copies in a private temporary directory that is
+ * always removed), run `docker buildx build --progress=rawjson --metadata-file ...`, read the
+ * whole stream, and trust nothing: the output must exist, verify, hold the digest buildx
+ * reported and carry every requested annotation. Only then is it renamed to `--out`.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { constants as fsc, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { missingAnnotations, parseAnnotation, repairAnnotations, type MissingAnnotation } from './buildx/annotations.js';
+import { buildxInvocation, type InvocationOptions } from './buildx/args.js';
+import type { BuildFlags } from './buildx/flags.js';
+import { RawJsonStream, type StreamEvent, type Vertex } from './buildx/stream.js';
+import type { PreparedContext } from './context.js';
+import { ErrorCode, OcikitError, errnoCode } from './errors.js';
+import { openLayout } from './layout.js';
+import { pendingDir, type PendingDir } from './out-dir.js';
+import type { Descriptor, Warning } from './schema.js';
+import { verifyLayout } from './verify.js';
+
+/** Options of {@link build}. */
+export interface BuildOptions extends Omit<InvocationOptions, 'out'> {
+  /** The output: an OCI layout directory, or a tarball when it ends in `.tar`. Absolute. */
+  out: string;
+  /** Environment for buildx. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Rewrite the output index to add missing index-level annotations instead of failing. */
+  repairAnnotations?: boolean;
+  /** Give buildx a private DOCKER_CONFIG copy: always, never, or when the current one is read-only. Default auto. */
+  privateDockerConfig?: 'auto' | 'always' | 'never';
+  /** Progress events, in stream order. */
+  onEvent?: (e: StreamEvent) => void;
+}
+
+/** The result of a successful {@link build}. */
+export interface BuildResult {
+  out: string;
+  format: 'layout' | 'tar';
+  /** The image digest in the output (after any annotation repair). */
+  digest: string;
+  /** What buildx reported (differs from `digest` after a repair). */
+  buildxDigest: string;
+  descriptor: Descriptor;
+  steps: { total: number; cached: number };
+  annotations: { requested: number; repaired: MissingAnnotation[] };
+  contexts: PreparedContext[];
+  argv: string[];
+  warnings: Warning[];
+}
+
+const OWN_FLAGS: (keyof BuildFlags)[] = ['output', 'push', 'load', 'progress', 'metadataFile', 'iidfile', 'call', 'check'];
+
+function tail(lines: readonly string[], n = 10): string[] {
+  return lines.slice(Math.max(0, lines.length - n));
+}
+
+async function writableDir(dir: string): Promise<boolean> {
+  try {
+    await fsp.access(dir, fsc.W_OK);
+    return true;
+  } catch (e) {
+    return errnoCode(e) === 'ENOENT' ? writableDir(path.dirname(dir)) : false;
+  }
+}
+
+/** A private copy of the docker client config: config.json and contexts copied, cli-plugins linked. */
+async function privateDockerConfig(env: NodeJS.ProcessEnv, into: string): Promise<string> {
+  const src = env['DOCKER_CONFIG'] ?? path.join(env['HOME'] ?? os.homedir(), '.docker');
+  await fsp.mkdir(into, { mode: 0o700 });
+  await fsp.copyFile(path.join(src, 'config.json'), path.join(into, 'config.json')).catch(() => undefined);
+  await fsp.cp(path.join(src, 'contexts'), path.join(into, 'contexts'), { recursive: true }).catch(() => undefined);
+  const plugins = await fsp.realpath(path.join(src, 'cli-plugins')).catch(() => undefined);
+  if (plugins !== undefined) await fsp.symlink(plugins, path.join(into, 'cli-plugins'));
+  return into;
+}
+
+/** Classify a failed run by what buildx said. */
+function failure(stream: RawJsonStream, exit: { code: number | null; signal: NodeJS.Signals | null }, stdout: string): OcikitError {
+  const all = [...stream.text, ...stdout.split('\n')].join('\n');
+  if (/is not a docker command|unknown command "buildx"|unknown flag: --build-context/.test(all)) {
+    return new OcikitError(ErrorCode.BuildxMissing, 'the docker CLI has no buildx plugin', {
+      hint: 'Install docker-buildx (Debian: apt-get install docker-buildx) or pass --docker to a docker CLI that has it.',
+    });
+  }
+  if (/Cannot connect to the Docker daemon|connection refused|dial unix .*: connect: (no such file|permission denied)|error during connect/i.test(all)) {
+    return new OcikitError(ErrorCode.BuilderUnreachable, `the builder cannot be reached: ${tail(stream.errorLines().length > 0 ? stream.errorLines() : stream.text, 1).join('')}`, {
+      hint: 'Start the docker daemon, or point DOCKER_HOST / the docker context at a running one.',
+    });
+  }
+  if (/not supported for the docker driver|unknown scheme oci-layout|OCI exporter is not supported/i.test(all)) {
+    return new OcikitError(ErrorCode.DriverUnsupported, 'the builder uses the docker driver without the containerd image store, which cannot read oci-layout contexts or write OCI outputs', {
+      hint: 'Enable the containerd image store in the daemon ({"features":{"containerd-snapshotter":true}} in daemon.json) or use a docker-container builder (--builder).',
+    });
+  }
+  const [failed] = stream.failedVertexes();
+  if (failed !== undefined) return stepFailure(failed, stream);
+  const errors = stream.errorLines();
+  if (errors.length > 0) {
+    return new OcikitError(ErrorCode.SolveFailed, errors.join('\n'), {
+      hint: 'See the message above; the build never reached a step that reported the error.',
+      details: { output: tail(stream.text) },
+    });
+  }
+  const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  return new OcikitError(ErrorCode.BuildxFailed, `docker buildx build ${how}${stream.text.length > 0 ? `: ${tail(stream.text, 3).join(' | ')}` : ''}`, {
+    hint: 'Run the printed command by hand (ocikit buildx-args) to see buildx\'s own output.',
+    details: { output: tail(stream.text) },
+  });
+}
+
+function stepFailure(v: Vertex, stream: RawJsonStream): OcikitError {
+  const logs = tail(v.logs);
+  return new OcikitError(ErrorCode.SolveFailed, `step "${v.name}" failed: ${v.error ?? 'error'}${logs.length > 0 ? `\n${logs.map((l) => `  | ${l}`).join('\n')}` : ''}`, {
+    hint: 'Fix the Dockerfile step named above (its last log lines are shown).',
+    details: { step: v.name, logs, output: tail(stream.text) },
+  });
+}
+
+async function readMetadata(file: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Run a build and publish its verified result at `options.out`.
+ * @throws OcikitError `OCIKIT_BUILDX_MISSING`, `OCIKIT_BUILDER_UNREACHABLE`, `OCIKIT_DRIVER_UNSUPPORTED`,
+ *   `OCIKIT_SOLVE_FAILED`, `OCIKIT_BUILDX_FAILED`, `OCIKIT_STREAM_INCOMPLETE`, `OCIKIT_OUTPUT_INVALID`,
+ *   `OCIKIT_ANNOTATIONS_MISSING`, `OCIKIT_USAGE`, and every context error
+ */
+export async function build(flags: BuildFlags, contextDir: string | undefined, options: BuildOptions): Promise<BuildResult> {
+  for (const key of OWN_FLAGS) {
+    if (flags[key] !== undefined) {
+      throw new OcikitError(ErrorCode.Usage, `ocikit build sets --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} itself; drop it`, {
+        hint: 'The result goes to --out (a layout directory, or FILE.tar); use ocikit buildx-args for other outputs.',
+      });
+    }
+  }
+  const annotationRequests = (flags.annotation ?? []).map(parseAnnotation);
+  const out = options.out;
+  const format: BuildResult['format'] = out.endsWith('.tar') ? 'tar' : 'layout';
+  const env = { ...(options.env ?? process.env) };
+  // The output is written beside --out and renamed into place only when it checked out.
+  let pending: PendingDir | undefined;
+  let dest: string;
+  if (format === 'layout') {
+    pending = await pendingDir(out);
+    dest = pending.tmp;
+  } else {
+    if (await fsp.lstat(out).then(() => true, () => false)) {
+      throw new OcikitError(ErrorCode.OutNotEmpty, `--out ${out} exists`, { hint: 'ocikit does not overwrite: remove it first or pass a new path.' });
+    }
+    await fsp.mkdir(path.dirname(out), { recursive: true });
+    dest = path.join(path.dirname(out), `.${path.basename(out)}.ocikit-tmp-${randomBytes(6).toString('hex')}`);
+  }
+  const tmpRoot = await fsp.mkdtemp(path.join(os.tmpdir(), 'ocikit-build-'));
+  try {
+    const metadataFile = path.join(tmpRoot, 'metadata.json');
+    const buildFlags: BuildFlags = {
+      ...flags,
+      output: [`type=oci,dest=${dest}${format === 'layout' ? ',tar=false' : ''}`],
+      metadataFile,
+      progress: 'rawjson',
+    };
+    const { docker: _d, ...invocationRest } = options;
+    const inv = await buildxInvocation(buildFlags, contextDir, { ...invocationRest, out: path.join(tmpRoot, 'contexts'), docker: options.docker ?? 'docker' });
+    const mode = options.privateDockerConfig ?? 'auto';
+    const currentConfig = env['DOCKER_CONFIG'] ?? path.join(env['HOME'] ?? os.homedir(), '.docker');
+    if (mode === 'always' || (mode === 'auto' && !(await writableDir(currentConfig)))) {
+      env['DOCKER_CONFIG'] = await privateDockerConfig(env, path.join(tmpRoot, 'docker-config'));
+    }
+
+    const stream = new RawJsonStream(options.onEvent);
+    let stdout = '';
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      const [cmd, ...args] = inv.argv as [string, ...string[]];
+      const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd ?? process.cwd() });
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => stream.push(d));
+      child.on('error', (e) => {
+        reject(
+          errnoCode(e) === 'ENOENT'
+            ? new OcikitError(ErrorCode.BuildxMissing, `${cmd}: not found`, { hint: 'Install the docker CLI with buildx, or pass --docker PATH.' })
+            : e,
+        );
+      });
+      child.on('close', (code, signal) => resolve({ code, signal }));
+    });
+    const cut = stream.end();
+    if (exit.code !== 0 || stream.failedVertexes().length > 0 || stream.errorLines().length > 0) throw failure(stream, exit, stdout);
+    if (cut !== undefined) {
+      throw new OcikitError(ErrorCode.StreamIncomplete, 'the progress stream ended in the middle of a JSON record', {
+        hint: 'buildx was interrupted; rerun the build.',
+      });
+    }
+    const unfinished = stream.unfinishedVertexes();
+    if (unfinished.length > 0) {
+      throw new OcikitError(ErrorCode.StreamIncomplete, `buildx exited 0 but ${unfinished.length} step(s) never finished: ${unfinished.map((v) => JSON.stringify(v.name)).join(', ')}`, {
+        hint: 'buildx was interrupted or its output was cut; rerun the build.',
+        details: { steps: unfinished.map((v) => v.name) },
+      });
+    }
+    const metadata = await readMetadata(metadataFile);
+    const buildxDigest = metadata?.['containerimage.digest'];
+    if (typeof buildxDigest !== 'string') {
+      throw new OcikitError(ErrorCode.OutputInvalid, 'buildx exited 0 but wrote no metadata with containerimage.digest', {
+        hint: 'The build did not produce an image; check the Dockerfile and the builder.',
+      });
+    }
+
+    // Check the result.
+    let layoutDir = dest;
+    if (format === 'tar') {
+      layoutDir = path.join(tmpRoot, 'unpacked');
+      await fsp.mkdir(layoutDir);
+      const tar = await import('tar');
+      await tar.x({ file: dest, cwd: layoutDir, strict: true }).catch((e: unknown) => {
+        throw new OcikitError(ErrorCode.OutputInvalid, `the output tarball cannot be read: ${(e as Error).message}`, { hint: 'Rerun the build.' });
+      });
+    }
+    const check = async (): Promise<{ descriptor: Descriptor; missing: MissingAnnotation[] }> => {
+      const layout = await openLayout(layoutDir, { name: 'build output' });
+      const report = await verifyLayout(layout);
+      if (!report.ok) {
+        throw new OcikitError(ErrorCode.OutputInvalid, `the output layout is incomplete: ${report.problems.map((p) => p.message).join('; ')}`, {
+          hint: 'The builder wrote a broken layout; rerun the build.',
+          details: { problems: report.problems },
+        });
+      }
+      return { descriptor: layout.index.manifests.find((d) => d.digest === buildxDigest) as Descriptor, missing: await missingAnnotations(layout, buildxDigest, annotationRequests) };
+    };
+    let { descriptor, missing } = await check();
+    let digest = buildxDigest;
+    let repaired: MissingAnnotation[] = [];
+    if (missing.length > 0 && options.repairAnnotations === true && format === 'layout') {
+      const r = await repairAnnotations(await openLayout(layoutDir), buildxDigest, missing);
+      repaired = missing.filter((m) => !r.unrepaired.includes(m));
+      digest = r.digest;
+      const layout = await openLayout(layoutDir, { name: 'build output' });
+      if (!(await verifyLayout(layout)).ok) throw new OcikitError(ErrorCode.Internal, 'the repaired output does not verify', { hint: 'Please report this.' });
+      descriptor = layout.index.manifests.find((d) => d.digest === digest) as Descriptor;
+      missing = await missingAnnotations(layout, digest, annotationRequests);
+    }
+    if (missing.length > 0) {
+      throw new OcikitError(
+        ErrorCode.AnnotationsMissing,
+        `the output lacks ${missing.length} requested annotation(s): ${missing.map((m) => `${m.target}${m.platform !== undefined ? `[${m.platform}]` : ''}:${m.key}=${m.value} on ${m.where}${m.actual !== undefined ? ` (has ${JSON.stringify(m.actual)})` : ''}`).join('; ')}`,
+        {
+          hint: missing.every((m) => m.target !== 'manifest') && format === 'layout'
+            ? 'Pass --repair-annotations to add them to the output index (a known buildx multi-node merge bug drops them).'
+            : 'The builder dropped them; manifest-level annotations cannot be added afterwards without changing digests.',
+          details: { missing },
+        },
+      );
+    }
+    if (pending !== undefined) await pending.commit();
+    else await fsp.rename(dest, out);
+    const steps = [...stream.vertexes.values()];
+    return {
+      out,
+      format,
+      digest,
+      buildxDigest,
+      descriptor,
+      steps: { total: steps.length, cached: steps.filter((v) => v.cached).length },
+      annotations: { requested: annotationRequests.length, repaired },
+      contexts: inv.prepared.contexts,
+      argv: inv.argv,
+      warnings: [...inv.warnings, ...stream.warnings.map((message) => ({ code: 'OCIKIT_W_BUILDX', message }))],
+    };
+  } finally {
+    if (pending !== undefined) await pending.abort();
+    else await fsp.rm(dest, { force: true });
+    await fsp.rm(tmpRoot, { recursive: true, force: true });
+  }
+}
