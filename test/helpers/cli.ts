@@ -14,7 +14,7 @@ export interface CliResult {
 }
 
 /** Run the CLI in this process with captured output. */
-export async function cli(args: string[], cwd = process.cwd()): Promise<CliResult> {
+export async function cli(args: string[], cwd = process.cwd(), env: Record<string, string | undefined> = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const code = await run(args, {
@@ -22,7 +22,7 @@ export async function cli(args: string[], cwd = process.cwd()): Promise<CliResul
     stderr: (t) => (stderr += t),
     stderrIsTTY: false,
     cwd,
-    env: {},
+    env,
   });
   return { code, stdout, stderr };
 }
