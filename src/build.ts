@@ -12,6 +12,7 @@ import path from 'node:path';
 import { missingAnnotations, parseAnnotation, repairAnnotations, type MissingAnnotation } from './buildx/annotations.js';
 import { buildxInvocation, type InvocationOptions } from './buildx/args.js';
 import type { BuildFlags } from './buildx/flags.js';
+import { preflight } from './buildx/preflight.js';
 import { RawJsonStream, type StreamEvent, type Vertex } from './buildx/stream.js';
 import type { PreparedContext } from './context.js';
 import { ErrorCode, OcikitError, errnoCode } from './errors.js';
@@ -30,6 +31,8 @@ export interface BuildOptions extends Omit<InvocationOptions, 'out'> {
   repairAnnotations?: boolean;
   /** Give buildx a private DOCKER_CONFIG copy: always, never, or when the current one is read-only. Default auto. */
   privateDockerConfig?: 'auto' | 'always' | 'never';
+  /** Check the builder's driver before building (default true). */
+  preflight?: boolean;
   /** Progress events, in stream order. */
   onEvent?: (e: StreamEvent) => void;
 }
@@ -174,6 +177,7 @@ export async function build(flags: BuildFlags, contextDir: string | undefined, o
       env['DOCKER_CONFIG'] = await privateDockerConfig(env, path.join(tmpRoot, 'docker-config'));
     }
 
+    if (options.preflight !== false) await preflight(inv.argv[0] as string, flags.builder, env);
     const stream = new RawJsonStream(options.onEvent);
     let stdout = '';
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {

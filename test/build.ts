@@ -13,7 +13,9 @@ interface Setup {
   run: (mode: string, extra?: string[]) => ReturnType<typeof cli>;
 }
 
-function setup(t: Tap.Test, annotate = false): Setup {
+type Test = Parameters<Parameters<typeof t.test>[0]>[0];
+
+function setup(t: Test, annotate = false): Setup {
   const root = t.testdir({ tmp: {}, app: { Dockerfile: 'FROM base\nCOPY hello.txt /\n', 'hello.txt': 'hi\n' } });
   standardLayout(path.join(root, 'base'));
   // What the fake builder "produces": an index, with or without the requested annotation.
@@ -86,6 +88,8 @@ t.test('failures: each a distinct code, nothing published, temporaries removed',
     t.same(readdirSync(path.join(s.root, 'tmp')), [], `${mode}: private temp removed`);
     t.same(readdirSync(s.root).filter((n) => n.includes('ocikit-tmp')), [], `${mode}: no temp sibling`);
   }
+  const late = await s.run('driver', ['--no-preflight']);
+  t.match(late.stderr, /OCIKIT_DRIVER_UNSUPPORTED/, 'recognised from buildx\'s own error too');
   const missing = await cli(['build', '--docker', '/nonexistent/docker', '--buildx-version', '0.13.1', '--out', 'result', 'app'], s.root);
   t.match(missing.stderr, /OCIKIT_BUILDX_MISSING/);
   const own = await cli(['build', '--docker', FAKE, '-o', 'type=docker', '--out', 'result', 'app'], s.root);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import t from 'tap';
 import { dockerfileReferences, shellQuote } from '../src/buildx/args.js';
 import { flagsFromConfig, flagsToArgv, mergeFlags, parseBuildArgs } from '../src/buildx/flags.js';
-import { cli } from './helpers/cli.js';
+import { ROOT, cli } from './helpers/cli.js';
 import { standardLayout } from './helpers/layout-builder.js';
 
 t.test('docker buildx build flags parse like docker does', async (t) => {
@@ -112,4 +112,19 @@ t.test('buildx-args with --config, and its errors', async (t) => {
   writeFileSync(path.join(root, 'Dockerfile.rego'), 'package x\n');
   const rego = await cli(['buildx-args', '--build-context', 'base=layout:single', '--buildx-version', '0.31.0', '--out', 'ctx2', '.'], root);
   t.match(rego.stderr, /OCIKIT_W_REGO_POLICY/);
+});
+
+t.test('buildx-args --preflight asks the builder about its driver', async (t) => {
+  const root = t.testdir({ Dockerfile: 'FROM base\n' });
+  standardLayout(path.join(root, 'layout'));
+  const fake = path.join(ROOT, 'test/fixtures/fake-docker.mjs');
+  const base = ['buildx-args', '--docker', fake, '--preflight', '--buildx-version', '0.29.1', '--build-context', 'base=layout:single'];
+  const env = (mode: string, driver = 'docker') => ({ PATH: process.env['PATH'], FAKE_MODE: mode, FAKE_DRIVER: driver });
+  t.equal((await cli([...base, '--out', 'a', '.'], root, env('ok'))).code, 0);
+  const classic = await cli([...base, '--out', 'b', '.'], root, env('driver'));
+  t.equal(classic.code, 1);
+  t.match(classic.stderr, /OCIKIT_DRIVER_UNSUPPORTED: .*containerd image store[\s\S]*hint: .*containerd-snapshotter/);
+  t.equal((await cli([...base, '--out', 'c', '.'], root, env('ok', 'docker-container'))).code, 0, 'other drivers pass');
+  t.match((await cli([...base, '--out', 'd', '.'], root, env('unreachable'))).stderr, /OCIKIT_BUILDER_UNREACHABLE/);
+  t.match((await cli([...base, '--out', 'e', '.'], root, env('no-buildx'))).stderr, /OCIKIT_BUILDX_MISSING/);
 });

@@ -14,6 +14,7 @@ type BuildArgs = BuildxArgs & {
   args: string[];
   config?: string;
   'repair-annotations': boolean;
+  preflight: boolean;
   'private-docker-config': 'auto' | 'always' | 'never';
 };
 
@@ -28,6 +29,7 @@ export function builder<T>(y: Argv<T>): Argv<T & BuildArgs> {
     .positional('args', { type: 'string', array: true, describe: 'docker buildx build flags and the context directory (--progress auto|tty|plain|quiet|json chooses the display)' })
     .option('config', { type: 'string', describe: 'JSON file with build flags (as for buildx-args)' })
     .option('repair-annotations', { type: 'boolean', default: false, describe: 'Add requested index annotations that the builder dropped, instead of failing' })
+    .option('preflight', { type: 'boolean', default: true, describe: 'Check the builder driver first (--no-preflight skips docker buildx inspect)' })
     .option('private-docker-config', {
       choices: ['auto', 'always', 'never'] as const,
       default: 'auto' as const,
@@ -56,6 +58,7 @@ export async function handler(io: CliIo, args: GlobalArgs & BuildArgs): Promise<
     env: { ...io.env } as NodeJS.ProcessEnv,
     repairAnnotations: args['repair-annotations'],
     privateDockerConfig: args['private-docker-config'],
+    preflight: args.preflight,
     onEvent: view.onEvent,
   };
   const buildx = await buildxVersionFromArgs(io, args);

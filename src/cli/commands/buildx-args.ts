@@ -3,6 +3,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { buildxInvocation, shellQuote, type InvocationOptions } from '../../buildx/args.js';
+import { preflight } from '../../buildx/preflight.js';
 import { flagsFromConfig, mergeFlags, parseBuildArgs, type BuildFlags } from '../../buildx/flags.js';
 import { ErrorCode, OcikitError, errnoCode } from '../../errors.js';
 import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
@@ -12,7 +13,7 @@ import { printWarnings, stableJson } from '../output.js';
 import { writeFileAtomic } from '../../out-dir.js';
 
 type Format = 'json' | 'lines' | 'shell';
-type ArgsArgs = BuildxArgs & { args: string[]; config?: string; format: Format; 'args-file'?: string };
+type ArgsArgs = BuildxArgs & { args: string[]; config?: string; format: Format; 'args-file'?: string; preflight: boolean };
 
 export const command = 'buildx-args [args..]';
 export const describe = 'Print the complete docker buildx build invocation with every oci-layout context made safe';
@@ -23,6 +24,7 @@ export function builder<T>(y: Argv<T>): Argv<T & ArgsArgs> {
     .positional('args', { type: 'string', array: true, describe: 'docker buildx build flags and the context directory' })
     .option('config', { type: 'string', describe: 'JSON file with build flags (keys: camelCase flag names; "context" for the directory)' })
     .option('format', { choices: ['json', 'lines', 'shell'] as const, default: 'json' as Format, describe: 'argv as a JSON array, one argument per line, or a shell-quoted line' })
+    .option('preflight', { type: 'boolean', default: false, describe: 'Also ask the builder whether its driver can read oci-layout contexts (runs docker buildx inspect)' })
     .option('args-file', { type: 'string', describe: 'Write the output to this file (atomically) instead of stdout' })
     .example('$0 buildx-args --build-context base=./layout:latest -t app --out /tmp/ctx .', 'docker buildx build ... --build-context base=oci-layout:///tmp/ctx/base:latest@sha256:... .') as unknown as Argv<T & ArgsArgs>;
 }
@@ -66,6 +68,7 @@ export async function handler(io: CliIo, args: GlobalArgs & ArgsArgs): Promise<n
   const buildx = await buildxVersionFromArgs(io, args);
   if (buildx !== undefined) options.buildx = buildx;
   if (args.out !== undefined) options.out = path.resolve(io.cwd, args.out);
+  if (args.preflight) await preflight(args.docker, flags.builder, { ...io.env } as NodeJS.ProcessEnv);
   const inv = await buildxInvocation(flags, contextDir, options);
   const text = args.json ? stableJson({ argv: inv.argv, contexts: inv.prepared.contexts, buildx: inv.prepared.buildx, warnings: inv.warnings }) : formatArgv(inv.argv, args.format);
   if (!args.json) printWarnings(io, inv.warnings);

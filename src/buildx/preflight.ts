@@ -1,0 +1,71 @@
+/**
+ * Checks before a build that turn buildx's late, cryptic failures into early, coded errors:
+ * the `docker` driver reads oci-layout contexts and writes OCI outputs only when the daemon
+ * uses the containerd image store.
+ */
+import { spawn } from 'node:child_process';
+import { ErrorCode, OcikitError } from '../errors.js';
+
+/** Runs a command and returns its exit code and output (injectable for tests). */
+export type Runner = (argv: readonly string[], env: NodeJS.ProcessEnv) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+/** The default runner: spawn, 20 s timeout. */
+export const spawnRunner: Runner = (argv, env) =>
+  new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (e) => resolve({ code: -1, stdout, stderr: e.message }));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+
+/** What the preflight learned. */
+export interface Preflight {
+  builder: string;
+  driver: string;
+  /** For the docker driver: whether the daemon uses the containerd image store. */
+  containerdStore?: boolean;
+}
+
+/**
+ * Ask buildx which driver the builder uses and, for `docker`, whether the daemon has the
+ * containerd image store.
+ * @throws OcikitError `OCIKIT_BUILDX_MISSING`, `OCIKIT_BUILDER_UNREACHABLE`, `OCIKIT_DRIVER_UNSUPPORTED`
+ */
+export async function preflight(docker: string, builder: string | undefined, env: NodeJS.ProcessEnv, runner: Runner = spawnRunner): Promise<Preflight> {
+  const inspect = await runner([docker, 'buildx', 'inspect', ...(builder !== undefined ? [builder] : [])], env);
+  if (inspect.code !== 0) {
+    const text = `${inspect.stderr}\n${inspect.stdout}`;
+    if (inspect.code === -1 || /is not a docker command|unknown command/.test(text)) {
+      throw new OcikitError(ErrorCode.BuildxMissing, `${docker} buildx cannot be run: ${text.trim().split('\n')[0] ?? ''}`, {
+        hint: 'Install docker-buildx (Debian: apt-get install docker-buildx) or pass --docker to a docker CLI that has it.',
+      });
+    }
+    throw new OcikitError(ErrorCode.BuilderUnreachable, `docker buildx inspect failed: ${text.trim().split('\n').pop() ?? ''}`, {
+      hint: 'Start the docker daemon, or point DOCKER_HOST / the docker context / --builder at a running builder.',
+    });
+  }
+  const field = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(inspect.stdout)?.[1]?.trim() ?? '';
+  const result: Preflight = { builder: field('Name'), driver: field('Driver') };
+  if (result.driver !== 'docker') return result;
+  const info = await runner([docker, 'info', '--format', '{{json .DriverStatus}}'], env);
+  if (info.code !== 0) {
+    throw new OcikitError(ErrorCode.BuilderUnreachable, `docker info failed: ${info.stderr.trim().split('\n').pop() ?? ''}`, {
+      hint: 'Start the docker daemon, or point DOCKER_HOST / the docker context at a running one.',
+    });
+  }
+  result.containerdStore = info.stdout.includes('io.containerd.snapshotter');
+  if (!result.containerdStore) {
+    throw new OcikitError(
+      ErrorCode.DriverUnsupported,
+      `builder ${result.builder} uses the docker driver without the containerd image store: buildx cannot read oci-layout contexts ("unknown scheme oci-layout") or write OCI outputs with it`,
+      {
+        hint: 'Enable the containerd image store ({"features":{"containerd-snapshotter":true}} in /etc/docker/daemon.json, restart dockerd), or create a docker-container builder and pass --builder.',
+        details: { builder: result.builder, driver: result.driver },
+      },
+    );
+  }
+  return result;
+}
