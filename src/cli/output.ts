@@ -67,3 +67,10 @@ export function reportError(io: CliIo, e: unknown, json: boolean): number {
 export function printWarnings(io: CliIo, warnings: readonly { code: string; message: string }[]): void {
   for (const w of warnings) io.stderr(`ocikit: warning ${w.code}: ${w.message}\n`);
 }
+
+/** Tell people how each build context reaches buildx (stderr). */
+export function printStrategies(io: CliIo, contexts: readonly { name: string; strategy: string; link?: string; reasons: string[] }[]): void {
+  for (const c of contexts) {
+    io.stderr(`ocikit: ${c.name}: ${c.strategy}${c.link !== undefined ? ` (${c.link})` : ''}: ${c.reasons.join('; ')}\n`);
+  }
+}

@@ -9,7 +9,7 @@ import { ErrorCode, OcikitError, errnoCode } from '../../errors.js';
 import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
 import type { GlobalArgs } from '../common.js';
 import type { CliIo } from '../io.js';
-import { printWarnings, stableJson } from '../output.js';
+import { printStrategies, printWarnings, stableJson } from '../output.js';
 import { writeFileAtomic } from '../../out-dir.js';
 
 type Format = 'json' | 'lines' | 'shell';
@@ -71,7 +71,10 @@ export async function handler(io: CliIo, args: GlobalArgs & ArgsArgs): Promise<n
   if (args.preflight) await preflight(args.docker, flags.builder, { ...io.env } as NodeJS.ProcessEnv);
   const inv = await buildxInvocation(flags, contextDir, options);
   const text = args.json ? stableJson({ argv: inv.argv, contexts: inv.prepared.contexts, buildx: inv.prepared.buildx, warnings: inv.warnings }) : formatArgv(inv.argv, args.format);
-  if (!args.json) printWarnings(io, inv.warnings);
+  if (!args.json) {
+    printWarnings(io, inv.warnings);
+    printStrategies(io, inv.prepared.contexts);
+  }
   if (args['args-file'] !== undefined) await writeFileAtomic(path.resolve(io.cwd, args['args-file']), text);
   else io.stdout(text);
   return 0;

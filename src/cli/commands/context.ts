@@ -7,7 +7,7 @@ import { ErrorCode, OcikitError } from '../../errors.js';
 import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
 import type { GlobalArgs } from '../common.js';
 import type { CliIo } from '../io.js';
-import { printWarnings, stableJson } from '../output.js';
+import { printStrategies, printWarnings, stableJson } from '../output.js';
 
 type ContextArgs = BuildxArgs & { contexts: string[]; platform?: string };
 
@@ -46,9 +46,7 @@ export async function handler(io: CliIo, args: GlobalArgs & ContextArgs): Promis
     return 0;
   }
   printWarnings(io, prepared.warnings);
-  for (const c of prepared.contexts) {
-    io.stderr(`ocikit: ${c.name}: ${c.strategy}${c.link !== undefined ? ` (${c.link})` : ''}: ${c.reasons.join('; ')}\n`);
-    io.stdout(`${c.name}=${c.value}\n`);
-  }
+  printStrategies(io, prepared.contexts);
+  for (const c of prepared.contexts) io.stdout(`${c.name}=${c.value}\n`);
   return 0;
 }
