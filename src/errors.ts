@@ -86,6 +86,26 @@ export const ErrorCode = {
   OutputInvalid: 'OCIKIT_OUTPUT_INVALID',
   /** Annotations that were asked for are missing from the output. */
   AnnotationsMissing: 'OCIKIT_ANNOTATIONS_MISSING',
+  /** Two sources give different manifests for one platform (or disagree on an annotation). */
+  IndexConflict: 'OCIKIT_INDEX_CONFLICT',
+  /** Annotations were asked for on a Docker manifest list, which cannot carry them. */
+  AnnotationsUnsupported: 'OCIKIT_ANNOTATIONS_UNSUPPORTED',
+  /** An archive is not a (gzip'd) tar, or a header in it is corrupt. */
+  ArchiveInvalid: 'OCIKIT_ARCHIVE_INVALID',
+  /** An archive ends in the middle of an entry, or without its end-of-archive marker. */
+  ArchiveTruncated: 'OCIKIT_ARCHIVE_TRUNCATED',
+  /** An archive entry's path is absolute, climbs out with `..`, or is otherwise unsafe. */
+  ArchivePathUnsafe: 'OCIKIT_ARCHIVE_PATH_UNSAFE',
+  /** An archive holds a symlink or hardlink (never extracted). */
+  ArchiveLink: 'OCIKIT_ARCHIVE_LINK',
+  /** An archive holds a device, FIFO or other entry that is not a file or directory. */
+  ArchiveSpecialFile: 'OCIKIT_ARCHIVE_SPECIAL_FILE',
+  /** An archive holds the same path twice. */
+  ArchiveDuplicateEntry: 'OCIKIT_ARCHIVE_DUPLICATE_ENTRY',
+  /** An archive header (long name, pax record, path) is larger than ocikit accepts. */
+  ArchiveHeaderTooLarge: 'OCIKIT_ARCHIVE_HEADER_TOO_LARGE',
+  /** An archive entry is not part of an OCI layout (oci-layout, index.json, blobs/ALG/ENCODED). */
+  ArchiveUnexpectedEntry: 'OCIKIT_ARCHIVE_UNEXPECTED_ENTRY',
   /** `verify` found problems (each listed separately). */
   VerifyFailed: 'OCIKIT_VERIFY_FAILED',
   /** Something ocikit did not expect; a bug report is welcome. */
@@ -121,7 +141,7 @@ export class OcikitError extends Error {
 
   /** The `{"error":{...}}` document printed by `--json`. */
   toJSON(): { error: { code: ErrorCode; message: string; hint: string } & Record<string, unknown> } {
-    return { error: { code: this.code, message: this.message, hint: this.hint, ...this.details } };
+    return { error: { ...this.details, code: this.code, message: this.message, hint: this.hint } };
   }
 }
 

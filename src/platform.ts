@@ -30,7 +30,8 @@ export function formatPlatform(p: Platform): string {
 
 /** Normalise architecture and variant aliases the way containerd's `platforms.Normalize` does. */
 export function normalizePlatform(p: Platform): Platform {
-  const os = p.os.toLowerCase();
+  let os = p.os.toLowerCase();
+  if (os === 'macos') os = 'darwin';
   let architecture = p.architecture.toLowerCase();
   let variant = (p.variant ?? '').toLowerCase();
   switch (architecture) {
@@ -47,7 +48,8 @@ export function normalizePlatform(p: Platform): Platform {
     case 'aarch64':
     case 'arm64':
       architecture = 'arm64';
-      if (variant === '8' || variant === 'v8') variant = '';
+      if (variant === '8' || variant === 'v8' || variant === 'v8.0') variant = '';
+      else if (variant === '9' || variant === '9.0' || variant === 'v9.0') variant = 'v9';
       break;
     case 'armhf':
       architecture = 'arm';

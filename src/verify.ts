@@ -148,7 +148,8 @@ class Walker {
       );
       return;
     }
-    if (!isConfig && ancestry.length > MAX_INDEX_DEPTH) {
+    // Same limit as resolve: indexes at depth 0..MAX_INDEX_DEPTH, and the manifests they list.
+    if (!isConfig && ancestry.length > MAX_INDEX_DEPTH + (entry.kind === 'manifest' ? 1 : 0)) {
       this.problem(
         entry,
         new OcikitError(ErrorCode.NestingTooDeep, `index ${desc.digest}: indexes nest more than ${MAX_INDEX_DEPTH} deep`, {
@@ -187,7 +188,8 @@ class Walker {
       } else {
         const manifest = await this.layout.readManifest(desc, { verifyDigest: false });
         const childCtx: Context = { ...ctx };
-        if (childCtx.platform === undefined && isImageConfigMediaType(manifest.config.mediaType)) {
+        // An attestation's config says unknown/unknown: it belongs to no platform of its own.
+        if (childCtx.platform === undefined && !ctx.attestation && isImageConfigMediaType(manifest.config.mediaType)) {
           try {
             const config = await this.layout.readConfig(manifest.config, { verifyDigest: false });
             childCtx.platform = formatPlatform(config);
