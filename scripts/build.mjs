@@ -27,6 +27,8 @@ await build({
   minify: true,
   legalComments: 'none',
   define: { __OCIKIT_VERSION__: JSON.stringify(pkg.version) },
+  // Startup cost: see scripts/shims/string-width.js.
+  alias: { 'string-width': path.join(root, 'scripts/shims/string-width.js') },
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __ocikitCreateRequire } from 'node:module'; const require = __ocikitCreateRequire(import.meta.url);",
   },

@@ -182,14 +182,24 @@ cmd_stop() {
   [[ $# -eq 1 ]] || usage
   local state="$1"
   [[ -d "$state" ]] || die "no state dir $state"
-  local pid ns rootfs
+  state="$(cd "$state" && pwd)"
+  local pid ns rootfs owner=""
   pid="$(cat "$state/dockerd.pid" 2>/dev/null || true)"
   ns="$(cat "$state/dockerd.mntns" 2>/dev/null || true)"
   rootfs="$(cat "$state/rootfs" 2>/dev/null || true)"
+  [[ -n "$rootfs" ]] && owner="$(cat "$rootfs/run/ocikit-state-dir" 2>/dev/null || true)"
+  # Another state dir started the rootfs' current daemon: nothing here is ours to stop (the
+  # recorded PID and mount namespace may have been reused by that daemon).
+  if [[ -n "$owner" && "$owner" != "$state" ]]; then
+    log "the $rootfs daemon now belongs to $owner; not touching it"
+    rm -f "$state/dockerd.pid" "$state/dockerd.mntns"
+    return 0
+  fi
   if [[ -n "$pid" ]] && alive "$pid"; then
     # Guard against PID reuse: it must still live in the namespace we recorded.
     if [[ -n "$ns" && "$(readlink "/proc/$pid/ns/mnt" 2>/dev/null)" != "$ns" ]]; then
       log "pid $pid is no longer our dockerd; not signalling it"
+      ns=""
     else
       kill -TERM "$pid" 2>/dev/null || true
       local i=0
@@ -205,7 +215,8 @@ cmd_stop() {
       fi
     fi
   fi
-  # Whatever is left in the daemon's mount namespace (containerd, shims) goes too.
+  # Whatever is left in the daemon's mount namespace (containerd, shims) goes too; only while
+  # this state dir still owns the rootfs (checked above), so a reused namespace id is not hit.
   if [[ -n "$ns" ]]; then
     local left sig
     for sig in TERM KILL; do
@@ -219,13 +230,9 @@ cmd_stop() {
   fi
   if [[ -n "$rootfs" ]]; then
     ocikit_umount_under "$rootfs"
-    local owner
-    owner="$(cat "$rootfs/run/ocikit-state-dir" 2>/dev/null || true)"
-    if [[ -z "$owner" || "$owner" == "$(cd "$state" && pwd)" ]]; then
-      rm -f "$rootfs/run/docker.sock" "$rootfs/run/docker.pid" "$rootfs/run/ocikit-state-dir"
-    fi
+    rm -f "$rootfs/run/docker.sock" "$rootfs/run/docker.pid" "$rootfs/run/ocikit-state-dir"
   fi
-  rm -f "$state/dockerd.pid"
+  rm -f "$state/dockerd.pid" "$state/dockerd.mntns"
 }
 
 [[ $# -ge 1 ]] || usage

@@ -1,0 +1,2 @@
+FROM base
+COPY app.txt /app.txt

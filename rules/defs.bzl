@@ -1,0 +1,71 @@
+"""Bazel rules that let `docker buildx build` use OCI image layouts as base images without writing into them.
+
+Load everything from `@ocikit//rules:defs.bzl`. A layout (a tree artifact such as rules_oci's
+`oci_image`, another `buildx_build`, or a source directory) is pinned by `oci_layout_context`
+(tag or platform resolved to a digest, in an action, nothing copied); `buildx_build` builds a
+Dockerfile on pinned contexts with the host's buildx and declares the result as an OCI layout
+tree artifact (so builds chain); `buildx_args` writes the invocation and is the `bazel run`
+target for a person; `oci_layout_verify_test` fails on an incomplete layout.
+
+## Set-up
+
+```starlark
+# MODULE.bazel
+bazel_dep(name = "ocikit", version = "0.1.0")
+```
+
+Bazel 7.4 or newer with bzlmod (no WORKSPACE support). The actions run the bundled CLI
+`dist/ocikit.mjs` with node >= 20.19. Release archives of the module ship `dist/ocikit.mjs`
+prebuilt; a git checkout used through `local_path_override` must build it first
+(`npm ci && npm run build` in the checkout), otherwise every action that needs it fails with
+that instruction. `--@ocikit//:cli=//some:label` runs another build of the bundle.
+
+## Node
+
+ocikit registers a toolchain for `@ocikit//rules:node_toolchain_type` that runs the host's
+node, found by the `node` module extension: `OCIKIT_NODE` (e.g.
+`--repo_env=OCIKIT_NODE=/opt/node/bin/node`), else `node.host(path = ...)` in the root
+module, else `node` on PATH. Without a usable node, analysis of the rules fails with that hint.
+The toolchain's `ToolchainInfo` has rules_nodejs' shape (`nodeinfo.node` or
+`nodeinfo.node_path`), so a rules_nodejs user can register rules_nodejs' node instead; the root
+module's registrations come first:
+
+```starlark
+# BUILD.bazel (with use_repo(node, "nodejs_linux_amd64") from rules_nodejs' extension)
+toolchain(
+    name = "ocikit_node",
+    exec_compatible_with = ["@platforms//os:linux", "@platforms//cpu:x86_64"],
+    toolchain = "@nodejs_linux_amd64//:toolchain",
+    toolchain_type = "@ocikit//rules:node_toolchain_type",
+)
+# MODULE.bazel: register_toolchains("//:ocikit_node")
+```
+
+## Docker daemon, sandboxing, remote execution
+
+`buildx_build` actions reach the daemon at `--@ocikit//:docker_host` (default
+`unix:///var/run/docker.sock`; per target: `docker_host`) with the docker CLI
+`--@ocikit//:docker` (default `docker`, looked up on the rule's `path`). The daemon must use the
+containerd image store to read oci-layout contexts and write OCI layouts. These actions carry
+`no-remote` and `no-remote-exec` (the socket is local). Run them sandboxed
+(`--spawn_strategy=linux-sandbox`): inside the sandbox an input layout is a directory of
+symlinks, so nothing buildx might write reaches the real tree artifact; without a sandbox, buildx
+running as root can write into input layouts. No output of the rules holds an absolute host
+path (paths are relative to the execution root; `buildx_build`'s layout holds real files, no
+symlinks), so what a remote cache serves is right on every machine. With
+`build_args = {"SOURCE_DATE_EPOCH": "0"}` buildx pins timestamps and a rebuild gives the same
+digest.
+"""
+
+load("//rules/private:buildx.bzl", _buildx_args = "buildx_args", _buildx_build = "buildx_build")
+load("//rules/private:node_toolchain.bzl", _ocikit_node_toolchain = "ocikit_node_toolchain")
+load("//rules/private:oci_layout_context.bzl", _oci_layout_context = "oci_layout_context")
+load("//rules/private:oci_layout_verify_test.bzl", _oci_layout_verify_test = "oci_layout_verify_test")
+load("//rules/private:providers.bzl", _OciLayoutContextInfo = "OciLayoutContextInfo")
+
+OciLayoutContextInfo = _OciLayoutContextInfo
+buildx_args = _buildx_args
+buildx_build = _buildx_build
+oci_layout_context = _oci_layout_context
+oci_layout_verify_test = _oci_layout_verify_test
+ocikit_node_toolchain = _ocikit_node_toolchain

@@ -1,0 +1,393 @@
+"""buildx_args and buildx_build: `docker buildx build` on pinned OCI layout contexts."""
+
+load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "is_context_name", "is_platform", "launcher", "run_node")
+load(":providers.bzl", "OciLayoutContextInfo", "OcikitSettingInfo")
+
+# Attributes buildx_args and buildx_build share: what goes into the build.
+_BUILD_ATTRS = {
+    "annotations": attr.string_dict(
+        doc = "`--annotation KEY=VALUE` for each entry; a key may carry buildx's level prefix (`index:`, `manifest:`, `manifest[linux/amd64]:`). Written in key order.",
+    ),
+    "build_args": attr.string_dict(
+        doc = "`--build-arg KEY=VALUE` for each entry, in key order.",
+    ),
+    "contexts": attr.string_keyed_label_dict(
+        providers = [OciLayoutContextInfo],
+        doc = "Build context name -> `oci_layout_context` target. Each becomes `--build-context NAME=oci-layout://LAYOUT:TAG@DIGEST`, pinned by the digest the context resolved. A name may be an image reference the Dockerfile uses (`FROM docker.io/library/alpine:3`), which the context then replaces.",
+    ),
+    "dockerfile": attr.label(
+        mandatory = True,
+        allow_single_file = True,
+        doc = "The Dockerfile. It is copied into the build context directory like `srcs` and passed as `--file`.",
+    ),
+    "labels": attr.string_dict(
+        doc = "`--label KEY=VALUE` (image config labels) for each entry, in key order.",
+    ),
+    "network": attr.string(
+        doc = "`--network` for RUN steps (`default`, `none`, `host`). Default: not passed (buildx's default).",
+    ),
+    "no_cache": attr.bool(
+        default = False,
+        doc = "`--no-cache`: do not use the builder's cache.",
+    ),
+    "platforms": attr.string_list(
+        doc = "`--platform` target platforms (`os/arch[/variant]`). Default: the builder's platform.",
+    ),
+    "provenance": attr.string(
+        doc = "`--provenance` (e.g. `false`, `mode=max`). Default: not passed (buildx's default, which adds attestation manifests to multi-platform outputs).",
+    ),
+    "repo_tags": attr.string_list(
+        doc = "`--tag` image names (e.g. `example.com/app:1.0`).",
+    ),
+    "sbom": attr.string(
+        doc = "`--sbom` (e.g. `true`). Default: not passed.",
+    ),
+    "srcs": attr.label_list(
+        allow_files = True,
+        doc = "Files of the build context (what COPY and ADD see). Each lands at its path relative to this package (files of other packages: relative to their repository root); directories are copied whole. Files are copied (symlinks followed), mode 0755 when Bazel hands them over executable (generated files are), else 0644: use `COPY --chmod` to choose.",
+    ),
+    "target": attr.string(
+        doc = "`--target`: the Dockerfile stage to build. Default: the last stage.",
+    ),
+}
+
+def _context_path(ctx, f):
+    """Where a file lands in the build context: relative to the package, else to its repository."""
+    p = f.short_path
+    if p.startswith("../"):
+        p = p[3:].partition("/")[2]
+    pkg = ctx.label.package
+    if pkg and p.startswith(pkg + "/"):
+        p = p[len(pkg) + 1:]
+    return p
+
+def _stage_context(ctx, rule):
+    """Declares `<name>.context/` holding srcs and the Dockerfile; returns it and the Dockerfile's path in it."""
+    dockerfile = ctx.file.dockerfile
+    dests = {}
+    manifest = []
+    for f in [dockerfile] + ctx.files.srcs:
+        dest = _context_path(ctx, f)
+        if dest in dests:
+            if dests[dest] == f:
+                continue
+            fail("%s %s: srcs %s and %s both land at %r in the build context; move one, or build it under another name" % (
+                rule,
+                ctx.label,
+                dests[dest].short_path,
+                f.short_path,
+                dest,
+            ))
+        dests[dest] = f
+        manifest.append([f.path, dest])
+
+    staged = ctx.actions.declare_directory(ctx.label.name + ".context")
+    manifest_file = ctx.actions.declare_file(ctx.label.name + ".context.json")
+    ctx.actions.write(manifest_file, json.encode(manifest))
+    args = ctx.actions.args()
+    args.add(ctx.file._helper)
+    args.add("stage")
+    args.add("--out", staged.path)
+    args.add("--manifest", manifest_file)
+    run_node(
+        ctx,
+        arguments = [args],
+        inputs = depset([ctx.file._helper, manifest_file] + dests.values()),
+        outputs = [staged],
+        mnemonic = "BuildxContext",
+        progress_message = "Staging the build context of %{label}",
+    )
+    return staged, _context_path(ctx, dockerfile)
+
+def _check_attrs(ctx, rule):
+    for name in ctx.attr.contexts:
+        if not is_context_name(name):
+            fail("%s %s: contexts key %r is not a build context name; use letters, digits and . _ - : / @, starting with a letter or digit (e.g. \"base\")" % (rule, ctx.label, name))
+    for p in ctx.attr.platforms:
+        if not is_platform(p):
+            fail("%s %s: platforms entry %r is not os/arch[/variant]; write e.g. \"linux/amd64\"" % (rule, ctx.label, p))
+    for key in ctx.attr.build_args:
+        if not key or "=" in key:
+            fail("%s %s: build_args key %r must be a non-empty name without '='" % (rule, ctx.label, key))
+
+def prepare_build(ctx, rule, *, outputs = []):
+    """Stages the context and writes the buildx config; shared by buildx_args and buildx_build.
+
+    Args:
+      ctx: rule context.
+      rule: the rule's name, for messages.
+      outputs: `--output` values (buildx_args only).
+
+    Returns:
+      struct(config, argv, run_config, staged, spec, inputs: depset for an action that reads
+      the config, layouts: depset of the context layouts)
+    """
+    _check_attrs(ctx, rule)
+    staged, dockerfile_path = _stage_context(ctx, rule)
+
+    config = {
+        "context": staged.path,
+        "file": staged.path + "/" + dockerfile_path,
+    }
+    if ctx.attr.platforms:
+        config["platform"] = ctx.attr.platforms
+    if ctx.attr.build_args:
+        config["buildArg"] = ctx.attr.build_args
+    if ctx.attr.labels:
+        config["label"] = ctx.attr.labels
+    if ctx.attr.annotations:
+        config["annotation"] = ctx.attr.annotations
+    if ctx.attr.repo_tags:
+        config["tag"] = ctx.attr.repo_tags
+    if outputs:
+        config["output"] = outputs
+    if ctx.attr.target:
+        config["target"] = ctx.attr.target
+    if ctx.attr.network:
+        config["network"] = ctx.attr.network
+    if ctx.attr.no_cache:
+        config["noCache"] = True
+    if ctx.attr.provenance:
+        config["provenance"] = ctx.attr.provenance
+    if ctx.attr.sbom:
+        config["sbom"] = ctx.attr.sbom
+
+    contexts = []
+    resolved = []
+    layouts = []
+    for name in sorted(ctx.attr.contexts):
+        info = ctx.attr.contexts[name][OciLayoutContextInfo]
+        contexts.append({
+            "layout": info.layout_path,
+            "name": name,
+            "resolved": info.json.path,
+            "runLayout": info.layout_short_path,
+        })
+        resolved.append(info.json)
+        layouts.append(info.layout_files)
+
+    spec = ctx.actions.declare_file(ctx.label.name + ".spec.json")
+    ctx.actions.write(spec, json.encode({
+        "config": config,
+        "contexts": contexts,
+        "run": {
+            "context": staged.short_path,
+            "file": staged.short_path + "/" + dockerfile_path,
+        },
+    }))
+
+    config_file = ctx.actions.declare_file(ctx.label.name + ".buildx.json")
+    argv_file = ctx.actions.declare_file(ctx.label.name + ".argv.json")
+    run_config = ctx.actions.declare_file(ctx.label.name + ".run.json")
+    args = ctx.actions.args()
+    args.add(ctx.file._helper)
+    args.add("config")
+    args.add("--spec", spec)
+    args.add("--config-out", config_file)
+    args.add("--argv-out", argv_file)
+    args.add("--run-config-out", run_config)
+    run_node(
+        ctx,
+        arguments = [args],
+        inputs = depset([ctx.file._helper, spec] + resolved),
+        outputs = [config_file, argv_file, run_config],
+        mnemonic = "BuildxConfig",
+        progress_message = "Writing the buildx config of %{label}",
+    )
+    layout_files = depset(transitive = layouts)
+    return struct(
+        argv = argv_file,
+        config = config_file,
+        inputs = depset([config_file, staged], transitive = [layout_files]),
+        layouts = layout_files,
+        run_config = run_config,
+        spec = spec,
+        staged = staged,
+    )
+
+def _runner(ctx, prep):
+    """The `bazel run` launcher: ocikit buildx-args, then docker, output streamed."""
+    exe = ctx.actions.declare_file(ctx.label.name + ".run.sh")
+    node_files = launcher(ctx, output = exe, argv = [
+        ("rf", ctx.file._helper.short_path),
+        ("lit", "run"),
+        ("lit", "--cli"),
+        ("rf", ctx.file._cli.short_path),
+        ("lit", "--config"),
+        ("rf", prep.run_config.short_path),
+        ("lit", "--root"),
+        ("rf", "."),
+        ("lit", "--"),
+    ])
+    runfiles = ctx.runfiles(
+        files = node_files + [ctx.file._helper, ctx.file._cli, prep.run_config, prep.staged],
+        transitive_files = prep.layouts,
+    )
+    return exe, runfiles
+
+def _buildx_args_impl(ctx):
+    prep = prepare_build(ctx, "buildx_args", outputs = ctx.attr.outputs)
+    exe, runfiles = _runner(ctx, prep)
+    return [
+        DefaultInfo(
+            executable = exe,
+            files = depset([prep.config, prep.argv]),
+            runfiles = runfiles,
+        ),
+        OutputGroupInfo(
+            argv = depset([prep.argv]),
+            config = depset([prep.config]),
+            context = depset([prep.staged]),
+            run_config = depset([prep.run_config]),
+        ),
+    ]
+
+buildx_args = rule(
+    implementation = _buildx_args_impl,
+    doc = """Writes a `docker buildx build` invocation, and runs it with `bazel run`.
+
+Outputs (all deterministic; paths relative to the execution root, no absolute host paths):
+`<name>.buildx.json` (the flags, as `ocikit buildx-args --config` / `ocikit build --config` read
+them), `<name>.argv.json` (the `docker buildx build` argv as a JSON array), and
+`<name>.context/` (the build context: `srcs` and the Dockerfile). Every context is pinned by
+the digest its `oci_layout_context` resolved.
+
+`bazel run :NAME -- [docker buildx build flags]` builds for a person, output streamed:
+`ocikit buildx-args` makes the contexts safe (thin copies in a temporary directory when buildx
+would write into a layout), then `docker` runs (`$OCIKIT_DOCKER` chooses the CLI; the caller's
+DOCKER_HOST / docker context apply). Relative paths in the flags start where `bazel run` was
+called.
+
+```starlark
+load("@ocikit//rules:defs.bzl", "buildx_args", "oci_layout_context")
+
+oci_layout_context(name = "base", layout = ":base_image")
+
+buildx_args(
+    name = "app_args",
+    dockerfile = "Dockerfile",
+    srcs = ["app.txt"],
+    contexts = {"base": ":base"},
+    platforms = ["linux/amd64"],
+    repo_tags = ["example.com/app:dev"],
+)
+```
+`bazel run //:app_args -- --load` builds into the local image store.""",
+    attrs = dict(CLI_ATTRS, **dict(_BUILD_ATTRS, **{
+        "outputs": attr.string_list(
+            doc = "`--output` values (e.g. `type=oci,dest=out,tar=false`). Default: none (buildx's default; add `--load` or `--push` after `--` in `bazel run`).",
+        ),
+    })),
+    executable = True,
+    toolchains = TOOLCHAINS,
+)
+
+def _flag(ctx, attr_value, flag_attr):
+    return attr_value or getattr(ctx.attr, flag_attr)[OcikitSettingInfo].value
+
+def _buildx_build_impl(ctx):
+    prep = prepare_build(ctx, "buildx_build")
+    out = ctx.actions.declare_directory(ctx.label.name)
+    report = ctx.actions.declare_file(ctx.label.name + ".build.json")
+
+    args = ctx.actions.args()
+    args.add(ctx.file._helper)
+    args.add("build")
+    args.add("--cli", ctx.file._cli)
+    args.add("--config", prep.config)
+    args.add("--out", out.path)
+    args.add("--report", report)
+    args.add("--docker", _flag(ctx, "", "_docker"))
+    if ctx.attr.buildx_version:
+        args.add("--buildx-version", ctx.attr.buildx_version)
+    args.add("--progress", ctx.attr.progress)
+
+    execution_requirements = {
+        # The daemon socket exists only on this machine, and the result depends on that
+        # daemon (not part of the action key): never run or cache it remotely.
+        "no-remote": "1",
+        "no-remote-exec": "1",
+    }
+    run_node(
+        ctx,
+        arguments = [args],
+        inputs = depset([ctx.file._helper, ctx.file._cli], transitive = [prep.inputs]),
+        outputs = [out, report],
+        mnemonic = "BuildxBuild",
+        progress_message = "Building %{label} with docker buildx",
+        env = {
+            "DOCKER_HOST": _flag(ctx, ctx.attr.docker_host, "_docker_host"),
+            "PATH": ctx.attr.path,
+        },
+        execution_requirements = execution_requirements,
+    )
+    return [
+        DefaultInfo(
+            files = depset([out]),
+            runfiles = ctx.runfiles(files = [out]),
+        ),
+        OutputGroupInfo(
+            argv = depset([prep.argv]),
+            config = depset([prep.config]),
+            context = depset([prep.staged]),
+            report = depset([report]),
+        ),
+    ]
+
+buildx_build = rule(
+    implementation = _buildx_build_impl,
+    doc = """Builds a Dockerfile with the host's docker buildx in an action (`ocikit build`) and
+declares the result, an OCI image layout, as the tree artifact `<name>/`: use it as the
+`layout` of another `oci_layout_context` to chain builds, or verify it with
+`oci_layout_verify_test`. `<name>.build.json` (output group `report`) holds the image digest
+and descriptor.
+
+The action talks to the docker daemon at `DOCKER_HOST` (attribute `docker_host`, else
+`--@ocikit//:docker_host`, default `unix:///var/run/docker.sock`); the daemon must use the
+containerd image store (or pick a builder that writes OCI layouts). It runs with
+`no-remote` / `no-remote-exec` (the socket is local), gets a private DOCKER_CONFIG from
+`ocikit build`, and sees no other environment: nothing from `--action_env` reaches it. Keep it
+sandboxed (`--spawn_strategy=linux-sandbox`): unsandboxed, buildx as root can write into input
+layouts. The output is not byte-reproducible unless the build pins timestamps
+(e.g. `build_args = {"SOURCE_DATE_EPOCH": "0"}`): buildx records a creation time.
+
+For a person, `buildx_args` with the same attributes is the `bazel run` target.
+
+```starlark
+load("@ocikit//rules:defs.bzl", "buildx_build", "oci_layout_context", "oci_layout_verify_test")
+
+oci_layout_context(name = "base", layout = ":base_image")
+
+buildx_build(
+    name = "app",
+    dockerfile = "Dockerfile",
+    srcs = ["app.txt"],
+    contexts = {"base": ":base"},
+    platforms = ["linux/amd64"],
+)
+
+oci_layout_context(name = "app_ctx", layout = ":app")  # chain: FROM app in another build
+
+oci_layout_verify_test(name = "app_test", layout = ":app")
+```""",
+    attrs = dict(CLI_ATTRS, **dict(_BUILD_ATTRS, **{
+        "buildx_version": attr.string(
+            doc = "The buildx version to plan for (`auto`: ask `docker buildx version`; `unknown`: assume every write; or e.g. `0.29.1`). Default: auto.",
+        ),
+        "docker_host": attr.string(
+            doc = "DOCKER_HOST for the action (e.g. `unix:///run/user/1000/docker.sock`). Default: `--@ocikit//:docker_host`.",
+        ),
+        "path": attr.string(
+            default = "/usr/local/bin:/usr/bin:/bin",
+            doc = "PATH for the action: where the docker CLI (`--@ocikit//:docker`, default `docker`) is found.",
+        ),
+        "progress": attr.string(
+            default = "quiet",
+            values = ["quiet", "plain"],
+            doc = "What the action prints while it builds: `quiet` (only errors, with the failed step's log lines) or `plain` (every step; Bazel shows it as `INFO: From ...`).",
+        ),
+        "_docker": attr.label(default = Label("//:docker")),
+        "_docker_host": attr.label(default = Label("//:docker_host")),
+    })),
+    toolchains = TOOLCHAINS,
+)

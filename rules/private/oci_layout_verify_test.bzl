@@ -1,0 +1,67 @@
+"""oci_layout_verify_test: `bazel test` fails when an OCI layout is incomplete or corrupt."""
+
+load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection", "launcher", "layout_root")
+
+def _oci_layout_verify_test_impl(ctx):
+    check_selection("oci_layout_verify_test %s" % ctx.label, ctx.attr.tag, ctx.attr.digest, ctx.attr.platform)
+    layout = layout_root(ctx)
+    argv = [
+        ("rf", ctx.file._cli.short_path),
+        ("lit", "verify"),
+        ("rf", layout.short_path),
+    ]
+    for flag, value in [("--tag", ctx.attr.tag), ("--digest", ctx.attr.digest), ("--platform", ctx.attr.platform)]:
+        if value:
+            argv.extend([("lit", flag), ("lit", value)])
+    if not ctx.attr.digests:
+        argv.append(("lit", "--no-digests"))
+    if ctx.attr.strict:
+        argv.append(("lit", "--strict"))
+    exe = ctx.actions.declare_file(ctx.label.name + ".sh")
+    node_files = launcher(ctx, output = exe, argv = argv)
+    return [DefaultInfo(
+        executable = exe,
+        runfiles = ctx.runfiles(files = node_files + [ctx.file._cli], transitive_files = layout.files),
+    )]
+
+oci_layout_verify_test = rule(
+    implementation = _oci_layout_verify_test_impl,
+    doc = """A test that runs `ocikit verify` on an OCI image layout: every blob reachable from
+the selection (or from all of index.json) present, of the declared size and digest. Fails
+with each problem named (blob, manifest, tag, platform).
+
+```starlark
+load("@ocikit//rules:defs.bzl", "oci_layout_verify_test")
+
+oci_layout_verify_test(
+    name = "app_verify",
+    layout = ":app",  # a buildx_build, an oci_image, a directory...
+)
+```""",
+    attrs = dict(CLI_ATTRS, **{
+        "digest": attr.string(
+            doc = "Verify only what this digest reaches. Default: everything index.json reaches.",
+        ),
+        "digests": attr.bool(
+            default = True,
+            doc = "Hash every blob. False checks presence and sizes only (`--no-digests`).",
+        ),
+        "layout": attr.label(
+            mandatory = True,
+            allow_files = True,
+            doc = "The OCI image layout: a directory (tree artifact or source directory) or files that include exactly one `oci-layout`.",
+        ),
+        "platform": attr.string(
+            doc = "Verify only this platform's manifest (`os/arch[/variant]`) of the selection.",
+        ),
+        "strict": attr.bool(
+            default = False,
+            doc = "Also fail on spec deviations that are otherwise warnings (`--strict`).",
+        ),
+        "tag": attr.string(
+            doc = "Verify only what this tag reaches. Default: everything index.json reaches.",
+        ),
+    }),
+    test = True,
+    toolchains = TOOLCHAINS,
+)

@@ -1,0 +1,12 @@
+"""String build settings for machine-specific values (daemon socket, docker CLI)."""
+
+load(":providers.bzl", "OcikitSettingInfo")
+
+def _ocikit_string_flag_impl(ctx):
+    return [OcikitSettingInfo(value = ctx.build_setting_value)]
+
+ocikit_string_flag = rule(
+    implementation = _ocikit_string_flag_impl,
+    doc = "A string flag set with `--@ocikit//:NAME=VALUE` (e.g. in .bazelrc).",
+    build_setting = config.string(flag = True),
+)

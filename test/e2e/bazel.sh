@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Usage: bash test/e2e/bazel.sh            (root; from anywhere)
+#
+# ocikit's Bazel rules with real Bazel 7.7.1 (Debian bazel-bootstrap in the forky rootfs,
+# entered with pivot_root so linux-sandbox works) and a real forky dockerd + buildx 0.29.1:
+#   lint:bzl      buildifier format + lint of every Starlark file (scripts/lint-bzl.sh)
+#   module        `bazel test //...` in the repository: analysis tests, golden diffs, the
+#                 helper's argv against `ocikit buildx-args`, docs/rules.md freshness, verify tests
+#   e2e           `bazel test //...` in e2e/ (local_path_override) with --spawn_strategy=linux-sandbox:
+#                 a layout made by one action, pinned, built on with buildx, a second build chained
+#                 on the first, verify tests, the input tree artifact unchanged, portable outputs
+#   aquery        the BuildxBuild action carries no-remote + no-remote-exec, no absolute argument
+#   bazel run     `bazel run //:app2_args -- --output type=oci,dest=DIR,tar=false`, then
+#                 `ocikit verify DIR`
+# Every Bazel test target counts once, every other check once. Last line:
+#   bazel: N passed, N failed
+# Builds dist/ocikit.mjs first when it is missing or older than src/ (OCIKIT_SKIP_BUILD=1: only
+# when missing). Starts a forky dockerd
+# (scripts/e2e/dockerd.sh) and stops it on exit; when a forky dockerd is already running (one
+# per suite), it is used and left running. OCIKIT_KEEP=1 keeps the work directory.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+e2e="$root/scripts/e2e"
+cd "$root" || exit 1
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "PASS  $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL  $*"; }
+# The summary is printed by the EXIT trap, after everything else: it must be the last line.
+finish() { exit; }
+
+if [[ "$(id -u)" -ne 0 ]]; then
+  fail "test/e2e/bazel.sh must run as root (debootstrapped rootfs, pivot_root, dockerd)"
+  echo "bazel: $passed passed, $failed failed"
+  exit 1
+fi
+
+work="$(mktemp -d /tmp/ocikit-bazel.XXXXXX)"
+state="$work/dockerd"
+started=""
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+  # Stop only a daemon this script started (its own fresh state directory).
+  if [[ -n "$started" ]]; then "$e2e/dockerd.sh" stop "$state" >/dev/null 2>&1 || true; fi
+  if [[ "${OCIKIT_KEEP:-0}" == 1 ]]; then echo "kept $work"; else rm -rf --one-file-system "$work"; fi
+  echo "bazel: $passed passed, $failed failed"
+  [[ "$failed" -eq 0 ]] || exit 1
+  exit 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- the CLI bundle the rules run ---------------------------------------------------------
+if [[ ! -f dist/ocikit.mjs ]] || { [[ "${OCIKIT_SKIP_BUILD:-0}" != 1 ]] && [[ -n "$(find src -newer dist/ocikit.mjs -print -quit)" ]]; }; then
+  echo "== npm run build (dist/ocikit.mjs missing or older than src/)"
+  if npm run build >"$work/npm-build.log" 2>&1; then pass "npm run build"; else
+    tail -n 20 "$work/npm-build.log"
+    fail "npm run build"
+    finish
+  fi
+fi
+
+# --- lint --------------------------------------------------------------------------------
+echo "== lint:bzl"
+if bash scripts/lint-bzl.sh >"$work/lint.log" 2>&1; then pass "lint:bzl ($(tail -n 1 "$work/lint.log"))"; else
+  cat "$work/lint.log"
+  fail "lint:bzl"
+fi
+
+# --- rootfs, stubs, daemon -------------------------------------------------------------------
+if ! rootfs="$("$e2e/rootfs.sh" forky 2>"$work/rootfs.log")"; then
+  tail -n 20 "$work/rootfs.log"
+  fail "forky rootfs (Bazel 7.7.1, docker, buildx)"
+  finish
+fi
+"$e2e/bazel-stubs.sh" "$work/stubs" >/dev/null
+{
+  echo "# test/e2e/bazel.sh: no convenience symlinks in the source tree"
+  echo "build --symlink_prefix=/"
+} >"$work/extra.bazelrc"
+
+daemon_pid="$(cat "$rootfs/run/docker.pid" 2>/dev/null || true)"
+if [[ -n "$daemon_pid" ]] && kill -0 "$daemon_pid" 2>/dev/null && [[ "$(awk '{print $3}' "/proc/$daemon_pid/stat" 2>/dev/null)" != Z ]]; then
+  echo "== using the running forky dockerd (pid $daemon_pid, started by $(cat "$rootfs/run/ocikit-state-dir" 2>/dev/null || echo '?'))"
+elif "$e2e/dockerd.sh" start forky "$state" >"$work/dockerd.log" 2>&1; then
+  started=1
+  echo "== started a forky dockerd ($state)"
+else
+  tail -n 20 "$work/dockerd.log"
+  fail "forky dockerd start"
+  finish
+fi
+
+# --- Bazel, inside the rootfs (one call: each call starts the servers anew) -------------------
+echo "== bazel (forky rootfs: $(grep -m1 '^bazel-bootstrap:' "$rootfs/.ocikit-rootfs-stamp" 2>/dev/null || echo '?'))"
+# shellcheck disable=SC2016 # expanded by the inner shell
+inner='
+set -u
+root="$1"; work="$2"
+B() { bazel --bazelrc="$root/scripts/e2e/bazelrc" --bazelrc="$work/stubs/stubs.bazelrc" --bazelrc="$work/extra.bazelrc" "$@"; }
+cd "$root"
+B test //... --keep_going >"$work/module.log" 2>&1; echo "$?" >"$work/module.rc"
+B shutdown >/dev/null 2>&1
+cd "$root/e2e"
+B test //... --keep_going --spawn_strategy=linux-sandbox >"$work/e2e.log" 2>&1; echo "$?" >"$work/e2e.rc"
+B aquery "mnemonic(BuildxBuild, //:app)" --output=jsonproto >"$work/aquery.json" 2>"$work/aquery.log"; echo "$?" >"$work/aquery.rc"
+B run //:app2_args -- --output "type=oci,dest=$work/run-out,tar=false" >"$work/run.log" 2>&1; echo "$?" >"$work/run.rc"
+B shutdown >/dev/null 2>&1
+'
+"$e2e/in-rootfs.sh" forky --bind "$root" --bind "$work" -- bash -c "$inner" inner "$root" "$work" \
+  >"$work/in-rootfs.log" 2>&1 || true
+
+# count_tests NAME LOG RC: one pass/fail per test target in the summary of `bazel test`.
+count_tests() {
+  local name="$1" log="$2" rc n=0 line target status
+  rc="$(cat "$3" 2>/dev/null || echo '?')"
+  while read -r line; do
+    target="${line%% *}"
+    if [[ "$line" =~ (PASSED|FLAKY)\ in ]]; then
+      pass "$name $target"
+    else
+      status="$(grep -oE 'FAILED TO BUILD|FAILED|NO STATUS|TIMEOUT|INCOMPLETE|SKIPPED' <<<"$line" | head -n 1)"
+      fail "$name $target ($status)"
+    fi
+    n=$((n + 1))
+  done < <(grep -E '^//[^ ]+ +.*(PASSED|FAILED|NO STATUS|TIMEOUT|FLAKY|INCOMPLETE|SKIPPED)' "$log" 2>/dev/null)
+  if [[ "$rc" != 0 ]]; then
+    grep -E '^(ERROR|FAIL):' "$log" 2>/dev/null | head -n 20
+    if ((n == 0)) || [[ "$rc" != 3 ]]; then fail "$name: bazel test exited $rc (see above)"; fi
+  fi
+  if ((n == 0)) && [[ "$rc" == 0 ]]; then fail "$name: no test results in the log"; fi
+}
+count_tests module "$work/module.log" "$work/module.rc"
+count_tests e2e "$work/e2e.log" "$work/e2e.rc"
+
+# Execution requirements are not visible to Starlark (Bazel 7): read them from aquery.
+# shellcheck disable=SC2016 # JavaScript, not shell
+if [[ "$(cat "$work/aquery.rc" 2>/dev/null)" == 0 ]] && node -e '
+  const q = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const a = (q.actions || []).filter((x) => x.mnemonic === "BuildxBuild");
+  if (a.length !== 1) throw new Error(`${a.length} BuildxBuild actions`);
+  const info = Object.fromEntries((a[0].executionInfo || []).map((e) => [e.key, e.value]));
+  for (const k of ["no-remote", "no-remote-exec"]) if (info[k] !== "1") throw new Error(`no ${k}: ${JSON.stringify(info)}`);
+  for (const k of ["no-sandbox", "local"]) if (k in info) throw new Error(`${k} set`);
+  const abs = a[0].arguments.filter((x) => x.startsWith("/"));
+  if (abs.length > 0) throw new Error(`absolute arguments: ${abs}`);
+' "$work/aquery.json" 2>"$work/aquery-check.log"; then
+  pass "aquery: BuildxBuild has no-remote + no-remote-exec, no absolute argument"
+else
+  cat "$work/aquery.log" "$work/aquery-check.log" 2>/dev/null | tail -n 10
+  fail "aquery: BuildxBuild execution requirements"
+fi
+
+# `bazel run` for a person: a real build, written where the flags after -- say.
+if [[ "$(cat "$work/run.rc" 2>/dev/null)" == 0 ]] && node dist/ocikit.mjs verify "$work/run-out" >"$work/run-verify.log" 2>&1; then
+  pass "bazel run //:app2_args -- --output type=oci,...: $(tail -n 1 "$work/run-verify.log")"
+else
+  tail -n 20 "$work/run.log" "$work/run-verify.log" 2>/dev/null
+  fail "bazel run //:app2_args"
+fi
+
+if ((failed > 0)); then
+  echo "-- last lines of the Bazel logs (kept in $work with OCIKIT_KEEP=1):"
+  tail -n 15 "$work/in-rootfs.log" 2>/dev/null
+fi
+finish
