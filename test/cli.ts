@@ -1,3 +1,5 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { bundle, cli } from './helpers/cli.js';
 import { standardLayout } from './helpers/layout-builder.js';
@@ -68,4 +70,20 @@ t.test('verify and inspect through the bundle', async (t) => {
       [['single'], ['linux/amd64:2']],
     ],
   );
+});
+
+t.test('--json-out writes the JSON document to a file, errors included', async (t) => {
+  const dir = t.testdir();
+  const s = standardLayout(path.join(dir, 'layout'));
+  const ok = await cli(['resolve', 'layout', '--tag', 'single', '--json-out', 'out.json'], dir);
+  t.equal(ok.code, 0);
+  t.equal(ok.stdout, '');
+  t.match(JSON.parse(readFileSync(path.join(dir, 'out.json'), 'utf8')), { descriptor: { digest: s.single.digest } });
+  const bad = await cli(['resolve', 'layout', '--tag', 'nope', '--json-out=err.json'], dir);
+  t.equal(bad.code, 1);
+  t.match(JSON.parse(readFileSync(path.join(dir, 'err.json'), 'utf8')), { error: { code: 'OCIKIT_TAG_NOT_FOUND' } });
+  const unwritable = await cli(['resolve', 'layout', '--json-out', 'missing-dir/x.json'], dir);
+  t.equal(unwritable.code, 1);
+  t.match(unwritable.stderr, /OCIKIT_OUT_INVALID/);
+  t.same(readdirSync(dir).sort(), ['err.json', 'layout', 'out.json'], 'no temporary files left');
 });
