@@ -10,6 +10,8 @@ export const ErrorCode = {
   Usage: 'OCIKIT_USAGE',
   /** The layout directory does not exist or is not a directory. */
   LayoutNotFound: 'OCIKIT_LAYOUT_NOT_FOUND',
+  /** The layout directory exists but this user may not read it. */
+  LayoutUnreadable: 'OCIKIT_LAYOUT_UNREADABLE',
   /** `oci-layout` is missing, unreadable or invalid. */
   LayoutInvalid: 'OCIKIT_LAYOUT_INVALID',
   /** `index.json` is missing or unreadable. */

@@ -316,7 +316,14 @@ export async function openLayout(dir: string, options: OpenOptions = {}): Promis
     realDir = await fsp.realpath(dir);
     if (!(await fsp.stat(realDir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
   } catch (e) {
-    throw new OcikitError(ErrorCode.LayoutNotFound, `${name}: no such layout directory (${errnoCode(e) ?? String(e)})`, {
+    const code = errnoCode(e);
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new OcikitError(ErrorCode.LayoutUnreadable, `${name}: this user (uid ${process.getuid?.() ?? '?'}) may not open the layout directory (${code})`, {
+        hint: 'Let this user read and traverse the layout and every directory above it (r-x), or run as a user who can.',
+        details: { layout: name },
+      });
+    }
+    throw new OcikitError(ErrorCode.LayoutNotFound, `${name}: no such layout directory (${code ?? String(e)})`, {
       hint: 'Pass the directory that contains oci-layout and index.json.',
       details: { layout: name },
     });
@@ -347,7 +354,15 @@ export async function openLayout(dir: string, options: OpenOptions = {}): Promis
       hint: 'The layout is incomplete; regenerate it.',
       details: { layout: name },
     }),
-  );
+  ).catch((e: unknown) => {
+    if (e instanceof OcikitError && e.code === ErrorCode.BlobUnreadable) {
+      throw new OcikitError(ErrorCode.IndexMissing, `${name}/index.json: ${e.message.replace(/^index\.json: /, '')}`, {
+        hint: 'Let this user read index.json (and the layout directory).',
+        details: { layout: name },
+      });
+    }
+    throw e;
+  });
   const index = parseImageIndex(parseJsonText(indexBytes, indexFile), indexFile, lenience, true);
   for (const d of index.manifests) {
     if (isLegacyManifestMediaType(d.mediaType)) {

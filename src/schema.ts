@@ -231,18 +231,15 @@ function withCommon<T extends { mediaType?: string; artifactType?: string; subje
  * Validate an image index (or Docker manifest list, or `index.json`).
  * @param isLayoutIndex true for `index.json`, where a missing `mediaType` is tolerated.
  */
-export function parseImageIndex(v: Json, where: string, lenience: Lenience, isLayoutIndex = false): ImageIndex {
+export function parseImageIndex(v: Json, where: string, lenience: Lenience, _isLayoutIndex = false): ImageIndex {
   const o = obj(v, where);
   const index = withCommon<ImageIndex>(
     { schemaVersion: schemaVersion(o, where, lenience), manifests: [] },
     o,
     where,
   );
-  if (index.mediaType === undefined) {
-    if (isLayoutIndex) {
-      lenience.deviation('OCIKIT_W_NO_MEDIA_TYPE', `${where}: "mediaType" is missing; assumed ${MediaType.OciIndex}`);
-    }
-  } else if (!isIndexMediaType(index.mediaType)) {
+  // mediaType is optional in an index (a SHOULD): umoci, skopeo and buildx 0.13 omit it.
+  if (index.mediaType !== undefined && !isIndexMediaType(index.mediaType)) {
     throw invalid(where, `"mediaType" is ${JSON.stringify(index.mediaType)}, not an image index`);
   }
   if (o['manifests'] === undefined && o['layers'] !== undefined) {

@@ -838,7 +838,7 @@ const cases: Case[] = [
     },
     resolve: 'ok',
     verify: 'ok',
-    warnings: { resolve: 'OCIKIT_W_NO_SCHEMA_VERSION', verify: 'OCIKIT_W_NO_MEDIA_TYPE' },
+    warnings: { resolve: 'OCIKIT_W_NO_SCHEMA_VERSION', verify: 'OCIKIT_W_NO_SCHEMA_VERSION' },
   },
   {
     name: 'rules_oci-style index.json (--strict: error)',
