@@ -6,11 +6,12 @@
 import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { isRegularFile, unpackContextArchive } from './archive/context.js';
 import { buildxBehaviour, formatBuildxVersion, type BuildxVersion } from './buildx/compat.js';
 import { formatLayoutRef, pathNeedsRemap, type LayoutRef } from './buildx/ref.js';
 import { ErrorCode, OcikitError } from './errors.js';
 import { openLayout, type Layout } from './layout.js';
-import { pendingDir } from './out-dir.js';
+import { pendingDir, type PendingDir } from './out-dir.js';
 import { resolve } from './resolve.js';
 import type { Descriptor, Warning } from './schema.js';
 import { writeThinCopy, type LinkKind } from './thin-copy.js';
@@ -108,6 +109,32 @@ interface Plan {
   tag: string;
   strategy: Strategy;
   reasons: string[];
+  /** Set for a tar-format layout (FILE.tar): the directory it was unpacked into, under `out`. */
+  unpacked?: string;
+}
+
+/** The `out` directory, pending until everything is written; created when first needed. */
+interface Staging {
+  out?: string;
+  pending?: PendingDir;
+}
+
+async function openOut(staging: Staging, options: PrepareOptions, cwd: string, inputs: readonly string[], why: string): Promise<PendingDir> {
+  if (staging.pending !== undefined) return staging.pending;
+  if (options.out === undefined) {
+    throw new OcikitError(ErrorCode.OutInvalid, `${why}, but no --out was given`, {
+      hint: 'Pass --out DIR (a new or empty directory) for the thin copies.',
+    });
+  }
+  const out = path.resolve(cwd, options.out);
+  if (pathNeedsRemap(out)) {
+    throw new OcikitError(ErrorCode.OutInvalid, `--out ${out} contains ':' or '@', which buildx misparses in oci-layout paths`, {
+      hint: 'Choose an --out path without ":" and "@".',
+    });
+  }
+  staging.pending = await pendingDir(out, inputs);
+  staging.out = out;
+  return staging.pending;
 }
 
 /** Why buildx would write into this layout if it were used in place (empty: safe). */
@@ -130,10 +157,22 @@ async function unsafeReasons(absPath: string, buildx: BuildxVersion | undefined)
 /**
  * Prepare each context: resolve its tag or digest without writing, decide in place or thin,
  * and write all thin copies into `out` atomically (nothing is written when any context fails).
- * @throws OcikitError `OCIKIT_CONTEXT_INVALID`, `OCIKIT_OUT_*`, `OCIKIT_IN_PLACE_UNSAFE`, and
- *   every resolution error
+ * A context whose path is a regular file is a tar-format layout (`FILE.tar[:TAG]`, as `ocikit
+ * pack`, skopeo `oci-archive:` or buildx `type=oci,dest=` write them): it is unpacked, every
+ * digest checked, into its own directory under `out`.
+ * @throws OcikitError `OCIKIT_CONTEXT_INVALID`, `OCIKIT_OUT_*`, `OCIKIT_IN_PLACE_UNSAFE`, every
+ *   resolution error, and for archives every error of unpacking (`OCIKIT_ARCHIVE_*`, ...)
  */
 export async function prepareContexts(requests: readonly ContextRequest[], options: PrepareOptions = {}): Promise<PreparedContexts> {
+  const staging: Staging = {};
+  try {
+    return await prepare(requests, options, staging);
+  } finally {
+    await staging.pending?.abort();
+  }
+}
+
+async function prepare(requests: readonly ContextRequest[], options: PrepareOptions, staging: Staging): Promise<PreparedContexts> {
   const cwd = options.cwd ?? process.cwd();
   const mode = options.mode ?? 'auto';
   const seen = new Set<string>();
@@ -155,9 +194,22 @@ export async function prepareContexts(requests: readonly ContextRequest[], optio
 
   const plans: Plan[] = [];
   const warnings: Warning[] = [];
+  const inputs = requests.map((r) => path.resolve(cwd, r.ref.path));
   for (const request of requests) {
     const absPath = path.resolve(cwd, request.ref.path);
-    const layout = await openLayout(absPath, { strict: options.strict ?? false, name: request.ref.path });
+    let unpacked: string | undefined;
+    if (await isRegularFile(absPath)) {
+      if (mode === 'in-place') {
+        throw new OcikitError(ErrorCode.InPlaceUnsafe, `${request.name}: ${request.ref.path} is an archive, which buildx cannot read in place`, {
+          hint: 'Use --mode auto (or thin) with --out DIR so ocikit unpacks it.',
+          details: { name: request.name },
+        });
+      }
+      const pending = await openOut(staging, options, cwd, inputs, `${request.name}: ${request.ref.path} is an OCI archive that must be unpacked`);
+      unpacked = path.join(pending.tmp, contextDirName(request.name));
+      await unpackContextArchive(absPath, unpacked, { strict: options.strict ?? false, name: request.ref.path });
+    }
+    const layout = await openLayout(unpacked ?? absPath, { strict: options.strict ?? false, name: request.ref.path });
     const selection: { tag?: string; digest?: string; platform?: string } = {};
     if (request.ref.tag !== undefined) selection.tag = request.ref.tag;
     if (request.ref.digest !== undefined) selection.digest = request.ref.digest;
@@ -165,9 +217,11 @@ export async function prepareContexts(requests: readonly ContextRequest[], optio
     const resolved = await resolve(layout, selection);
     warnings.push(...layout.warnings.map((w) => ({ ...w, message: `${request.name}: ${w.message}` })));
     const tag = request.ref.tag ?? resolved.tag ?? 'latest';
-    const reasons = await unsafeReasons(absPath, options.buildx);
+    const reasons = unpacked !== undefined ? [`${request.ref.path} is an OCI archive: unpacked (every digest checked) into a private layout`] : await unsafeReasons(absPath, options.buildx);
     let strategy: Strategy;
-    if (mode === 'thin') {
+    if (unpacked !== undefined) {
+      strategy = 'thin';
+    } else if (mode === 'thin') {
       strategy = 'thin';
       reasons.unshift('--mode thin');
     } else if (reasons.length === 0) {
@@ -181,11 +235,12 @@ export async function prepareContexts(requests: readonly ContextRequest[], optio
     } else {
       strategy = 'thin';
     }
-    plans.push({ request, layout, absPath, descriptor: resolved.descriptor, tag, strategy, reasons });
+    const plan: Plan = { request, layout, absPath, descriptor: resolved.descriptor, tag, strategy, reasons };
+    if (unpacked !== undefined) plan.unpacked = unpacked;
+    plans.push(plan);
   }
 
   const thin = plans.filter((p) => p.strategy === 'thin');
-  let out: string | undefined;
   const contexts: PreparedContext[] = plans.map((p) => ({
     name: p.request.name,
     input: formatInput(p.request.ref),
@@ -197,36 +252,25 @@ export async function prepareContexts(requests: readonly ContextRequest[], optio
     descriptor: p.descriptor,
   }));
   if (thin.length > 0) {
-    if (options.out === undefined) {
-      throw new OcikitError(ErrorCode.OutInvalid, `${thin.map((p) => p.request.name).join(', ')}: a thin copy is needed (${thin[0]?.reasons.join('; ')}), but no --out was given`, {
-        hint: 'Pass --out DIR (a new or empty directory) for the thin copies.',
-      });
-    }
-    out = path.resolve(cwd, options.out);
-    if (pathNeedsRemap(out)) {
-      throw new OcikitError(ErrorCode.OutInvalid, `--out ${out} contains ':' or '@', which buildx misparses in oci-layout paths`, {
-        hint: 'Choose an --out path without ":" and "@".',
-      });
-    }
-    const pending = await pendingDir(out, plans.map((p) => p.absPath));
-    try {
-      for (const p of thin) {
-        const ctx = contexts[plans.indexOf(p)] as PreparedContext;
-        const dirName = contextDirName(p.request.name);
-        const made = await writeThinCopy(p.layout, path.join(pending.tmp, dirName), p.descriptor, p.tag);
-        ctx.path = path.join(out, dirName);
-        ctx.value = formatLayoutRef(ctx.path, p.tag, p.descriptor.digest);
-        ctx.link = made.link;
-        ctx.written = made.written.map((w) => `${dirName}/${w}`);
+    const pending = await openOut(staging, options, cwd, inputs, `${thin.map((p) => p.request.name).join(', ')}: a thin copy is needed (${thin[0]?.reasons.join('; ')})`);
+    const out = staging.out as string;
+    for (const p of thin) {
+      const ctx = contexts[plans.indexOf(p)] as PreparedContext;
+      const dirName = contextDirName(p.request.name);
+      ctx.path = path.join(out, dirName);
+      ctx.value = formatLayoutRef(ctx.path, p.tag, p.descriptor.digest);
+      if (p.unpacked !== undefined) {
+        ctx.written = [`${dirName}/`];
+        continue;
       }
-      await pending.commit();
-    } catch (e) {
-      await pending.abort();
-      throw e;
+      const made = await writeThinCopy(p.layout, path.join(pending.tmp, dirName), p.descriptor, p.tag);
+      ctx.link = made.link;
+      ctx.written = made.written.map((w) => `${dirName}/${w}`);
     }
+    await pending.commit();
   }
   const result: PreparedContexts = { contexts, buildx: formatBuildxVersion(options.buildx), warnings };
-  if (out !== undefined) result.out = out;
+  if (staging.out !== undefined) result.out = staging.out;
   return result;
 }
 

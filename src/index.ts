@@ -36,3 +36,15 @@ export { resolve, findTag, findDigest, layoutTags, manifestPlatform, type Resolv
 export { verifyLayout, type VerifyOptions, type VerifyReport, type Problem, type Reference } from './verify.js';
 export { inspectLayout, type LayoutSummary, type ImageSummary, type ManifestSummary } from './inspect.js';
 export { hashFiles, hashFileSync, type HashJob, type HashResult, type HashOptions } from './hash.js';
+export {
+  mergeIndex,
+  parseIndexAnnotation,
+  parseIndexSource,
+  type MergeOptions,
+  type MergeResult,
+  type MergedManifest,
+  type IndexAnnotation,
+} from './index-merge.js';
+export { packLayout, type PackOptions, type PackResult } from './archive/pack.js';
+export { unpackArchive, extractLayoutArchive, type UnpackOptions, type UnpackResult, type ExtractResult } from './archive/unpack.js';
+export { unpackContextArchive, isArchiveFile } from './archive/context.js';

@@ -5,6 +5,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { isArchiveFile } from '../archive/context.js';
 import { prepareContexts, type ContextRequest, type PrepareOptions, type PreparedContexts } from '../context.js';
 import { ErrorCode, OcikitError } from '../errors.js';
 import type { Warning } from '../schema.js';
@@ -39,7 +40,10 @@ async function isLayoutDir(p: string): Promise<boolean> {
   }
 }
 
-/** Split `NAME=VALUE` and recognise layouts: `oci-layout://...`, or a directory holding `oci-layout`. */
+/**
+ * Split `NAME=VALUE` and recognise layouts: `oci-layout://...`, a directory holding
+ * `oci-layout`, or an OCI archive file (`*.tar`, `*.tar.gz`, `*.tgz`), with `:TAG`/`@DIGEST`.
+ */
 export async function classifyContext(arg: string, cwd: string): Promise<ContextArg> {
   const eq = arg.indexOf('=');
   if (eq <= 0) {
@@ -54,7 +58,8 @@ export async function classifyContext(arg: string, cwd: string): Promise<Context
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//.test(value)) return { name, value }; // docker-image://, https://, ...
   const ref = parseLayoutRef(value, `--build-context ${name}`);
-  if (await isLayoutDir(path.resolve(cwd, ref.path))) return { name, value, layout: { name, ref } };
+  const abs = path.resolve(cwd, ref.path);
+  if ((await isLayoutDir(abs)) || (await isArchiveFile(abs))) return { name, value, layout: { name, ref } };
   if (ref.tag !== undefined || ref.digest !== undefined) {
     // PATH:TAG whose PATH is not a layout: maybe a plain directory with ':' in its name.
     if (await isLayoutDir(path.resolve(cwd, value))) return { name, value, layout: { name, ref: { path: value } } };
