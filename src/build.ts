@@ -195,7 +195,11 @@ export async function build(flags: BuildFlags, contextDir: string | undefined, o
       child.on('close', (code, signal) => resolve({ code, signal }));
     });
     const cut = stream.end();
-    if (exit.code !== 0 || stream.failedVertexes().length > 0 || stream.errorLines().length > 0) throw failure(stream, exit, stdout);
+    // A step error is always fatal. ERROR: lines are fatal with a failed exit; with exit 0 they
+    // are client-side noise (buildx 0.29 logs content-store lock races while exporting several
+    // platforms) and become warnings: the checks below prove the result either way.
+    if (exit.code !== 0 || stream.failedVertexes().length > 0) throw failure(stream, exit, stdout);
+    const noise = stream.errorLines();
     if (cut !== undefined) {
       throw new OcikitError(ErrorCode.StreamIncomplete, 'the progress stream ended in the middle of a JSON record', {
         hint: 'buildx was interrupted; rerun the build.',
@@ -274,7 +278,11 @@ export async function build(flags: BuildFlags, contextDir: string | undefined, o
       annotations: { requested: annotationRequests.length, repaired },
       contexts: inv.prepared.contexts,
       argv: inv.argv,
-      warnings: [...inv.warnings, ...stream.warnings.map((message) => ({ code: 'OCIKIT_W_BUILDX', message }))],
+      warnings: [
+        ...inv.warnings,
+        ...stream.warnings.map((message) => ({ code: 'OCIKIT_W_BUILDX', message })),
+        ...noise.map((line) => ({ code: 'OCIKIT_W_BUILDX_ERROR_LINE', message: `buildx printed "${line.trim()}" but exited 0; the output was verified` })),
+      ],
     };
   } finally {
     if (pending !== undefined) await pending.abort();

@@ -122,6 +122,14 @@ t.test('requested index annotations: checked, and repaired on request', async (t
   writeFileSync(path.join(s.root, 'x'), '');
 });
 
+t.test('ERROR: lines with exit 0 are warnings once the output verifies', async (t) => {
+  const s = setup(t);
+  const r = await s.run('noisy');
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /warning OCIKIT_W_BUILDX_ERROR_LINE: buildx printed "ERROR: \(\*service\).Write failed/);
+  t.equal(r.stdout, `${s.digest}\n`);
+});
+
 t.test('annotations that the builder kept pass the check', async (t) => {
   const s = setup(t, true);
   const r = await s.run('ok', ['--annotation', 'index:org.opencontainers.image.title=app']);
