@@ -28,7 +28,11 @@ export async function isArchiveFile(p: string): Promise<boolean> {
  * private to the caller) and add an empty `ingest/`.
  * @throws OcikitError everything {@link extractLayoutArchive} throws
  */
-export async function unpackContextArchive(file: string, dir: string, options: UnpackOptions = {}): Promise<ExtractResult> {
+export async function unpackContextArchive(
+  file: string,
+  dir: string,
+  options: UnpackOptions = {},
+): Promise<ExtractResult> {
   await fsp.mkdir(dir);
   const result = await extractLayoutArchive(file, dir, options);
   await fsp.mkdir(path.join(dir, 'ingest'));

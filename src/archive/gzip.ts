@@ -55,6 +55,11 @@ class Frame extends Transform {
  */
 export function deterministicGzip(level: number): [Transform, Transform, Transform] {
   const tap = new Tap();
-  const deflate = zlib.createDeflateRaw({ level, memLevel: 8, strategy: zlib.constants.Z_DEFAULT_STRATEGY, chunkSize: 256 * 1024 });
+  const deflate = zlib.createDeflateRaw({
+    level,
+    memLevel: 8,
+    strategy: zlib.constants.Z_DEFAULT_STRATEGY,
+    chunkSize: 256 * 1024,
+  });
   return [tap, deflate, new Frame(tap)];
 }

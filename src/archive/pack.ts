@@ -9,9 +9,16 @@
  * (`verifyDigests`). The output is written to a temporary sibling and renamed.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, constants as fsc, promises as fsp, createWriteStream } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  openSync,
+  readSync,
+  constants as fsc,
+  promises as fsp,
+  createWriteStream,
+} from 'node:fs';
 import path from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, OcikitError, errnoCode } from '../errors.js';
 import { digestMismatch, type Layout } from '../layout.js';
@@ -60,9 +67,10 @@ interface FileEntry {
   digest?: { algorithm: string; value: string };
 }
 
-const CHUNK = 1024 * 1024;
-/** Output chunks are gathered up to this size before they are handed to the writer. */
-const BATCH = 1024 * 1024;
+/** Size of each output buffer (and of the reads of large files). */
+const SLOT_BYTES = 1024 * 1024;
+/** Output buffers: one being filled, the others being written. */
+const SLOTS = 8;
 
 function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
@@ -72,127 +80,225 @@ function isInside(child: string, parent: string): boolean {
 async function metadataFile(layout: Layout, name: string): Promise<FileEntry> {
   const source = path.join(layout.dir, name);
   const st = await fsp.stat(source).catch((e: unknown) => {
-    throw new OcikitError(ErrorCode.LayoutInvalid, `${layout.name}/${name}: cannot be read (${errnoCode(e) ?? String(e)})`, {
-      hint: 'Pass a complete OCI layout.',
-    });
+    throw new OcikitError(
+      ErrorCode.LayoutInvalid,
+      `${layout.name}/${name}: cannot be read (${errnoCode(e) ?? String(e)})`,
+      {
+        hint: 'Pass a complete OCI layout.',
+      },
+    );
   });
   if (!st.isFile() || st.size > MAX_JSON_BYTES) {
-    throw new OcikitError(ErrorCode.LayoutInvalid, `${layout.name}/${name}: is not a regular file of at most ${MAX_JSON_BYTES} bytes`, {
-      hint: 'Pass a complete OCI layout.',
-    });
+    throw new OcikitError(
+      ErrorCode.LayoutInvalid,
+      `${layout.name}/${name}: is not a regular file of at most ${MAX_JSON_BYTES} bytes`,
+      {
+        hint: 'Pass a complete OCI layout.',
+      },
+    );
   }
   return { path: name, source, size: st.size };
 }
 
 function changed(entry: FileEntry): OcikitError {
-  return new OcikitError(ErrorCode.BlobSizeMismatch, `${entry.path}: changed size while it was packed`, {
-    hint: 'Do not modify the layout while ocikit reads it.',
-    details: { path: entry.path },
-  });
+  return new OcikitError(
+    ErrorCode.BlobSizeMismatch,
+    `${entry.path}: changed size while it was packed`,
+    {
+      hint: 'Do not modify the layout while ocikit reads it.',
+      details: { path: entry.path },
+    },
+  );
 }
 
-/** Read a small file whole (synchronously: cheaper than three thread-pool round trips). */
-function readSmall(entry: FileEntry): Buffer {
-  const fd = openSync(entry.source, fsc.O_RDONLY);
-  try {
-    if (fstatSync(fd).size !== entry.size) throw changed(entry);
-    const buf = Buffer.allocUnsafe(entry.size);
-    let n = 0;
-    while (n < entry.size) {
-      const r = readSync(fd, buf, n, entry.size - n, n);
-      if (r === 0) throw changed(entry);
-      n += r;
+/** Where the archive's bytes go: the file itself, or a gzip stream in front of it. */
+interface Sink {
+  /** Write `data`; resolves when `data` may be reused. */
+  write(data: Buffer): Promise<void>;
+  end(): Promise<void>;
+}
+
+function fileSink(fh: fsp.FileHandle): Sink {
+  let position = 0;
+  return {
+    async write(data) {
+      let at = position;
+      position += data.length;
+      let n = 0;
+      while (n < data.length) {
+        const { bytesWritten } = await fh.write(data, n, data.length - n, at);
+        n += bytesWritten;
+        at += bytesWritten;
+      }
+    },
+    async end() {
+      // nothing buffered
+    },
+  };
+}
+
+function gzipSink(file: string, level: number): Sink {
+  const [tap, deflate, frame] = deterministicGzip(level);
+  let failure: unknown;
+  const done = pipeline(tap, deflate, frame, createWriteStream(file, { flags: 'r+' }));
+  done.catch((e: unknown) => {
+    failure ??= e;
+  });
+  return {
+    write: (data) =>
+      new Promise<void>((resolve, reject) => {
+        if (failure !== undefined) return reject(failure);
+        // The stream keeps what it is given until it is deflated: give it a copy.
+        if (tap.write(Buffer.from(data))) return resolve();
+        const onDrain = (): void => {
+          tap.off('close', onClose);
+          resolve();
+        };
+        const onClose = (): void => {
+          tap.off('drain', onDrain);
+          reject(failure ?? new Error('the gzip stream closed'));
+        };
+        tap.once('drain', onDrain);
+        tap.once('close', onClose);
+      }),
+    async end() {
+      tap.end();
+      await done;
+    },
+  };
+}
+
+/**
+ * The archive as a sequence of {@link SLOT_BYTES} buffers: headers and file contents are read
+ * or copied into the current buffer, full buffers are written in the background (up to
+ * {@link SLOTS} - 1 at a time) while the next one fills. Files are read synchronously on the
+ * main thread, which has nothing else to do, while the thread pool writes.
+ */
+class ArchiveWriter {
+  private readonly slots = Array.from({ length: SLOTS }, () => ({
+    buf: Buffer.allocUnsafeSlow(SLOT_BYTES),
+    busy: Promise.resolve(),
+  }));
+  private current = 0;
+  private used = 0;
+  private failure: unknown;
+  bytes = 0;
+
+  constructor(private readonly sink: Sink) {}
+
+  private get slot(): { buf: Buffer; busy: Promise<void> } {
+    return this.slots[this.current] as { buf: Buffer; busy: Promise<void> };
+  }
+
+  private async submit(): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.used === 0) return;
+    const slot = this.slot;
+    const data = slot.buf.subarray(0, this.used);
+    this.bytes += this.used;
+    slot.busy = this.sink.write(data).catch((e: unknown) => {
+      this.failure ??= e;
+    });
+    this.current = (this.current + 1) % SLOTS;
+    this.used = 0;
+    await this.slot.busy;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Room in the current buffer, after submitting it when it is full. */
+  private async room(): Promise<Buffer> {
+    if (this.used === SLOT_BYTES) await this.submit();
+    return this.slot.buf.subarray(this.used);
+  }
+
+  async append(data: Buffer): Promise<void> {
+    let off = 0;
+    while (off < data.length) {
+      const room = await this.room();
+      const n = data.copy(room, 0, off);
+      off += n;
+      this.used += n;
     }
-    return buf;
-  } finally {
-    closeSync(fd);
+  }
+
+  /** Read `size` bytes of `entry` into the archive, hashing them into `hash`. */
+  async appendFile(
+    entry: FileEntry,
+    hash: Hash | undefined,
+    progress: (n: number) => void,
+  ): Promise<void> {
+    const fd = openSync(entry.source, fsc.O_RDONLY);
+    try {
+      if (fstatSync(fd).size !== entry.size) throw changed(entry);
+      let pos = 0;
+      while (pos < entry.size) {
+        const room = await this.room();
+        const want = Math.min(room.length, entry.size - pos);
+        const n = readSync(fd, room, 0, want, pos);
+        if (n === 0) throw changed(entry);
+        hash?.update(room.subarray(0, n));
+        pos += n;
+        this.used += n;
+        progress(n);
+      }
+      if (readSync(fd, Buffer.alloc(1), 0, 1, pos) !== 0) throw changed(entry);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Write what is left and wait for every write. */
+  async finish(): Promise<void> {
+    await this.submit();
+    await Promise.all(this.slots.map((s) => s.busy));
+    if (this.failure !== undefined) throw this.failure;
+    await this.sink.end();
+  }
+
+  /** Wait for writes in flight (after a failure, before the file is removed). */
+  async settle(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.busy));
   }
 }
 
-function checkDigest(entry: FileEntry, hash: Hash | undefined): void {
-  if (hash === undefined || entry.digest === undefined) return;
-  const actual = `${entry.digest.algorithm}:${hash.digest('hex')}`;
-  if (actual !== entry.digest.value) throw digestMismatch(entry.digest.value, actual, entry.path);
-}
-
-/** The archive's bytes, in order, in chunks of about {@link BATCH}. */
-async function* archiveChunks(dirs: readonly string[], files: readonly FileEntry[], verify: boolean, progress: (n: number) => void): AsyncGenerator<Buffer> {
-  const all = [...dirs.map((d) => ({ dir: d })), ...files.map((f) => ({ file: f }))].sort((a, b) => {
-    const pa = 'dir' in a ? a.dir : a.file.path;
-    const pb = 'dir' in b ? b.dir : b.file.path;
-    return pa < pb ? -1 : pa > pb ? 1 : 0;
-  });
-  let batch: Buffer[] = [];
-  let batched = 0;
-  const add = (b: Buffer): Buffer[] | undefined => {
-    batch.push(b);
-    batched += b.length;
-    if (batched < BATCH) return undefined;
-    const out = batch;
-    batch = [];
-    batched = 0;
-    return out;
-  };
+async function writeArchive(
+  writer: ArchiveWriter,
+  dirs: readonly string[],
+  files: readonly FileEntry[],
+  verify: boolean,
+  progress: (n: number) => void,
+): Promise<void> {
+  const all = [...dirs.map((d) => ({ dir: d })), ...files.map((f) => ({ file: f }))].sort(
+    (a, b) => {
+      const pa = 'dir' in a ? a.dir : a.file.path;
+      const pb = 'dir' in b ? b.dir : b.file.path;
+      return pa < pb ? -1 : pa > pb ? 1 : 0;
+    },
+  );
   for (const item of all) {
     if ('dir' in item) {
-      const full = add(encodeHeader({ path: item.dir, type: 'directory', size: 0, mode: 0o755 }));
-      if (full) yield Buffer.concat(full);
+      await writer.append(
+        encodeHeader({ path: item.dir, type: 'directory', size: 0, mode: 0o755 }),
+      );
       continue;
     }
     const entry = item.file;
-    const hash = verify && entry.digest !== undefined ? createHash(entry.digest.algorithm) : undefined;
-    let full = add(encodeHeader({ path: entry.path, type: 'file', size: entry.size, mode: 0o644 }));
-    if (full) yield Buffer.concat(full);
-    if (entry.size <= CHUNK) {
-      const content = readSmall(entry);
-      hash?.update(content);
-      checkDigest(entry, hash);
-      full = add(content);
-      if (full) yield Buffer.concat(full);
-      progress(entry.size);
-    } else {
-      if (batch.length > 0) {
-        yield Buffer.concat(batch);
-        batch = [];
-        batched = 0;
-      }
-      const fh = await fsp.open(entry.source, fsc.O_RDONLY);
-      try {
-        if ((await fh.stat()).size !== entry.size) throw changed(entry);
-        let pos = 0;
-        while (pos < entry.size) {
-          const buf = Buffer.allocUnsafe(Math.min(CHUNK, entry.size - pos));
-          const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-          if (bytesRead === 0) throw changed(entry);
-          const chunk = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
-          hash?.update(chunk);
-          pos += bytesRead;
-          progress(bytesRead);
-          yield chunk;
-        }
-        const { bytesRead } = await fh.read(Buffer.alloc(1), 0, 1, pos);
-        if (bytesRead !== 0) throw changed(entry);
-      } finally {
-        await fh.close();
-      }
-      checkDigest(entry, hash);
+    const hash =
+      verify && entry.digest !== undefined ? createHash(entry.digest.algorithm) : undefined;
+    await writer.append(
+      encodeHeader({ path: entry.path, type: 'file', size: entry.size, mode: 0o644 }),
+    );
+    await writer.appendFile(entry, hash, progress);
+    if (hash !== undefined && entry.digest !== undefined) {
+      const actual = `${entry.digest.algorithm}:${hash.digest('hex')}`;
+      if (actual !== entry.digest.value)
+        throw digestMismatch(entry.digest.value, actual, entry.path);
     }
     const pad = padding(entry.size);
-    if (pad.length > 0) {
-      full = add(pad);
-      if (full) yield Buffer.concat(full);
-    }
+    if (pad.length > 0) await writer.append(pad);
   }
-  batch.push(endOfArchive());
-  yield Buffer.concat(batch);
-}
-
-class Counter extends Transform {
-  bytes = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    cb(null, chunk);
-  }
+  await writer.append(endOfArchive());
+  await writer.finish();
 }
 
 /**
@@ -202,31 +308,57 @@ class Counter extends Transform {
  *   `OCIKIT_USAGE` (gzip level), and the blob errors of the layout (`OCIKIT_BLOB_MISSING`,
  *   `OCIKIT_BLOB_SIZE_MISMATCH`, `OCIKIT_BLOB_DIGEST_MISMATCH`, ...)
  */
-export async function packLayout(layout: Layout, out: string, options: PackOptions = {}): Promise<PackResult> {
+export async function packLayout(
+  layout: Layout,
+  out: string,
+  options: PackOptions = {},
+): Promise<PackResult> {
   if (!path.isAbsolute(out)) throw new Error(`packLayout needs an absolute path, got ${out}`);
   const gzip = options.gzip ?? false;
   const level = options.gzipLevel ?? 6;
   if (!Number.isInteger(level) || level < 1 || level > 9) {
-    throw new OcikitError(ErrorCode.Usage, `gzip level ${level} is not 1-9`, { hint: 'Pass --gzip-level 1 (fast) to 9 (small); the default is 6.' });
+    throw new OcikitError(ErrorCode.Usage, `gzip level ${level} is not 1-9`, {
+      hint: 'Pass --gzip-level 1 (fast) to 9 (small); the default is 6.',
+    });
   }
   const parent = path.dirname(out);
   const realParent = await fsp.realpath(parent).catch(() => parent);
   if (isInside(path.join(realParent, path.basename(out)), layout.realDir)) {
-    throw new OcikitError(ErrorCode.OutInsideInput, `--out ${out} is inside the layout ${layout.name}`, {
-      hint: 'Write the archive outside the layout; inputs are never written.',
+    throw new OcikitError(
+      ErrorCode.OutInsideInput,
+      `--out ${out} is inside the layout ${layout.name}`,
+      {
+        hint: 'Write the archive outside the layout; inputs are never written.',
+        details: { out },
+      },
+    );
+  }
+  if (
+    await fsp.lstat(out).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    throw new OcikitError(ErrorCode.OutNotEmpty, `--out ${out} exists`, {
+      hint: 'ocikit does not overwrite: remove it first or pass a new path.',
       details: { out },
     });
   }
-  if (await fsp.lstat(out).then(() => true, () => false)) {
-    throw new OcikitError(ErrorCode.OutNotEmpty, `--out ${out} exists`, { hint: 'ocikit does not overwrite: remove it first or pass a new path.', details: { out } });
-  }
 
   const blobs = await reachableBlobs(layout, layout.index.manifests);
-  const files: FileEntry[] = [await metadataFile(layout, 'oci-layout'), await metadataFile(layout, 'index.json')];
+  const files: FileEntry[] = [
+    await metadataFile(layout, 'oci-layout'),
+    await metadataFile(layout, 'index.json'),
+  ];
   const dirs = new Set<string>(['blobs/']);
   for (const b of blobs.values()) {
     dirs.add(`blobs/${b.digest.algorithm}/`);
-    files.push({ path: b.file.relPath, source: b.file.path, size: b.descriptor.size, digest: { algorithm: b.digest.algorithm, value: b.digest.value } });
+    files.push({
+      path: b.file.relPath,
+      source: b.file.path,
+      size: b.descriptor.size,
+      digest: { algorithm: b.digest.algorithm, value: b.digest.value },
+    });
   }
   const total = files.reduce((n, f) => n + f.size, 0);
   let done = 0;
@@ -236,24 +368,46 @@ export async function packLayout(layout: Layout, out: string, options: PackOptio
   };
 
   await fsp.mkdir(parent, { recursive: true }).catch(() => undefined);
-  const tmp = path.join(parent, `.${path.basename(out)}.ocikit-tmp-${randomBytes(6).toString('hex')}`);
-  const counter = new Counter();
+  const tmp = path.join(
+    parent,
+    `.${path.basename(out)}.ocikit-tmp-${randomBytes(6).toString('hex')}`,
+  );
+  let writer: ArchiveWriter | undefined;
   try {
-    const sink = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: 4 * BATCH });
-    const source = Readable.from(archiveChunks([...dirs], files, options.verifyDigests ?? false, progress), { objectMode: false, highWaterMark: 8 * BATCH });
-    if (gzip) await pipeline(source, ...deterministicGzip(level), counter, sink);
-    else await pipeline(source, counter, sink);
+    const fh = await fsp.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
+    try {
+      writer = new ArchiveWriter(gzip ? gzipSink(tmp, level) : fileSink(fh));
+      await writeArchive(writer, [...dirs], files, options.verifyDigests ?? false, progress);
+    } finally {
+      await writer?.settle();
+      await fh.close();
+    }
     await fsp.rename(tmp, out);
   } catch (e) {
     await fsp.rm(tmp, { force: true });
     if (e instanceof OcikitError) throw e;
     const code = errnoCode(e);
     if (code === 'ENOENT' && (e as { path?: string }).path !== tmp) {
-      throw new OcikitError(ErrorCode.BlobMissing, `a blob disappeared while it was packed (${(e as Error).message})`, { hint: 'Do not modify the layout while ocikit reads it.' });
+      throw new OcikitError(
+        ErrorCode.BlobMissing,
+        `a blob disappeared while it was packed (${(e as Error).message})`,
+        { hint: 'Do not modify the layout while ocikit reads it.' },
+      );
     }
-    throw new OcikitError(ErrorCode.OutInvalid, `cannot write ${out}: ${code ?? String(e)}`, { hint: 'Check that the directory of --out exists and is writable.', cause: e });
+    throw new OcikitError(ErrorCode.OutInvalid, `cannot write ${out}: ${code ?? String(e)}`, {
+      hint: 'Check that the directory of --out exists and is writable.',
+      cause: e,
+    });
   }
-  const result: PackResult = { out, entries: dirs.size + files.length, blobs: blobs.size, contentBytes: total, archiveBytes: counter.bytes, gzip };
+  const archiveBytes = (await fsp.stat(out)).size;
+  const result: PackResult = {
+    out,
+    entries: dirs.size + files.length,
+    blobs: blobs.size,
+    contentBytes: total,
+    archiveBytes,
+    gzip,
+  };
   if (gzip) result.zlib = process.versions.zlib ?? 'unknown';
   return result;
 }

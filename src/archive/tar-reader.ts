@@ -34,17 +34,25 @@ export interface TarEntry {
 }
 
 export function truncated(at: number, what: string): OcikitError {
-  return new OcikitError(ErrorCode.ArchiveTruncated, `the archive ends early, ${what} (at byte ${at})`, {
-    hint: 'The file was cut short (interrupted download or copy); produce it again.',
-    details: { offset: at },
-  });
+  return new OcikitError(
+    ErrorCode.ArchiveTruncated,
+    `the archive ends early, ${what} (at byte ${at})`,
+    {
+      hint: 'The file was cut short (interrupted download or copy); produce it again.',
+      details: { offset: at },
+    },
+  );
 }
 
 function tooLarge(offset: number, what: string, size: number, limit: number): OcikitError {
-  return new OcikitError(ErrorCode.ArchiveHeaderTooLarge, `archive entry at byte ${offset}: ${what} of ${size} bytes is larger than the ${limit} bytes ocikit accepts`, {
-    hint: 'An OCI layout has short paths and no large metadata headers; this archive is not one (or is hostile).',
-    details: { offset, size, limit },
-  });
+  return new OcikitError(
+    ErrorCode.ArchiveHeaderTooLarge,
+    `archive entry at byte ${offset}: ${what} of ${size} bytes is larger than the ${limit} bytes ocikit accepts`,
+    {
+      hint: 'An OCI layout has short paths and no large metadata headers; this archive is not one (or is hostile).',
+      details: { offset, size, limit },
+    },
+  );
 }
 
 /** Exact reads and streamed spans over an async iterator of chunks. */
@@ -98,7 +106,11 @@ class ByteSource {
     let got = first.length;
     while (got < n) {
       const s = await this.slice(n - got);
-      if (s === undefined) throw truncated(this.position, `${n - got} bytes short of a ${n}-byte block that starts at byte ${start}`);
+      if (s === undefined)
+        throw truncated(
+          this.position,
+          `${n - got} bytes short of a ${n}-byte block that starts at byte ${start}`,
+        );
       parts.push(s);
       got += s.length;
     }
@@ -155,7 +167,10 @@ export class TarReader {
   private pendingPad = 0;
   private current: TarEntry | undefined;
 
-  constructor(chunks: AsyncIterable<Buffer>, private readonly limits: ReaderLimits = DEFAULT_LIMITS) {
+  constructor(
+    chunks: AsyncIterable<Buffer>,
+    private readonly limits: ReaderLimits = DEFAULT_LIMITS,
+  ) {
     this.src = new ByteSource(chunks[Symbol.asyncIterator]());
   }
 
@@ -182,33 +197,50 @@ export class TarReader {
       if (isZeroBlock(block)) {
         const second = await this.src.read(BLOCK);
         if (second === undefined || !isZeroBlock(second)) {
-          if (second === undefined) throw truncated(this.src.position, 'after a single zero block (the end-of-archive marker is two)');
-          throw new OcikitError(ErrorCode.ArchiveInvalid, `a zero block at byte ${offset} is followed by data`, {
-            hint: 'The archive is corrupt; produce it again.',
-            details: { offset },
-          });
+          if (second === undefined)
+            throw truncated(
+              this.src.position,
+              'after a single zero block (the end-of-archive marker is two)',
+            );
+          throw new OcikitError(
+            ErrorCode.ArchiveInvalid,
+            `a zero block at byte ${offset} is followed by data`,
+            {
+              hint: 'The archive is corrupt; produce it again.',
+              details: { offset },
+            },
+          );
         }
         if (!(await this.src.restIsZero())) {
-          throw new OcikitError(ErrorCode.ArchiveInvalid, `data follows the end-of-archive marker at byte ${offset}`, {
-            hint: 'The file is two archives or has something appended; produce it again.',
-            details: { offset },
-          });
+          throw new OcikitError(
+            ErrorCode.ArchiveInvalid,
+            `data follows the end-of-archive marker at byte ${offset}`,
+            {
+              hint: 'The file is two archives or has something appended; produce it again.',
+              details: { offset },
+            },
+          );
         }
         return undefined;
       }
       const h = decodeHeader(block, offset);
       if (h.typeflag === TypeFlag.PaxHeader || h.typeflag === TypeFlag.PaxGlobal) {
-        if (h.size > this.limits.maxPaxBytes) throw tooLarge(offset, 'a pax extended header', h.size, this.limits.maxPaxBytes);
+        if (h.size > this.limits.maxPaxBytes)
+          throw tooLarge(offset, 'a pax extended header', h.size, this.limits.maxPaxBytes);
         const body = (await this.src.read(h.size + paddingOf(h.size))) ?? Buffer.alloc(0);
         if (body.length < h.size) throw truncated(this.src.position, 'inside a pax header');
         const records = parsePax(body.subarray(0, h.size), offset);
         if (h.typeflag === TypeFlag.PaxGlobal) {
           for (const key of ['path', 'linkpath', 'size']) {
             if (records.has(key)) {
-              throw new OcikitError(ErrorCode.ArchiveInvalid, `a global pax header at byte ${offset} sets ${key} for every entry`, {
-                hint: 'ocikit does not accept archives whose global headers rename or resize entries.',
-                details: { offset },
-              });
+              throw new OcikitError(
+                ErrorCode.ArchiveInvalid,
+                `a global pax header at byte ${offset} sets ${key} for every entry`,
+                {
+                  hint: 'ocikit does not accept archives whose global headers rename or resize entries.',
+                  details: { offset },
+                },
+              );
             }
           }
         } else {
@@ -217,14 +249,22 @@ export class TarReader {
         continue;
       }
       if (h.typeflag === TypeFlag.GnuLongName) {
-        if (h.size > this.limits.maxLongNameBytes) throw tooLarge(offset, 'a GNU long name', h.size, this.limits.maxLongNameBytes);
+        if (h.size > this.limits.maxLongNameBytes)
+          throw tooLarge(offset, 'a GNU long name', h.size, this.limits.maxLongNameBytes);
         const body = (await this.src.read(h.size + paddingOf(h.size))) ?? Buffer.alloc(0);
         if (body.length < h.size) throw truncated(this.src.position, 'inside a GNU long name');
         const nul = body.indexOf(0);
         longName = body.toString('utf8', 0, nul >= 0 && nul < h.size ? nul : h.size);
         continue;
       }
-      const entry: TarEntry = { path: h.name, typeflag: h.typeflag, size: h.size, mode: h.mode, linkname: h.linkname, offset };
+      const entry: TarEntry = {
+        path: h.name,
+        typeflag: h.typeflag,
+        size: h.size,
+        mode: h.mode,
+        linkname: h.linkname,
+        offset,
+      };
       if (longName !== undefined) entry.path = longName;
       const paxPath = pax.get('path');
       if (paxPath !== undefined) entry.path = paxPath;
@@ -233,15 +273,23 @@ export class TarReader {
       const paxSize = pax.get('size');
       if (paxSize !== undefined) {
         if (!/^[0-9]{1,16}$/.test(paxSize) || !Number.isSafeInteger(Number(paxSize))) {
-          throw new OcikitError(ErrorCode.ArchiveInvalid, `pax size ${JSON.stringify(paxSize.slice(0, 40))} at byte ${offset} is not a size`, {
-            hint: 'The archive is corrupt; produce it again.',
-            details: { offset },
-          });
+          throw new OcikitError(
+            ErrorCode.ArchiveInvalid,
+            `pax size ${JSON.stringify(paxSize.slice(0, 40))} at byte ${offset} is not a size`,
+            {
+              hint: 'The archive is corrupt; produce it again.',
+              details: { offset },
+            },
+          );
         }
         entry.size = Number(paxSize);
       }
       // Links, directories, devices and FIFOs carry no content, whatever their size field says.
-      const hasContent = entry.typeflag === TypeFlag.File || entry.typeflag === TypeFlag.OldFile || entry.typeflag === TypeFlag.Contiguous || !/^[0-7]$/.test(entry.typeflag);
+      const hasContent =
+        entry.typeflag === TypeFlag.File ||
+        entry.typeflag === TypeFlag.OldFile ||
+        entry.typeflag === TypeFlag.Contiguous ||
+        !/^[0-7]$/.test(entry.typeflag);
       if (!hasContent) entry.size = 0;
       this.pendingContent = entry.size;
       this.pendingPad = paddingOf(entry.size);
@@ -255,7 +303,8 @@ export class TarReader {
     const what = `the content of ${JSON.stringify(this.current?.path ?? '')}`;
     while (this.pendingContent > 0) {
       const s = await this.src.slice(this.pendingContent);
-      if (s === undefined) throw truncated(this.src.position, `${this.pendingContent} bytes short in ${what}`);
+      if (s === undefined)
+        throw truncated(this.src.position, `${this.pendingContent} bytes short in ${what}`);
       this.pendingContent -= s.length;
       yield s;
     }

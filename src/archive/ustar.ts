@@ -76,7 +76,13 @@ function splitUstar(p: string): { prefix: string; name: string } | undefined {
   return undefined;
 }
 
-function headerBlock(fields: { name: string; prefix: string; mode: number; size: number; typeflag: string }): Buffer {
+function headerBlock(fields: {
+  name: string;
+  prefix: string;
+  mode: number;
+  size: number;
+  typeflag: string;
+}): Buffer {
   const h = Buffer.alloc(BLOCK, 0);
   h.write(fields.name, 0, 100, 'utf8');
   h.write(octal(fields.mode, 8), 100, 'ascii');
@@ -104,7 +110,8 @@ export function checksum(h: Uint8Array): number {
 
 function signedChecksum(h: Uint8Array): number {
   let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : ((h[i] as number) << 24) >> 24;
+  for (let i = 0; i < BLOCK; i++)
+    sum += i >= 148 && i < 156 ? 0x20 : ((h[i] as number) << 24) >> 24;
   return sum;
 }
 
@@ -144,7 +151,12 @@ export function encodeHeader(entry: WriteHeader): Buffer {
   if (size > MAX_OCTAL_SIZE) records.push(paxRecord('size', String(size)));
   const fallbackName = entry.path.replace(/\/$/, '').split('/').pop() ?? 'entry';
   const fields = split ?? { prefix: '', name: truncateUtf8(fallbackName, 100) };
-  const main = headerBlock({ ...fields, mode: entry.mode, size: size > MAX_OCTAL_SIZE ? 0 : size, typeflag });
+  const main = headerBlock({
+    ...fields,
+    mode: entry.mode,
+    size: size > MAX_OCTAL_SIZE ? 0 : size,
+    typeflag,
+  });
   if (records.length === 0) return main;
   const body = Buffer.from(records.join(''), 'utf8');
   const pax = headerBlock({
@@ -188,9 +200,13 @@ function numeric(h: Buffer, start: number, length: number, offset: number, name:
     }
     return v;
   }
-  const text = h.toString('ascii', start, start + length).replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  const text = h
+    .toString('ascii', start, start + length)
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '');
   if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text)) throw invalid(offset, `${name} field ${JSON.stringify(text)} is not octal`);
+  if (!/^[0-7]+$/.test(text))
+    throw invalid(offset, `${name} field ${JSON.stringify(text)} is not octal`);
   const v = parseInt(text, 8);
   if (!Number.isSafeInteger(v)) throw invalid(offset, `${name} too large`);
   return v;
@@ -208,10 +224,14 @@ export function isZeroBlock(h: Uint8Array): boolean {
  * @throws OcikitError `OCIKIT_ARCHIVE_INVALID`
  */
 export function decodeHeader(h: Buffer, offset: number): RawHeader {
-  const stored = h.toString('ascii', 148, 156).replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  const stored = h
+    .toString('ascii', 148, 156)
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '');
   if (!/^[0-7]{1,7}$/.test(stored)) throw invalid(offset, 'the checksum field is not octal');
   const sum = parseInt(stored, 8);
-  if (sum !== checksum(h) && sum !== signedChecksum(h)) throw invalid(offset, 'header checksum mismatch');
+  if (sum !== checksum(h) && sum !== signedChecksum(h))
+    throw invalid(offset, 'header checksum mismatch');
   const magic = h.toString('latin1', 257, 265);
   const isUstar = magic === USTAR_MAGIC || magic.startsWith('ustar\0');
   if (!isUstar && magic !== GNU_MAGIC) throw invalid(offset, 'not a ustar, pax or GNU tar header');

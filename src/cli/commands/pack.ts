@@ -7,33 +7,72 @@ import type { CliIo } from '../io.js';
 import { humanBytes, printWarnings, stableJson } from '../output.js';
 import { progressBar } from '../progress.js';
 
-type PackArgs = { layout: string; out: string; gzip: boolean; 'gzip-level': number; verify: boolean };
+type PackArgs = {
+  layout: string;
+  out: string;
+  gzip: boolean;
+  'gzip-level': number;
+  verify: boolean;
+};
 
 export const command = 'pack <layout>';
-export const describe = 'Write a layout as an OCI archive (tar), byte-identical across runs and machines';
+export const describe =
+  'Write a layout as an OCI archive (tar), byte-identical across runs and machines';
 
 export function builder<T>(y: Argv<T>): Argv<T & PackArgs> {
   return y
-    .positional('layout', { type: 'string', demandOption: true, describe: 'OCI layout directory (read only)' })
-    .option('out', { type: 'string', demandOption: true, describe: 'The archive to write (must not exist); written atomically' })
-    .option('gzip', { type: 'boolean', default: false, describe: 'gzip the archive (fixed header: no name, mtime 0)' })
-    .option('gzip-level', { type: 'number', default: 6, describe: 'Deflate level with --gzip, 1-9' })
-    .option('verify', { type: 'boolean', default: false, describe: 'Hash every blob while packing (sizes and metadata digests are always checked)' })
-    .example('$0 pack ./layout --out image.tar', 'skopeo inspect oci-archive:image.tar reads it') as unknown as Argv<T & PackArgs>;
+    .positional('layout', {
+      type: 'string',
+      demandOption: true,
+      describe: 'OCI layout directory (read only)',
+    })
+    .option('out', {
+      type: 'string',
+      demandOption: true,
+      describe: 'The archive to write (must not exist); written atomically',
+    })
+    .option('gzip', {
+      type: 'boolean',
+      default: false,
+      describe: 'gzip the archive (fixed header: no name, mtime 0)',
+    })
+    .option('gzip-level', {
+      type: 'number',
+      default: 6,
+      describe: 'Deflate level with --gzip, 1-9',
+    })
+    .option('verify', {
+      type: 'boolean',
+      default: false,
+      describe: 'Hash every blob while packing (sizes and metadata digests are always checked)',
+    })
+    .example(
+      '$0 pack ./layout --out image.tar',
+      'skopeo inspect oci-archive:image.tar reads it',
+    ) as unknown as Argv<T & PackArgs>;
 }
 
 export async function handler(io: CliIo, args: GlobalArgs & PackArgs): Promise<number> {
   const layout = await openFromArgs(io, args.layout, args);
   const bar = progressBar(io, 'pack');
-  const options: PackOptions = { gzip: args.gzip, gzipLevel: args['gzip-level'], verifyDigests: args.verify, onProgress: bar.update };
+  const options: PackOptions = {
+    gzip: args.gzip,
+    gzipLevel: args['gzip-level'],
+    verifyDigests: args.verify,
+    onProgress: bar.update,
+  };
   const result = await packLayout(layout, path.resolve(io.cwd, args.out), options);
   bar.finish();
   if (args.json) {
-    io.stdout(stableJson({ ...result, layout: args.layout, out: args.out, warnings: layout.warnings }));
+    io.stdout(
+      stableJson({ ...result, layout: args.layout, out: args.out, warnings: layout.warnings }),
+    );
     return 0;
   }
   printWarnings(io, layout.warnings);
-  io.stderr(`ocikit: packed ${result.blobs} blobs (${humanBytes(result.contentBytes)}) into ${args.out} (${humanBytes(result.archiveBytes)})\n`);
+  io.stderr(
+    `ocikit: packed ${result.blobs} blobs (${humanBytes(result.contentBytes)}) into ${args.out} (${humanBytes(result.archiveBytes)})\n`,
+  );
   io.stdout(`${args.out}\n`);
   return 0;
 }

@@ -11,23 +11,43 @@ import { progressBar } from '../progress.js';
 type UnpackArgs = { archive: string; out: string };
 
 export const command = 'unpack <archive>';
-export const describe = 'Extract an OCI archive (.tar, .tar.gz) into a new layout, refusing anything unsafe';
+export const describe =
+  'Extract an OCI archive (.tar, .tar.gz) into a new layout, refusing anything unsafe';
 
 export function builder<T>(y: Argv<T>): Argv<T & UnpackArgs> {
   return y
-    .positional('archive', { type: 'string', demandOption: true, describe: 'OCI archive: ocikit pack, skopeo oci-archive:, buildx --output type=oci,dest=' })
-    .option('out', { type: 'string', demandOption: true, describe: 'Layout directory to create (new or empty); appears only when everything checked out' })
-    .example('$0 unpack image.tar --out ./layout', 'every blob hashed while it streams') as unknown as Argv<T & UnpackArgs>;
+    .positional('archive', {
+      type: 'string',
+      demandOption: true,
+      describe: 'OCI archive: ocikit pack, skopeo oci-archive:, buildx --output type=oci,dest=',
+    })
+    .option('out', {
+      type: 'string',
+      demandOption: true,
+      describe:
+        'Layout directory to create (new or empty); appears only when everything checked out',
+    })
+    .example(
+      '$0 unpack image.tar --out ./layout',
+      'every blob hashed while it streams',
+    ) as unknown as Argv<T & UnpackArgs>;
 }
 
 export async function handler(io: CliIo, args: GlobalArgs & UnpackArgs): Promise<number> {
-  if (args.archive === '') throw new OcikitError(ErrorCode.Usage, 'an archive file is required', { hint: 'Pass FILE.tar or FILE.tar.gz.' });
+  if (args.archive === '')
+    throw new OcikitError(ErrorCode.Usage, 'an archive file is required', {
+      hint: 'Pass FILE.tar or FILE.tar.gz.',
+    });
   const bar = progressBar(io, 'unpack');
-  const result = await unpackArchive(path.resolve(io.cwd, args.archive), path.resolve(io.cwd, args.out), {
-    strict: args.strict,
-    name: args.archive,
-    onProgress: bar.update,
-  });
+  const result = await unpackArchive(
+    path.resolve(io.cwd, args.archive),
+    path.resolve(io.cwd, args.out),
+    {
+      strict: args.strict,
+      name: args.archive,
+      onProgress: bar.update,
+    },
+  );
   bar.finish();
   if (args.json) {
     io.stdout(stableJson({ ...result, archive: args.archive, out: args.out }));
@@ -35,7 +55,9 @@ export async function handler(io: CliIo, args: GlobalArgs & UnpackArgs): Promise
   }
   printWarnings(io, result.warnings);
   for (const s of result.skipped) io.stderr(`ocikit: skipped ${s} (not part of an OCI layout)\n`);
-  io.stderr(`ocikit: unpacked ${result.blobs} blobs (${humanBytes(result.bytes)}), every digest checked\n`);
+  io.stderr(
+    `ocikit: unpacked ${result.blobs} blobs (${humanBytes(result.bytes)}), every digest checked\n`,
+  );
   io.stdout(`${args.out}\n`);
   return 0;
 }
