@@ -6,7 +6,7 @@
 #   2. scripts/e2e/rootfs.sh trixie + forky, in parallel (cached: ~15 ms when reused);
 #   3. scripts/e2e/dockerd.sh start for both suites (state dirs in a temporary directory;
 #      always stopped again by the EXIT trap, as are mounts the tests may have left);
-#   4. tap on test/e2e/buildx-*.ts once per suite, with OCIKIT_E2E_SUITE=trixie|forky,
+#   4. tap on test/e2e/buildx-*.ts and archive-*.ts once per suite, with OCIKIT_E2E_SUITE=trixie|forky,
 #      OCIKIT_E2E_STATE=<state dir> (the tests read <state dir>/env) and OCIKIT_E2E_TMP;
 #   5. the daemons are stopped, then test/e2e/bazel.sh runs if it exists (it prints
 #      "bazel: N passed, N failed" and starts whatever it needs itself).
@@ -14,7 +14,7 @@
 # above summed). Exits non-zero when anything failed, or when a prerequisite is missing and
 # CI=true (outside CI a missing prerequisite is a skip with the reason).
 # Environment: OCIKIT_E2E_SUITES (default "trixie forky"), OCIKIT_E2E_FILES (default
-# test/e2e/buildx-*.ts), OCIKIT_E2E_KEEP=1 keeps the work dir.
+# test/e2e/buildx-*.ts test/e2e/archive-*.ts), OCIKIT_E2E_KEEP=1 keeps the work dir.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 root="$(pwd)"
@@ -158,10 +158,10 @@ if [[ -n "${OCIKIT_E2E_FILES:-}" ]]; then
   read -r -a files <<<"$OCIKIT_E2E_FILES"
 else
   shopt -s nullglob
-  files=(test/e2e/buildx-*.ts)
+  files=(test/e2e/buildx-*.ts test/e2e/archive-*.ts)
   shopt -u nullglob
 fi
-[[ ${#files[@]} -gt 0 ]] || fail "no test/e2e/buildx-*.ts files"
+[[ ${#files[@]} -gt 0 ]] || fail "no test/e2e/*.ts files"
 for s in "${suites[@]}"; do
   [[ -n "${ready[$s]:-}" && ${#files[@]} -gt 0 ]] || continue
   t0=$SECONDS
