@@ -16,7 +16,7 @@ export const describe = 'Resolve oci-layout build contexts and make them safe fo
 
 export function builder<T>(y: Argv<T>): Argv<T & ContextArgs> {
   return buildxOptions(y)
-    .positional('contexts', { type: 'string', array: true, demandOption: true, describe: 'NAME=LAYOUT[:TAG|@DIGEST] (LAYOUT may be oci-layout://PATH)' })
+    .positional('contexts', { type: 'string', array: true, demandOption: true, describe: 'NAME=LAYOUT[:TAG|@DIGEST] (LAYOUT may be oci-layout://PATH, or an OCI archive FILE.tar)' })
     .option('platform', { type: 'string', describe: 'Pin one platform manifest instead of the whole index' })
     .example('$0 context base=./layout:latest --out /tmp/ctx', 'print base=oci-layout:///...:latest@sha256:...') as unknown as Argv<T & ContextArgs>;
 }
