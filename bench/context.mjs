@@ -1,0 +1,209 @@
+#!/usr/bin/env node
+// Bench: preparing a read-only-safe build context for a layout of 2,000 small blobs plus large
+// ones (1 GiB and 4 GiB in total), side by side in one run with
+//   (a) cp -a of the whole layout, and
+//   (b) the rules_oci workaround (buildx issue 2753): copy index.json and oci-layout, one
+//       symlink per blob (cp -as, the fastest form of it), touch index.json.lock, mkdir ingest.
+// ocikit runs as the CLI (node startup included): `ocikit context base=L:tag --out NEW`.
+// Targets (issue 3): <= 50 ms, >= 30x faster than (b), flat as bytes grow (1 GiB vs 4 GiB).
+// Layouts are generated once and cached in ${OCIKIT_BENCH_CACHE:-/var/tmp/ocikit-bench}.
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const bundle = path.join(root, 'dist/ocikit.mjs');
+const cache = process.env.OCIKIT_BENCH_CACHE ?? '/var/tmp/ocikit-bench';
+const SMALL = 2000;
+const MiB = 1024 * 1024;
+
+function sha256(b) {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** A valid layout: one image whose layers are SMALL 4 KiB blobs plus big blobs of bigMiB each. */
+function makeLayout(dir, bigCount, bigMiB) {
+  if (existsSync(path.join(dir, 'index.json'))) return;
+  const tmp = `${dir}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(path.join(tmp, 'blobs', 'sha256'), { recursive: true });
+  const put = (bytes, mediaType) => {
+    const hex = sha256(bytes);
+    writeFileSync(path.join(tmp, 'blobs', 'sha256', hex), bytes);
+    return { mediaType, digest: `sha256:${hex}`, size: bytes.length };
+  };
+  const layers = [];
+  for (let i = 0; i < SMALL; i++)
+    layers.push(
+      put(
+        Buffer.concat([Buffer.from(`small ${i}\n`), randomBytes(4096)]),
+        'application/vnd.oci.image.layer.v1.tar',
+      ),
+    );
+  const chunk = randomBytes(MiB);
+  for (let b = 0; b < bigCount; b++) {
+    const file = path.join(tmp, `big-${b}`);
+    const fd = openSync(file, 'w');
+    const h = createHash('sha256');
+    for (let m = 0; m < bigMiB; m++) {
+      chunk.writeUInt32LE(b * 100000 + m, 0);
+      writeSync(fd, chunk);
+      h.update(chunk);
+    }
+    closeSync(fd);
+    const hex = h.digest('hex');
+    renameSync(file, path.join(tmp, 'blobs', 'sha256', hex));
+    layers.push({
+      mediaType: 'application/vnd.oci.image.layer.v1.tar',
+      digest: `sha256:${hex}`,
+      size: bigMiB * MiB,
+    });
+  }
+  const config = put(
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+      }),
+    ),
+    'application/vnd.oci.image.config.v1+json',
+  );
+  const manifest = put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config,
+        layers,
+      }),
+    ),
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  writeFileSync(path.join(tmp, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(
+    path.join(tmp, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'bench' } }],
+    }),
+  );
+  renameSync(tmp, dir);
+}
+
+function hyperfine(commands, runs, warmup) {
+  const out = path.join(os.tmpdir(), `ocikit-bench-${process.pid}.json`);
+  // hyperfine takes one --prepare per command, in the order of the commands.
+  const ordered = [
+    '--style',
+    'none',
+    '--runs',
+    String(runs),
+    '--warmup',
+    String(warmup),
+    '--export-json',
+    out,
+  ];
+  for (const c of commands) ordered.push('--prepare', c.prepare);
+  for (const c of commands) ordered.push('--command-name', c.name);
+  ordered.push(...commands.map((c) => c.command));
+  execFileSync('hyperfine', ordered, {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { PATH: process.env.PATH },
+  });
+  const results = JSON.parse(readFileSync(out, 'utf8')).results;
+  rmSync(out, { force: true });
+  return Object.fromEntries(results.map((r) => [r.command, r.median * 1000]));
+}
+
+const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+mkdirSync(cache, { recursive: true });
+const sizes = [
+  { label: '1 GiB', dir: path.join(cache, 'context-1g'), big: 4, mib: 256 },
+  { label: '4 GiB', dir: path.join(cache, 'context-4g'), big: 4, mib: 1024 },
+];
+const scratch = mkdtempSync(path.join(cache, 'run-'));
+const rows = [];
+try {
+  for (const s of sizes) {
+    process.stderr.write(
+      `bench: layout ${s.label} (${SMALL} small blobs + ${s.big} x ${s.mib} MiB) in ${s.dir}\n`,
+    );
+    makeLayout(s.dir, s.big, s.mib);
+    const out = path.join(scratch, 'out');
+    const node = process.execPath;
+    const env = `env -i PATH=/usr/bin:/bin`;
+    const medians = hyperfine(
+      [
+        {
+          name: 'ocikit',
+          prepare: `rm -rf ${q(out)}`,
+          command: `${env} ${q(node)} ${q(bundle)} context base=${q(s.dir)}:bench --buildx-version 0.29.1 --mode thin --out ${q(out)}`,
+        },
+        {
+          name: 'rules_oci-workaround',
+          prepare: `rm -rf ${q(out)}`,
+          command: `sh -c ${q(`mkdir -p ${out}/blobs && cp ${s.dir}/oci-layout ${s.dir}/index.json ${out}/ && cp -as ${s.dir}/blobs/sha256 ${out}/blobs/ && touch ${out}/index.json.lock && mkdir ${out}/ingest`)}`,
+        },
+        {
+          name: 'cp-a',
+          prepare: `rm -rf ${q(out)} && sync`,
+          command: `cp -a ${q(s.dir)} ${q(out)}`,
+        },
+      ],
+      s.label === '1 GiB' ? 10 : 5,
+      1,
+    );
+    rows.push({ size: s.label, ...medians });
+    rmSync(out, { recursive: true, force: true });
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+const fmt = (ms) => `${ms.toFixed(1)} ms`;
+console.log('\ncontext preparation (median wall time, clean env, node startup included)');
+console.log(
+  'size    ocikit      rules_oci workaround   cp -a        workaround/ocikit  cp-a/ocikit',
+);
+for (const r of rows) {
+  console.log(
+    `${r.size.padEnd(7)} ${fmt(r.ocikit).padEnd(11)} ${fmt(r['rules_oci-workaround']).padEnd(22)} ${fmt(r['cp-a']).padEnd(12)} ${(r['rules_oci-workaround'] / r.ocikit).toFixed(1)}x`.padEnd(
+      90,
+    ) + `${(r['cp-a'] / r.ocikit).toFixed(1)}x`,
+  );
+}
+const [one, four] = rows;
+const flat = four.ocikit / one.ocikit;
+const checks = [
+  [
+    `ocikit <= 50 ms (1 GiB: ${fmt(one.ocikit)}, 4 GiB: ${fmt(four.ocikit)})`,
+    Math.max(one.ocikit, four.ocikit) <= 50,
+  ],
+  [
+    `>= 30x faster than the rules_oci workaround (${(one['rules_oci-workaround'] / one.ocikit).toFixed(1)}x)`,
+    one['rules_oci-workaround'] / one.ocikit >= 30,
+  ],
+  [`flat as bytes grow: 4 GiB / 1 GiB = ${flat.toFixed(2)}x`, flat < 1.3],
+];
+for (const [what, ok] of checks) console.log(`${ok ? 'PASS' : 'FAIL'} ${what}`);
+mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
+writeFileSync(
+  path.join(root, 'bench', 'results', 'context.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), rows, checks }, null, 2)}\n`,
+);
