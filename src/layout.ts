@@ -3,7 +3,7 @@
  * renames anything: it opens files with O_RDONLY and reads them.
  */
 import { createHash } from 'node:crypto';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { blobRelPath, isHashable, parseDigest, type Digest } from './digest.js';
 import { ErrorCode, OcikitError, errnoCode } from './errors.js';
@@ -117,6 +117,18 @@ export function digestBytes(algorithm: string, bytes: Uint8Array): string {
 export class Layout {
   private readonly jsonCache = new Map<string, Promise<JsonBlob>>();
 
+  private readonly algDirs = new Map<string, Promise<string>>();
+
+  /** The real path of `blobs/<algorithm>` (cached). */
+  private realAlgDir(algorithm: string): Promise<string> {
+    let p = this.algDirs.get(algorithm);
+    if (p === undefined) {
+      p = fsp.realpath(path.join(this.dir, 'blobs', algorithm));
+      this.algDirs.set(algorithm, p);
+    }
+    return p;
+  }
+
   /** @internal use {@link openLayout} */
   constructor(
     /** The layout directory used for reading (as given to {@link openLayout}). */
@@ -147,8 +159,15 @@ export class Layout {
     const relPath = blobRelPath(digest);
     const file = path.join(this.dir, relPath);
     let real: string;
+    let lst: Stats | undefined;
     try {
-      real = await fsp.realpath(file);
+      // One realpath per algorithm directory (a thin copy's `blobs` is a symlink), then one
+      // lstat per blob; only a blob that is itself a symlink costs a realpath of its own.
+      const algDir = await this.realAlgDir(digest.algorithm);
+      const candidate = path.join(algDir, digest.encoded);
+      lst = await fsp.lstat(candidate);
+      real = lst.isSymbolicLink() ? await fsp.realpath(candidate) : candidate;
+      if (lst.isSymbolicLink()) lst = undefined;
     } catch (e) {
       const code = errnoCode(e);
       if (code === 'ENOENT' || code === 'ENOTDIR') {
@@ -182,9 +201,9 @@ export class Layout {
         details: { digest: digest.value, path: relPath },
       });
     }
-    let st;
+    let st = lst;
     try {
-      st = await fsp.stat(real);
+      st ??= await fsp.stat(real);
     } catch (e) {
       throw new OcikitError(ErrorCode.BlobUnreadable, `${relPath}: cannot be read (${errnoCode(e) ?? String(e)})`, {
         hint: 'Check the permissions of the layout directory.',
