@@ -48,3 +48,24 @@ export {
 export { packLayout, type PackOptions, type PackResult } from './archive/pack.js';
 export { unpackArchive, extractLayoutArchive, type UnpackOptions, type UnpackResult, type ExtractResult } from './archive/unpack.js';
 export { unpackContextArchive, isArchiveFile } from './archive/context.js';
+export {
+  prepareContexts,
+  contextDirName,
+  type ContextRequest,
+  type PrepareOptions,
+  type PreparedContext,
+  type PreparedContexts,
+  type Strategy,
+  type Mode,
+} from './context.js';
+export { writeThinCopy, canonicalJson, type ThinCopy, type LinkKind } from './thin-copy.js';
+export { pendingDir, writeFileAtomic, type PendingDir } from './out-dir.js';
+export { parseBuildxVersion, buildxBehaviour, formatBuildxVersion, type BuildxVersion, type BuildxBehaviour } from './buildx/compat.js';
+export { detectBuildxVersion, type Detected } from './buildx/detect.js';
+export { parseLayoutRef, formatLayoutRef, pathNeedsRemap, isValidTag, OCI_LAYOUT_SCHEME, type LayoutRef } from './buildx/ref.js';
+export { parseBuildArgs, flagsFromConfig, flagsToArgv, mergeFlags, FLAGS, type BuildFlags } from './buildx/flags.js';
+export { buildxInvocation, classifyContext, dockerfileReferences, shellQuote, type Invocation, type InvocationOptions } from './buildx/args.js';
+export { RawJsonStream, LOG_TAIL, type Vertex, type StreamEvent } from './buildx/stream.js';
+export { parseAnnotation, missingAnnotations, repairAnnotations, type AnnotationRequest, type AnnotationTarget, type MissingAnnotation } from './buildx/annotations.js';
+export { preflight, spawnRunner, type Preflight, type Runner } from './buildx/preflight.js';
+export { build, type BuildOptions, type BuildResult } from './build.js';

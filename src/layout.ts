@@ -266,7 +266,7 @@ export class Layout {
     const blob = await this.readJsonBlob(desc, options);
     const where = `index ${desc.digest}`;
     checkContentMediaType(desc, rawMediaType(blob.value), where);
-    return parseImageIndex(blob.value, where, this.lenience);
+    return this.parsedOnce(blob.value, 'index', () => parseImageIndex(blob.value, where, this.lenience));
   }
 
   /** Read and validate an image manifest. */
@@ -274,13 +274,27 @@ export class Layout {
     const blob = await this.readJsonBlob(desc, options);
     const where = `manifest ${desc.digest}`;
     checkContentMediaType(desc, rawMediaType(blob.value), where);
-    return parseImageManifest(blob.value, where, this.lenience);
+    return this.parsedOnce(blob.value, 'manifest', () => parseImageManifest(blob.value, where, this.lenience));
   }
 
   /** Read and validate an image configuration. */
   async readConfig(desc: Descriptor, options: { verifyDigest?: boolean } = {}): Promise<ImageConfig> {
     const blob = await this.readJsonBlob(desc, options);
-    return parseImageConfig(blob.value, `config ${desc.digest}`, this.lenience);
+    return this.parsedOnce(blob.value, 'config', () => parseImageConfig(blob.value, `config ${desc.digest}`, this.lenience));
+  }
+
+  private readonly parsed = new WeakMap<object, Map<string, unknown>>();
+
+  /** Parse a cached JSON value once per kind (a 2,000-layer manifest is read several times). */
+  private parsedOnce<T>(value: unknown, kind: string, parse: () => T): T {
+    if (value === null || typeof value !== 'object') return parse();
+    let byKind = this.parsed.get(value);
+    if (byKind === undefined) {
+      byKind = new Map();
+      this.parsed.set(value, byKind);
+    }
+    if (!byKind.has(kind)) byKind.set(kind, parse());
+    return byKind.get(kind) as T;
   }
 }
 
