@@ -170,12 +170,18 @@ try {
       1,
     );
     // In-process: the preparation itself, without node's and the CLI's startup.
-    const { prepareContexts, parseBuildxVersion } = await import(path.join(root, 'dist/lib/index.js'));
+    const { prepareContexts, parseBuildxVersion } = await import(
+      path.join(root, 'dist/lib/index.js')
+    );
     const times = [];
     for (let i = 0; i < 21; i++) {
       rmSync(out, { recursive: true, force: true });
       const t0 = process.hrtime.bigint();
-      await prepareContexts([{ name: 'base', ref: { path: s.dir, tag: 'bench' } }], { out, mode: 'thin', buildx: parseBuildxVersion('0.29.1') });
+      await prepareContexts([{ name: 'base', ref: { path: s.dir, tag: 'bench' } }], {
+        out,
+        mode: 'thin',
+        buildx: parseBuildxVersion('0.29.1'),
+      });
       times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     times.sort((a, b) => a - b);
@@ -188,17 +194,54 @@ try {
 
 const fmt = (ms) => `${ms.toFixed(1)} ms`;
 const x = (a, b) => `${(a / b).toFixed(1)}x`;
-console.log('\ncontext preparation, 2,000 small blobs + large ones (medians; CLI rows: clean env, node startup included)');
-console.log(['size', 'ocikit CLI', 'ocikit library', 'rules_oci workaround', 'cp -a', 'workaround/CLI', 'workaround/library', 'cp-a/CLI'].map((h, i) => h.padEnd(i === 0 ? 7 : 22)).join(''));
+console.log(
+  '\ncontext preparation, 2,000 small blobs + large ones (medians; CLI rows: clean env, node startup included)',
+);
+console.log(
+  [
+    'size',
+    'ocikit CLI',
+    'ocikit library',
+    'rules_oci workaround',
+    'cp -a',
+    'workaround/CLI',
+    'workaround/library',
+    'cp-a/CLI',
+  ]
+    .map((h, i) => h.padEnd(i === 0 ? 7 : 22))
+    .join(''),
+);
 for (const r of rows) {
   const w = r['rules_oci-workaround'];
-  console.log([r.size, fmt(r.ocikit), fmt(r.library), fmt(w), fmt(r['cp-a']), x(w, r.ocikit), x(w, r.library), x(r['cp-a'], r.ocikit)].map((c, i) => c.padEnd(i === 0 ? 7 : 22)).join(''));
+  console.log(
+    [
+      r.size,
+      fmt(r.ocikit),
+      fmt(r.library),
+      fmt(w),
+      fmt(r['cp-a']),
+      x(w, r.ocikit),
+      x(w, r.library),
+      x(r['cp-a'], r.ocikit),
+    ]
+      .map((c, i) => c.padEnd(i === 0 ? 7 : 22))
+      .join(''),
+  );
 }
 const [one, four] = rows;
 const checks = [
-  [`preparation <= 50 ms: library ${fmt(one.library)} / ${fmt(four.library)}; CLI ${fmt(one.ocikit)} / ${fmt(four.ocikit)} (node + CLI startup alone is ~45 ms)`, Math.max(one.library, four.library) <= 50],
-  [`>= 30x faster than the rules_oci workaround: library ${x(one['rules_oci-workaround'], one.library)}, CLI ${x(one['rules_oci-workaround'], one.ocikit)}`, one['rules_oci-workaround'] / one.library >= 30],
-  [`flat as bytes grow (4 GiB / 1 GiB): library ${(four.library / one.library).toFixed(2)}x, CLI ${(four.ocikit / one.ocikit).toFixed(2)}x`, four.library / one.library < 1.5],
+  [
+    `preparation <= 50 ms: library ${fmt(one.library)} / ${fmt(four.library)}; CLI ${fmt(one.ocikit)} / ${fmt(four.ocikit)} (node + CLI startup alone is ~45 ms)`,
+    Math.max(one.library, four.library) <= 50,
+  ],
+  [
+    `>= 30x faster than the rules_oci workaround: library ${x(one['rules_oci-workaround'], one.library)}, CLI ${x(one['rules_oci-workaround'], one.ocikit)}`,
+    one['rules_oci-workaround'] / one.library >= 30,
+  ],
+  [
+    `flat as bytes grow (4 GiB / 1 GiB): library ${(four.library / one.library).toFixed(2)}x, CLI ${(four.ocikit / one.ocikit).toFixed(2)}x`,
+    four.library / one.library < 1.5,
+  ],
 ];
 for (const [what, ok] of checks) console.log(`${ok ? 'PASS' : 'FAIL'} ${what}`);
 mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });

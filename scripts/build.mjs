@@ -11,9 +11,17 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 
 rmSync(path.join(root, 'dist/lib'), { recursive: true, force: true });
-execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], {
-  stdio: 'inherit',
-});
+execFileSync(
+  process.execPath,
+  [
+    path.join(root, 'node_modules/typescript/bin/tsc'),
+    '-p',
+    path.join(root, 'tsconfig.build.json'),
+  ],
+  {
+    stdio: 'inherit',
+  },
+);
 
 const out = path.join(root, 'dist/ocikit.mjs');
 const tmp = `${out}.tmp-${process.pid}`;

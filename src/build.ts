@@ -9,7 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { missingAnnotations, parseAnnotation, repairAnnotations, type MissingAnnotation } from './buildx/annotations.js';
+import {
+  missingAnnotations,
+  parseAnnotation,
+  repairAnnotations,
+  type MissingAnnotation,
+} from './buildx/annotations.js';
 import { buildxInvocation, type InvocationOptions } from './buildx/args.js';
 import type { BuildFlags } from './buildx/flags.js';
 import { preflight } from './buildx/preflight.js';
@@ -53,7 +58,16 @@ export interface BuildResult {
   warnings: Warning[];
 }
 
-const OWN_FLAGS: (keyof BuildFlags)[] = ['output', 'push', 'load', 'progress', 'metadataFile', 'iidfile', 'call', 'check'];
+const OWN_FLAGS: (keyof BuildFlags)[] = [
+  'output',
+  'push',
+  'load',
+  'progress',
+  'metadataFile',
+  'iidfile',
+  'call',
+  'check',
+];
 
 function tail(lines: readonly string[], n = 10): string[] {
   return lines.slice(Math.max(0, lines.length - n));
@@ -72,30 +86,54 @@ async function writableDir(dir: string): Promise<boolean> {
 async function privateDockerConfig(env: NodeJS.ProcessEnv, into: string): Promise<string> {
   const src = env['DOCKER_CONFIG'] ?? path.join(env['HOME'] ?? os.homedir(), '.docker');
   await fsp.mkdir(into, { mode: 0o700 });
-  await fsp.copyFile(path.join(src, 'config.json'), path.join(into, 'config.json')).catch(() => undefined);
-  await fsp.cp(path.join(src, 'contexts'), path.join(into, 'contexts'), { recursive: true }).catch(() => undefined);
+  await fsp
+    .copyFile(path.join(src, 'config.json'), path.join(into, 'config.json'))
+    .catch(() => undefined);
+  await fsp
+    .cp(path.join(src, 'contexts'), path.join(into, 'contexts'), { recursive: true })
+    .catch(() => undefined);
   const plugins = await fsp.realpath(path.join(src, 'cli-plugins')).catch(() => undefined);
   if (plugins !== undefined) await fsp.symlink(plugins, path.join(into, 'cli-plugins'));
   return into;
 }
 
 /** Classify a failed run by what buildx said. */
-function failure(stream: RawJsonStream, exit: { code: number | null; signal: NodeJS.Signals | null }, stdout: string): OcikitError {
+function failure(
+  stream: RawJsonStream,
+  exit: { code: number | null; signal: NodeJS.Signals | null },
+  stdout: string,
+): OcikitError {
   const all = [...stream.text, ...stdout.split('\n')].join('\n');
   if (/is not a docker command|unknown command "buildx"|unknown flag: --build-context/.test(all)) {
     return new OcikitError(ErrorCode.BuildxMissing, 'the docker CLI has no buildx plugin', {
       hint: 'Install docker-buildx (Debian: apt-get install docker-buildx) or pass --docker to a docker CLI that has it.',
     });
   }
-  if (/Cannot connect to the Docker daemon|connection refused|dial unix .*: connect: (no such file|permission denied)|error during connect/i.test(all)) {
-    return new OcikitError(ErrorCode.BuilderUnreachable, `the builder cannot be reached: ${tail(stream.errorLines().length > 0 ? stream.errorLines() : stream.text, 1).join('')}`, {
-      hint: 'Start the docker daemon, or point DOCKER_HOST / the docker context at a running one.',
-    });
+  if (
+    /Cannot connect to the Docker daemon|connection refused|dial unix .*: connect: (no such file|permission denied)|error during connect/i.test(
+      all,
+    )
+  ) {
+    return new OcikitError(
+      ErrorCode.BuilderUnreachable,
+      `the builder cannot be reached: ${tail(stream.errorLines().length > 0 ? stream.errorLines() : stream.text, 1).join('')}`,
+      {
+        hint: 'Start the docker daemon, or point DOCKER_HOST / the docker context at a running one.',
+      },
+    );
   }
-  if (/not supported for the docker driver|unknown scheme oci-layout|OCI exporter is not supported/i.test(all)) {
-    return new OcikitError(ErrorCode.DriverUnsupported, 'the builder uses the docker driver without the containerd image store, which cannot read oci-layout contexts or write OCI outputs', {
-      hint: 'Enable the containerd image store in the daemon ({"features":{"containerd-snapshotter":true}} in daemon.json) or use a docker-container builder (--builder).',
-    });
+  if (
+    /not supported for the docker driver|unknown scheme oci-layout|OCI exporter is not supported/i.test(
+      all,
+    )
+  ) {
+    return new OcikitError(
+      ErrorCode.DriverUnsupported,
+      'the builder uses the docker driver without the containerd image store, which cannot read oci-layout contexts or write OCI outputs',
+      {
+        hint: 'Enable the containerd image store in the daemon ({"features":{"containerd-snapshotter":true}} in daemon.json) or use a docker-container builder (--builder).',
+      },
+    );
   }
   const [failed] = stream.failedVertexes();
   if (failed !== undefined) return stepFailure(failed, stream);
@@ -106,19 +144,28 @@ function failure(stream: RawJsonStream, exit: { code: number | null; signal: Nod
       details: { output: tail(stream.text) },
     });
   }
-  const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-  return new OcikitError(ErrorCode.BuildxFailed, `docker buildx build ${how}${stream.text.length > 0 ? `: ${tail(stream.text, 3).join(' | ')}` : ''}`, {
-    hint: 'Run the printed command by hand (ocikit buildx-args) to see buildx\'s own output.',
-    details: { output: tail(stream.text) },
-  });
+  const how =
+    exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  return new OcikitError(
+    ErrorCode.BuildxFailed,
+    `docker buildx build ${how}${stream.text.length > 0 ? `: ${tail(stream.text, 3).join(' | ')}` : ''}`,
+    {
+      hint: "Run the printed command by hand (ocikit buildx-args) to see buildx's own output.",
+      details: { output: tail(stream.text) },
+    },
+  );
 }
 
 function stepFailure(v: Vertex, stream: RawJsonStream): OcikitError {
   const logs = tail(v.logs);
-  return new OcikitError(ErrorCode.SolveFailed, `step "${v.name}" failed: ${v.error ?? 'error'}${logs.length > 0 ? `\n${logs.map((l) => `  | ${l}`).join('\n')}` : ''}`, {
-    hint: 'Fix the Dockerfile step named above (its last log lines are shown).',
-    details: { step: v.name, logs, output: tail(stream.text) },
-  });
+  return new OcikitError(
+    ErrorCode.SolveFailed,
+    `step "${v.name}" failed: ${v.error ?? 'error'}${logs.length > 0 ? `\n${logs.map((l) => `  | ${l}`).join('\n')}` : ''}`,
+    {
+      hint: 'Fix the Dockerfile step named above (its last log lines are shown).',
+      details: { step: v.name, logs, output: tail(stream.text) },
+    },
+  );
 }
 
 async function readMetadata(file: string): Promise<Record<string, unknown> | undefined> {
@@ -135,12 +182,20 @@ async function readMetadata(file: string): Promise<Record<string, unknown> | und
  *   `OCIKIT_SOLVE_FAILED`, `OCIKIT_BUILDX_FAILED`, `OCIKIT_STREAM_INCOMPLETE`, `OCIKIT_OUTPUT_INVALID`,
  *   `OCIKIT_ANNOTATIONS_MISSING`, `OCIKIT_USAGE`, and every context error
  */
-export async function build(flags: BuildFlags, contextDir: string | undefined, options: BuildOptions): Promise<BuildResult> {
+export async function build(
+  flags: BuildFlags,
+  contextDir: string | undefined,
+  options: BuildOptions,
+): Promise<BuildResult> {
   for (const key of OWN_FLAGS) {
     if (flags[key] !== undefined) {
-      throw new OcikitError(ErrorCode.Usage, `ocikit build sets --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} itself; drop it`, {
-        hint: 'The result goes to --out (a layout directory, or FILE.tar); use ocikit buildx-args for other outputs.',
-      });
+      throw new OcikitError(
+        ErrorCode.Usage,
+        `ocikit build sets --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} itself; drop it`,
+        {
+          hint: 'The result goes to --out (a layout directory, or FILE.tar); use ocikit buildx-args for other outputs.',
+        },
+      );
     }
   }
   const annotationRequests = (flags.annotation ?? []).map(parseAnnotation);
@@ -154,11 +209,21 @@ export async function build(flags: BuildFlags, contextDir: string | undefined, o
     pending = await pendingDir(out);
     dest = pending.tmp;
   } else {
-    if (await fsp.lstat(out).then(() => true, () => false)) {
-      throw new OcikitError(ErrorCode.OutNotEmpty, `--out ${out} exists`, { hint: 'ocikit does not overwrite: remove it first or pass a new path.' });
+    if (
+      await fsp.lstat(out).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      throw new OcikitError(ErrorCode.OutNotEmpty, `--out ${out} exists`, {
+        hint: 'ocikit does not overwrite: remove it first or pass a new path.',
+      });
     }
     await fsp.mkdir(path.dirname(out), { recursive: true });
-    dest = path.join(path.dirname(out), `.${path.basename(out)}.ocikit-tmp-${randomBytes(6).toString('hex')}`);
+    dest = path.join(
+      path.dirname(out),
+      `.${path.basename(out)}.ocikit-tmp-${randomBytes(6).toString('hex')}`,
+    );
   }
   const tmpRoot = await fsp.mkdtemp(path.join(os.tmpdir(), 'ocikit-build-'));
   try {
@@ -170,7 +235,11 @@ export async function build(flags: BuildFlags, contextDir: string | undefined, o
       progress: 'rawjson',
     };
     const { docker: _d, ...invocationRest } = options;
-    const inv = await buildxInvocation(buildFlags, contextDir, { ...invocationRest, out: path.join(tmpRoot, 'contexts'), docker: options.docker ?? 'docker' });
+    const inv = await buildxInvocation(buildFlags, contextDir, {
+      ...invocationRest,
+      out: path.join(tmpRoot, 'contexts'),
+      docker: options.docker ?? 'docker',
+    });
     const mode = options.privateDockerConfig ?? 'auto';
     const currentConfig = env['DOCKER_CONFIG'] ?? path.join(env['HOME'] ?? os.homedir(), '.docker');
     if (mode === 'always' || (mode === 'auto' && !(await writableDir(currentConfig)))) {
@@ -180,20 +249,28 @@ export async function build(flags: BuildFlags, contextDir: string | undefined, o
     if (options.preflight !== false) await preflight(inv.argv[0] as string, flags.builder, env);
     const stream = new RawJsonStream(options.onEvent);
     let stdout = '';
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const [cmd, ...args] = inv.argv as [string, ...string[]];
-      const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd ?? process.cwd() });
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => stream.push(d));
-      child.on('error', (e) => {
-        reject(
-          errnoCode(e) === 'ENOENT'
-            ? new OcikitError(ErrorCode.BuildxMissing, `${cmd}: not found`, { hint: 'Install the docker CLI with buildx, or pass --docker PATH.' })
-            : e,
-        );
-      });
-      child.on('close', (code, signal) => resolve({ code, signal }));
-    });
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+      (resolve, reject) => {
+        const [cmd, ...args] = inv.argv as [string, ...string[]];
+        const child = spawn(cmd, args, {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          cwd: options.cwd ?? process.cwd(),
+        });
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => stream.push(d));
+        child.on('error', (e) => {
+          reject(
+            errnoCode(e) === 'ENOENT'
+              ? new OcikitError(ErrorCode.BuildxMissing, `${cmd}: not found`, {
+                  hint: 'Install the docker CLI with buildx, or pass --docker PATH.',
+                })
+              : e,
+          );
+        });
+        child.on('close', (code, signal) => resolve({ code, signal }));
+      },
+    );
     const cut = stream.end();
     // A step error is always fatal. ERROR: lines are fatal with a failed exit; with exit 0 they
     // are client-side noise (buildx 0.29 logs content-store lock races while exporting several
@@ -201,23 +278,35 @@ export async function build(flags: BuildFlags, contextDir: string | undefined, o
     if (exit.code !== 0 || stream.failedVertexes().length > 0) throw failure(stream, exit, stdout);
     const noise = stream.errorLines();
     if (cut !== undefined) {
-      throw new OcikitError(ErrorCode.StreamIncomplete, 'the progress stream ended in the middle of a JSON record', {
-        hint: 'buildx was interrupted; rerun the build.',
-      });
+      throw new OcikitError(
+        ErrorCode.StreamIncomplete,
+        'the progress stream ended in the middle of a JSON record',
+        {
+          hint: 'buildx was interrupted; rerun the build.',
+        },
+      );
     }
     const unfinished = stream.unfinishedVertexes();
     if (unfinished.length > 0) {
-      throw new OcikitError(ErrorCode.StreamIncomplete, `buildx exited 0 but ${unfinished.length} step(s) never finished: ${unfinished.map((v) => JSON.stringify(v.name)).join(', ')}`, {
-        hint: 'buildx was interrupted or its output was cut; rerun the build.',
-        details: { steps: unfinished.map((v) => v.name) },
-      });
+      throw new OcikitError(
+        ErrorCode.StreamIncomplete,
+        `buildx exited 0 but ${unfinished.length} step(s) never finished: ${unfinished.map((v) => JSON.stringify(v.name)).join(', ')}`,
+        {
+          hint: 'buildx was interrupted or its output was cut; rerun the build.',
+          details: { steps: unfinished.map((v) => v.name) },
+        },
+      );
     }
     const metadata = await readMetadata(metadataFile);
     const buildxDigest = metadata?.['containerimage.digest'];
     if (typeof buildxDigest !== 'string') {
-      throw new OcikitError(ErrorCode.OutputInvalid, 'buildx exited 0 but wrote no metadata with containerimage.digest', {
-        hint: 'The build did not produce an image; check the Dockerfile and the builder.',
-      });
+      throw new OcikitError(
+        ErrorCode.OutputInvalid,
+        'buildx exited 0 but wrote no metadata with containerimage.digest',
+        {
+          hint: 'The build did not produce an image; check the Dockerfile and the builder.',
+        },
+      );
     }
 
     // Check the result.
@@ -227,19 +316,30 @@ export async function build(flags: BuildFlags, contextDir: string | undefined, o
       await fsp.mkdir(layoutDir);
       const tar = await import('tar');
       await tar.x({ file: dest, cwd: layoutDir, strict: true }).catch((e: unknown) => {
-        throw new OcikitError(ErrorCode.OutputInvalid, `the output tarball cannot be read: ${(e as Error).message}`, { hint: 'Rerun the build.' });
+        throw new OcikitError(
+          ErrorCode.OutputInvalid,
+          `the output tarball cannot be read: ${(e as Error).message}`,
+          { hint: 'Rerun the build.' },
+        );
       });
     }
     const check = async (): Promise<{ descriptor: Descriptor; missing: MissingAnnotation[] }> => {
       const layout = await openLayout(layoutDir, { name: 'build output' });
       const report = await verifyLayout(layout);
       if (!report.ok) {
-        throw new OcikitError(ErrorCode.OutputInvalid, `the output layout is incomplete: ${report.problems.map((p) => p.message).join('; ')}`, {
-          hint: 'The builder wrote a broken layout; rerun the build.',
-          details: { problems: report.problems },
-        });
+        throw new OcikitError(
+          ErrorCode.OutputInvalid,
+          `the output layout is incomplete: ${report.problems.map((p) => p.message).join('; ')}`,
+          {
+            hint: 'The builder wrote a broken layout; rerun the build.',
+            details: { problems: report.problems },
+          },
+        );
       }
-      return { descriptor: layout.index.manifests.find((d) => d.digest === buildxDigest) as Descriptor, missing: await missingAnnotations(layout, buildxDigest, annotationRequests) };
+      return {
+        descriptor: layout.index.manifests.find((d) => d.digest === buildxDigest) as Descriptor,
+        missing: await missingAnnotations(layout, buildxDigest, annotationRequests),
+      };
     };
     let { descriptor, missing } = await check();
     let digest = buildxDigest;
@@ -249,7 +349,10 @@ export async function build(flags: BuildFlags, contextDir: string | undefined, o
       repaired = missing.filter((m) => !r.unrepaired.includes(m));
       digest = r.digest;
       const layout = await openLayout(layoutDir, { name: 'build output' });
-      if (!(await verifyLayout(layout)).ok) throw new OcikitError(ErrorCode.Internal, 'the repaired output does not verify', { hint: 'Please report this.' });
+      if (!(await verifyLayout(layout)).ok)
+        throw new OcikitError(ErrorCode.Internal, 'the repaired output does not verify', {
+          hint: 'Please report this.',
+        });
       descriptor = layout.index.manifests.find((d) => d.digest === digest) as Descriptor;
       missing = await missingAnnotations(layout, digest, annotationRequests);
     }
@@ -258,9 +361,10 @@ export async function build(flags: BuildFlags, contextDir: string | undefined, o
         ErrorCode.AnnotationsMissing,
         `the output lacks ${missing.length} requested annotation(s): ${missing.map((m) => `${m.target}${m.platform !== undefined ? `[${m.platform}]` : ''}:${m.key}=${m.value} on ${m.where}${m.actual !== undefined ? ` (has ${JSON.stringify(m.actual)})` : ''}`).join('; ')}`,
         {
-          hint: missing.every((m) => m.target !== 'manifest') && format === 'layout'
-            ? 'Pass --repair-annotations to add them to the output index (a known buildx multi-node merge bug drops them).'
-            : 'The builder dropped them; manifest-level annotations cannot be added afterwards without changing digests.',
+          hint:
+            missing.every((m) => m.target !== 'manifest') && format === 'layout'
+              ? 'Pass --repair-annotations to add them to the output index (a known buildx multi-node merge bug drops them).'
+              : 'The builder dropped them; manifest-level annotations cannot be added afterwards without changing digests.',
           details: { missing },
         },
       );
@@ -281,7 +385,10 @@ export async function build(flags: BuildFlags, contextDir: string | undefined, o
       warnings: [
         ...inv.warnings,
         ...stream.warnings.map((message) => ({ code: 'OCIKIT_W_BUILDX', message })),
-        ...noise.map((line) => ({ code: 'OCIKIT_W_BUILDX_ERROR_LINE', message: `buildx printed "${line.trim()}" but exited 0; the output was verified` })),
+        ...noise.map((line) => ({
+          code: 'OCIKIT_W_BUILDX_ERROR_LINE',
+          message: `buildx printed "${line.trim()}" but exited 0; the output was verified`,
+        })),
       ],
     };
   } finally {

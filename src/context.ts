@@ -80,7 +80,9 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
 /** A directory name for a context: safe characters, no `:`/`@`, unique per name. */
 export function contextDirName(name: string): string {
   const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
-  return safe === name ? name : `${safe}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+  return safe === name
+    ? name
+    : `${safe}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
 }
 
 async function isWritable(dir: string): Promise<boolean> {
@@ -119,7 +121,13 @@ interface Staging {
   pending?: PendingDir;
 }
 
-async function openOut(staging: Staging, options: PrepareOptions, cwd: string, inputs: readonly string[], why: string): Promise<PendingDir> {
+async function openOut(
+  staging: Staging,
+  options: PrepareOptions,
+  cwd: string,
+  inputs: readonly string[],
+  why: string,
+): Promise<PendingDir> {
   if (staging.pending !== undefined) return staging.pending;
   if (options.out === undefined) {
     throw new OcikitError(ErrorCode.OutInvalid, `${why}, but no --out was given`, {
@@ -128,9 +136,13 @@ async function openOut(staging: Staging, options: PrepareOptions, cwd: string, i
   }
   const out = path.resolve(cwd, options.out);
   if (pathNeedsRemap(out)) {
-    throw new OcikitError(ErrorCode.OutInvalid, `--out ${out} contains ':' or '@', which buildx misparses in oci-layout paths`, {
-      hint: 'Choose an --out path without ":" and "@".',
-    });
+    throw new OcikitError(
+      ErrorCode.OutInvalid,
+      `--out ${out} contains ':' or '@', which buildx misparses in oci-layout paths`,
+      {
+        hint: 'Choose an --out path without ":" and "@".',
+      },
+    );
   }
   staging.pending = await pendingDir(out, inputs);
   staging.out = out;
@@ -138,7 +150,10 @@ async function openOut(staging: Staging, options: PrepareOptions, cwd: string, i
 }
 
 /** Why buildx would write into this layout if it were used in place (empty: safe). */
-async function unsafeReasons(absPath: string, buildx: BuildxVersion | undefined): Promise<string[]> {
+async function unsafeReasons(
+  absPath: string,
+  buildx: BuildxVersion | undefined,
+): Promise<string[]> {
   const b = buildxBehaviour(buildx);
   const v = formatBuildxVersion(buildx);
   const reasons: string[] = [];
@@ -149,7 +164,9 @@ async function unsafeReasons(absPath: string, buildx: BuildxVersion | undefined)
     reasons.push(`buildx ${v} may create ingest/ in the layout, and it has none`);
   }
   if (b.probesFsVerity && (await isWritable(absPath))) {
-    reasons.push(`the layout is writable by this user and buildx ${v} probes fs-verity by creating a directory in it`);
+    reasons.push(
+      `the layout is writable by this user and buildx ${v} probes fs-verity by creating a directory in it`,
+    );
   }
   return reasons;
 }
@@ -163,7 +180,10 @@ async function unsafeReasons(absPath: string, buildx: BuildxVersion | undefined)
  * @throws OcikitError `OCIKIT_CONTEXT_INVALID`, `OCIKIT_OUT_*`, `OCIKIT_IN_PLACE_UNSAFE`, every
  *   resolution error, and for archives every error of unpacking (`OCIKIT_ARCHIVE_*`, ...)
  */
-export async function prepareContexts(requests: readonly ContextRequest[], options: PrepareOptions = {}): Promise<PreparedContexts> {
+export async function prepareContexts(
+  requests: readonly ContextRequest[],
+  options: PrepareOptions = {},
+): Promise<PreparedContexts> {
   const staging: Staging = {};
   try {
     return await prepare(requests, options, staging);
@@ -172,22 +192,34 @@ export async function prepareContexts(requests: readonly ContextRequest[], optio
   }
 }
 
-async function prepare(requests: readonly ContextRequest[], options: PrepareOptions, staging: Staging): Promise<PreparedContexts> {
+async function prepare(
+  requests: readonly ContextRequest[],
+  options: PrepareOptions,
+  staging: Staging,
+): Promise<PreparedContexts> {
   const cwd = options.cwd ?? process.cwd();
   const mode = options.mode ?? 'auto';
   const seen = new Set<string>();
   for (const r of requests) {
     if (!NAME.test(r.name)) {
-      throw new OcikitError(ErrorCode.ContextInvalid, `build context name ${JSON.stringify(r.name)} is not valid`, {
-        hint: 'Write NAME=LAYOUT[:TAG|@DIGEST], e.g. base=./layout:latest.',
-        details: { name: r.name },
-      });
+      throw new OcikitError(
+        ErrorCode.ContextInvalid,
+        `build context name ${JSON.stringify(r.name)} is not valid`,
+        {
+          hint: 'Write NAME=LAYOUT[:TAG|@DIGEST], e.g. base=./layout:latest.',
+          details: { name: r.name },
+        },
+      );
     }
     if (seen.has(r.name)) {
-      throw new OcikitError(ErrorCode.ContextInvalid, `build context ${JSON.stringify(r.name)} is given twice`, {
-        hint: 'Give each build context once.',
-        details: { name: r.name },
-      });
+      throw new OcikitError(
+        ErrorCode.ContextInvalid,
+        `build context ${JSON.stringify(r.name)} is given twice`,
+        {
+          hint: 'Give each build context once.',
+          details: { name: r.name },
+        },
+      );
     }
     seen.add(r.name);
   }
@@ -200,24 +232,47 @@ async function prepare(requests: readonly ContextRequest[], options: PrepareOpti
     let unpacked: string | undefined;
     if (await isRegularFile(absPath)) {
       if (mode === 'in-place') {
-        throw new OcikitError(ErrorCode.InPlaceUnsafe, `${request.name}: ${request.ref.path} is an archive, which buildx cannot read in place`, {
-          hint: 'Use --mode auto (or thin) with --out DIR so ocikit unpacks it.',
-          details: { name: request.name },
-        });
+        throw new OcikitError(
+          ErrorCode.InPlaceUnsafe,
+          `${request.name}: ${request.ref.path} is an archive, which buildx cannot read in place`,
+          {
+            hint: 'Use --mode auto (or thin) with --out DIR so ocikit unpacks it.',
+            details: { name: request.name },
+          },
+        );
       }
-      const pending = await openOut(staging, options, cwd, inputs, `${request.name}: ${request.ref.path} is an OCI archive that must be unpacked`);
+      const pending = await openOut(
+        staging,
+        options,
+        cwd,
+        inputs,
+        `${request.name}: ${request.ref.path} is an OCI archive that must be unpacked`,
+      );
       unpacked = path.join(pending.tmp, contextDirName(request.name));
-      await unpackContextArchive(absPath, unpacked, { strict: options.strict ?? false, name: request.ref.path });
+      await unpackContextArchive(absPath, unpacked, {
+        strict: options.strict ?? false,
+        name: request.ref.path,
+      });
     }
-    const layout = await openLayout(unpacked ?? absPath, { strict: options.strict ?? false, name: request.ref.path });
+    const layout = await openLayout(unpacked ?? absPath, {
+      strict: options.strict ?? false,
+      name: request.ref.path,
+    });
     const selection: { tag?: string; digest?: string; platform?: string } = {};
     if (request.ref.tag !== undefined) selection.tag = request.ref.tag;
     if (request.ref.digest !== undefined) selection.digest = request.ref.digest;
     if (options.platform !== undefined) selection.platform = options.platform;
     const resolved = await resolve(layout, selection);
-    warnings.push(...layout.warnings.map((w) => ({ ...w, message: `${request.name}: ${w.message}` })));
+    warnings.push(
+      ...layout.warnings.map((w) => ({ ...w, message: `${request.name}: ${w.message}` })),
+    );
     const tag = request.ref.tag ?? resolved.tag ?? 'latest';
-    const reasons = unpacked !== undefined ? [`${request.ref.path} is an OCI archive: unpacked (every digest checked) into a private layout`] : await unsafeReasons(absPath, options.buildx);
+    const reasons =
+      unpacked !== undefined
+        ? [
+            `${request.ref.path} is an OCI archive: unpacked (every digest checked) into a private layout`,
+          ]
+        : await unsafeReasons(absPath, options.buildx);
     let strategy: Strategy;
     if (unpacked !== undefined) {
       strategy = 'thin';
@@ -226,16 +281,30 @@ async function prepare(requests: readonly ContextRequest[], options: PrepareOpti
       reasons.unshift('--mode thin');
     } else if (reasons.length === 0) {
       strategy = 'in-place';
-      reasons.push(`the digest is pinned (no index.json lock) and buildx ${formatBuildxVersion(options.buildx)} would not write into this layout`);
+      reasons.push(
+        `the digest is pinned (no index.json lock) and buildx ${formatBuildxVersion(options.buildx)} would not write into this layout`,
+      );
     } else if (mode === 'in-place') {
-      throw new OcikitError(ErrorCode.InPlaceUnsafe, `${request.name}: cannot use ${request.ref.path} in place: ${reasons.join('; ')}`, {
-        hint: 'Use --mode auto (or thin) with --out DIR so ocikit makes a thin writable copy.',
-        details: { name: request.name, reasons },
-      });
+      throw new OcikitError(
+        ErrorCode.InPlaceUnsafe,
+        `${request.name}: cannot use ${request.ref.path} in place: ${reasons.join('; ')}`,
+        {
+          hint: 'Use --mode auto (or thin) with --out DIR so ocikit makes a thin writable copy.',
+          details: { name: request.name, reasons },
+        },
+      );
     } else {
       strategy = 'thin';
     }
-    const plan: Plan = { request, layout, absPath, descriptor: resolved.descriptor, tag, strategy, reasons };
+    const plan: Plan = {
+      request,
+      layout,
+      absPath,
+      descriptor: resolved.descriptor,
+      tag,
+      strategy,
+      reasons,
+    };
     if (unpacked !== undefined) plan.unpacked = unpacked;
     plans.push(plan);
   }
@@ -252,7 +321,13 @@ async function prepare(requests: readonly ContextRequest[], options: PrepareOpti
     descriptor: p.descriptor,
   }));
   if (thin.length > 0) {
-    const pending = await openOut(staging, options, cwd, inputs, `${thin.map((p) => p.request.name).join(', ')}: a thin copy is needed (${thin[0]?.reasons.join('; ')})`);
+    const pending = await openOut(
+      staging,
+      options,
+      cwd,
+      inputs,
+      `${thin.map((p) => p.request.name).join(', ')}: a thin copy is needed (${thin[0]?.reasons.join('; ')})`,
+    );
     const out = staging.out as string;
     for (const p of thin) {
       const ctx = contexts[plans.indexOf(p)] as PreparedContext;
@@ -263,13 +338,22 @@ async function prepare(requests: readonly ContextRequest[], options: PrepareOpti
         ctx.written = [`${dirName}/`];
         continue;
       }
-      const made = await writeThinCopy(p.layout, path.join(pending.tmp, dirName), p.descriptor, p.tag);
+      const made = await writeThinCopy(
+        p.layout,
+        path.join(pending.tmp, dirName),
+        p.descriptor,
+        p.tag,
+      );
       ctx.link = made.link;
       ctx.written = made.written.map((w) => `${dirName}/${w}`);
     }
     await pending.commit();
   }
-  const result: PreparedContexts = { contexts, buildx: formatBuildxVersion(options.buildx), warnings };
+  const result: PreparedContexts = {
+    contexts,
+    buildx: formatBuildxVersion(options.buildx),
+    warnings,
+  };
   if (staging.out !== undefined) result.out = staging.out;
   return result;
 }

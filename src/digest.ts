@@ -36,10 +36,14 @@ export function isHashable(algorithm: string): boolean {
 export function parseDigest(value: unknown, where = 'digest'): Digest {
   const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 200)) : String(value);
   const fail = (why: string): never => {
-    throw new OcikitError(ErrorCode.DigestInvalid, `${where}: ${shown} is not a valid digest: ${why}`, {
-      hint: 'A digest looks like sha256:<64 lowercase hex characters>.',
-      details: { digest: typeof value === 'string' ? value.slice(0, 200) : null },
-    });
+    throw new OcikitError(
+      ErrorCode.DigestInvalid,
+      `${where}: ${shown} is not a valid digest: ${why}`,
+      {
+        hint: 'A digest looks like sha256:<64 lowercase hex characters>.',
+        details: { digest: typeof value === 'string' ? value.slice(0, 200) : null },
+      },
+    );
   };
   if (typeof value !== 'string') return fail('not a string');
   if (value.length > MAX_DIGEST_LENGTH) return fail('too long');

@@ -142,7 +142,9 @@ export class OcikitError extends Error {
   }
 
   /** The `{"error":{...}}` document printed by `--json`. */
-  toJSON(): { error: { code: ErrorCode; message: string; hint: string } & Record<string, unknown> } {
+  toJSON(): {
+    error: { code: ErrorCode; message: string; hint: string } & Record<string, unknown>;
+  } {
     return { error: { ...this.details, code: this.code, message: this.message, hint: this.hint } };
   }
 }

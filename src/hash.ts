@@ -33,7 +33,12 @@ export interface HashOptions {
 const CHUNK = 1024 * 1024;
 
 /** Hash one file synchronously with a reused 1 MiB buffer. */
-export function hashFileSync(file: string, algorithm: string, buffer = Buffer.allocUnsafe(CHUNK), onBytes?: (n: number) => void): HashResult {
+export function hashFileSync(
+  file: string,
+  algorithm: string,
+  buffer = Buffer.allocUnsafe(CHUNK),
+  onBytes?: (n: number) => void,
+): HashResult {
   let fd: number;
   try {
     fd = openSync(file, fsc.O_RDONLY);
@@ -99,7 +104,10 @@ interface WorkerMessage {
  * Hash many files; results come back in the order of `jobs`. Never throws for a file that
  * cannot be read: that file's result carries the errno code.
  */
-export async function hashFiles(jobs: readonly HashJob[], options: HashOptions = {}): Promise<HashResult[]> {
+export async function hashFiles(
+  jobs: readonly HashJob[],
+  options: HashOptions = {},
+): Promise<HashResult[]> {
   const results: HashResult[] = new Array<HashResult>(jobs.length);
   const threshold = options.workerThreshold ?? 8 * 1024 * 1024;
   const big: number[] = [];
@@ -130,7 +138,8 @@ export async function hashFiles(jobs: readonly HashJob[], options: HashOptions =
             options.onProgress?.(m.progress);
             return;
           }
-          results[m.id] = m.hex !== undefined ? { hex: m.hex, bytes: m.bytes ?? 0 } : { error: m.error ?? 'EIO' };
+          results[m.id] =
+            m.hex !== undefined ? { hex: m.hex, bytes: m.bytes ?? 0 } : { error: m.error ?? 'EIO' };
           feed();
         });
         worker.on('error', reject);

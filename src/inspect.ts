@@ -49,7 +49,9 @@ export interface LayoutSummary {
 async function summarizeManifest(layout: Layout, d: Descriptor): Promise<ManifestSummary> {
   const manifest = await layout.readManifest(d);
   const attestation = isAttestation(d);
-  const platform = attestation ? 'unknown/unknown' : formatPlatform(await manifestPlatform(layout, d));
+  const platform = attestation
+    ? 'unknown/unknown'
+    : formatPlatform(await manifestPlatform(layout, d));
   return {
     digest: d.digest,
     mediaType: d.mediaType,
@@ -63,7 +65,12 @@ async function summarizeManifest(layout: Layout, d: Descriptor): Promise<Manifes
   };
 }
 
-async function manifestsOf(layout: Layout, d: Descriptor, depth: number, trail: string[]): Promise<ManifestSummary[]> {
+async function manifestsOf(
+  layout: Layout,
+  d: Descriptor,
+  depth: number,
+  trail: string[],
+): Promise<ManifestSummary[]> {
   if (isManifestMediaType(d.mediaType)) return [await summarizeManifest(layout, d)];
   if (!isIndexMediaType(d.mediaType) || depth > 8 || trail.includes(d.digest)) return [];
   const index = await layout.readIndex(d);
@@ -87,10 +94,16 @@ export async function inspectLayout(layout: Layout): Promise<LayoutSummary> {
     const tags = [Annotation.ContainerdImageName, Annotation.RefName]
       .map((k) => d.annotations?.[k])
       .filter((t): t is string => t !== undefined);
-    const kind = isIndexMediaType(d.mediaType) ? 'index' : isManifestMediaType(d.mediaType) ? 'manifest' : 'other';
+    const kind = isIndexMediaType(d.mediaType)
+      ? 'index'
+      : isManifestMediaType(d.mediaType)
+        ? 'manifest'
+        : 'other';
     let contentAnnotations: Record<string, string> = {};
-    if (kind === 'index') contentAnnotations = { ...((await layout.readIndex(d)).annotations ?? {}) };
-    if (kind === 'manifest') contentAnnotations = { ...((await layout.readManifest(d)).annotations ?? {}) };
+    if (kind === 'index')
+      contentAnnotations = { ...((await layout.readIndex(d)).annotations ?? {}) };
+    if (kind === 'manifest')
+      contentAnnotations = { ...((await layout.readManifest(d)).annotations ?? {}) };
     images.push({
       tags: [...new Set(tags)],
       digest: d.digest,
@@ -102,5 +115,9 @@ export async function inspectLayout(layout: Layout): Promise<LayoutSummary> {
       manifests: await manifestsOf(layout, d, 0, []),
     });
   }
-  return { imageLayoutVersion: layout.ociLayout.imageLayoutVersion, images, warnings: [...layout.warnings] };
+  return {
+    imageLayoutVersion: layout.ociLayout.imageLayoutVersion,
+    images,
+    warnings: [...layout.warnings],
+  };
 }

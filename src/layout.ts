@@ -7,7 +7,12 @@ import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { blobRelPath, isHashable, parseDigest, type Digest } from './digest.js';
 import { ErrorCode, OcikitError, errnoCode } from './errors.js';
-import { MAX_JSON_BYTES, isIndexMediaType, isLegacyManifestMediaType, isManifestMediaType } from './media-types.js';
+import {
+  MAX_JSON_BYTES,
+  isIndexMediaType,
+  isLegacyManifestMediaType,
+  isManifestMediaType,
+} from './media-types.js';
 import {
   Lenience,
   parseImageConfig,
@@ -51,17 +56,26 @@ export interface JsonBlob {
   size: number;
 }
 
-async function readSmallFile(file: string, rel: string, maxBytes: number, missing: () => OcikitError): Promise<Buffer> {
+async function readSmallFile(
+  file: string,
+  rel: string,
+  maxBytes: number,
+  missing: () => OcikitError,
+): Promise<Buffer> {
   let handle: fsp.FileHandle;
   try {
     handle = await fsp.open(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
   } catch (e) {
     const code = errnoCode(e);
     if (code === 'ENOENT' || code === 'ENOTDIR') throw missing();
-    throw new OcikitError(ErrorCode.BlobUnreadable, `${rel}: cannot be read (${code ?? String(e)})`, {
-      hint: 'Check the permissions of the layout directory.',
-      details: { path: rel },
-    });
+    throw new OcikitError(
+      ErrorCode.BlobUnreadable,
+      `${rel}: cannot be read (${code ?? String(e)})`,
+      {
+        hint: 'Check the permissions of the layout directory.',
+        details: { path: rel },
+      },
+    );
   }
   try {
     const st = await handle.stat();
@@ -72,10 +86,14 @@ async function readSmallFile(file: string, rel: string, maxBytes: number, missin
       });
     }
     if (st.size > maxBytes) {
-      throw new OcikitError(ErrorCode.JsonTooLarge, `${rel}: is ${st.size} bytes, more than the ${maxBytes} bytes ocikit reads as metadata`, {
-        hint: 'This is not a plausible OCI metadata document; check the layout for corruption.',
-        details: { path: rel, size: st.size },
-      });
+      throw new OcikitError(
+        ErrorCode.JsonTooLarge,
+        `${rel}: is ${st.size} bytes, more than the ${maxBytes} bytes ocikit reads as metadata`,
+        {
+          hint: 'This is not a plausible OCI metadata document; check the layout for corruption.',
+          details: { path: rel, size: st.size },
+        },
+      );
     }
     const buf = Buffer.alloc(st.size + 1);
     let n = 0;
@@ -101,10 +119,17 @@ function parseJsonText(buf: Buffer, rel: string): unknown {
   try {
     return JSON.parse(buf.toString('utf8'));
   } catch (e) {
-    throw new OcikitError(ErrorCode.JsonInvalid, `${rel}: is not valid JSON (${(e as Error).message})`, {
-      hint: buf.length === 0 ? 'The file is empty; it was probably truncated.' : 'The file is corrupt or truncated; regenerate the layout.',
-      details: { path: rel },
-    });
+    throw new OcikitError(
+      ErrorCode.JsonInvalid,
+      `${rel}: is not valid JSON (${(e as Error).message})`,
+      {
+        hint:
+          buf.length === 0
+            ? 'The file is empty; it was probably truncated.'
+            : 'The file is corrupt or truncated; regenerate the layout.',
+        details: { path: rel },
+      },
+    );
   }
 }
 
@@ -177,10 +202,14 @@ export class Layout {
         } catch {
           // not there at all
         }
-        throw new OcikitError(ErrorCode.BlobMissing, `blob ${digest.value} not found at ${relPath}${dangling ? ' (dangling symlink)' : ''}`, {
-          hint: 'The layout is incomplete: copy it again from its source, including every blob.',
-          details: { digest: digest.value, path: relPath },
-        });
+        throw new OcikitError(
+          ErrorCode.BlobMissing,
+          `blob ${digest.value} not found at ${relPath}${dangling ? ' (dangling symlink)' : ''}`,
+          {
+            hint: 'The layout is incomplete: copy it again from its source, including every blob.',
+            details: { digest: digest.value, path: relPath },
+          },
+        );
       }
       if (code === 'ELOOP') {
         throw new OcikitError(ErrorCode.BlobSymlinkEscapes, `${relPath}: symlink loop`, {
@@ -188,27 +217,39 @@ export class Layout {
           details: { digest: digest.value, path: relPath },
         });
       }
-      throw new OcikitError(ErrorCode.BlobUnreadable, `${relPath}: cannot be resolved (${code ?? String(e)})`, {
-        hint: 'Check the permissions of the layout directory.',
-        details: { digest: digest.value, path: relPath },
-      });
+      throw new OcikitError(
+        ErrorCode.BlobUnreadable,
+        `${relPath}: cannot be resolved (${code ?? String(e)})`,
+        {
+          hint: 'Check the permissions of the layout directory.',
+          details: { digest: digest.value, path: relPath },
+        },
+      );
     }
     const inside = real.startsWith(this.realDir + path.sep);
     const sameBlob = real.endsWith(path.sep + relPath.split('/').join(path.sep));
     if (!inside && !sameBlob) {
-      throw new OcikitError(ErrorCode.BlobSymlinkEscapes, `${relPath}: is a symlink to ${real}, outside the layout and not a copy of this blob`, {
-        hint: `A blob may only link to a file inside the layout or to ${relPath} of another layout.`,
-        details: { digest: digest.value, path: relPath },
-      });
+      throw new OcikitError(
+        ErrorCode.BlobSymlinkEscapes,
+        `${relPath}: is a symlink to ${real}, outside the layout and not a copy of this blob`,
+        {
+          hint: `A blob may only link to a file inside the layout or to ${relPath} of another layout.`,
+          details: { digest: digest.value, path: relPath },
+        },
+      );
     }
     let st = lst;
     try {
       st ??= await fsp.stat(real);
     } catch (e) {
-      throw new OcikitError(ErrorCode.BlobUnreadable, `${relPath}: cannot be read (${errnoCode(e) ?? String(e)})`, {
-        hint: 'Check the permissions of the layout directory.',
-        details: { digest: digest.value, path: relPath },
-      });
+      throw new OcikitError(
+        ErrorCode.BlobUnreadable,
+        `${relPath}: cannot be read (${errnoCode(e) ?? String(e)})`,
+        {
+          hint: 'Check the permissions of the layout directory.',
+          details: { digest: digest.value, path: relPath },
+        },
+      );
     }
     if (!st.isFile()) {
       throw new OcikitError(ErrorCode.BlobNotFile, `${relPath}: is not a regular file`, {
@@ -224,7 +265,10 @@ export class Layout {
    * false, its digest. Results are cached per digest.
    * @throws OcikitError `OCIKIT_BLOB_*`, `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`, `OCIKIT_DIGEST_UNSUPPORTED`
    */
-  async readJsonBlob(desc: Descriptor, options: { verifyDigest?: boolean } = {}): Promise<JsonBlob> {
+  async readJsonBlob(
+    desc: Descriptor,
+    options: { verifyDigest?: boolean } = {},
+  ): Promise<JsonBlob> {
     const digest = parseDigest(desc.digest);
     const key = `${desc.digest}/${desc.size}`;
     let pending = this.jsonCache.get(key);
@@ -241,22 +285,35 @@ export class Layout {
 
   private async loadJsonBlob(digest: Digest, expectedSize: number): Promise<JsonBlob> {
     if (!isHashable(digest.algorithm)) {
-      throw new OcikitError(ErrorCode.DigestUnsupported, `${digest.value}: algorithm ${digest.algorithm} is not supported`, {
-        hint: 'ocikit verifies sha256 and sha512 digests.',
-        details: { digest: digest.value },
-      });
+      throw new OcikitError(
+        ErrorCode.DigestUnsupported,
+        `${digest.value}: algorithm ${digest.algorithm} is not supported`,
+        {
+          hint: 'ocikit verifies sha256 and sha512 digests.',
+          details: { digest: digest.value },
+        },
+      );
     }
     const located = await this.locateBlob(digest);
     if (located.size !== expectedSize) {
       throw sizeMismatch(digest.value, expectedSize, located.size, located.relPath);
     }
-    const bytes = await readSmallFile(located.path, located.relPath, this.maxJsonBytes, () =>
-      new OcikitError(ErrorCode.BlobMissing, `blob ${digest.value} not found at ${located.relPath}`, {
-        hint: 'The layout is incomplete: copy it again from its source.',
-        details: { digest: digest.value, path: located.relPath },
-      }),
+    const bytes = await readSmallFile(
+      located.path,
+      located.relPath,
+      this.maxJsonBytes,
+      () =>
+        new OcikitError(
+          ErrorCode.BlobMissing,
+          `blob ${digest.value} not found at ${located.relPath}`,
+          {
+            hint: 'The layout is incomplete: copy it again from its source.',
+            details: { digest: digest.value, path: located.relPath },
+          },
+        ),
     );
-    if (bytes.length !== expectedSize) throw sizeMismatch(digest.value, expectedSize, bytes.length, located.relPath);
+    if (bytes.length !== expectedSize)
+      throw sizeMismatch(digest.value, expectedSize, bytes.length, located.relPath);
     const actualDigest = digestBytes(digest.algorithm, bytes);
     return { value: parseJsonText(bytes, located.relPath), actualDigest, size: bytes.length };
   }
@@ -266,21 +323,33 @@ export class Layout {
     const blob = await this.readJsonBlob(desc, options);
     const where = `index ${desc.digest}`;
     checkContentMediaType(desc, rawMediaType(blob.value), where);
-    return this.parsedOnce(blob.value, 'index', () => parseImageIndex(blob.value, where, this.lenience));
+    return this.parsedOnce(blob.value, 'index', () =>
+      parseImageIndex(blob.value, where, this.lenience),
+    );
   }
 
   /** Read and validate an image manifest. */
-  async readManifest(desc: Descriptor, options: { verifyDigest?: boolean } = {}): Promise<ImageManifest> {
+  async readManifest(
+    desc: Descriptor,
+    options: { verifyDigest?: boolean } = {},
+  ): Promise<ImageManifest> {
     const blob = await this.readJsonBlob(desc, options);
     const where = `manifest ${desc.digest}`;
     checkContentMediaType(desc, rawMediaType(blob.value), where);
-    return this.parsedOnce(blob.value, 'manifest', () => parseImageManifest(blob.value, where, this.lenience));
+    return this.parsedOnce(blob.value, 'manifest', () =>
+      parseImageManifest(blob.value, where, this.lenience),
+    );
   }
 
   /** Read and validate an image configuration. */
-  async readConfig(desc: Descriptor, options: { verifyDigest?: boolean } = {}): Promise<ImageConfig> {
+  async readConfig(
+    desc: Descriptor,
+    options: { verifyDigest?: boolean } = {},
+  ): Promise<ImageConfig> {
     const blob = await this.readJsonBlob(desc, options);
-    return this.parsedOnce(blob.value, 'config', () => parseImageConfig(blob.value, `config ${desc.digest}`, this.lenience));
+    return this.parsedOnce(blob.value, 'config', () =>
+      parseImageConfig(blob.value, `config ${desc.digest}`, this.lenience),
+    );
   }
 
   private readonly parsed = new WeakMap<object, Map<string, unknown>>();
@@ -309,30 +378,50 @@ function rawMediaType(value: unknown): string | undefined {
   return typeof mediaType === 'string' ? mediaType : undefined;
 }
 
-function checkContentMediaType(desc: Descriptor, contentMediaType: string | undefined, where: string): void {
+function checkContentMediaType(
+  desc: Descriptor,
+  contentMediaType: string | undefined,
+  where: string,
+): void {
   if (contentMediaType !== undefined && contentMediaType !== desc.mediaType) {
     throw new OcikitError(
       ErrorCode.MediaTypeMismatch,
       `${where}: the descriptor says ${desc.mediaType} but the content says ${contentMediaType}`,
-      { hint: 'The referencing index or manifest is inconsistent; regenerate the layout.', details: { digest: desc.digest } },
+      {
+        hint: 'The referencing index or manifest is inconsistent; regenerate the layout.',
+        details: { digest: desc.digest },
+      },
     );
   }
 }
 
 /** The coded error for a blob whose size differs from its descriptor. */
-export function sizeMismatch(digest: string, expected: number, actual: number, relPath: string): OcikitError {
-  return new OcikitError(ErrorCode.BlobSizeMismatch, `blob ${digest} at ${relPath} is ${actual} bytes, the descriptor says ${expected}`, {
-    hint: 'The blob is truncated or was replaced; copy the layout again from its source.',
-    details: { digest, path: relPath, expectedSize: expected, actualSize: actual },
-  });
+export function sizeMismatch(
+  digest: string,
+  expected: number,
+  actual: number,
+  relPath: string,
+): OcikitError {
+  return new OcikitError(
+    ErrorCode.BlobSizeMismatch,
+    `blob ${digest} at ${relPath} is ${actual} bytes, the descriptor says ${expected}`,
+    {
+      hint: 'The blob is truncated or was replaced; copy the layout again from its source.',
+      details: { digest, path: relPath, expectedSize: expected, actualSize: actual },
+    },
+  );
 }
 
 /** The coded error for a blob whose content hashes to another digest. */
 export function digestMismatch(digest: string, actual: string, relPath: string): OcikitError {
-  return new OcikitError(ErrorCode.BlobDigestMismatch, `blob ${digest} at ${relPath} has content with digest ${actual}`, {
-    hint: 'The blob is corrupt; copy the layout again from its source.',
-    details: { digest, path: relPath, actualDigest: actual },
-  });
+  return new OcikitError(
+    ErrorCode.BlobDigestMismatch,
+    `blob ${digest} at ${relPath} has content with digest ${actual}`,
+    {
+      hint: 'The blob is corrupt; copy the layout again from its source.',
+      details: { digest, path: relPath, actualDigest: actual },
+    },
+  );
 }
 
 /**
@@ -347,65 +436,101 @@ export async function openLayout(dir: string, options: OpenOptions = {}): Promis
   let realDir: string;
   try {
     realDir = await fsp.realpath(dir);
-    if (!(await fsp.stat(realDir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    if (!(await fsp.stat(realDir)).isDirectory())
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
   } catch (e) {
     const code = errnoCode(e);
     if (code === 'EACCES' || code === 'EPERM') {
-      throw new OcikitError(ErrorCode.LayoutUnreadable, `${name}: this user (uid ${process.getuid?.() ?? '?'}) may not open the layout directory (${code})`, {
-        hint: 'Let this user read and traverse the layout and every directory above it (r-x), or run as a user who can.',
-        details: { layout: name },
-      });
+      throw new OcikitError(
+        ErrorCode.LayoutUnreadable,
+        `${name}: this user (uid ${process.getuid?.() ?? '?'}) may not open the layout directory (${code})`,
+        {
+          hint: 'Let this user read and traverse the layout and every directory above it (r-x), or run as a user who can.',
+          details: { layout: name },
+        },
+      );
     }
-    throw new OcikitError(ErrorCode.LayoutNotFound, `${name}: no such layout directory (${code ?? String(e)})`, {
-      hint: 'Pass the directory that contains oci-layout and index.json.',
-      details: { layout: name },
-    });
+    throw new OcikitError(
+      ErrorCode.LayoutNotFound,
+      `${name}: no such layout directory (${code ?? String(e)})`,
+      {
+        hint: 'Pass the directory that contains oci-layout and index.json.',
+        details: { layout: name },
+      },
+    );
   }
   const lenience = new Lenience(options.strict ?? false);
   const layoutFile = 'oci-layout';
   let ociLayout: OciLayoutFile;
   try {
-    const bytes = await readSmallFile(path.join(dir, layoutFile), layoutFile, maxJsonBytes, () =>
-      new OcikitError(ErrorCode.LayoutInvalid, `${name}: has no oci-layout file; it is not an OCI image layout`, {
-        hint: 'Pass the directory that contains oci-layout and index.json (e.g. the output of skopeo copy oci:DIR, or buildx --output type=oci,tar=false).',
-        details: { layout: name },
-      }),
+    const bytes = await readSmallFile(
+      path.join(dir, layoutFile),
+      layoutFile,
+      maxJsonBytes,
+      () =>
+        new OcikitError(
+          ErrorCode.LayoutInvalid,
+          `${name}: has no oci-layout file; it is not an OCI image layout`,
+          {
+            hint: 'Pass the directory that contains oci-layout and index.json (e.g. the output of skopeo copy oci:DIR, or buildx --output type=oci,tar=false).',
+            details: { layout: name },
+          },
+        ),
     );
     ociLayout = parseOciLayoutFile(parseJsonText(bytes, layoutFile), layoutFile);
   } catch (e) {
     if (e instanceof OcikitError && e.code !== ErrorCode.LayoutInvalid) {
-      throw new OcikitError(ErrorCode.LayoutInvalid, `${name}/${layoutFile}: ${e.message.replace(/^oci-layout: /, '')}`, {
-        hint: 'oci-layout must be {"imageLayoutVersion":"1.0.0"}.',
-        details: { layout: name },
-      });
+      throw new OcikitError(
+        ErrorCode.LayoutInvalid,
+        `${name}/${layoutFile}: ${e.message.replace(/^oci-layout: /, '')}`,
+        {
+          hint: 'oci-layout must be {"imageLayoutVersion":"1.0.0"}.',
+          details: { layout: name },
+        },
+      );
     }
     throw e;
   }
   const indexFile = 'index.json';
-  const indexBytes = await readSmallFile(path.join(dir, indexFile), indexFile, maxJsonBytes, () =>
-    new OcikitError(ErrorCode.IndexMissing, `${name}: has no index.json`, {
-      hint: 'The layout is incomplete; regenerate it.',
-      details: { layout: name },
-    }),
+  const indexBytes = await readSmallFile(
+    path.join(dir, indexFile),
+    indexFile,
+    maxJsonBytes,
+    () =>
+      new OcikitError(ErrorCode.IndexMissing, `${name}: has no index.json`, {
+        hint: 'The layout is incomplete; regenerate it.',
+        details: { layout: name },
+      }),
   ).catch((e: unknown) => {
     if (e instanceof OcikitError && e.code === ErrorCode.BlobUnreadable) {
-      throw new OcikitError(ErrorCode.IndexMissing, `${name}/index.json: ${e.message.replace(/^index\.json: /, '')}`, {
-        hint: 'Let this user read index.json (and the layout directory).',
-        details: { layout: name },
-      });
+      throw new OcikitError(
+        ErrorCode.IndexMissing,
+        `${name}/index.json: ${e.message.replace(/^index\.json: /, '')}`,
+        {
+          hint: 'Let this user read index.json (and the layout directory).',
+          details: { layout: name },
+        },
+      );
     }
     throw e;
   });
   const index = parseImageIndex(parseJsonText(indexBytes, indexFile), indexFile, lenience, true);
   for (const d of index.manifests) {
     if (isLegacyManifestMediaType(d.mediaType)) {
-      throw new OcikitError(ErrorCode.MediaTypeUnsupported, `index.json: ${d.digest} is a Docker schema 1 manifest`, {
-        hint: 'Convert the image first, e.g. skopeo copy --format oci.',
-        details: { digest: d.digest },
-      });
+      throw new OcikitError(
+        ErrorCode.MediaTypeUnsupported,
+        `index.json: ${d.digest} is a Docker schema 1 manifest`,
+        {
+          hint: 'Convert the image first, e.g. skopeo copy --format oci.',
+          details: { digest: d.digest },
+        },
+      );
     }
     if (!isIndexMediaType(d.mediaType) && !isManifestMediaType(d.mediaType)) {
-      lenience.deviation('OCIKIT_W_UNKNOWN_MEDIA_TYPE', `index.json: ${d.digest} has media type ${d.mediaType}, which is not an image`);
+      lenience.deviation(
+        'OCIKIT_W_UNKNOWN_MEDIA_TYPE',
+        `index.json: ${d.digest} has media type ${d.mediaType}, which is not an image`,
+      );
     }
   }
   return new Layout(dir, name, realDir, ociLayout, index, lenience, maxJsonBytes);

@@ -78,19 +78,28 @@ export async function pendingDir(out: string, inputs: readonly string[] = []): P
   } catch (e) {
     if (e instanceof OcikitError) throw e;
     if (errnoCode(e) !== 'ENOENT') {
-      throw new OcikitError(ErrorCode.OutInvalid, `--out ${out}: ${errnoCode(e) ?? String(e)}`, { hint: 'Check the path and its permissions.' });
+      throw new OcikitError(ErrorCode.OutInvalid, `--out ${out}: ${errnoCode(e) ?? String(e)}`, {
+        hint: 'Check the path and its permissions.',
+      });
     }
   }
   const parent = path.dirname(out);
-  const tmp = path.join(parent, `.${path.basename(out)}.ocikit-tmp-${randomBytes(6).toString('hex')}`);
+  const tmp = path.join(
+    parent,
+    `.${path.basename(out)}.ocikit-tmp-${randomBytes(6).toString('hex')}`,
+  );
   try {
     await fsp.mkdir(parent, { recursive: true });
     await fsp.mkdir(tmp);
   } catch (e) {
-    throw new OcikitError(ErrorCode.OutInvalid, `cannot create ${tmp}: ${errnoCode(e) ?? String(e)}`, {
-      hint: 'The parent of --out must be writable.',
-      details: { out },
-    });
+    throw new OcikitError(
+      ErrorCode.OutInvalid,
+      `cannot create ${tmp}: ${errnoCode(e) ?? String(e)}`,
+      {
+        hint: 'The parent of --out must be writable.',
+        details: { out },
+      },
+    );
   }
   let done = false;
   return {
@@ -100,9 +109,13 @@ export async function pendingDir(out: string, inputs: readonly string[] = []): P
       if (existing) {
         // rename(2) replaces an empty directory; if something appeared meanwhile it fails.
         await fsp.rename(tmp, out).catch((e: unknown) => {
-          throw new OcikitError(ErrorCode.OutNotEmpty, `--out ${out} changed while ocikit wrote it (${errnoCode(e) ?? String(e)})`, {
-            hint: 'Do not write to --out concurrently.',
-          });
+          throw new OcikitError(
+            ErrorCode.OutNotEmpty,
+            `--out ${out} changed while ocikit wrote it (${errnoCode(e) ?? String(e)})`,
+            {
+              hint: 'Do not write to --out concurrently.',
+            },
+          );
         });
       } else {
         await fsp.rename(tmp, out);
@@ -116,7 +129,11 @@ export async function pendingDir(out: string, inputs: readonly string[] = []): P
 }
 
 /** Write a file inside a pending directory (the directory is renamed later as a whole). */
-export async function writeFileIn(dir: string, rel: string, content: string | Uint8Array): Promise<void> {
+export async function writeFileIn(
+  dir: string,
+  rel: string,
+  content: string | Uint8Array,
+): Promise<void> {
   const file = path.join(dir, rel);
   await fsp.mkdir(path.dirname(file), { recursive: true });
   await fsp.writeFile(file, content, { flag: 'wx' });
@@ -124,12 +141,19 @@ export async function writeFileIn(dir: string, rel: string, content: string | Ui
 
 /** Write a file atomically: a temporary sibling, then rename. */
 export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.ocikit-tmp-${randomBytes(6).toString('hex')}`);
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.ocikit-tmp-${randomBytes(6).toString('hex')}`,
+  );
   try {
     await fsp.writeFile(tmp, content, { flag: 'wx' });
     await fsp.rename(tmp, file);
   } catch (e) {
     await fsp.rm(tmp, { force: true });
-    throw new OcikitError(ErrorCode.OutInvalid, `cannot write ${file}: ${errnoCode(e) ?? String(e)}`, { hint: 'Check that the directory exists and is writable.' });
+    throw new OcikitError(
+      ErrorCode.OutInvalid,
+      `cannot write ${file}: ${errnoCode(e) ?? String(e)}`,
+      { hint: 'Check that the directory exists and is writable.' },
+    );
   }
 }

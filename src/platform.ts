@@ -15,9 +15,13 @@ const PART = /^[a-z0-9_.-]+$/;
 export function parsePlatform(value: string): Platform {
   const parts = value.trim().toLowerCase().split('/');
   if (parts.length < 2 || parts.length > 3 || !parts.every((p) => PART.test(p))) {
-    throw new OcikitError(ErrorCode.PlatformInvalid, `platform ${JSON.stringify(value)} is not os/arch[/variant]`, {
-      hint: 'Write the platform as buildx does, e.g. linux/amd64 or linux/arm/v7.',
-    });
+    throw new OcikitError(
+      ErrorCode.PlatformInvalid,
+      `platform ${JSON.stringify(value)} is not os/arch[/variant]`,
+      {
+        hint: 'Write the platform as buildx does, e.g. linux/amd64 or linux/arm/v7.',
+      },
+    );
   }
   const [os, architecture, variant] = parts as [string, string, string | undefined];
   return variant === undefined ? { os, architecture } : { os, architecture, variant };

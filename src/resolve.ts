@@ -23,7 +23,8 @@ export interface ResolveOptions {
 }
 
 /** How the starting descriptor was found. */
-export type MatchedBy = 'digest' | typeof Annotation.ContainerdImageName | typeof Annotation.RefName | 'single-manifest';
+export type MatchedBy =
+  'digest' | typeof Annotation.ContainerdImageName | typeof Annotation.RefName | 'single-manifest';
 
 /** The result of {@link resolve}. */
 export interface Resolved {
@@ -65,7 +66,10 @@ export function layoutTags(layout: Layout): string[] {
  * an error (buildx would silently take the first).
  * @throws OcikitError `OCIKIT_TAG_NOT_FOUND`, `OCIKIT_TAG_AMBIGUOUS`
  */
-export function findTag(layout: Layout, tag: string): { descriptor: Descriptor; matchedBy: MatchedBy } {
+export function findTag(
+  layout: Layout,
+  tag: string,
+): { descriptor: Descriptor; matchedBy: MatchedBy } {
   for (const key of [Annotation.ContainerdImageName, Annotation.RefName] as const) {
     const hits = layout.index.manifests.filter((d) => d.annotations?.[key] === tag);
     const distinct = [...new Map(hits.map((d) => [d.digest, d])).values()];
@@ -87,10 +91,17 @@ export function findTag(layout: Layout, tag: string): { descriptor: Descriptor; 
     return { descriptor: single, matchedBy: 'single-manifest' };
   }
   const known = layoutTags(layout);
-  throw new OcikitError(ErrorCode.TagNotFound, `${layout.name}: no manifest is tagged ${JSON.stringify(tag)}`, {
-    hint: known.length > 0 ? `Tags in this layout: ${known.join(', ')}.` : 'This layout has no tags; pass --digest (see ocikit inspect).',
-    details: { tag, tags: known },
-  });
+  throw new OcikitError(
+    ErrorCode.TagNotFound,
+    `${layout.name}: no manifest is tagged ${JSON.stringify(tag)}`,
+    {
+      hint:
+        known.length > 0
+          ? `Tags in this layout: ${known.join(', ')}.`
+          : 'This layout has no tags; pass --digest (see ocikit inspect).',
+      details: { tag, tags: known },
+    },
+  );
 }
 
 /**
@@ -112,10 +123,14 @@ export async function findDigest(layout: Layout, digest: string): Promise<Descri
     }
     level = next;
   }
-  throw new OcikitError(ErrorCode.DigestNotFound, `${layout.name}: ${digest} is not referenced by index.json or its indexes`, {
-    hint: 'List what the layout holds with ocikit inspect.',
-    details: { digest },
-  });
+  throw new OcikitError(
+    ErrorCode.DigestNotFound,
+    `${layout.name}: ${digest} is not referenced by index.json or its indexes`,
+    {
+      hint: 'List what the layout holds with ocikit inspect.',
+      details: { digest },
+    },
+  );
 }
 
 /** The platform of an image manifest: its descriptor's, else its config's. */
@@ -135,18 +150,31 @@ interface Candidate {
   path: string[];
 }
 
-async function platformCandidates(layout: Layout, index: Descriptor, trail: string[], depth: number): Promise<Candidate[]> {
+async function platformCandidates(
+  layout: Layout,
+  index: Descriptor,
+  trail: string[],
+  depth: number,
+): Promise<Candidate[]> {
   if (depth > MAX_INDEX_DEPTH) {
-    throw new OcikitError(ErrorCode.NestingTooDeep, `index ${index.digest}: indexes nest more than ${MAX_INDEX_DEPTH} deep`, {
-      hint: 'Flatten the index.',
-      details: { digest: index.digest },
-    });
+    throw new OcikitError(
+      ErrorCode.NestingTooDeep,
+      `index ${index.digest}: indexes nest more than ${MAX_INDEX_DEPTH} deep`,
+      {
+        hint: 'Flatten the index.',
+        details: { digest: index.digest },
+      },
+    );
   }
   if (trail.includes(index.digest)) {
-    throw new OcikitError(ErrorCode.ReferenceCycle, `index ${index.digest} references itself (${[...trail, index.digest].join(' -> ')})`, {
-      hint: 'The layout is corrupt; regenerate it.',
-      details: { digest: index.digest },
-    });
+    throw new OcikitError(
+      ErrorCode.ReferenceCycle,
+      `index ${index.digest} references itself (${[...trail, index.digest].join(' -> ')})`,
+      {
+        hint: 'The layout is corrupt; regenerate it.',
+        details: { digest: index.digest },
+      },
+    );
   }
   const here = [...trail, index.digest];
   const out: Candidate[] = [];
@@ -155,7 +183,11 @@ async function platformCandidates(layout: Layout, index: Descriptor, trail: stri
     if (isIndexMediaType(child.mediaType)) {
       out.push(...(await platformCandidates(layout, child, here, depth + 1)));
     } else if (isManifestMediaType(child.mediaType)) {
-      out.push({ descriptor: child, platform: await manifestPlatform(layout, child), path: [...here, child.digest] });
+      out.push({
+        descriptor: child,
+        platform: await manifestPlatform(layout, child),
+        path: [...here, child.digest],
+      });
     }
   }
   return out;
@@ -174,7 +206,8 @@ async function countLayers(layout: Layout, desc: Descriptor): Promise<number | u
  *   blob errors of the layout
  */
 export async function resolve(layout: Layout, options: ResolveOptions = {}): Promise<Resolved> {
-  const wanted = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform;
+  const wanted =
+    typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform;
   let root: Descriptor;
   let matchedBy: MatchedBy;
   const tag = options.tag ?? (options.digest === undefined ? 'latest' : undefined);
@@ -203,28 +236,50 @@ export async function resolve(layout: Layout, options: ResolveOptions = {}): Pro
   if (isIndexMediaType(root.mediaType)) {
     candidates = await platformCandidates(layout, root, [], 0);
   } else if (isManifestMediaType(root.mediaType)) {
-    candidates = [{ descriptor: root, platform: await manifestPlatform(layout, root), path: [root.digest] }];
+    candidates = [
+      { descriptor: root, platform: await manifestPlatform(layout, root), path: [root.digest] },
+    ];
   } else {
-    throw new OcikitError(ErrorCode.MediaTypeUnsupported, `${root.digest} has media type ${root.mediaType}, not an image`, {
-      hint: 'Pick an image manifest or index (see ocikit inspect).',
-      details: { digest: root.digest },
-    });
+    throw new OcikitError(
+      ErrorCode.MediaTypeUnsupported,
+      `${root.digest} has media type ${root.mediaType}, not an image`,
+      {
+        hint: 'Pick an image manifest or index (see ocikit inspect).',
+        details: { digest: root.digest },
+      },
+    );
   }
-  const scored = candidates.map((c) => ({ c, score: platformScore(wanted, c.platform) })).filter((x) => x.score > 0);
+  const scored = candidates
+    .map((c) => ({ c, score: platformScore(wanted, c.platform) }))
+    .filter((x) => x.score > 0);
   const best = Math.max(0, ...scored.map((x) => x.score));
-  const top = [...new Map(scored.filter((x) => x.score === best).map((x) => [x.c.descriptor.digest, x.c])).values()];
+  const top = [
+    ...new Map(
+      scored.filter((x) => x.score === best).map((x) => [x.c.descriptor.digest, x.c]),
+    ).values(),
+  ];
   if (top.length === 0) {
     const available = [...new Set(candidates.map((c) => formatPlatform(c.platform)))].sort();
-    throw new OcikitError(ErrorCode.PlatformNotFound, `${root.digest}: no manifest for platform ${formatPlatform(wanted)}`, {
-      hint: available.length > 0 ? `Platforms available: ${available.join(', ')}.` : 'The image has no platform manifests.',
-      details: { platform: formatPlatform(wanted), platforms: available },
-    });
+    throw new OcikitError(
+      ErrorCode.PlatformNotFound,
+      `${root.digest}: no manifest for platform ${formatPlatform(wanted)}`,
+      {
+        hint:
+          available.length > 0
+            ? `Platforms available: ${available.join(', ')}.`
+            : 'The image has no platform manifests.',
+        details: { platform: formatPlatform(wanted), platforms: available },
+      },
+    );
   }
   if (top.length > 1) {
     throw new OcikitError(
       ErrorCode.PlatformAmbiguous,
       `${root.digest}: ${top.length} manifests match platform ${formatPlatform(wanted)}: ${top.map((c) => `${c.descriptor.digest} (${formatPlatform(c.platform)})`).join(', ')}`,
-      { hint: 'Add the variant to --platform, or pass --digest.', details: { digests: top.map((c) => c.descriptor.digest) } },
+      {
+        hint: 'Add the variant to --platform, or pass --digest.',
+        details: { digests: top.map((c) => c.descriptor.digest) },
+      },
     );
   }
   const chosen = top[0] as Candidate;

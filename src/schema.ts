@@ -100,7 +100,8 @@ type Obj = Record<string, Json>;
 
 function invalid(where: string, message: string, hint?: string): OcikitError {
   return new OcikitError(ErrorCode.SchemaInvalid, `${where}: ${message}`, {
-    hint: hint ?? 'The file does not follow the OCI image spec; regenerate it with a conforming tool.',
+    hint:
+      hint ?? 'The file does not follow the OCI image spec; regenerate it with a conforming tool.',
   });
 }
 
@@ -115,7 +116,8 @@ function obj(v: Json, where: string): Obj {
 
 function str(o: Obj, key: string, where: string): string {
   const v = o[key];
-  if (typeof v !== 'string' || v === '') throw invalid(where, `"${key}" must be a non-empty string`);
+  if (typeof v !== 'string' || v === '')
+    throw invalid(where, `"${key}" must be a non-empty string`);
   return v;
 }
 
@@ -148,7 +150,8 @@ function optAnnotations(o: Obj, where: string): Record<string, string> | undefin
 }
 
 // RFC 6838 type/subtype, with the +suffix and parameters tolerated.
-const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(;.*)?$/;
+const MEDIA_TYPE =
+  /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(;.*)?$/;
 
 /** Validate a platform object. */
 export function parsePlatform(v: Json, where: string): Platform {
@@ -169,7 +172,8 @@ export function parsePlatform(v: Json, where: string): Platform {
 export function parseDescriptor(v: Json, where: string): Descriptor {
   const o = obj(v, where);
   const mediaType = str(o, 'mediaType', where);
-  if (!MEDIA_TYPE.test(mediaType)) throw invalid(where, `"mediaType" ${JSON.stringify(mediaType)} is not a media type`);
+  if (!MEDIA_TYPE.test(mediaType))
+    throw invalid(where, `"mediaType" ${JSON.stringify(mediaType)} is not a media type`);
   const digest = parseDigest(o['digest'], `${where}.digest`).value;
   const size = o['size'];
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
@@ -193,7 +197,10 @@ export function parseDescriptor(v: Json, where: string): Descriptor {
 function descriptorList(o: Obj, key: string, where: string, lenience: Lenience): Descriptor[] {
   const v = o[key];
   if (v === null || v === undefined) {
-    lenience.deviation('OCIKIT_W_NULL_LIST', `${where}: "${key}" is ${v === null ? 'null' : 'missing'}; read as an empty list`);
+    lenience.deviation(
+      'OCIKIT_W_NULL_LIST',
+      `${where}: "${key}" is ${v === null ? 'null' : 'missing'}; read as an empty list`,
+    );
     return [];
   }
   if (!Array.isArray(v)) throw invalid(where, `"${key}" must be an array`);
@@ -203,25 +210,36 @@ function descriptorList(o: Obj, key: string, where: string, lenience: Lenience):
 function schemaVersion(o: Obj, where: string, lenience: Lenience): number {
   const v = o['schemaVersion'];
   if (v === undefined) {
-    lenience.deviation('OCIKIT_W_NO_SCHEMA_VERSION', `${where}: "schemaVersion" is missing; assumed 2`);
+    lenience.deviation(
+      'OCIKIT_W_NO_SCHEMA_VERSION',
+      `${where}: "schemaVersion" is missing; assumed 2`,
+    );
     return 2;
   }
   if (v !== 2) {
-    throw invalid(where, `"schemaVersion" is ${JSON.stringify(v)}, expected 2`, 'Only schema version 2 images (OCI, Docker v2.2) are supported.');
+    throw invalid(
+      where,
+      `"schemaVersion" is ${JSON.stringify(v)}, expected 2`,
+      'Only schema version 2 images (OCI, Docker v2.2) are supported.',
+    );
   }
   return 2;
 }
 
-function withCommon<T extends { mediaType?: string; artifactType?: string; subject?: Descriptor; annotations?: Record<string, string> }>(
-  target: T,
-  o: Obj,
-  where: string,
-): T {
+function withCommon<
+  T extends {
+    mediaType?: string;
+    artifactType?: string;
+    subject?: Descriptor;
+    annotations?: Record<string, string>;
+  },
+>(target: T, o: Obj, where: string): T {
   const mediaType = optStr(o, 'mediaType', where);
   if (mediaType !== undefined) target.mediaType = mediaType;
   const artifactType = optStr(o, 'artifactType', where);
   if (artifactType !== undefined) target.artifactType = artifactType;
-  if (o['subject'] !== undefined && o['subject'] !== null) target.subject = parseDescriptor(o['subject'], `${where}.subject`);
+  if (o['subject'] !== undefined && o['subject'] !== null)
+    target.subject = parseDescriptor(o['subject'], `${where}.subject`);
   const annotations = optAnnotations(o, where);
   if (annotations !== undefined) target.annotations = annotations;
   return target;
@@ -231,7 +249,12 @@ function withCommon<T extends { mediaType?: string; artifactType?: string; subje
  * Validate an image index (or Docker manifest list, or `index.json`).
  * @param isLayoutIndex true for `index.json`, where a missing `mediaType` is tolerated.
  */
-export function parseImageIndex(v: Json, where: string, lenience: Lenience, _isLayoutIndex = false): ImageIndex {
+export function parseImageIndex(
+  v: Json,
+  where: string,
+  lenience: Lenience,
+  _isLayoutIndex = false,
+): ImageIndex {
   const o = obj(v, where);
   const index = withCommon<ImageIndex>(
     { schemaVersion: schemaVersion(o, where, lenience), manifests: [] },
@@ -256,14 +279,18 @@ export function parseImageManifest(v: Json, where: string, lenience: Lenience): 
     throw invalid(where, 'is an image index, but an image manifest was expected');
   }
   const version = schemaVersion(o, where, lenience);
-  if (o['config'] === undefined || o['config'] === null) throw invalid(where, '"config" is missing');
+  if (o['config'] === undefined || o['config'] === null)
+    throw invalid(where, '"config" is missing');
   const manifest = withCommon<ImageManifest>(
     { schemaVersion: version, config: parseDescriptor(o['config'], `${where}.config`), layers: [] },
     o,
     where,
   );
   if (manifest.mediaType !== undefined && !isManifestMediaType(manifest.mediaType)) {
-    throw invalid(where, `"mediaType" is ${JSON.stringify(manifest.mediaType)}, not an image manifest`);
+    throw invalid(
+      where,
+      `"mediaType" is ${JSON.stringify(manifest.mediaType)}, not an image manifest`,
+    );
   }
   manifest.layers = descriptorList(o, 'layers', where, lenience);
   return manifest;
@@ -294,7 +321,9 @@ export function parseImageConfig(v: Json, where: string, lenience: Lenience): Im
     } else if (!Array.isArray(ids)) {
       throw invalid(`${where}.rootfs`, '"diff_ids" must be an array');
     } else {
-      config.rootfs.diff_ids = ids.map((d, i) => parseDigest(d, `${where}.rootfs.diff_ids[${i}]`).value);
+      config.rootfs.diff_ids = ids.map(
+        (d, i) => parseDigest(d, `${where}.rootfs.diff_ids[${i}]`).value,
+      );
     }
   }
   return config;
@@ -306,9 +335,13 @@ export function parseOciLayoutFile(v: Json, where: string): OciLayoutFile {
   const version = o['imageLayoutVersion'];
   if (typeof version !== 'string') throw invalid(where, '"imageLayoutVersion" must be a string');
   if (!/^1\.\d+\.\d+$/.test(version)) {
-    throw new OcikitError(ErrorCode.LayoutInvalid, `${where}: imageLayoutVersion ${JSON.stringify(version)} is not supported`, {
-      hint: 'ocikit reads OCI image layout version 1.x.',
-    });
+    throw new OcikitError(
+      ErrorCode.LayoutInvalid,
+      `${where}: imageLayoutVersion ${JSON.stringify(version)} is not supported`,
+      {
+        hint: 'ocikit reads OCI image layout version 1.x.',
+      },
+    );
   }
   return { imageLayoutVersion: version };
 }

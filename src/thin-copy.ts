@@ -44,7 +44,12 @@ export function canonicalJson(value: unknown): string {
  * (absolute, resolved), an empty `ingest/` and an empty `index.json.lock`.
  * The input is only read (realpath of its blobs directory).
  */
-export async function writeThinCopy(layout: Layout, target: string, descriptor: Descriptor, tag: string): Promise<ThinCopy> {
+export async function writeThinCopy(
+  layout: Layout,
+  target: string,
+  descriptor: Descriptor,
+  tag: string,
+): Promise<ThinCopy> {
   await fsp.mkdir(target);
   const entry: Descriptor = {
     mediaType: descriptor.mediaType,
@@ -54,10 +59,17 @@ export async function writeThinCopy(layout: Layout, target: string, descriptor: 
   };
   if (descriptor.platform !== undefined) entry.platform = descriptor.platform;
   await writeFileIn(target, 'oci-layout', canonicalJson({ imageLayoutVersion: '1.0.0' }));
-  await writeFileIn(target, 'index.json', canonicalJson({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [entry] }));
+  await writeFileIn(
+    target,
+    'index.json',
+    canonicalJson({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [entry] }),
+  );
   const blobs = await fsp.realpath(path.join(layout.dir, 'blobs'));
   await fsp.symlink(blobs, path.join(target, 'blobs'));
   await fsp.mkdir(path.join(target, 'ingest'));
   await writeFileIn(target, 'index.json.lock', '');
-  return { link: 'blobs-dir-symlink', written: ['blobs', 'index.json', 'index.json.lock', 'ingest/', 'oci-layout'] };
+  return {
+    link: 'blobs-dir-symlink',
+    written: ['blobs', 'index.json', 'index.json.lock', 'ingest/', 'oci-layout'],
+  };
 }

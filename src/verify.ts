@@ -15,7 +15,14 @@ import {
   type ContentKind,
 } from './media-types.js';
 import { formatPlatform, isAttestation } from './platform.js';
-import { MAX_INDEX_DEPTH, findDigest, findTag, layoutTags, resolve, type ResolveOptions } from './resolve.js';
+import {
+  MAX_INDEX_DEPTH,
+  findDigest,
+  findTag,
+  layoutTags,
+  resolve,
+  type ResolveOptions,
+} from './resolve.js';
 import type { Descriptor, Warning } from './schema.js';
 
 /** One way a blob is reached. */
@@ -90,8 +97,15 @@ function roleOf(kind: ContentKind, inLayers: boolean): Reference['role'] {
 
 function describeRefs(refs: readonly Reference[]): string {
   const parts = refs.slice(0, 3).map((r) => {
-    const where = r.parent === 'index.json' ? 'index.json' : `${r.role === 'config' || r.role === 'layer' ? 'manifest' : 'index'} ${r.parent}`;
-    const ctx = [r.tag !== undefined ? `tag ${JSON.stringify(r.tag)}` : '', r.platform !== undefined ? `platform ${r.platform}` : '', r.attestation ? 'attestation' : '']
+    const where =
+      r.parent === 'index.json'
+        ? 'index.json'
+        : `${r.role === 'config' || r.role === 'layer' ? 'manifest' : 'index'} ${r.parent}`;
+    const ctx = [
+      r.tag !== undefined ? `tag ${JSON.stringify(r.tag)}` : '',
+      r.platform !== undefined ? `platform ${r.platform}` : '',
+      r.attestation ? 'attestation' : '',
+    ]
       .filter(Boolean)
       .join(', ');
     return ctx === '' ? where : `${where} (${ctx})`;
@@ -109,15 +123,30 @@ class Walker {
   problem(entry: Entry, e: unknown): void {
     const err = isOcikitError(e)
       ? e
-      : new OcikitError(ErrorCode.Internal, `${entry.descriptor.digest}: ${(e as Error).message ?? String(e)}`, { hint: 'Please report this.' });
+      : new OcikitError(
+          ErrorCode.Internal,
+          `${entry.descriptor.digest}: ${(e as Error).message ?? String(e)}`,
+          { hint: 'Please report this.' },
+        );
     if (entry.problems.some((p) => p.code === err.code && p.message === err.message)) return;
     entry.problems.push(toProblem(err, entry));
   }
 
-  async visit(desc: Descriptor, ref: Reference, ctx: Context, ancestry: readonly string[]): Promise<void> {
+  async visit(
+    desc: Descriptor,
+    ref: Reference,
+    ctx: Context,
+    ancestry: readonly string[],
+  ): Promise<void> {
     let entry = this.entries.get(desc.digest);
     if (entry === undefined) {
-      entry = { descriptor: desc, kind: kindOfMediaType(desc.mediaType), refs: [], problems: [], hashed: false };
+      entry = {
+        descriptor: desc,
+        kind: kindOfMediaType(desc.mediaType),
+        refs: [],
+        problems: [],
+        hashed: false,
+      };
       this.entries.set(desc.digest, entry);
       try {
         parseDigest(desc.digest);
@@ -127,13 +156,25 @@ class Walker {
     } else if (entry.descriptor.size !== desc.size) {
       this.problem(
         entry,
-        new OcikitError(ErrorCode.BlobSizeMismatch, `blob ${desc.digest} is referenced with sizes ${entry.descriptor.size} and ${desc.size}`, {
-          hint: 'One of the referencing descriptors is wrong; regenerate the layout.',
-          details: { digest: desc.digest },
-        }),
+        new OcikitError(
+          ErrorCode.BlobSizeMismatch,
+          `blob ${desc.digest} is referenced with sizes ${entry.descriptor.size} and ${desc.size}`,
+          {
+            hint: 'One of the referencing descriptors is wrong; regenerate the layout.',
+            details: { digest: desc.digest },
+          },
+        ),
       );
     }
-    if (!entry.refs.some((r) => r.parent === ref.parent && r.tag === ref.tag && r.platform === ref.platform && r.role === ref.role)) {
+    if (
+      !entry.refs.some(
+        (r) =>
+          r.parent === ref.parent &&
+          r.tag === ref.tag &&
+          r.platform === ref.platform &&
+          r.role === ref.role,
+      )
+    ) {
       entry.refs.push(ref);
     }
     if (entry.kind === 'layer' || entry.kind === 'blob') return;
@@ -141,10 +182,14 @@ class Walker {
     if (!isConfig && ancestry.includes(desc.digest)) {
       this.problem(
         entry,
-        new OcikitError(ErrorCode.ReferenceCycle, `index ${desc.digest} references itself (${[...ancestry, desc.digest].join(' -> ')})`, {
-          hint: 'The layout is corrupt; regenerate it.',
-          details: { digest: desc.digest },
-        }),
+        new OcikitError(
+          ErrorCode.ReferenceCycle,
+          `index ${desc.digest} references itself (${[...ancestry, desc.digest].join(' -> ')})`,
+          {
+            hint: 'The layout is corrupt; regenerate it.',
+            details: { digest: desc.digest },
+          },
+        ),
       );
       return;
     }
@@ -152,10 +197,14 @@ class Walker {
     if (!isConfig && ancestry.length > MAX_INDEX_DEPTH + (entry.kind === 'manifest' ? 1 : 0)) {
       this.problem(
         entry,
-        new OcikitError(ErrorCode.NestingTooDeep, `index ${desc.digest}: indexes nest more than ${MAX_INDEX_DEPTH} deep`, {
-          hint: 'Flatten the index.',
-          details: { digest: desc.digest },
-        }),
+        new OcikitError(
+          ErrorCode.NestingTooDeep,
+          `index ${desc.digest}: indexes nest more than ${MAX_INDEX_DEPTH} deep`,
+          {
+            hint: 'Flatten the index.',
+            details: { digest: desc.digest },
+          },
+        ),
       );
       return;
     }
@@ -168,9 +217,16 @@ class Walker {
       const blob = await this.layout.readJsonBlob(desc, { verifyDigest: false });
       entry.hashed = true;
       if (blob.actualDigest !== desc.digest) {
-        this.problem(entry, new OcikitError(ErrorCode.BlobDigestMismatch, `blob ${desc.digest} at ${blobRelPath(parseDigest(desc.digest))} has content with digest ${blob.actualDigest}`, {
-          hint: 'The blob is corrupt; copy the layout again from its source.',
-        }));
+        this.problem(
+          entry,
+          new OcikitError(
+            ErrorCode.BlobDigestMismatch,
+            `blob ${desc.digest} at ${blobRelPath(parseDigest(desc.digest))} has content with digest ${blob.actualDigest}`,
+            {
+              hint: 'The blob is corrupt; copy the layout again from its source.',
+            },
+          ),
+        );
       }
       if (isConfig) {
         await this.layout.readConfig(desc, { verifyDigest: false });
@@ -179,17 +235,32 @@ class Walker {
         await Promise.all(
           index.manifests.map((child) => {
             const attestation = ctx.attestation === true || isAttestation(child);
-            const platform = child.platform !== undefined && !isAttestation(child) ? formatPlatform(child.platform) : ctx.platform;
+            const platform =
+              child.platform !== undefined && !isAttestation(child)
+                ? formatPlatform(child.platform)
+                : ctx.platform;
             const childCtx: Context = { ...ctx, attestation };
             if (platform !== undefined) childCtx.platform = platform;
-            return this.visit(child, withCtx({ parent: desc.digest, role: roleOf(kindOfMediaType(child.mediaType), false) }, childCtx), childCtx, here);
+            return this.visit(
+              child,
+              withCtx(
+                { parent: desc.digest, role: roleOf(kindOfMediaType(child.mediaType), false) },
+                childCtx,
+              ),
+              childCtx,
+              here,
+            );
           }),
         );
       } else {
         const manifest = await this.layout.readManifest(desc, { verifyDigest: false });
         const childCtx: Context = { ...ctx };
         // An attestation's config says unknown/unknown: it belongs to no platform of its own.
-        if (childCtx.platform === undefined && !ctx.attestation && isImageConfigMediaType(manifest.config.mediaType)) {
+        if (
+          childCtx.platform === undefined &&
+          !ctx.attestation &&
+          isImageConfigMediaType(manifest.config.mediaType)
+        ) {
           try {
             const config = await this.layout.readConfig(manifest.config, { verifyDigest: false });
             childCtx.platform = formatPlatform(config);
@@ -197,9 +268,19 @@ class Walker {
             // reported when the config itself is visited
           }
         }
-        await this.visit(manifest.config, withCtx({ parent: desc.digest, role: 'config' }, childCtx), childCtx, here);
+        await this.visit(
+          manifest.config,
+          withCtx({ parent: desc.digest, role: 'config' }, childCtx),
+          childCtx,
+          here,
+        );
         for (const layer of manifest.layers) {
-          await this.visit(layer, withCtx({ parent: desc.digest, role: 'layer' }, childCtx), childCtx, here);
+          await this.visit(
+            layer,
+            withCtx({ parent: desc.digest, role: 'layer' }, childCtx),
+            childCtx,
+            here,
+          );
         }
       }
     } catch (e) {
@@ -224,7 +305,13 @@ function refKey(r: Reference): string {
 }
 
 function toProblem(err: OcikitError, entry: Entry): Problem {
-  const p: Problem = { code: err.code, message: err.message, hint: err.hint, digest: entry.descriptor.digest, referencedBy: entry.refs };
+  const p: Problem = {
+    code: err.code,
+    message: err.message,
+    hint: err.hint,
+    digest: entry.descriptor.digest,
+    referencedBy: entry.refs,
+  };
   try {
     p.path = blobRelPath(parseDigest(entry.descriptor.digest));
   } catch {
@@ -238,18 +325,32 @@ function toProblem(err: OcikitError, entry: Entry): Problem {
  * Never throws for a problem in the blobs: those are returned in the report. Throws only
  * when the layout cannot be opened or the selection cannot be resolved.
  */
-export async function verifyLayout(layout: Layout, options: VerifyOptions = {}): Promise<VerifyReport> {
+export async function verifyLayout(
+  layout: Layout,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
   const walker = new Walker(layout);
   const roots: string[] = [];
-  if (options.platform === undefined && (options.tag !== undefined || options.digest !== undefined)) {
+  if (
+    options.platform === undefined &&
+    (options.tag !== undefined || options.digest !== undefined)
+  ) {
     // No platform: pick the root without reading it, so that a broken root blob is reported
     // as a problem like any other instead of aborting the whole verification.
-    const root = options.digest !== undefined ? await findDigest(layout, options.digest) : findTag(layout, options.tag ?? 'latest').descriptor;
+    const root =
+      options.digest !== undefined
+        ? await findDigest(layout, options.digest)
+        : findTag(layout, options.tag ?? 'latest').descriptor;
     const ctx: Context = {};
     if (options.tag !== undefined) ctx.tag = options.tag;
     if (root.platform !== undefined) ctx.platform = formatPlatform(root.platform);
     roots.push(root.digest);
-    await walker.visit(root, withCtx({ parent: 'index.json', role: roleOf(kindOfMediaType(root.mediaType), false) }, ctx), ctx, []);
+    await walker.visit(
+      root,
+      withCtx({ parent: 'index.json', role: roleOf(kindOfMediaType(root.mediaType), false) }, ctx),
+      ctx,
+      [],
+    );
   } else if (options.platform !== undefined) {
     const r = await resolve(layout, options);
     const parent = r.path.length > 1 ? (r.path[r.path.length - 2] as string) : 'index.json';
@@ -257,15 +358,26 @@ export async function verifyLayout(layout: Layout, options: VerifyOptions = {}):
     if (r.tag !== undefined) ctx.tag = r.tag;
     if (r.descriptor.platform !== undefined) ctx.platform = formatPlatform(r.descriptor.platform);
     roots.push(r.descriptor.digest);
-    await walker.visit(r.descriptor, withCtx({ parent, role: roleOf(kindOfMediaType(r.descriptor.mediaType), false) }, ctx), ctx, []);
+    await walker.visit(
+      r.descriptor,
+      withCtx({ parent, role: roleOf(kindOfMediaType(r.descriptor.mediaType), false) }, ctx),
+      ctx,
+      [],
+    );
   } else {
     for (const d of layout.index.manifests) {
       const ctx: Context = {};
-      const tag = d.annotations?.[Annotation.RefName] ?? d.annotations?.[Annotation.ContainerdImageName];
+      const tag =
+        d.annotations?.[Annotation.RefName] ?? d.annotations?.[Annotation.ContainerdImageName];
       if (tag !== undefined) ctx.tag = tag;
       if (d.platform !== undefined) ctx.platform = formatPlatform(d.platform);
       roots.push(d.digest);
-      await walker.visit(d, withCtx({ parent: 'index.json', role: roleOf(kindOfMediaType(d.mediaType), false) }, ctx), ctx, []);
+      await walker.visit(
+        d,
+        withCtx({ parent: 'index.json', role: roleOf(kindOfMediaType(d.mediaType), false) }, ctx),
+        ctx,
+        [],
+      );
     }
   }
 
@@ -280,20 +392,35 @@ export async function verifyLayout(layout: Layout, options: VerifyOptions = {}):
       try {
         const file = await layout.locateBlob(digest);
         if (file.size !== d.size) {
-          throw new OcikitError(ErrorCode.BlobSizeMismatch, `blob ${d.digest} at ${file.relPath} is ${file.size} bytes, the descriptor says ${d.size}`, {
-            hint: 'The blob is truncated or was replaced; copy the layout again from its source.',
-          });
+          throw new OcikitError(
+            ErrorCode.BlobSizeMismatch,
+            `blob ${d.digest} at ${file.relPath} is ${file.size} bytes, the descriptor says ${d.size}`,
+            {
+              hint: 'The blob is truncated or was replaced; copy the layout again from its source.',
+            },
+          );
         }
         if (options.noDigests) return;
         if (!isHashable(digest.algorithm)) {
-          throw new OcikitError(ErrorCode.DigestUnsupported, `blob ${d.digest}: algorithm ${digest.algorithm} is not supported`, {
-            hint: 'ocikit verifies sha256 and sha512 digests; pass --no-digests to check sizes only.',
-          });
+          throw new OcikitError(
+            ErrorCode.DigestUnsupported,
+            `blob ${d.digest}: algorithm ${digest.algorithm} is not supported`,
+            {
+              hint: 'ocikit verifies sha256 and sha512 digests; pass --no-digests to check sizes only.',
+            },
+          );
         }
         toHash.push({ entry, job: { path: file.path, algorithm: digest.algorithm, size: d.size } });
       } catch (e) {
-        if (isOcikitError(e, ErrorCode.BlobMissing) && (d.urls?.length ?? 0) > 0 && isForeignLayerMediaType(d.mediaType)) {
-          layout.lenience.warnings.push({ code: 'OCIKIT_W_FOREIGN_LAYER', message: `foreign layer ${d.digest} is not in the layout (it has urls)` });
+        if (
+          isOcikitError(e, ErrorCode.BlobMissing) &&
+          (d.urls?.length ?? 0) > 0 &&
+          isForeignLayerMediaType(d.mediaType)
+        ) {
+          layout.lenience.warnings.push({
+            code: 'OCIKIT_W_FOREIGN_LAYER',
+            message: `foreign layer ${d.digest} is not in the layout (it has urls)`,
+          });
           return;
         }
         walker.problem(entry, e);
@@ -320,11 +447,25 @@ export async function verifyLayout(layout: Layout, options: VerifyOptions = {}):
     const d = entry.descriptor;
     const rel = blobRelPath(parseDigest(d.digest));
     if ('error' in res) {
-      walker.problem(entry, new OcikitError(ErrorCode.BlobUnreadable, `blob ${d.digest} at ${rel} cannot be read (${res.error})`, { hint: 'Check the permissions of the layout.' }));
+      walker.problem(
+        entry,
+        new OcikitError(
+          ErrorCode.BlobUnreadable,
+          `blob ${d.digest} at ${rel} cannot be read (${res.error})`,
+          { hint: 'Check the permissions of the layout.' },
+        ),
+      );
     } else if (`${job.algorithm}:${res.hex}` !== d.digest) {
-      walker.problem(entry, new OcikitError(ErrorCode.BlobDigestMismatch, `blob ${d.digest} at ${rel} has content with digest ${job.algorithm}:${res.hex}`, {
-        hint: 'The blob is corrupt; copy the layout again from its source.',
-      }));
+      walker.problem(
+        entry,
+        new OcikitError(
+          ErrorCode.BlobDigestMismatch,
+          `blob ${d.digest} at ${rel} has content with digest ${job.algorithm}:${res.hex}`,
+          {
+            hint: 'The blob is corrupt; copy the layout again from its source.',
+          },
+        ),
+      );
     }
   });
 
@@ -347,8 +488,16 @@ export async function verifyLayout(layout: Layout, options: VerifyOptions = {}):
 
   // Deterministic output: references and problems sorted, whatever order the walk took.
   for (const e of entries) e.refs.sort((a, b) => compare(refKey(a), refKey(b)));
-  const problems = entries.flatMap((e) => e.problems.map((p) => ({ ...p, message: `${p.message}; referenced by ${describeRefs(e.refs)}` })));
-  problems.sort((a, b) => compare(a.digest, b.digest) || compare(a.code, b.code) || compare(a.message, b.message));
+  const problems = entries.flatMap((e) =>
+    e.problems.map((p) => ({
+      ...p,
+      message: `${p.message}; referenced by ${describeRefs(e.refs)}`,
+    })),
+  );
+  problems.sort(
+    (a, b) =>
+      compare(a.digest, b.digest) || compare(a.code, b.code) || compare(a.message, b.message),
+  );
   return {
     ok: problems.length === 0,
     blobs: entries.length,

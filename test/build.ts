@@ -16,13 +16,22 @@ interface Setup {
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
 function setup(t: Test, annotate = false): Setup {
-  const root = t.testdir({ tmp: {}, app: { Dockerfile: 'FROM base\nCOPY hello.txt /\n', 'hello.txt': 'hi\n' } });
+  const root = t.testdir({
+    tmp: {},
+    app: { Dockerfile: 'FROM base\nCOPY hello.txt /\n', 'hello.txt': 'hi\n' },
+  });
   standardLayout(path.join(root, 'base'));
   // What the fake builder "produces": an index, with or without the requested annotation.
   const b = new LayoutBuilder(path.join(root, 'product'));
-  const amd = b.image({ platform: { os: 'linux', architecture: 'amd64' }, layers: [{ 'hello.txt': 'hi\n' }] });
+  const amd = b.image({
+    platform: { os: 'linux', architecture: 'amd64' },
+    layers: [{ 'hello.txt': 'hi\n' }],
+  });
   const arm = b.image({ platform: { os: 'linux', architecture: 'arm64' }, layers: [] });
-  const idx = b.index([amd, arm], annotate ? { 'org.opencontainers.image.title': 'app' } : undefined);
+  const idx = b.index(
+    [amd, arm],
+    annotate ? { 'org.opencontainers.image.title': 'app' } : undefined,
+  );
   b.writeIndex([tagged(idx, 'latest')]);
   const previous = process.env['TMPDIR'];
   process.env['TMPDIR'] = path.join(root, 'tmp');
@@ -42,7 +51,27 @@ function setup(t: Test, annotate = false): Setup {
         FAKE_DIGEST: idx.digest,
         FAKE_ARGV: path.join(root, 'argv.json'),
       };
-      return cli(['build', '--docker', FAKE, '--buildx-version', '0.13.1', '--build-context', 'base=base:multi', '--platform', 'linux/amd64,linux/arm64', '--progress', 'quiet', '--out', 'result', ...extra, 'app'], root, env);
+      return cli(
+        [
+          'build',
+          '--docker',
+          FAKE,
+          '--buildx-version',
+          '0.13.1',
+          '--build-context',
+          'base=base:multi',
+          '--platform',
+          'linux/amd64,linux/arm64',
+          '--progress',
+          'quiet',
+          '--out',
+          'result',
+          ...extra,
+          'app',
+        ],
+        root,
+        env,
+      );
     },
   };
 }
@@ -53,14 +82,31 @@ t.test('success: contexts prepared, stream read, output verified and published',
   const r = await s.run('ok', ['--json']);
   t.equal(r.code, 0, r.stdout + r.stderr);
   const doc = JSON.parse(r.stdout) as Record<string, unknown>;
-  t.match(doc, { ok: true, digest: s.digest, buildxDigest: s.digest, format: 'layout', out: 'result', contexts: [{ name: 'base', strategy: 'thin' }] });
+  t.match(doc, {
+    ok: true,
+    digest: s.digest,
+    buildxDigest: s.digest,
+    format: 'layout',
+    out: 'result',
+    contexts: [{ name: 'base', strategy: 'thin' }],
+  });
   const argv = JSON.parse(readFileSync(path.join(s.root, 'argv.json'), 'utf8')) as string[];
-  t.ok(argv.includes('--progress') && argv[argv.indexOf('--progress') + 1] === 'rawjson', 'buildx always streams rawjson');
-  t.ok(argv.some((a) => a.startsWith('base=oci-layout://') && a.includes('@sha256:')), 'digest-pinned context');
+  t.ok(
+    argv.includes('--progress') && argv[argv.indexOf('--progress') + 1] === 'rawjson',
+    'buildx always streams rawjson',
+  );
+  t.ok(
+    argv.some((a) => a.startsWith('base=oci-layout://') && a.includes('@sha256:')),
+    'digest-pinned context',
+  );
   t.ok(existsSync(path.join(s.root, 'result', 'index.json')));
   t.same(readdirSync(path.join(s.root, 'tmp')), [], 'the private temporary directory is gone');
   t.same(snapshotTree(path.join(s.root, 'base')), before, 'the input is untouched');
-  t.same(readdirSync(s.root).filter((n) => n.includes('ocikit-tmp')), [], 'no temporary sibling left');
+  t.same(
+    readdirSync(s.root).filter((n) => n.includes('ocikit-tmp')),
+    [],
+    'no temporary sibling left',
+  );
 });
 
 t.test('failures: each a distinct code, nothing published, temporaries removed', async (t) => {
@@ -86,14 +132,33 @@ t.test('failures: each a distinct code, nothing published, temporaries removed',
     t.match(r.stderr, /\n  hint: /, `${mode}: hint`);
     t.notOk(existsSync(path.join(s.root, 'result')), `${mode}: nothing published`);
     t.same(readdirSync(path.join(s.root, 'tmp')), [], `${mode}: private temp removed`);
-    t.same(readdirSync(s.root).filter((n) => n.includes('ocikit-tmp')), [], `${mode}: no temp sibling`);
+    t.same(
+      readdirSync(s.root).filter((n) => n.includes('ocikit-tmp')),
+      [],
+      `${mode}: no temp sibling`,
+    );
   }
   const late = await s.run('driver', ['--no-preflight']);
-  t.match(late.stderr, /OCIKIT_DRIVER_UNSUPPORTED/, 'recognised from buildx\'s own error too');
-  const missing = await cli(['build', '--docker', '/nonexistent/docker', '--buildx-version', '0.13.1', '--out', 'result', 'app'], s.root);
+  t.match(late.stderr, /OCIKIT_DRIVER_UNSUPPORTED/, "recognised from buildx's own error too");
+  const missing = await cli(
+    [
+      'build',
+      '--docker',
+      '/nonexistent/docker',
+      '--buildx-version',
+      '0.13.1',
+      '--out',
+      'result',
+      'app',
+    ],
+    s.root,
+  );
   t.match(missing.stderr, /OCIKIT_BUILDX_MISSING/);
-  const own = await cli(['build', '--docker', FAKE, '-o', 'type=docker', '--out', 'result', 'app'], s.root);
-  t.equal(own.code, 2, '-o is ocikit build\'s own');
+  const own = await cli(
+    ['build', '--docker', FAKE, '-o', 'type=docker', '--out', 'result', 'app'],
+    s.root,
+  );
+  t.equal(own.code, 2, "-o is ocikit build's own");
   const noOut = await cli(['build', '--docker', FAKE, 'app'], s.root);
   t.equal(noOut.code, 2);
 });
@@ -107,11 +172,19 @@ t.test('requested index annotations: checked, and repaired on request', async (t
   t.match(r.stderr, /--repair-annotations/);
   const fixed = await s.run('ok', [...ann, '--repair-annotations', '--json']);
   t.equal(fixed.code, 0, fixed.stderr);
-  const doc = JSON.parse(fixed.stdout) as { digest: string; buildxDigest: string; annotations: { repaired: unknown[] } };
+  const doc = JSON.parse(fixed.stdout) as {
+    digest: string;
+    buildxDigest: string;
+    annotations: { repaired: unknown[] };
+  };
   t.not(doc.digest, doc.buildxDigest, 'a new index digest');
   t.equal(doc.annotations.repaired.length, 1);
   const inspect = await cli(['inspect', 'result', '--json'], s.root);
-  t.match(JSON.parse(inspect.stdout), { images: [{ digest: doc.digest, contentAnnotations: { 'org.opencontainers.image.title': 'app' } }] });
+  t.match(JSON.parse(inspect.stdout), {
+    images: [
+      { digest: doc.digest, contentAnnotations: { 'org.opencontainers.image.title': 'app' } },
+    ],
+  });
   const verify = await cli(['verify', 'result'], s.root);
   t.equal(verify.code, 0, verify.stdout);
   // Manifest-level annotations cannot be repaired.
@@ -126,7 +199,10 @@ t.test('ERROR: lines with exit 0 are warnings once the output verifies', async (
   const s = setup(t);
   const r = await s.run('noisy');
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stderr, /warning OCIKIT_W_BUILDX_ERROR_LINE: buildx printed "ERROR: \(\*service\).Write failed/);
+  t.match(
+    r.stderr,
+    /warning OCIKIT_W_BUILDX_ERROR_LINE: buildx printed "ERROR: \(\*service\).Write failed/,
+  );
   t.equal(r.stdout, `${s.digest}\n`);
 });
 

@@ -8,15 +8,50 @@ import { standardLayout } from './helpers/layout-builder.js';
 
 t.test('docker buildx build flags parse like docker does', async (t) => {
   const { flags, contextDir } = parseBuildArgs([
-    '-t', 'a:1', '--tag=b:2', '-tc:3', '--platform', 'linux/amd64,linux/arm64', '--platform=linux/s390x',
-    '--build-arg', 'K=V', '--pull', '--push=false', '-f', 'Dockerfile.x', '-o', 'type=oci,dest=out,tar=false',
-    '--annotation', 'index:org.opencontainers.image.title=x', '--provenance=false', '--sbom', 'false', '--secret', 'id=s,src=f',
-    '--progress', 'rawjson', '--metadata-file', 'meta.json', '--target', 'final', '--label', 'l=1', '.',
+    '-t',
+    'a:1',
+    '--tag=b:2',
+    '-tc:3',
+    '--platform',
+    'linux/amd64,linux/arm64',
+    '--platform=linux/s390x',
+    '--build-arg',
+    'K=V',
+    '--pull',
+    '--push=false',
+    '-f',
+    'Dockerfile.x',
+    '-o',
+    'type=oci,dest=out,tar=false',
+    '--annotation',
+    'index:org.opencontainers.image.title=x',
+    '--provenance=false',
+    '--sbom',
+    'false',
+    '--secret',
+    'id=s,src=f',
+    '--progress',
+    'rawjson',
+    '--metadata-file',
+    'meta.json',
+    '--target',
+    'final',
+    '--label',
+    'l=1',
+    '.',
   ]);
   t.equal(contextDir, '.');
   t.same(flags.tag, ['a:1', 'b:2', 'c:3']);
   t.same(flags.platform, ['linux/amd64', 'linux/arm64', 'linux/s390x']);
-  t.match(flags, { pull: true, push: false, file: 'Dockerfile.x', provenance: 'false', sbom: 'false', progress: 'rawjson', target: 'final' });
+  t.match(flags, {
+    pull: true,
+    push: false,
+    file: 'Dockerfile.x',
+    provenance: 'false',
+    sbom: 'false',
+    progress: 'rawjson',
+    target: 'final',
+  });
   t.throws(() => parseBuildArgs(['--nope', '.']), { code: 'OCIKIT_USAGE' });
   t.throws(() => parseBuildArgs(['-Z', '.']), { code: 'OCIKIT_USAGE' });
   t.throws(() => parseBuildArgs(['--tag']), { code: 'OCIKIT_USAGE' });
@@ -26,14 +61,40 @@ t.test('docker buildx build flags parse like docker does', async (t) => {
 });
 
 t.test('flags round-trip to argv in a fixed order', async (t) => {
-  const argv = ['--tag', 'x', '--file', 'F', '--platform', 'linux/amd64,linux/arm64', '--no-cache', '--pull=false', 'ctx'];
+  const argv = [
+    '--tag',
+    'x',
+    '--file',
+    'F',
+    '--platform',
+    'linux/amd64,linux/arm64',
+    '--no-cache',
+    '--pull=false',
+    'ctx',
+  ];
   const { flags } = parseBuildArgs(argv);
-  t.same(flagsToArgv(flags), ['--file', 'F', '--platform', 'linux/amd64,linux/arm64', '--tag', 'x', '--no-cache', '--pull=false']);
+  t.same(flagsToArgv(flags), [
+    '--file',
+    'F',
+    '--platform',
+    'linux/amd64,linux/arm64',
+    '--tag',
+    'x',
+    '--no-cache',
+    '--pull=false',
+  ]);
 });
 
 t.test('JSON config (what the Bazel rules write) merges under the command line', async (t) => {
   const fromConfig = flagsFromConfig(
-    { context: 'ctx', platform: ['linux/amd64'], buildArg: { B: '2', A: '1' }, tag: ['t1'], pull: true, file: 'Dockerfile' },
+    {
+      context: 'ctx',
+      platform: ['linux/amd64'],
+      buildArg: { B: '2', A: '1' },
+      tag: ['t1'],
+      pull: true,
+      file: 'Dockerfile',
+    },
     'cfg',
   );
   t.same(fromConfig.flags.buildArg, ['A=1', 'B=2'], 'objects become KEY=VALUE in key order');
@@ -41,13 +102,27 @@ t.test('JSON config (what the Bazel rules write) merges under the command line',
   const merged = mergeFlags(fromConfig.flags, parseBuildArgs(['-t', 't2', '-f', 'Other']).flags);
   t.same(merged.tag, ['t1', 't2']);
   t.equal(merged.file, 'Other');
-  for (const bad of [[], 'x', { nope: 1 }, { pull: 'yes' }, { file: 1 }, { tag: [1] }, { context: 1 }]) {
-    t.throws(() => flagsFromConfig(bad, 'cfg'), { code: 'OCIKIT_CONFIG_INVALID' }, JSON.stringify(bad));
+  for (const bad of [
+    [],
+    'x',
+    { nope: 1 },
+    { pull: 'yes' },
+    { file: 1 },
+    { tag: [1] },
+    { context: 1 },
+  ]) {
+    t.throws(
+      () => flagsFromConfig(bad, 'cfg'),
+      { code: 'OCIKIT_CONFIG_INVALID' },
+      JSON.stringify(bad),
+    );
   }
 });
 
 t.test('Dockerfile references and shell quoting', async (t) => {
-  const refs = dockerfileReferences('FROM base AS b\nFROM --platform=$BUILDPLATFORM tools\nCOPY --from=extra /x /\nRUN --mount=type=bind,from=mnt,target=/m true\n');
+  const refs = dockerfileReferences(
+    'FROM base AS b\nFROM --platform=$BUILDPLATFORM tools\nCOPY --from=extra /x /\nRUN --mount=type=bind,from=mnt,target=/m true\n',
+  );
   t.same([...refs].sort(), ['base', 'extra', 'mnt', 'tools']);
   t.equal(shellQuote('simple/path:tag@sha256:ab'), 'simple/path:tag@sha256:ab');
   t.equal(shellQuote("it's"), `'it'\\''s'`);
@@ -60,34 +135,82 @@ t.test('ocikit buildx-args: the complete invocation, deterministic', async (t) =
   mkdirSync(path.join(root, 'app'));
   writeFileSync(path.join(root, 'app', 'Dockerfile'), 'FROM base\nCOPY hello.txt /\n');
   const args = [
-    'buildx-args', '--build-context', 'base=layout:multi', '--build-context', 'other=docker-image://alpine:3.20',
-    '--platform', 'linux/amd64,linux/arm64', '-t', 'app:1', '--annotation', 'index:org.opencontainers.image.title=app',
-    '-o', 'type=oci,dest=result,tar=false', '--provenance=false', '--buildx-version', '0.29.1', '--out', 'ctx', 'app',
+    'buildx-args',
+    '--build-context',
+    'base=layout:multi',
+    '--build-context',
+    'other=docker-image://alpine:3.20',
+    '--platform',
+    'linux/amd64,linux/arm64',
+    '-t',
+    'app:1',
+    '--annotation',
+    'index:org.opencontainers.image.title=app',
+    '-o',
+    'type=oci,dest=result,tar=false',
+    '--provenance=false',
+    '--buildx-version',
+    '0.29.1',
+    '--out',
+    'ctx',
+    'app',
   ];
   const r = await cli(args, root);
   t.equal(r.code, 0, r.stderr);
   const argv = JSON.parse(r.stdout) as string[];
   t.same(argv, [
-    'docker', 'buildx', 'build', '--platform', 'linux/amd64,linux/arm64',
-    '--build-context', `base=oci-layout://${root}/ctx/base:multi@${s.multi.digest}`,
-    '--build-context', 'other=docker-image://alpine:3.20',
-    '--annotation', 'index:org.opencontainers.image.title=app', '--tag', 'app:1',
-    '--output', 'type=oci,dest=result,tar=false', '--provenance', 'false', 'app',
+    'docker',
+    'buildx',
+    'build',
+    '--platform',
+    'linux/amd64,linux/arm64',
+    '--build-context',
+    `base=oci-layout://${root}/ctx/base:multi@${s.multi.digest}`,
+    '--build-context',
+    'other=docker-image://alpine:3.20',
+    '--annotation',
+    'index:org.opencontainers.image.title=app',
+    '--tag',
+    'app:1',
+    '--output',
+    'type=oci,dest=result,tar=false',
+    '--provenance',
+    'false',
+    'app',
   ]);
   t.match(r.stderr, /OCIKIT_W_CONTEXT_UNUSED: build context "other"/);
   t.matchSnapshot(r.stdout.split(root).join('<root>'), 'argv json');
 
   const again = await cli([...args.slice(0, -3), '--out', 'ctx-b', 'app'], root);
-  t.equal(again.stdout.split('/ctx-b/').join('/ctx/'), r.stdout, 'byte-for-byte the same apart from --out');
+  t.equal(
+    again.stdout.split('/ctx-b/').join('/ctx/'),
+    r.stdout,
+    'byte-for-byte the same apart from --out',
+  );
 
-  const lines = await cli([...args.slice(0, -3), '--out', 'ctx-c', '--format', 'lines', 'app'], root);
+  const lines = await cli(
+    [...args.slice(0, -3), '--out', 'ctx-c', '--format', 'lines', 'app'],
+    root,
+  );
   t.equal(lines.stdout, argv.map((a) => a.split('/ctx/').join('/ctx-c/')).join('\n') + '\n');
-  const shell = await cli([...args.slice(0, -3), '--out', 'ctx-d', '--format', 'shell', 'app'], root);
-  t.match(shell.stdout, /^docker buildx build --platform linux\/amd64,linux\/arm64 --build-context base=oci-layout:\/\//);
+  const shell = await cli(
+    [...args.slice(0, -3), '--out', 'ctx-d', '--format', 'shell', 'app'],
+    root,
+  );
+  t.match(
+    shell.stdout,
+    /^docker buildx build --platform linux\/amd64,linux\/arm64 --build-context base=oci-layout:\/\//,
+  );
 
-  const written = await cli([...args.slice(0, -3), '--out', 'ctx-e', '--args-file', 'argv.json', '--json', 'app'], root);
+  const written = await cli(
+    [...args.slice(0, -3), '--out', 'ctx-e', '--args-file', 'argv.json', '--json', 'app'],
+    root,
+  );
   t.equal(written.stdout, '');
-  const doc = JSON.parse(readFileSync(path.join(root, 'argv.json'), 'utf8')) as { argv: string[]; contexts: { strategy: string }[] };
+  const doc = JSON.parse(readFileSync(path.join(root, 'argv.json'), 'utf8')) as {
+    argv: string[];
+    contexts: { strategy: string }[];
+  };
   t.equal(doc.contexts[0]?.strategy, 'thin');
 });
 
@@ -95,22 +218,67 @@ t.test('buildx-args with --config, and its errors', async (t) => {
   const root = t.testdir();
   const s = standardLayout(path.join(root, 'layout'));
   writeFileSync(path.join(root, 'Dockerfile'), 'FROM base\n');
-  writeFileSync(path.join(root, 'build.json'), JSON.stringify({ context: '.', buildContext: ['base=layout:single'], tag: ['x'] }));
-  const r = await cli(['buildx-args', '--config', 'build.json', '--buildx-version', '0.29.1', '--out', 'ctx', '-t', 'y'], root);
+  writeFileSync(
+    path.join(root, 'build.json'),
+    JSON.stringify({ context: '.', buildContext: ['base=layout:single'], tag: ['x'] }),
+  );
+  const r = await cli(
+    [
+      'buildx-args',
+      '--config',
+      'build.json',
+      '--buildx-version',
+      '0.29.1',
+      '--out',
+      'ctx',
+      '-t',
+      'y',
+    ],
+    root,
+  );
   t.equal(r.code, 0, r.stderr);
-  t.same(JSON.parse(r.stdout), ['docker', 'buildx', 'build', '--build-context', `base=oci-layout://${root}/ctx/base:single@${s.single.digest}`, '--tag', 'x', '--tag', 'y', '.']);
+  t.same(JSON.parse(r.stdout), [
+    'docker',
+    'buildx',
+    'build',
+    '--build-context',
+    `base=oci-layout://${root}/ctx/base:single@${s.single.digest}`,
+    '--tag',
+    'x',
+    '--tag',
+    'y',
+    '.',
+  ]);
   const noDir = await cli(['buildx-args', '--buildx-version', '0.29.1', '-t', 'x'], root);
   t.equal(noDir.code, 2);
-  const badFlag = await cli(['buildx-args', '--buildx-version', '0.29.1', '--frobnicate', '.'], root);
+  const badFlag = await cli(
+    ['buildx-args', '--buildx-version', '0.29.1', '--frobnicate', '.'],
+    root,
+  );
   t.equal(badFlag.code, 2);
   t.match(badFlag.stderr, /unknown flag --frobnicate/);
   const badConfig = await cli(['buildx-args', '--config', 'missing.json', '.'], root);
   t.equal(badConfig.code, 1);
   t.match(badConfig.stderr, /OCIKIT_CONFIG_INVALID/);
-  const badContext = await cli(['buildx-args', '--build-context', 'noequals', '--buildx-version', '0.29.1', '.'], root);
+  const badContext = await cli(
+    ['buildx-args', '--build-context', 'noequals', '--buildx-version', '0.29.1', '.'],
+    root,
+  );
   t.match(badContext.stderr, /OCIKIT_CONTEXT_INVALID/);
   writeFileSync(path.join(root, 'Dockerfile.rego'), 'package x\n');
-  const rego = await cli(['buildx-args', '--build-context', 'base=layout:single', '--buildx-version', '0.31.0', '--out', 'ctx2', '.'], root);
+  const rego = await cli(
+    [
+      'buildx-args',
+      '--build-context',
+      'base=layout:single',
+      '--buildx-version',
+      '0.31.0',
+      '--out',
+      'ctx2',
+      '.',
+    ],
+    root,
+  );
   t.match(rego.stderr, /OCIKIT_W_REGO_POLICY/);
 });
 
@@ -118,13 +286,39 @@ t.test('buildx-args --preflight asks the builder about its driver', async (t) =>
   const root = t.testdir({ Dockerfile: 'FROM base\n' });
   standardLayout(path.join(root, 'layout'));
   const fake = path.join(ROOT, 'test/fixtures/fake-docker.mjs');
-  const base = ['buildx-args', '--docker', fake, '--preflight', '--buildx-version', '0.29.1', '--build-context', 'base=layout:single'];
-  const env = (mode: string, driver = 'docker') => ({ PATH: process.env['PATH'], FAKE_MODE: mode, FAKE_DRIVER: driver });
+  const base = [
+    'buildx-args',
+    '--docker',
+    fake,
+    '--preflight',
+    '--buildx-version',
+    '0.29.1',
+    '--build-context',
+    'base=layout:single',
+  ];
+  const env = (mode: string, driver = 'docker') => ({
+    PATH: process.env['PATH'],
+    FAKE_MODE: mode,
+    FAKE_DRIVER: driver,
+  });
   t.equal((await cli([...base, '--out', 'a', '.'], root, env('ok'))).code, 0);
   const classic = await cli([...base, '--out', 'b', '.'], root, env('driver'));
   t.equal(classic.code, 1);
-  t.match(classic.stderr, /OCIKIT_DRIVER_UNSUPPORTED: .*containerd image store[\s\S]*hint: .*containerd-snapshotter/);
-  t.equal((await cli([...base, '--out', 'c', '.'], root, env('ok', 'docker-container'))).code, 0, 'other drivers pass');
-  t.match((await cli([...base, '--out', 'd', '.'], root, env('unreachable'))).stderr, /OCIKIT_BUILDER_UNREACHABLE/);
-  t.match((await cli([...base, '--out', 'e', '.'], root, env('no-buildx'))).stderr, /OCIKIT_BUILDX_MISSING/);
+  t.match(
+    classic.stderr,
+    /OCIKIT_DRIVER_UNSUPPORTED: .*containerd image store[\s\S]*hint: .*containerd-snapshotter/,
+  );
+  t.equal(
+    (await cli([...base, '--out', 'c', '.'], root, env('ok', 'docker-container'))).code,
+    0,
+    'other drivers pass',
+  );
+  t.match(
+    (await cli([...base, '--out', 'd', '.'], root, env('unreachable'))).stderr,
+    /OCIKIT_BUILDER_UNREACHABLE/,
+  );
+  t.match(
+    (await cli([...base, '--out', 'e', '.'], root, env('no-buildx'))).stderr,
+    /OCIKIT_BUILDX_MISSING/,
+  );
 });

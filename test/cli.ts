@@ -5,7 +5,13 @@ import { bundle, cli } from './helpers/cli.js';
 import { standardLayout } from './helpers/layout-builder.js';
 
 t.test('usage errors exit 2, with --json as one JSON document', async (t) => {
-  for (const args of [[], ['bogus'], ['resolve'], ['resolve', 'x', '--nope'], ['verify', 'x', '--jobs', 'many']]) {
+  for (const args of [
+    [],
+    ['bogus'],
+    ['resolve'],
+    ['resolve', 'x', '--nope'],
+    ['verify', 'x', '--jobs', 'many'],
+  ]) {
     const r = await cli(args);
     t.equal(r.code, 2, `ocikit ${args.join(' ')}`);
     t.match(r.stderr, /^ocikit: error OCIKIT_USAGE: .+\n  hint: /);
@@ -35,9 +41,17 @@ t.test('resolve prints only the digest on stdout; --json the descriptor', async 
   const j = await cli(['resolve', '.', '--tag', 'multi', '--json'], dir);
   const doc = JSON.parse(j.stdout) as Record<string, unknown>;
   t.equal(doc['layout'], '.', 'the layout is named as given: no host paths');
-  t.match(doc, { descriptor: { digest: s.multi.digest, mediaType: s.multi.mediaType, size: s.multi.size }, matchedBy: 'org.opencontainers.image.ref.name', tag: 'multi' });
+  t.match(doc, {
+    descriptor: { digest: s.multi.digest, mediaType: s.multi.mediaType, size: s.multi.size },
+    matchedBy: 'org.opencontainers.image.ref.name',
+    tag: 'multi',
+  });
   t.same(Object.keys(doc), Object.keys(doc).sort(), 'keys sorted');
-  t.equal((await cli(['resolve', '.', '--tag', 'multi', '--json'], dir)).stdout, j.stdout, 'byte-identical on rerun');
+  t.equal(
+    (await cli(['resolve', '.', '--tag', 'multi', '--json'], dir)).stdout,
+    j.stdout,
+    'byte-identical on rerun',
+  );
   t.ok(j.stdout.endsWith('}\n'));
 });
 
@@ -46,11 +60,16 @@ t.test('failures exit 1 with a coded error and a hint, no stack trace', async (t
   standardLayout(dir);
   const r = bundle(['resolve', dir, '--tag', 'missing']);
   t.equal(r.code, 1);
-  t.match(r.stderr, /^ocikit: error OCIKIT_TAG_NOT_FOUND: .*"missing"\n  hint: Tags in this layout: multi, single\.\n$/);
+  t.match(
+    r.stderr,
+    /^ocikit: error OCIKIT_TAG_NOT_FOUND: .*"missing"\n  hint: Tags in this layout: multi, single\.\n$/,
+  );
   t.notMatch(r.stderr, /\n\s+at /);
   const j = bundle(['resolve', dir, '--tag', 'missing', '--json']);
   t.equal(j.code, 1);
-  t.match(JSON.parse(j.stdout), { error: { code: 'OCIKIT_TAG_NOT_FOUND', tags: ['multi', 'single'] } });
+  t.match(JSON.parse(j.stdout), {
+    error: { code: 'OCIKIT_TAG_NOT_FOUND', tags: ['multi', 'single'] },
+  });
   t.equal(j.stderr, '');
 });
 
@@ -62,7 +81,9 @@ t.test('verify and inspect through the bundle', async (t) => {
   t.match(JSON.parse(v.stdout), { ok: true, blobs: 10, digests: true, problems: [] });
   const i = bundle(['inspect', dir, '--json']);
   t.equal(i.code, 0);
-  const doc = JSON.parse(i.stdout) as { images: { tags: string[]; manifests: { platform: string; layers: number }[] }[] };
+  const doc = JSON.parse(i.stdout) as {
+    images: { tags: string[]; manifests: { platform: string; layers: number }[] }[];
+  };
   t.same(
     doc.images.map((img) => [img.tags, img.manifests.map((m) => `${m.platform}:${m.layers}`)]),
     [
@@ -78,10 +99,14 @@ t.test('--json-out writes the JSON document to a file, errors included', async (
   const ok = await cli(['resolve', 'layout', '--tag', 'single', '--json-out', 'out.json'], dir);
   t.equal(ok.code, 0);
   t.equal(ok.stdout, '');
-  t.match(JSON.parse(readFileSync(path.join(dir, 'out.json'), 'utf8')), { descriptor: { digest: s.single.digest } });
+  t.match(JSON.parse(readFileSync(path.join(dir, 'out.json'), 'utf8')), {
+    descriptor: { digest: s.single.digest },
+  });
   const bad = await cli(['resolve', 'layout', '--tag', 'nope', '--json-out=err.json'], dir);
   t.equal(bad.code, 1);
-  t.match(JSON.parse(readFileSync(path.join(dir, 'err.json'), 'utf8')), { error: { code: 'OCIKIT_TAG_NOT_FOUND' } });
+  t.match(JSON.parse(readFileSync(path.join(dir, 'err.json'), 'utf8')), {
+    error: { code: 'OCIKIT_TAG_NOT_FOUND' },
+  });
   const unwritable = await cli(['resolve', 'layout', '--json-out', 'missing-dir/x.json'], dir);
   t.equal(unwritable.code, 1);
   t.match(unwritable.stderr, /OCIKIT_OUT_INVALID/);

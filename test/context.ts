@@ -1,4 +1,13 @@
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { parseBuildxVersion } from '../src/buildx/compat.js';
@@ -9,31 +18,58 @@ import { snapshotTree } from './helpers/tree.js';
 
 const v = (s: string) => parseBuildxVersion(s);
 
-t.test('a writable layout gets a thin copy: metadata written, blobs linked, ingest and lock pre-created', async (t) => {
-  const root = t.testdir({ out: {} });
-  const layoutDir = path.join(root, 'layout');
-  const s = standardLayout(layoutDir);
-  const before = snapshotTree(layoutDir);
-  const out = path.join(root, 'out');
-  const r = await prepareContexts([{ name: 'base', ref: { path: layoutDir, tag: 'multi' } }], { out, buildx: v('0.29.1') });
-  const [c] = r.contexts;
-  t.match(c, { name: 'base', strategy: 'thin', tag: 'multi', link: 'blobs-dir-symlink', descriptor: { digest: s.multi.digest } });
-  t.equal(c?.value, `oci-layout://${out}/base:multi@${s.multi.digest}`);
-  t.match(c?.reasons.join(' '), /writable by this user and buildx 0\.29\.1 probes fs-verity/);
-  const copy = path.join(out, 'base');
-  t.same(readdirSync(copy).sort(), ['blobs', 'index.json', 'index.json.lock', 'ingest', 'oci-layout']);
-  t.ok(lstatSync(path.join(copy, 'blobs')).isSymbolicLink());
-  t.equal(readlinkSync(path.join(copy, 'blobs')), realpathSync(path.join(layoutDir, 'blobs')), 'absolute link to the real blobs directory');
-  t.equal(readFileSync(path.join(copy, 'index.json.lock'), 'utf8'), '');
-  t.same(readdirSync(path.join(copy, 'ingest')), []);
-  const index = JSON.parse(readFileSync(path.join(copy, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations: Record<string, string> }[] };
-  t.same(index.manifests.map((m) => [m.digest, m.annotations['org.opencontainers.image.ref.name']]), [[s.multi.digest, 'multi']]);
-  t.same(snapshotTree(layoutDir), before, 'the input is untouched');
-  t.same(readdirSync(root).sort(), ['layout', 'out'], 'no temporary sibling left');
-  // The thin copy is itself a valid layout with every blob reachable.
-  const verify = await cli(['verify', copy]);
-  t.equal(verify.code, 0, verify.stdout);
-});
+t.test(
+  'a writable layout gets a thin copy: metadata written, blobs linked, ingest and lock pre-created',
+  async (t) => {
+    const root = t.testdir({ out: {} });
+    const layoutDir = path.join(root, 'layout');
+    const s = standardLayout(layoutDir);
+    const before = snapshotTree(layoutDir);
+    const out = path.join(root, 'out');
+    const r = await prepareContexts([{ name: 'base', ref: { path: layoutDir, tag: 'multi' } }], {
+      out,
+      buildx: v('0.29.1'),
+    });
+    const [c] = r.contexts;
+    t.match(c, {
+      name: 'base',
+      strategy: 'thin',
+      tag: 'multi',
+      link: 'blobs-dir-symlink',
+      descriptor: { digest: s.multi.digest },
+    });
+    t.equal(c?.value, `oci-layout://${out}/base:multi@${s.multi.digest}`);
+    t.match(c?.reasons.join(' '), /writable by this user and buildx 0\.29\.1 probes fs-verity/);
+    const copy = path.join(out, 'base');
+    t.same(readdirSync(copy).sort(), [
+      'blobs',
+      'index.json',
+      'index.json.lock',
+      'ingest',
+      'oci-layout',
+    ]);
+    t.ok(lstatSync(path.join(copy, 'blobs')).isSymbolicLink());
+    t.equal(
+      readlinkSync(path.join(copy, 'blobs')),
+      realpathSync(path.join(layoutDir, 'blobs')),
+      'absolute link to the real blobs directory',
+    );
+    t.equal(readFileSync(path.join(copy, 'index.json.lock'), 'utf8'), '');
+    t.same(readdirSync(path.join(copy, 'ingest')), []);
+    const index = JSON.parse(readFileSync(path.join(copy, 'index.json'), 'utf8')) as {
+      manifests: { digest: string; annotations: Record<string, string> }[];
+    };
+    t.same(
+      index.manifests.map((m) => [m.digest, m.annotations['org.opencontainers.image.ref.name']]),
+      [[s.multi.digest, 'multi']],
+    );
+    t.same(snapshotTree(layoutDir), before, 'the input is untouched');
+    t.same(readdirSync(root).sort(), ['layout', 'out'], 'no temporary sibling left');
+    // The thin copy is itself a valid layout with every blob reachable.
+    const verify = await cli(['verify', copy]);
+    t.equal(verify.code, 0, verify.stdout);
+  },
+);
 
 t.test('in place when buildx would not write: ingest present, not writable', async (t) => {
   const root = t.testdir();
@@ -41,14 +77,28 @@ t.test('in place when buildx would not write: ingest present, not writable', asy
   standardLayout(layoutDir);
   mkdirSync(path.join(layoutDir, 'ingest'));
   // 0.19 does not probe fs-verity and does not create ingest/: in place even though writable.
-  const r = await prepareContexts([{ name: 'base', ref: { path: layoutDir, tag: 'single' } }], { buildx: v('0.19.0') });
-  t.match(r.contexts[0], { strategy: 'in-place', path: layoutDir });
-  t.match(r.contexts[0]?.value, new RegExp(`^oci-layout://${layoutDir}:single@sha256:[a-f0-9]{64}$`));
-  t.equal(r.out, undefined);
-  await t.rejects(prepareContexts([{ name: 'base', ref: { path: layoutDir, tag: 'single' } }], { buildx: v('0.29.1'), mode: 'in-place' }), {
-    code: 'OCIKIT_IN_PLACE_UNSAFE',
+  const r = await prepareContexts([{ name: 'base', ref: { path: layoutDir, tag: 'single' } }], {
+    buildx: v('0.19.0'),
   });
-  const forced = await prepareContexts([{ name: 'base', ref: { path: layoutDir, tag: 'single' } }], { buildx: v('0.19.0'), mode: 'thin', out: path.join(root, 'o') });
+  t.match(r.contexts[0], { strategy: 'in-place', path: layoutDir });
+  t.match(
+    r.contexts[0]?.value,
+    new RegExp(`^oci-layout://${layoutDir}:single@sha256:[a-f0-9]{64}$`),
+  );
+  t.equal(r.out, undefined);
+  await t.rejects(
+    prepareContexts([{ name: 'base', ref: { path: layoutDir, tag: 'single' } }], {
+      buildx: v('0.29.1'),
+      mode: 'in-place',
+    }),
+    {
+      code: 'OCIKIT_IN_PLACE_UNSAFE',
+    },
+  );
+  const forced = await prepareContexts(
+    [{ name: 'base', ref: { path: layoutDir, tag: 'single' } }],
+    { buildx: v('0.19.0'), mode: 'thin', out: path.join(root, 'o') },
+  );
   t.equal(forced.contexts[0]?.strategy, 'thin');
 });
 
@@ -57,7 +107,10 @@ t.test('paths with : or @ are remapped for buildx that misparses them', async (t
   const layoutDir = path.join(root, 'a:b@c');
   standardLayout(layoutDir);
   mkdirSync(path.join(layoutDir, 'ingest'));
-  const r = await prepareContexts([{ name: 'base', ref: { path: layoutDir, tag: 'single' } }], { buildx: v('0.19.0'), out: path.join(root, 'out') });
+  const r = await prepareContexts([{ name: 'base', ref: { path: layoutDir, tag: 'single' } }], {
+    buildx: v('0.19.0'),
+    out: path.join(root, 'out'),
+  });
   t.equal(r.contexts[0]?.strategy, 'thin');
   t.match(r.contexts[0]?.reasons.join(), /contains ':' or '@'/);
   t.notMatch(r.contexts[0]?.path ?? ':', /[:@]/);
@@ -78,7 +131,10 @@ t.test('digest refs, platform pinning, several contexts, context dir names', asy
   t.match(r.contexts[0], { tag: 'latest', descriptor: { digest: s.single.digest } });
   t.equal(r.contexts[1]?.descriptor.digest, s.amd64.digest, 'platform pinned');
   t.equal(contextDirName('base'), 'base');
-  t.match(contextDirName('docker.io/library/alpine:3.20'), /^docker.io_library_alpine_3.20-[a-f0-9]{8}$/);
+  t.match(
+    contextDirName('docker.io/library/alpine:3.20'),
+    /^docker.io_library_alpine_3.20-[a-f0-9]{8}$/,
+  );
   t.same(readdirSync(out).sort(), ['base', contextDirName('docker.io/library/alpine:3.20')].sort());
   t.equal(r.buildx, 'unknown');
 });
@@ -89,18 +145,79 @@ t.test('bad input: coded errors, nothing written', async (t) => {
   const s = standardLayout(layoutDir);
   const before = snapshotTree(root);
   const ref = { path: layoutDir, tag: 'multi' };
-  const cases: [string, Parameters<typeof prepareContexts>[0], Parameters<typeof prepareContexts>[1], string][] = [
-    ['duplicate names', [{ name: 'a', ref }, { name: 'a', ref }], { out: path.join(root, 'o') }, 'OCIKIT_CONTEXT_INVALID'],
-    ['invalid name', [{ name: '=x', ref }], { out: path.join(root, 'o') }, 'OCIKIT_CONTEXT_INVALID'],
-    ['unresolvable tag', [{ name: 'a', ref }, { name: 'b', ref: { path: layoutDir, tag: 'nope' } }], { out: path.join(root, 'o') }, 'OCIKIT_TAG_NOT_FOUND'],
-    ['digest not in layout', [{ name: 'a', ref: { path: layoutDir, digest: `sha256:${'1'.repeat(64)}` } }], { out: path.join(root, 'o') }, 'OCIKIT_DIGEST_NOT_FOUND'],
-    ['platform with no match', [{ name: 'a', ref }], { out: path.join(root, 'o'), platform: 'windows/amd64' }, 'OCIKIT_PLATFORM_NOT_FOUND'],
-    ['missing layout', [{ name: 'a', ref: { path: path.join(root, 'nope') } }], { out: path.join(root, 'o') }, 'OCIKIT_LAYOUT_NOT_FOUND'],
-    ['--out inside the input', [{ name: 'a', ref }], { out: path.join(layoutDir, 'out') }, 'OCIKIT_OUT_INSIDE_INPUT'],
-    ['--out not empty', [{ name: 'a', ref }], { out: path.join(root, 'full') }, 'OCIKIT_OUT_NOT_EMPTY'],
-    ['--out is a file', [{ name: 'a', ref }], { out: path.join(root, 'full', 'x') }, 'OCIKIT_OUT_NOT_EMPTY'],
+  const cases: [
+    string,
+    Parameters<typeof prepareContexts>[0],
+    Parameters<typeof prepareContexts>[1],
+    string,
+  ][] = [
+    [
+      'duplicate names',
+      [
+        { name: 'a', ref },
+        { name: 'a', ref },
+      ],
+      { out: path.join(root, 'o') },
+      'OCIKIT_CONTEXT_INVALID',
+    ],
+    [
+      'invalid name',
+      [{ name: '=x', ref }],
+      { out: path.join(root, 'o') },
+      'OCIKIT_CONTEXT_INVALID',
+    ],
+    [
+      'unresolvable tag',
+      [
+        { name: 'a', ref },
+        { name: 'b', ref: { path: layoutDir, tag: 'nope' } },
+      ],
+      { out: path.join(root, 'o') },
+      'OCIKIT_TAG_NOT_FOUND',
+    ],
+    [
+      'digest not in layout',
+      [{ name: 'a', ref: { path: layoutDir, digest: `sha256:${'1'.repeat(64)}` } }],
+      { out: path.join(root, 'o') },
+      'OCIKIT_DIGEST_NOT_FOUND',
+    ],
+    [
+      'platform with no match',
+      [{ name: 'a', ref }],
+      { out: path.join(root, 'o'), platform: 'windows/amd64' },
+      'OCIKIT_PLATFORM_NOT_FOUND',
+    ],
+    [
+      'missing layout',
+      [{ name: 'a', ref: { path: path.join(root, 'nope') } }],
+      { out: path.join(root, 'o') },
+      'OCIKIT_LAYOUT_NOT_FOUND',
+    ],
+    [
+      '--out inside the input',
+      [{ name: 'a', ref }],
+      { out: path.join(layoutDir, 'out') },
+      'OCIKIT_OUT_INSIDE_INPUT',
+    ],
+    [
+      '--out not empty',
+      [{ name: 'a', ref }],
+      { out: path.join(root, 'full') },
+      'OCIKIT_OUT_NOT_EMPTY',
+    ],
+    [
+      '--out is a file',
+      [{ name: 'a', ref }],
+      { out: path.join(root, 'full', 'x') },
+      'OCIKIT_OUT_NOT_EMPTY',
+    ],
     ['thin copy needed, no --out', [{ name: 'a', ref }], {}, 'OCIKIT_OUT_INVALID'],
-    ['--out with a colon', [{ name: 'a', ref }], { out: path.join(root, 'o:1') }, 'OCIKIT_OUT_INVALID'],
+    [
+      '--out with a colon',
+      [{ name: 'a', ref }],
+      { out: path.join(root, 'o:1') },
+      'OCIKIT_OUT_INVALID',
+    ],
   ];
   for (const [name, requests, options, code] of cases) {
     await t.rejects(prepareContexts(requests, options), { code }, name);
@@ -113,7 +230,9 @@ t.test('an existing empty --out (as Bazel pre-creates) is filled atomically', as
   const root = t.testdir({ out: {} });
   const layoutDir = path.join(root, 'layout');
   standardLayout(layoutDir);
-  await prepareContexts([{ name: 'base', ref: { path: layoutDir, tag: 'multi' } }], { out: path.join(root, 'out') });
+  await prepareContexts([{ name: 'base', ref: { path: layoutDir, tag: 'multi' } }], {
+    out: path.join(root, 'out'),
+  });
   t.ok(existsSync(path.join(root, 'out', 'base', 'index.json')));
   t.same(readdirSync(root).sort(), ['layout', 'out']);
 });
@@ -122,17 +241,49 @@ t.test('ocikit context CLI', async (t) => {
   const root = t.testdir();
   const layoutDir = path.join(root, 'layout');
   const s = standardLayout(layoutDir);
-  const r = await cli(['context', 'base=oci-layout://layout:multi', 'two=layout@' + s.single.digest, '--out', 'ctx', '--buildx-version', '0.29.1'], root);
+  const r = await cli(
+    [
+      'context',
+      'base=oci-layout://layout:multi',
+      'two=layout@' + s.single.digest,
+      '--out',
+      'ctx',
+      '--buildx-version',
+      '0.29.1',
+    ],
+    root,
+  );
   t.equal(r.code, 0, r.stderr);
   t.equal(
     r.stdout,
     `base=oci-layout://${root}/ctx/base:multi@${s.multi.digest}\ntwo=oci-layout://${root}/ctx/two:latest@${s.single.digest}\n`,
   );
   t.match(r.stderr, /base: thin \(blobs-dir-symlink\)/);
-  const j = await cli(['context', 'base=layout:multi', '--out', 'ctx2', '--buildx-version', 'unknown', '--json'], root);
+  const j = await cli(
+    ['context', 'base=layout:multi', '--out', 'ctx2', '--buildx-version', 'unknown', '--json'],
+    root,
+  );
   t.equal(j.code, 0);
-  t.match(JSON.parse(j.stdout), { buildx: 'unknown', contexts: [{ name: 'base', strategy: 'thin', written: ['base/blobs', 'base/index.json', 'base/index.json.lock', 'base/ingest/', 'base/oci-layout'] }] });
-  const bad = await cli(['context', 'nonsense', '--out', 'ctx3', '--buildx-version', '0.29.1'], root);
+  t.match(JSON.parse(j.stdout), {
+    buildx: 'unknown',
+    contexts: [
+      {
+        name: 'base',
+        strategy: 'thin',
+        written: [
+          'base/blobs',
+          'base/index.json',
+          'base/index.json.lock',
+          'base/ingest/',
+          'base/oci-layout',
+        ],
+      },
+    ],
+  });
+  const bad = await cli(
+    ['context', 'nonsense', '--out', 'ctx3', '--buildx-version', '0.29.1'],
+    root,
+  );
   t.equal(bad.code, 1);
   t.match(bad.stderr, /OCIKIT_CONTEXT_INVALID/);
   const badVersion = await cli(['context', 'base=layout', '--buildx-version', 'banana'], root);

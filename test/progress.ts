@@ -6,7 +6,10 @@ import type { Vertex } from '../src/buildx/stream.js';
 
 function io(tty: boolean): { io: CliIo; err: () => string } {
   let err = '';
-  return { io: { stdout: () => undefined, stderr: (s) => (err += s), stderrIsTTY: tty, cwd: '/', env: {} }, err: () => err };
+  return {
+    io: { stdout: () => undefined, stderr: (s) => (err += s), stderrIsTTY: tty, cwd: '/', env: {} },
+    err: () => err,
+  };
 }
 
 t.test('verify progress bar: only on a terminal, only for long work', async (t) => {
@@ -29,14 +32,42 @@ t.test('verify progress bar: only on a terminal, only for long work', async (t) 
 });
 
 t.test('build progress: plain lines, terminal view, json, quiet', async (t) => {
-  const v = (over: Partial<Vertex>): Vertex => ({ digest: 'sha256:a', name: '[1/2] COPY x /', inputs: [], cached: false, logs: [], ...over });
+  const v = (over: Partial<Vertex>): Vertex => ({
+    digest: 'sha256:a',
+    name: '[1/2] COPY x /',
+    inputs: [],
+    cached: false,
+    logs: [],
+    ...over,
+  });
   const events = [
     { type: 'vertex' as const, vertex: v({}) },
     { type: 'vertex' as const, vertex: v({ started: '2026-01-01T00:00:00Z' }) },
     { type: 'log' as const, vertex: 'sha256:a', line: 'copying' },
-    { type: 'vertex' as const, vertex: v({ started: '2026-01-01T00:00:00Z', completed: '2026-01-01T00:00:01.5Z' }) },
-    { type: 'vertex' as const, vertex: v({ digest: 'sha256:b', name: '[2/2] RUN make', cached: true, started: 'x', completed: 'y' }) },
-    { type: 'vertex' as const, vertex: v({ digest: 'sha256:c', name: '[3/3] RUN false', started: 'x', completed: 'y', error: 'exit code: 1' }) },
+    {
+      type: 'vertex' as const,
+      vertex: v({ started: '2026-01-01T00:00:00Z', completed: '2026-01-01T00:00:01.5Z' }),
+    },
+    {
+      type: 'vertex' as const,
+      vertex: v({
+        digest: 'sha256:b',
+        name: '[2/2] RUN make',
+        cached: true,
+        started: 'x',
+        completed: 'y',
+      }),
+    },
+    {
+      type: 'vertex' as const,
+      vertex: v({
+        digest: 'sha256:c',
+        name: '[3/3] RUN false',
+        started: 'x',
+        completed: 'y',
+        error: 'exit code: 1',
+      }),
+    },
     { type: 'warning' as const, message: 'JSONArgsRecommended' },
     { type: 'text' as const, line: 'ERROR: failed to solve' },
   ];
@@ -46,7 +77,18 @@ t.test('build progress: plain lines, terminal view, json, quiet', async (t) => {
   p.finish();
   t.equal(
     plain.err(),
-    ['#1 [1/2] COPY x /', '#1 copying', '#1 DONE 1.5s', '#2 [2/2] RUN make', '#2 CACHED', '#3 [3/3] RUN false', '#3 ERROR: exit code: 1', 'WARNING: JSONArgsRecommended', 'ERROR: failed to solve', ''].join('\n'),
+    [
+      '#1 [1/2] COPY x /',
+      '#1 copying',
+      '#1 DONE 1.5s',
+      '#2 [2/2] RUN make',
+      '#2 CACHED',
+      '#3 [3/3] RUN false',
+      '#3 ERROR: exit code: 1',
+      'WARNING: JSONArgsRecommended',
+      'ERROR: failed to solve',
+      '',
+    ].join('\n'),
   );
   const tty = io(true);
   const live = buildProgress(tty.io, 'auto');
@@ -58,7 +100,11 @@ t.test('build progress: plain lines, terminal view, json, quiet', async (t) => {
   const json = io(false);
   const j = buildProgress(json.io, 'json');
   for (const e of events) j.onEvent(e);
-  const lines = json.err().trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+  const lines = json
+    .err()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string });
   t.equal(lines.length, events.length);
   const quiet = io(true);
   const q = buildProgress(quiet.io, 'quiet');

@@ -770,10 +770,16 @@ t.test('permission problems get their own codes (as uid 65534)', async (t) => {
   standardLayout(open);
   chmodSync(path.join(open, 'index.json'), 0o600);
   const as = (args: string[]) =>
-    spawnSync(AS_NOBODY[0] as string, [...AS_NOBODY.slice(1), process.execPath, bundleCopy, ...args], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+    spawnSync(
+      AS_NOBODY[0] as string,
+      [...AS_NOBODY.slice(1), process.execPath, bundleCopy, ...args],
+      { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } },
+    );
   const a = as(['resolve', path.join(closed, 'layout'), '--json']);
   t.equal(a.status, 1);
-  t.match(JSON.parse(a.stdout), { error: { code: 'OCIKIT_LAYOUT_UNREADABLE', hint: /read and traverse/ } });
+  t.match(JSON.parse(a.stdout), {
+    error: { code: 'OCIKIT_LAYOUT_UNREADABLE', hint: /read and traverse/ },
+  });
   const b = as(['resolve', open, '--json']);
   t.equal(b.status, 1);
   t.match(JSON.parse(b.stdout), { error: { code: 'OCIKIT_INDEX_MISSING', message: /EACCES/ } });

@@ -230,7 +230,8 @@ t.test('parseImageIndex', async (t) => {
     },
   );
   t.same(
-    parseImageIndex({ schemaVersion: 2, manifests: [] }, 'index.json', new Lenience(true), true).manifests,
+    parseImageIndex({ schemaVersion: 2, manifests: [] }, 'index.json', new Lenience(true), true)
+      .manifests,
     [],
     '--strict accepts an index.json without mediaType',
   );

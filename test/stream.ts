@@ -4,9 +4,13 @@ import t from 'tap';
 import { RawJsonStream, type StreamEvent } from '../src/buildx/stream.js';
 import { ROOT } from './helpers/cli.js';
 
-const fixture = (name: string) => readFileSync(path.join(ROOT, 'test/fixtures/rawjson', name), 'utf8');
+const fixture = (name: string) =>
+  readFileSync(path.join(ROOT, 'test/fixtures/rawjson', name), 'utf8');
 
-function feed(text: string, chunk: number): { s: RawJsonStream; events: StreamEvent[]; rest: string | undefined } {
+function feed(
+  text: string,
+  chunk: number,
+): { s: RawJsonStream; events: StreamEvent[]; rest: string | undefined } {
   const events: StreamEvent[] = [];
   const s = new RawJsonStream((e) => events.push(e));
   for (let i = 0; i < text.length; i += chunk) s.push(text.slice(i, i + chunk));
@@ -31,7 +35,10 @@ t.test('a failed solve: the vertex error, then plain text on the same stream', a
   t.equal(failed?.name, '[1/1] COPY missing.txt /');
   t.match(failed?.error, /"\/missing.txt": not found/);
   t.match(s.errorLines()[0], /^ERROR: failed to solve: .*not found/);
-  t.ok(s.text.some((l) => l.includes('>>> COPY missing.txt /')), 'the Dockerfile excerpt is kept as text');
+  t.ok(
+    s.text.some((l) => l.includes('>>> COPY missing.txt /')),
+    'the Dockerfile excerpt is kept as text',
+  );
 });
 
 t.test('a stream cut in the middle of an object is reported as unfinished', async (t) => {
@@ -51,7 +58,10 @@ t.test('a stream that stops between objects leaves started steps unfinished', as
   ].join('');
   const { s, rest } = feed(text, 5);
   t.equal(rest, undefined);
-  t.same(s.unfinishedVertexes().map((v) => v.name), ['[1/2] RUN make']);
+  t.same(
+    s.unfinishedVertexes().map((v) => v.name),
+    ['[1/2] RUN make'],
+  );
 });
 
 t.test('logs are decoded per step, split into lines across chunks; warnings decoded', async (t) => {

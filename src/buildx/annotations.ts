@@ -39,7 +39,12 @@ export interface MissingAnnotation {
   actual?: string;
 }
 
-const TARGETS = new Set<AnnotationTarget>(['index', 'manifest', 'manifest-descriptor', 'index-descriptor']);
+const TARGETS = new Set<AnnotationTarget>([
+  'index',
+  'manifest',
+  'manifest-descriptor',
+  'index-descriptor',
+]);
 const PREFIX = /^([a-z-]+(?:,[a-z-]+)*)(?:\[([^\]]+)\])?:(.*)$/s;
 
 /**
@@ -58,9 +63,13 @@ export function parseAnnotation(raw: string): AnnotationRequest {
   }
   const eq = kv.indexOf('=');
   if (eq <= 0) {
-    throw new OcikitError(ErrorCode.Usage, `--annotation ${JSON.stringify(raw)} is not [TYPE:]KEY=VALUE`, {
-      hint: 'For example --annotation index:org.opencontainers.image.title=app.',
-    });
+    throw new OcikitError(
+      ErrorCode.Usage,
+      `--annotation ${JSON.stringify(raw)} is not [TYPE:]KEY=VALUE`,
+      {
+        hint: 'For example --annotation index:org.opencontainers.image.title=app.',
+      },
+    );
   }
   const req: AnnotationRequest = { targets, key: kv.slice(0, eq), value: kv.slice(eq + 1), raw };
   if (platform !== undefined) req.platform = platform;
@@ -77,14 +86,27 @@ interface ImageView {
 async function view(layout: Layout, digest: string): Promise<ImageView> {
   const top = layout.index.manifests.find((d) => d.digest === digest);
   if (top === undefined) {
-    throw new OcikitError(ErrorCode.OutputInvalid, `the output's index.json does not name ${digest}, the digest buildx reported`, {
-      hint: 'The output does not hold what the build produced; rerun the build.',
-      details: { digest },
-    });
+    throw new OcikitError(
+      ErrorCode.OutputInvalid,
+      `the output's index.json does not name ${digest}, the digest buildx reported`,
+      {
+        hint: 'The output does not hold what the build produced; rerun the build.',
+        details: { digest },
+      },
+    );
   }
   if (isManifestMediaType(top.mediaType)) {
     const manifest = await layout.readManifest(top);
-    return { top, manifests: [{ descriptor: top, platform: await manifestPlatform(layout, top), annotations: manifest.annotations ?? {} }] };
+    return {
+      top,
+      manifests: [
+        {
+          descriptor: top,
+          platform: await manifestPlatform(layout, top),
+          annotations: manifest.annotations ?? {},
+        },
+      ],
+    };
   }
   if (!isIndexMediaType(top.mediaType)) return { top, manifests: [] };
   const index = await layout.readIndex(top);
@@ -92,16 +114,30 @@ async function view(layout: Layout, digest: string): Promise<ImageView> {
   for (const d of index.manifests) {
     if (isAttestation(d) || !isManifestMediaType(d.mediaType)) continue;
     const manifest = await layout.readManifest(d);
-    manifests.push({ descriptor: d, platform: await manifestPlatform(layout, d), annotations: manifest.annotations ?? {} });
+    manifests.push({
+      descriptor: d,
+      platform: await manifestPlatform(layout, d),
+      annotations: manifest.annotations ?? {},
+    });
   }
   return { top, index: { annotations: index.annotations ?? {} }, manifests };
 }
 
 /** Every requested annotation that the image `digest` of `layout` lacks. */
-export async function missingAnnotations(layout: Layout, digest: string, requests: readonly AnnotationRequest[]): Promise<MissingAnnotation[]> {
+export async function missingAnnotations(
+  layout: Layout,
+  digest: string,
+  requests: readonly AnnotationRequest[],
+): Promise<MissingAnnotation[]> {
   const v = await view(layout, digest);
   const missing: MissingAnnotation[] = [];
-  const check = (have: Record<string, string> | undefined, r: AnnotationRequest, target: AnnotationTarget, where: string, platform?: Platform): void => {
+  const check = (
+    have: Record<string, string> | undefined,
+    r: AnnotationRequest,
+    target: AnnotationTarget,
+    where: string,
+    platform?: Platform,
+  ): void => {
     const actual = have?.[r.key];
     if (actual === r.value) return;
     const m: MissingAnnotation = { target, key: r.key, value: r.value, where };
@@ -111,7 +147,9 @@ export async function missingAnnotations(layout: Layout, digest: string, request
   };
   for (const r of requests) {
     for (const target of r.targets) {
-      const selected = v.manifests.filter((m) => r.platform === undefined || platformMatches(r.platform, m.platform));
+      const selected = v.manifests.filter(
+        (m) => r.platform === undefined || platformMatches(r.platform, m.platform),
+      );
       if (target === 'index') {
         // Single-platform builds have no index: buildx puts nothing there (and warns).
         if (v.index !== undefined) check(v.index.annotations, r, target, v.top.digest);
@@ -120,7 +158,8 @@ export async function missingAnnotations(layout: Layout, digest: string, request
       } else if (target === 'manifest') {
         for (const m of selected) check(m.annotations, r, target, m.descriptor.digest, m.platform);
       } else if (v.index !== undefined) {
-        for (const m of selected) check(m.descriptor.annotations, r, target, v.top.digest, m.platform);
+        for (const m of selected)
+          check(m.descriptor.annotations, r, target, v.top.digest, m.platform);
       }
     }
   }
@@ -138,15 +177,23 @@ function sha256(b: Uint8Array): string {
  * annotations cannot be added without changing the manifests' digests: they stay missing.
  * @returns the new digest of the image, and what could not be repaired.
  */
-export async function repairAnnotations(layout: Layout, digest: string, missing: readonly MissingAnnotation[]): Promise<{ digest: string; unrepaired: MissingAnnotation[] }> {
+export async function repairAnnotations(
+  layout: Layout,
+  digest: string,
+  missing: readonly MissingAnnotation[],
+): Promise<{ digest: string; unrepaired: MissingAnnotation[] }> {
   const repairable = missing.filter((m) => m.target !== 'manifest');
   const unrepaired = missing.filter((m) => m.target === 'manifest');
   if (repairable.length === 0) return { digest, unrepaired };
   const top = layout.index.manifests.find((d) => d.digest === digest) as Descriptor;
   if (isDockerMediaType(top.mediaType)) {
-    throw new OcikitError(ErrorCode.AnnotationsMissing, `the output is a Docker manifest list (${top.digest}), which cannot carry annotations`, {
-      hint: 'Build with OCI media types (buildx --output type=oci,oci-mediatypes=true).',
-    });
+    throw new OcikitError(
+      ErrorCode.AnnotationsMissing,
+      `the output is a Docker manifest list (${top.digest}), which cannot carry annotations`,
+      {
+        hint: 'Build with OCI media types (buildx --output type=oci,oci-mediatypes=true).',
+      },
+    );
   }
   let newTop: Descriptor = top;
   if (isIndexMediaType(top.mediaType)) {
@@ -154,25 +201,42 @@ export async function repairAnnotations(layout: Layout, digest: string, missing:
     const annotations = { ...((raw['annotations'] as Record<string, string> | undefined) ?? {}) };
     for (const m of repairable.filter((x) => x.target === 'index')) annotations[m.key] = m.value;
     const manifests = (raw['manifests'] as Record<string, unknown>[]).map((d) => {
-      const fixes = repairable.filter((x) => x.target === 'manifest-descriptor' && x.where === top.digest);
+      const fixes = repairable.filter(
+        (x) => x.target === 'manifest-descriptor' && x.where === top.digest,
+      );
       if (isAttestation(d as unknown as Descriptor) || fixes.length === 0) return d;
       const platform = (d['platform'] as Platform | undefined) ?? undefined;
-      const mine = fixes.filter((x) => x.platform === undefined || (platform !== undefined && x.platform === formatPlatform(platform)));
+      const mine = fixes.filter(
+        (x) =>
+          x.platform === undefined ||
+          (platform !== undefined && x.platform === formatPlatform(platform)),
+      );
       if (mine.length === 0) return d;
-      return { ...d, annotations: { ...((d['annotations'] as Record<string, string> | undefined) ?? {}), ...Object.fromEntries(mine.map((x) => [x.key, x.value])) } };
+      return {
+        ...d,
+        annotations: {
+          ...((d['annotations'] as Record<string, string> | undefined) ?? {}),
+          ...Object.fromEntries(mine.map((x) => [x.key, x.value])),
+        },
+      };
     });
     const bytes = Buffer.from(JSON.stringify({ ...raw, manifests, annotations }));
     const newDigest = sha256(bytes);
     await fsp.writeFile(path.join(layout.dir, blobRelPath(parseDigest(newDigest))), bytes);
     newTop = { ...top, digest: newDigest, size: bytes.length };
   }
-  const descriptorFixes = Object.fromEntries(repairable.filter((x) => x.target === 'index-descriptor').map((x) => [x.key, x.value]));
+  const descriptorFixes = Object.fromEntries(
+    repairable.filter((x) => x.target === 'index-descriptor').map((x) => [x.key, x.value]),
+  );
   const indexJsonPath = path.join(layout.dir, 'index.json');
-  const indexJson = JSON.parse(await fsp.readFile(indexJsonPath, 'utf8')) as { manifests: Descriptor[] };
+  const indexJson = JSON.parse(await fsp.readFile(indexJsonPath, 'utf8')) as {
+    manifests: Descriptor[];
+  };
   indexJson.manifests = indexJson.manifests.map((d) => {
     if (d.digest !== digest) return d;
     const fixed: Descriptor = { ...d, digest: newTop.digest, size: newTop.size };
-    if (Object.keys(descriptorFixes).length > 0) fixed.annotations = { ...(d.annotations ?? {}), ...descriptorFixes };
+    if (Object.keys(descriptorFixes).length > 0)
+      fixed.annotations = { ...(d.annotations ?? {}), ...descriptorFixes };
     return fixed;
   });
   const tmp = `${indexJsonPath}.ocikit-tmp`;

@@ -6,7 +6,12 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isArchiveFile } from '../archive/context.js';
-import { prepareContexts, type ContextRequest, type PrepareOptions, type PreparedContexts } from '../context.js';
+import {
+  prepareContexts,
+  type ContextRequest,
+  type PrepareOptions,
+  type PreparedContexts,
+} from '../context.js';
 import { ErrorCode, OcikitError } from '../errors.js';
 import type { Warning } from '../schema.js';
 import { buildxBehaviour } from './compat.js';
@@ -47,22 +52,35 @@ async function isLayoutDir(p: string): Promise<boolean> {
 export async function classifyContext(arg: string, cwd: string): Promise<ContextArg> {
   const eq = arg.indexOf('=');
   if (eq <= 0) {
-    throw new OcikitError(ErrorCode.ContextInvalid, `--build-context ${JSON.stringify(arg)} is not NAME=VALUE`, {
-      hint: 'Write --build-context base=oci-layout:///path/to/layout:tag (or base=./layout:tag).',
-    });
+    throw new OcikitError(
+      ErrorCode.ContextInvalid,
+      `--build-context ${JSON.stringify(arg)} is not NAME=VALUE`,
+      {
+        hint: 'Write --build-context base=oci-layout:///path/to/layout:tag (or base=./layout:tag).',
+      },
+    );
   }
   const name = arg.slice(0, eq);
   const value = arg.slice(eq + 1);
   if (value.startsWith(OCI_LAYOUT_SCHEME)) {
-    return { name, value, layout: { name, ref: parseLayoutRef(value.slice(OCI_LAYOUT_SCHEME.length), `--build-context ${name}`) } };
+    return {
+      name,
+      value,
+      layout: {
+        name,
+        ref: parseLayoutRef(value.slice(OCI_LAYOUT_SCHEME.length), `--build-context ${name}`),
+      },
+    };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//.test(value)) return { name, value }; // docker-image://, https://, ...
   const ref = parseLayoutRef(value, `--build-context ${name}`);
   const abs = path.resolve(cwd, ref.path);
-  if ((await isLayoutDir(abs)) || (await isArchiveFile(abs))) return { name, value, layout: { name, ref } };
+  if ((await isLayoutDir(abs)) || (await isArchiveFile(abs)))
+    return { name, value, layout: { name, ref } };
   if (ref.tag !== undefined || ref.digest !== undefined) {
     // PATH:TAG whose PATH is not a layout: maybe a plain directory with ':' in its name.
-    if (await isLayoutDir(path.resolve(cwd, value))) return { name, value, layout: { name, ref: { path: value } } };
+    if (await isLayoutDir(path.resolve(cwd, value)))
+      return { name, value, layout: { name, ref: { path: value } } };
   }
   return { name, value };
 }
@@ -70,7 +88,8 @@ export async function classifyContext(arg: string, cwd: string): Promise<Context
 /** Names a Dockerfile refers to: FROM x, COPY --from=x, RUN --mount=...from=x. */
 export function dockerfileReferences(text: string): Set<string> {
   const names = new Set<string>();
-  for (const m of text.matchAll(/^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)/gim)) names.add(m[1] as string);
+  for (const m of text.matchAll(/^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)/gim))
+    names.add(m[1] as string);
   for (const m of text.matchAll(/--from=([^\s,]+)/gi)) names.add(m[1] as string);
   for (const m of text.matchAll(/--mount=[^\s]*\bfrom=([^\s,]+)/gi)) names.add(m[1] as string);
   return names;
@@ -80,11 +99,19 @@ export function dockerfileReferences(text: string): Set<string> {
  * Prepare every oci-layout context in `flags.buildContext` and return the full argv.
  * @throws OcikitError `OCIKIT_USAGE` (no context directory), and every error of prepareContexts
  */
-export async function buildxInvocation(flags: BuildFlags, contextDir: string | undefined, options: InvocationOptions = {}): Promise<Invocation> {
+export async function buildxInvocation(
+  flags: BuildFlags,
+  contextDir: string | undefined,
+  options: InvocationOptions = {},
+): Promise<Invocation> {
   if (contextDir === undefined || contextDir === '') {
-    throw new OcikitError(ErrorCode.Usage, 'a build context directory is required (the last argument of docker buildx build)', {
-      hint: 'Add the directory with the Dockerfile, e.g. "." at the end.',
-    });
+    throw new OcikitError(
+      ErrorCode.Usage,
+      'a build context directory is required (the last argument of docker buildx build)',
+      {
+        hint: 'Add the directory with the Dockerfile, e.g. "." at the end.',
+      },
+    );
   }
   const cwd = options.cwd ?? process.cwd();
   const classified: ContextArg[] = [];
@@ -93,13 +120,20 @@ export async function buildxInvocation(flags: BuildFlags, contextDir: string | u
   const { docker: _docker, ...prepareOptions } = options;
   const prepared = await prepareContexts(layouts, prepareOptions);
   const byName = new Map(prepared.contexts.map((c) => [c.name, c]));
-  const buildContext = classified.map((c) => `${c.name}=${c.layout === undefined ? c.value : (byName.get(c.name)?.value ?? c.value)}`);
+  const buildContext = classified.map(
+    (c) => `${c.name}=${c.layout === undefined ? c.value : (byName.get(c.name)?.value ?? c.value)}`,
+  );
 
   const warnings: Warning[] = [...prepared.warnings];
   const dockerfile = path.resolve(cwd, flags.file ?? path.join(contextDir, 'Dockerfile'));
   if (layouts.length > 0 && buildxBehaviour(options.buildx).appliesRegoPolicy) {
     const rego = path.join(path.dirname(dockerfile), `${path.basename(dockerfile)}.rego`);
-    if (await fsp.stat(rego).then(() => true, () => false)) {
+    if (
+      await fsp.stat(rego).then(
+        () => true,
+        () => false,
+      )
+    ) {
       warnings.push({
         code: 'OCIKIT_W_REGO_POLICY',
         message: `${path.relative(cwd, rego)} exists: buildx >= 0.31 applies it and may reject oci-layout sources`,
@@ -112,12 +146,21 @@ export async function buildxInvocation(flags: BuildFlags, contextDir: string | u
       const used = dockerfileReferences(text);
       for (const c of classified) {
         if (!used.has(c.name)) {
-          warnings.push({ code: 'OCIKIT_W_CONTEXT_UNUSED', message: `build context ${JSON.stringify(c.name)} is not referenced by ${path.relative(cwd, dockerfile) || dockerfile}` });
+          warnings.push({
+            code: 'OCIKIT_W_CONTEXT_UNUSED',
+            message: `build context ${JSON.stringify(c.name)} is not referenced by ${path.relative(cwd, dockerfile) || dockerfile}`,
+          });
         }
       }
     }
   }
-  const argv = [options.docker ?? 'docker', 'buildx', 'build', ...flagsToArgv({ ...flags, buildContext }), contextDir];
+  const argv = [
+    options.docker ?? 'docker',
+    'buildx',
+    'build',
+    ...flagsToArgv({ ...flags, buildContext }),
+    contextDir,
+  ];
   return { argv, prepared, warnings };
 }
 

@@ -46,12 +46,21 @@ const VERSION = /(?:^|\s|v)(\d+)\.(\d+)\.(\d+)([^\s]*)/;
 export function parseBuildxVersion(text: string): BuildxVersion {
   const m = VERSION.exec(text.trim());
   if (!m) {
-    throw new OcikitError(ErrorCode.Usage, `cannot read a buildx version from ${JSON.stringify(text.slice(0, 200))}`, {
-      hint: 'Pass --buildx-version as MAJOR.MINOR.PATCH, e.g. 0.29.1.',
-    });
+    throw new OcikitError(
+      ErrorCode.Usage,
+      `cannot read a buildx version from ${JSON.stringify(text.slice(0, 200))}`,
+      {
+        hint: 'Pass --buildx-version as MAJOR.MINOR.PATCH, e.g. 0.29.1.',
+      },
+    );
   }
   const [, major, minor, patch, rest] = m;
-  return { major: Number(major), minor: Number(minor), patch: Number(patch), raw: `${major}.${minor}.${patch}${rest ?? ''}` };
+  return {
+    major: Number(major),
+    minor: Number(minor),
+    patch: Number(patch),
+    raw: `${major}.${minor}.${patch}${rest ?? ''}`,
+  };
 }
 
 function atLeast(v: BuildxVersion, minor: number): boolean {

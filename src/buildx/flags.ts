@@ -93,7 +93,9 @@ export const FLAGS: readonly Flag[] = [
 ];
 
 const BY_NAME = new Map(FLAGS.map((f) => [f.name, f]));
-const BY_SHORT = new Map(FLAGS.filter((f) => f.short !== undefined).map((f) => [f.short as string, f]));
+const BY_SHORT = new Map(
+  FLAGS.filter((f) => f.short !== undefined).map((f) => [f.short as string, f]),
+);
 const BY_KEY = new Map(FLAGS.map((f) => [f.key as string, f]));
 
 function usage(message: string): OcikitError {
@@ -107,7 +109,13 @@ function setFlag(flags: BuildFlags, f: Flag, value: string | boolean): void {
   if (f.kind === 'list') {
     const list = (rec[f.key] as string[] | undefined) ?? [];
     // --platform a,b is the same as --platform a --platform b
-    if (f.key === 'platform') list.push(...String(value).split(',').map((s) => s.trim()).filter(Boolean));
+    if (f.key === 'platform')
+      list.push(
+        ...String(value)
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
     else list.push(String(value));
     rec[f.key] = list;
   } else {
@@ -125,7 +133,10 @@ function parseBool(raw: string, flag: string): boolean {
  * Parse `docker buildx build` flags and the one positional context directory.
  * @throws OcikitError `OCIKIT_USAGE` for unknown flags, missing values, no or several contexts
  */
-export function parseBuildArgs(argv: readonly string[]): { flags: BuildFlags; contextDir?: string } {
+export function parseBuildArgs(argv: readonly string[]): {
+  flags: BuildFlags;
+  contextDir?: string;
+} {
   const flags: BuildFlags = {};
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -162,7 +173,10 @@ export function parseBuildArgs(argv: readonly string[]): { flags: BuildFlags; co
     }
     setFlag(flags, f, value);
   }
-  if (positionals.length > 1) throw usage(`one build context directory expected, got ${positionals.length}: ${positionals.join(' ')}`);
+  if (positionals.length > 1)
+    throw usage(
+      `one build context directory expected, got ${positionals.length}: ${positionals.join(' ')}`,
+    );
   const out: { flags: BuildFlags; contextDir?: string } = { flags };
   if (positionals[0] !== undefined) out.contextDir = positionals[0];
   return out;
@@ -174,10 +188,16 @@ export function parseBuildArgs(argv: readonly string[]): { flags: BuildFlags; co
  * objects (`{"buildArg": {"K": "V"}}`), written in key order.
  * @throws OcikitError `OCIKIT_CONFIG_INVALID`
  */
-export function flagsFromConfig(config: unknown, where: string): { flags: BuildFlags; contextDir?: string } {
+export function flagsFromConfig(
+  config: unknown,
+  where: string,
+): { flags: BuildFlags; contextDir?: string } {
   const bad = (message: string): OcikitError =>
-    new OcikitError(ErrorCode.ConfigInvalid, `${where}: ${message}`, { hint: 'Keys are docker buildx build flags in camelCase, e.g. {"platform": ["linux/amd64"], "buildArg": {"K": "V"}}.' });
-  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw bad('must be a JSON object');
+    new OcikitError(ErrorCode.ConfigInvalid, `${where}: ${message}`, {
+      hint: 'Keys are docker buildx build flags in camelCase, e.g. {"platform": ["linux/amd64"], "buildArg": {"K": "V"}}.',
+    });
+  if (config === null || typeof config !== 'object' || Array.isArray(config))
+    throw bad('must be a JSON object');
   const flags: BuildFlags = {};
   let contextDir: string | undefined;
   for (const [key, value] of Object.entries(config as Record<string, unknown>)) {
@@ -196,8 +216,13 @@ export function flagsFromConfig(config: unknown, where: string): { flags: BuildF
       setFlag(flags, f, value);
     } else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
       for (const v of value) setFlag(flags, f, v);
-    } else if (value !== null && typeof value === 'object' && Object.values(value).every((v) => typeof v === 'string')) {
-      for (const k of Object.keys(value).sort()) setFlag(flags, f, `${k}=${(value as Record<string, string>)[k]}`);
+    } else if (
+      value !== null &&
+      typeof value === 'object' &&
+      Object.values(value).every((v) => typeof v === 'string')
+    ) {
+      for (const k of Object.keys(value).sort())
+        setFlag(flags, f, `${k}=${(value as Record<string, string>)[k]}`);
     } else {
       throw bad(`"${key}" must be a list of strings or an object of strings`);
     }
@@ -211,7 +236,8 @@ export function mergeFlags(base: BuildFlags, over: BuildFlags): BuildFlags {
   for (const f of FLAGS) {
     const v = (over as Record<string, unknown>)[f.key];
     if (v === undefined) continue;
-    out[f.key] = f.kind === 'list' ? [...((out[f.key] as string[] | undefined) ?? []), ...(v as string[])] : v;
+    out[f.key] =
+      f.kind === 'list' ? [...((out[f.key] as string[] | undefined) ?? []), ...(v as string[])] : v;
   }
   return out as BuildFlags;
 }

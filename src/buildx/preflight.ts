@@ -7,14 +7,21 @@ import { spawn } from 'node:child_process';
 import { ErrorCode, OcikitError } from '../errors.js';
 
 /** Runs a command and returns its exit code and output (injectable for tests). */
-export type Runner = (argv: readonly string[], env: NodeJS.ProcessEnv) => Promise<{ code: number; stdout: string; stderr: string }>;
+export type Runner = (
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 /** The default runner: spawn, 20 s timeout. */
 export const spawnRunner: Runner = (argv, env) =>
   new Promise((resolve) => {
     let stdout = '';
     let stderr = '';
-    const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+    const child = spawn(argv[0] as string, argv.slice(1), {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 20_000,
+    });
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', (e) => resolve({ code: -1, stdout, stderr: e.message }));
@@ -34,27 +41,48 @@ export interface Preflight {
  * containerd image store.
  * @throws OcikitError `OCIKIT_BUILDX_MISSING`, `OCIKIT_BUILDER_UNREACHABLE`, `OCIKIT_DRIVER_UNSUPPORTED`
  */
-export async function preflight(docker: string, builder: string | undefined, env: NodeJS.ProcessEnv, runner: Runner = spawnRunner): Promise<Preflight> {
-  const inspect = await runner([docker, 'buildx', 'inspect', ...(builder !== undefined ? [builder] : [])], env);
+export async function preflight(
+  docker: string,
+  builder: string | undefined,
+  env: NodeJS.ProcessEnv,
+  runner: Runner = spawnRunner,
+): Promise<Preflight> {
+  const inspect = await runner(
+    [docker, 'buildx', 'inspect', ...(builder !== undefined ? [builder] : [])],
+    env,
+  );
   if (inspect.code !== 0) {
     const text = `${inspect.stderr}\n${inspect.stdout}`;
     if (inspect.code === -1 || /is not a docker command|unknown command/.test(text)) {
-      throw new OcikitError(ErrorCode.BuildxMissing, `${docker} buildx cannot be run: ${text.trim().split('\n')[0] ?? ''}`, {
-        hint: 'Install docker-buildx (Debian: apt-get install docker-buildx) or pass --docker to a docker CLI that has it.',
-      });
+      throw new OcikitError(
+        ErrorCode.BuildxMissing,
+        `${docker} buildx cannot be run: ${text.trim().split('\n')[0] ?? ''}`,
+        {
+          hint: 'Install docker-buildx (Debian: apt-get install docker-buildx) or pass --docker to a docker CLI that has it.',
+        },
+      );
     }
-    throw new OcikitError(ErrorCode.BuilderUnreachable, `docker buildx inspect failed: ${text.trim().split('\n').pop() ?? ''}`, {
-      hint: 'Start the docker daemon, or point DOCKER_HOST / the docker context / --builder at a running builder.',
-    });
+    throw new OcikitError(
+      ErrorCode.BuilderUnreachable,
+      `docker buildx inspect failed: ${text.trim().split('\n').pop() ?? ''}`,
+      {
+        hint: 'Start the docker daemon, or point DOCKER_HOST / the docker context / --builder at a running builder.',
+      },
+    );
   }
-  const field = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(inspect.stdout)?.[1]?.trim() ?? '';
+  const field = (name: string): string =>
+    new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(inspect.stdout)?.[1]?.trim() ?? '';
   const result: Preflight = { builder: field('Name'), driver: field('Driver') };
   if (result.driver !== 'docker') return result;
   const info = await runner([docker, 'info', '--format', '{{json .DriverStatus}}'], env);
   if (info.code !== 0) {
-    throw new OcikitError(ErrorCode.BuilderUnreachable, `docker info failed: ${info.stderr.trim().split('\n').pop() ?? ''}`, {
-      hint: 'Start the docker daemon, or point DOCKER_HOST / the docker context at a running one.',
-    });
+    throw new OcikitError(
+      ErrorCode.BuilderUnreachable,
+      `docker info failed: ${info.stderr.trim().split('\n').pop() ?? ''}`,
+      {
+        hint: 'Start the docker daemon, or point DOCKER_HOST / the docker context at a running one.',
+      },
+    );
   }
   result.containerdStore = info.stdout.includes('io.containerd.snapshotter');
   if (!result.containerdStore) {

@@ -57,6 +57,7 @@ export function pathNeedsRemap(p: string): boolean {
 
 /** `oci-layout://<abs path>:<tag>@<digest>`: the form that works on every buildx version. */
 export function formatLayoutRef(absPath: string, tag: string, digest: string): string {
-  if (!path.isAbsolute(absPath)) throw new Error(`formatLayoutRef needs an absolute path, got ${absPath}`);
+  if (!path.isAbsolute(absPath))
+    throw new Error(`formatLayoutRef needs an absolute path, got ${absPath}`);
   return `${OCI_LAYOUT_SCHEME}${absPath}:${tag}@${digest}`;
 }

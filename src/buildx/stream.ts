@@ -125,7 +125,8 @@ export class RawJsonStream {
     }
     if (this.buf.trim() !== '') this.textLine(this.buf.replace(/\r?\n?$/, ''));
     this.buf = '';
-    for (const [vertex, partial] of this.partialLogs) if (partial !== '') this.logLine(vertex, partial);
+    for (const [vertex, partial] of this.partialLogs)
+      if (partial !== '') this.logLine(vertex, partial);
     this.partialLogs.clear();
     return undefined;
   }
@@ -137,7 +138,9 @@ export class RawJsonStream {
 
   /** Steps that started and never completed. */
   unfinishedVertexes(): Vertex[] {
-    return [...this.vertexes.values()].filter((v) => v.started !== undefined && v.completed === undefined && v.error === undefined);
+    return [...this.vertexes.values()].filter(
+      (v) => v.started !== undefined && v.completed === undefined && v.error === undefined,
+    );
   }
 
   /** `ERROR:` lines of the plain-text part. */
@@ -166,7 +169,8 @@ export class RawJsonStream {
         const vertex = str(l['vertex']);
         const data = str(l['data']);
         if (vertex === undefined || data === undefined) continue;
-        const decoded = (this.partialLogs.get(vertex) ?? '') + Buffer.from(data, 'base64').toString('utf8');
+        const decoded =
+          (this.partialLogs.get(vertex) ?? '') + Buffer.from(data, 'base64').toString('utf8');
         const lines = decoded.split('\n');
         this.partialLogs.set(vertex, lines.pop() ?? '');
         for (const line of lines) this.logLine(vertex, line.replace(/\r$/, ''));
@@ -175,7 +179,8 @@ export class RawJsonStream {
     if (Array.isArray(o['warnings'])) {
       for (const w of o['warnings'] as Record<string, unknown>[]) {
         const short = str(w['short']);
-        const message = short !== undefined ? Buffer.from(short, 'base64').toString('utf8') : JSON.stringify(w);
+        const message =
+          short !== undefined ? Buffer.from(short, 'base64').toString('utf8') : JSON.stringify(w);
         this.warnings.push(message);
         this.onEvent({ type: 'warning', message });
       }
@@ -188,7 +193,8 @@ export class RawJsonStream {
     const prev = this.vertexes.get(digest);
     const v: Vertex = prev ?? { digest, name: '', inputs: [], cached: false, logs: [] };
     v.name = str(raw.name) ?? v.name;
-    if (Array.isArray(raw.inputs)) v.inputs = raw.inputs.filter((x): x is string => typeof x === 'string');
+    if (Array.isArray(raw.inputs))
+      v.inputs = raw.inputs.filter((x): x is string => typeof x === 'string');
     const started = str(raw.started);
     const completed = str(raw.completed);
     if (started !== undefined) {

@@ -11,7 +11,10 @@ function seconds(v: Vertex): string {
 }
 
 /** A renderer for build events; call `finish` once the build is over. */
-export function buildProgress(io: CliIo, mode: ProgressMode): { onEvent: (e: StreamEvent) => void; finish: () => void } {
+export function buildProgress(
+  io: CliIo,
+  mode: ProgressMode,
+): { onEvent: (e: StreamEvent) => void; finish: () => void } {
   const effective = mode === 'auto' ? (io.stderrIsTTY ? 'tty' : 'plain') : mode;
   const numbers = new Map<string, number>();
   const reported = new Map<string, string>();
@@ -26,7 +29,10 @@ export function buildProgress(io: CliIo, mode: ProgressMode): { onEvent: (e: Str
   if (effective === 'quiet') return { onEvent: () => undefined, finish: () => undefined };
   if (effective === 'json') {
     return {
-      onEvent: (e) => io.stderr(`${JSON.stringify(e.type === 'vertex' ? { type: 'vertex', ...e.vertex, logs: undefined } : e)}\n`),
+      onEvent: (e) =>
+        io.stderr(
+          `${JSON.stringify(e.type === 'vertex' ? { type: 'vertex', ...e.vertex, logs: undefined } : e)}\n`,
+        ),
       finish: () => undefined,
     };
   }
@@ -39,7 +45,12 @@ export function buildProgress(io: CliIo, mode: ProgressMode): { onEvent: (e: Str
   const drawStatus = (): void => {
     if (effective !== 'tty' || running.size === 0) return;
     const names = [...running.values()];
-    io.stderr(`\r\x1b[2K  running: ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` (+${names.length - 3})` : ''}`.slice(0, 160));
+    io.stderr(
+      `\r\x1b[2K  running: ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` (+${names.length - 3})` : ''}`.slice(
+        0,
+        160,
+      ),
+    );
     statusShown = true;
   };
   return {
@@ -48,7 +59,16 @@ export function buildProgress(io: CliIo, mode: ProgressMode): { onEvent: (e: Str
       if (e.type === 'vertex') {
         const v = e.vertex;
         const n = number(v.digest);
-        const state = v.error !== undefined ? 'error' : v.cached ? 'cached' : v.completed !== undefined ? 'done' : v.started !== undefined ? 'started' : 'new';
+        const state =
+          v.error !== undefined
+            ? 'error'
+            : v.cached
+              ? 'cached'
+              : v.completed !== undefined
+                ? 'done'
+                : v.started !== undefined
+                  ? 'started'
+                  : 'new';
         if (state === 'new') {
           // announced when it starts
         } else if (!reported.has(v.digest)) {
@@ -60,7 +80,12 @@ export function buildProgress(io: CliIo, mode: ProgressMode): { onEvent: (e: Str
         if (final && reported.get(v.digest) !== 'final' && reported.get(v.digest) !== 'error') {
           reported.set(v.digest, state === 'error' ? 'error' : 'final');
           running.delete(v.digest);
-          const what = state === 'error' ? `ERROR: ${v.error ?? ''}` : state === 'cached' ? 'CACHED' : `DONE${seconds(v)}`;
+          const what =
+            state === 'error'
+              ? `ERROR: ${v.error ?? ''}`
+              : state === 'cached'
+                ? 'CACHED'
+                : `DONE${seconds(v)}`;
           io.stderr(effective === 'plain' ? `#${n} ${what}\n` : `#${n} ${v.name} ${what}\n`);
         }
       } else if (e.type === 'log') {

@@ -14,24 +14,41 @@ export interface BuildxArgs {
 
 export function buildxOptions<T>(y: Argv<T>): Argv<T & BuildxArgs> {
   return y
-    .option('out', { type: 'string', describe: 'Directory for thin copies (new or empty); written atomically' })
-    .option('mode', { choices: ['auto', 'in-place', 'thin'] as const, default: 'auto' as Mode, describe: 'Use layouts in place when safe (auto), always, or always copy thinly' })
+    .option('out', {
+      type: 'string',
+      describe: 'Directory for thin copies (new or empty); written atomically',
+    })
+    .option('mode', {
+      choices: ['auto', 'in-place', 'thin'] as const,
+      default: 'auto' as Mode,
+      describe: 'Use layouts in place when safe (auto), always, or always copy thinly',
+    })
     .option('buildx-version', {
       type: 'string',
       default: 'auto',
-      describe: 'buildx version whose behaviour to plan for: auto (ask docker buildx version), unknown (assume every write), or e.g. 0.29.1',
+      describe:
+        'buildx version whose behaviour to plan for: auto (ask docker buildx version), unknown (assume every write), or e.g. 0.29.1',
     })
-    .option('docker', { type: 'string', default: 'docker', describe: 'docker CLI to run (and argv[0] of the invocation)' }) as Argv<T & BuildxArgs>;
+    .option('docker', {
+      type: 'string',
+      default: 'docker',
+      describe: 'docker CLI to run (and argv[0] of the invocation)',
+    }) as Argv<T & BuildxArgs>;
 }
 
 /** The buildx version to plan for, asking docker when `auto`. Warns on stderr when unknown. */
-export async function buildxVersionFromArgs(io: CliIo, args: BuildxArgs): Promise<BuildxVersion | undefined> {
+export async function buildxVersionFromArgs(
+  io: CliIo,
+  args: BuildxArgs,
+): Promise<BuildxVersion | undefined> {
   const v = args['buildx-version'];
   if (v === 'unknown') return undefined;
   if (v !== 'auto') return parseBuildxVersion(v);
   const detected = await detectBuildxVersion(args.docker, { ...io.env } as NodeJS.ProcessEnv);
   if (detected.version === undefined) {
-    io.stderr(`ocikit: warning OCIKIT_W_BUILDX_UNKNOWN: buildx version unknown (${detected.reason}); planning for every write\n`);
+    io.stderr(
+      `ocikit: warning OCIKIT_W_BUILDX_UNKNOWN: buildx version unknown (${detected.reason}); planning for every write\n`,
+    );
   }
   return detected.version;
 }

@@ -20,9 +20,18 @@ export interface SelectionArgs {
 /** `--tag`, `--digest`, `--platform`. */
 export function selectionOptions<T>(y: Argv<T>): Argv<T & SelectionArgs> {
   return y
-    .option('tag', { type: 'string', describe: 'Tag to resolve, matched as buildx does (default: latest, or the only manifest)' })
-    .option('digest', { type: 'string', describe: 'Digest to select (wins over --tag, as in buildx)' })
-    .option('platform', { type: 'string', describe: 'Select one platform from an index: os/arch[/variant]' }) as Argv<T & SelectionArgs>;
+    .option('tag', {
+      type: 'string',
+      describe: 'Tag to resolve, matched as buildx does (default: latest, or the only manifest)',
+    })
+    .option('digest', {
+      type: 'string',
+      describe: 'Digest to select (wins over --tag, as in buildx)',
+    })
+    .option('platform', {
+      type: 'string',
+      describe: 'Select one platform from an index: os/arch[/variant]',
+    }) as Argv<T & SelectionArgs>;
 }
 
 /** The ResolveOptions the selection flags ask for. */
@@ -37,7 +46,9 @@ export function selection(args: SelectionArgs): ResolveOptions {
 /** Open the layout named on the command line (relative to the CLI's cwd). */
 export async function openFromArgs(io: CliIo, dir: unknown, args: GlobalArgs): Promise<Layout> {
   if (typeof dir !== 'string' || dir === '') {
-    throw new OcikitError(ErrorCode.Usage, 'a layout directory is required', { hint: 'Pass the directory that holds oci-layout and index.json.' });
+    throw new OcikitError(ErrorCode.Usage, 'a layout directory is required', {
+      hint: 'Pass the directory that holds oci-layout and index.json.',
+    });
   }
   return openLayout(path.resolve(io.cwd, dir), { strict: args.strict, name: dir });
 }

@@ -39,7 +39,8 @@ export async function run(argv: readonly string[], outerIo: CliIo): Promise<numb
   // stdout cannot be redirected.
   const jsonOut = jsonOutPath(argv);
   let captured = '';
-  const io: CliIo = jsonOut === undefined ? outerIo : { ...outerIo, stdout: (t) => void (captured += t) };
+  const io: CliIo =
+    jsonOut === undefined ? outerIo : { ...outerIo, stdout: (t) => void (captured += t) };
   const args = jsonOut !== undefined && !argv.includes('--json') ? [...argv, '--json'] : [...argv];
   const code = await runParsed(args, io);
   if (jsonOut === undefined) return code;
@@ -70,20 +71,48 @@ async function runParsed(argv: readonly string[], io: CliIo): Promise<number> {
     .strict()
     .exitProcess(false)
     .wrap(Math.min(100, process.stdout.columns ?? 100))
-    .option('json', { type: 'boolean', default: false, global: true, describe: 'Print exactly one JSON document on stdout' })
-    .option('json-out', { type: 'string', global: true, describe: 'Write the --json document to this file (atomically) instead of stdout' })
-    .option('strict', { type: 'boolean', default: false, global: true, describe: 'Reject spec deviations that are otherwise warnings' })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      global: true,
+      describe: 'Print exactly one JSON document on stdout',
+    })
+    .option('json-out', {
+      type: 'string',
+      global: true,
+      describe: 'Write the --json document to this file (atomically) instead of stdout',
+    })
+    .option('strict', {
+      type: 'boolean',
+      default: false,
+      global: true,
+      describe: 'Reject spec deviations that are otherwise warnings',
+    })
     .demandCommand(1, 'Name a command.')
     .recommendCommands()
     .fail((msg, err) => {
       if (exitCode !== undefined) return;
       const message = msg ?? err?.message ?? 'invalid arguments';
-      exitCode = reportError(io, new OcikitError(ErrorCode.Usage, message, { hint: 'Run ocikit --help for usage.' }), wantsJson);
+      exitCode = reportError(
+        io,
+        new OcikitError(ErrorCode.Usage, message, { hint: 'Run ocikit --help for usage.' }),
+        wantsJson,
+      );
     })
     .help()
     .epilog('Exit codes: 0 ok, 1 failure, 2 usage error. Docs: README.md');
 
-  const commands = [resolveCmd, inspectCmd, verifyCmd, contextCmd, buildxArgsCmd, buildCmd, indexCmd, packCmd, unpackCmd] as unknown as CommandModule<Record<string, unknown>>[];
+  const commands = [
+    resolveCmd,
+    inspectCmd,
+    verifyCmd,
+    contextCmd,
+    buildxArgsCmd,
+    buildCmd,
+    indexCmd,
+    packCmd,
+    unpackCmd,
+  ] as unknown as CommandModule<Record<string, unknown>>[];
   for (const c of commands) {
     parser.command(
       c.command,

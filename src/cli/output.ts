@@ -36,7 +36,16 @@ export function humanBytes(n: number): string {
 export function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** Turn anything thrown into an OcikitError (unexpected ones become OCIKIT_INTERNAL). */
@@ -44,10 +53,14 @@ export function asOcikitError(e: unknown): OcikitError {
   if (e instanceof OcikitError) return e;
   const code = errnoCode(e);
   const message = e instanceof Error ? e.message : String(e);
-  return new OcikitError(ErrorCode.Internal, code !== undefined ? `${message}` : `unexpected error: ${message}`, {
-    hint: 'This is a bug in ocikit or an environment problem; rerun with OCIKIT_DEBUG=1 for a stack trace and report it.',
-    cause: e,
-  });
+  return new OcikitError(
+    ErrorCode.Internal,
+    code !== undefined ? `${message}` : `unexpected error: ${message}`,
+    {
+      hint: 'This is a bug in ocikit or an environment problem; rerun with OCIKIT_DEBUG=1 for a stack trace and report it.',
+      cause: e,
+    },
+  );
 }
 
 /** Print an error (JSON document on stdout with --json, else text on stderr); returns the exit code. */
@@ -59,18 +72,27 @@ export function reportError(io: CliIo, e: unknown, json: boolean): number {
     io.stderr(`ocikit: error ${err.code}: ${err.message}\n`);
     if (err.hint !== '') io.stderr(`  hint: ${err.hint}\n`);
   }
-  if (io.env['OCIKIT_DEBUG'] === '1' && e instanceof Error && e.stack !== undefined) io.stderr(`${e.stack}\n`);
+  if (io.env['OCIKIT_DEBUG'] === '1' && e instanceof Error && e.stack !== undefined)
+    io.stderr(`${e.stack}\n`);
   return err.code === ErrorCode.Usage ? 2 : 1;
 }
 
 /** Print warnings to stderr for people. */
-export function printWarnings(io: CliIo, warnings: readonly { code: string; message: string }[]): void {
+export function printWarnings(
+  io: CliIo,
+  warnings: readonly { code: string; message: string }[],
+): void {
   for (const w of warnings) io.stderr(`ocikit: warning ${w.code}: ${w.message}\n`);
 }
 
 /** Tell people how each build context reaches buildx (stderr). */
-export function printStrategies(io: CliIo, contexts: readonly { name: string; strategy: string; link?: string; reasons: string[] }[]): void {
+export function printStrategies(
+  io: CliIo,
+  contexts: readonly { name: string; strategy: string; link?: string; reasons: string[] }[],
+): void {
   for (const c of contexts) {
-    io.stderr(`ocikit: ${c.name}: ${c.strategy}${c.link !== undefined ? ` (${c.link})` : ''}: ${c.reasons.join('; ')}\n`);
+    io.stderr(
+      `ocikit: ${c.name}: ${c.strategy}${c.link !== undefined ? ` (${c.link})` : ''}: ${c.reasons.join('; ')}\n`,
+    );
   }
 }

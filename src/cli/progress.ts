@@ -6,7 +6,10 @@ import type { CliIo } from './io.js';
 export const PROGRESS_MIN_BYTES = 256 * 1024 * 1024;
 
 /** Returns an update function and a finish function. */
-export function progressBar(io: CliIo, label: string): { update: (e: { total: number; done: number }) => void; finish: () => void } {
+export function progressBar(
+  io: CliIo,
+  label: string,
+): { update: (e: { total: number; done: number }) => void; finish: () => void } {
   const start = Date.now();
   let last = 0;
   let drawn = false;
@@ -20,7 +23,9 @@ export function progressBar(io: CliIo, label: string): { update: (e: { total: nu
       const width = 30;
       const filled = Math.round(frac * width);
       const rate = done / Math.max(0.001, (now - start) / 1000);
-      io.stderr(`\r${label} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${humanBytes(done)}/${humanBytes(total)} ${humanBytes(rate)}/s`);
+      io.stderr(
+        `\r${label} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${humanBytes(done)}/${humanBytes(total)} ${humanBytes(rate)}/s`,
+      );
       drawn = true;
     },
     finish: () => {

@@ -14,7 +14,11 @@ export interface CliResult {
 }
 
 /** Run the CLI in this process with captured output. */
-export async function cli(args: string[], cwd = process.cwd(), env: Record<string, string | undefined> = {}): Promise<CliResult> {
+export async function cli(
+  args: string[],
+  cwd = process.cwd(),
+  env: Record<string, string | undefined> = {},
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const code = await run(args, {
@@ -28,8 +32,15 @@ export async function cli(args: string[], cwd = process.cwd(), env: Record<strin
 }
 
 /** Run the bundled CLI as a child process (optionally wrapped, e.g. in setpriv). */
-export function bundle(args: string[], options: { prefix?: string[]; cwd?: string } = {}): CliResult {
+export function bundle(
+  args: string[],
+  options: { prefix?: string[]; cwd?: string } = {},
+): CliResult {
   const argv = [...(options.prefix ?? []), process.execPath, BUNDLE, ...args];
-  const r = spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', cwd: options.cwd ?? ROOT, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+  const r = spawnSync(argv[0] as string, argv.slice(1), {
+    encoding: 'utf8',
+    cwd: options.cwd ?? ROOT,
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

@@ -40,7 +40,11 @@ export function tarOf(files: Record<string, string | Buffer>): Buffer {
   const parts: Buffer[] = [];
   for (const name of Object.keys(files).sort()) {
     const content = Buffer.from(files[name] as string | Buffer);
-    parts.push(tarHeader(name, content.length, 0o644), content, Buffer.alloc((512 - (content.length % 512)) % 512));
+    parts.push(
+      tarHeader(name, content.length, 0o644),
+      content,
+      Buffer.alloc((512 - (content.length % 512)) % 512),
+    );
   }
   parts.push(Buffer.alloc(1024));
   return Buffer.concat(parts);
@@ -77,7 +81,10 @@ export class LayoutBuilder {
 
   layer(files: Record<string, string | Buffer>): { descriptor: Descriptor; diffId: string } {
     const tar = tarOf(files);
-    return { descriptor: this.blob(gzipSync(tar, { level: 9 }), OCI_LAYER_GZIP), diffId: `sha256:${sha256(tar)}` };
+    return {
+      descriptor: this.blob(gzipSync(tar, { level: 9 }), OCI_LAYER_GZIP),
+      diffId: `sha256:${sha256(tar)}`,
+    };
   }
 
   /** An image manifest (and its config and layers). */
@@ -119,7 +126,11 @@ export class LayoutBuilder {
 }
 
 /** Tag a descriptor the way index.json entries are tagged. */
-export function tagged(d: Descriptor, tag: string, key = 'org.opencontainers.image.ref.name'): Descriptor {
+export function tagged(
+  d: Descriptor,
+  tag: string,
+  key = 'org.opencontainers.image.ref.name',
+): Descriptor {
   return { ...d, annotations: { ...(d.annotations ?? {}), [key]: tag } };
 }
 
@@ -127,10 +138,21 @@ export function tagged(d: Descriptor, tag: string, key = 'org.opencontainers.ima
  * The standard test layout: tag `multi` = index of linux/amd64 (one layer) and linux/arm64
  * (zero layers, FROM scratch); tag `single` = a linux/amd64 image with two layers.
  */
-export function standardLayout(dir: string): { multi: Descriptor; single: Descriptor; amd64: Descriptor; arm64: Descriptor } {
+export function standardLayout(dir: string): {
+  multi: Descriptor;
+  single: Descriptor;
+  amd64: Descriptor;
+  arm64: Descriptor;
+} {
   const b = new LayoutBuilder(dir);
-  const amd64 = b.image({ platform: { os: 'linux', architecture: 'amd64' }, layers: [{ 'hello.txt': 'hello from amd64\n' }] });
-  const arm64 = b.image({ platform: { os: 'linux', architecture: 'arm64', variant: 'v8' }, layers: [] });
+  const amd64 = b.image({
+    platform: { os: 'linux', architecture: 'amd64' },
+    layers: [{ 'hello.txt': 'hello from amd64\n' }],
+  });
+  const arm64 = b.image({
+    platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    layers: [],
+  });
   const multi = b.index([amd64, arm64]);
   const single = b.image({
     platform: { os: 'linux', architecture: 'amd64' },

@@ -13,7 +13,10 @@ export function snapshotTree(root: string): string[] {
     else if (st.isDirectory()) {
       out.push(`${base} dir`);
       for (const name of readdirSync(abs).sort()) walk(rel === '' ? name : `${rel}/${name}`);
-    } else if (st.isFile()) out.push(`${base} size=${st.size} sha256=${createHash('sha256').update(readFileSync(abs)).digest('hex')}`);
+    } else if (st.isFile())
+      out.push(
+        `${base} size=${st.size} sha256=${createHash('sha256').update(readFileSync(abs)).digest('hex')}`,
+      );
     else out.push(`${base} special`); // FIFOs, sockets, devices: never opened
   };
   walk('');

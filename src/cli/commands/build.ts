@@ -21,31 +21,60 @@ type BuildArgs = BuildxArgs & {
 const PROGRESS: readonly ProgressMode[] = ['auto', 'tty', 'plain', 'quiet', 'json'];
 
 export const command = 'build [args..]';
-export const describe = 'Run docker buildx build with safe contexts, read its whole stream, verify and publish the result';
+export const describe =
+  'Run docker buildx build with safe contexts, read its whole stream, verify and publish the result';
 
 export function builder<T>(y: Argv<T>): Argv<T & BuildArgs> {
   return buildxOptions(y)
     .parserConfiguration({ 'unknown-options-as-args': true })
-    .positional('args', { type: 'string', array: true, describe: 'docker buildx build flags and the context directory (--progress auto|tty|plain|quiet|json chooses the display)' })
-    .option('config', { type: 'string', describe: 'JSON file with build flags (as for buildx-args)' })
-    .option('repair-annotations', { type: 'boolean', default: false, describe: 'Add requested index annotations that the builder dropped, instead of failing' })
-    .option('preflight', { type: 'boolean', default: true, describe: 'Check the builder driver first (--no-preflight skips docker buildx inspect)' })
+    .positional('args', {
+      type: 'string',
+      array: true,
+      describe:
+        'docker buildx build flags and the context directory (--progress auto|tty|plain|quiet|json chooses the display)',
+    })
+    .option('config', {
+      type: 'string',
+      describe: 'JSON file with build flags (as for buildx-args)',
+    })
+    .option('repair-annotations', {
+      type: 'boolean',
+      default: false,
+      describe: 'Add requested index annotations that the builder dropped, instead of failing',
+    })
+    .option('preflight', {
+      type: 'boolean',
+      default: true,
+      describe: 'Check the builder driver first (--no-preflight skips docker buildx inspect)',
+    })
     .option('private-docker-config', {
       choices: ['auto', 'always', 'never'] as const,
       default: 'auto' as const,
-      describe: 'Give buildx a private copy of DOCKER_CONFIG (auto: when the current one is not writable, as in Bazel sandboxes)',
+      describe:
+        'Give buildx a private copy of DOCKER_CONFIG (auto: when the current one is not writable, as in Bazel sandboxes)',
     })
-    .example('$0 build --build-context base=./layout:base --platform linux/amd64,linux/arm64 --out ./result .', 'build on a read-only layout, result as an OCI layout') as unknown as Argv<T & BuildArgs>;
+    .example(
+      '$0 build --build-context base=./layout:base --platform linux/amd64,linux/arm64 --out ./result .',
+      'build on a read-only layout, result as an OCI layout',
+    ) as unknown as Argv<T & BuildArgs>;
 }
 
 export async function handler(io: CliIo, args: GlobalArgs & BuildArgs): Promise<number> {
   const { flags, contextDir } = await readBuildFlags(io, args);
   if (args.out === undefined) {
-    throw new OcikitError(ErrorCode.Usage, 'ocikit build needs --out (the output layout directory, or FILE.tar)', { hint: 'For example --out ./result.' });
+    throw new OcikitError(
+      ErrorCode.Usage,
+      'ocikit build needs --out (the output layout directory, or FILE.tar)',
+      { hint: 'For example --out ./result.' },
+    );
   }
   const progress = (flags.progress ?? 'auto') as ProgressMode;
   if (!PROGRESS.includes(progress)) {
-    throw new OcikitError(ErrorCode.Usage, `--progress ${flags.progress}: expected one of ${PROGRESS.join(', ')}`, { hint: 'ocikit always reads buildx as rawjson and shows it as you choose.' });
+    throw new OcikitError(
+      ErrorCode.Usage,
+      `--progress ${flags.progress}: expected one of ${PROGRESS.join(', ')}`,
+      { hint: 'ocikit always reads buildx as rawjson and shows it as you choose.' },
+    );
   }
   delete flags.progress;
   const view = buildProgress(io, progress);
@@ -70,7 +99,8 @@ export async function handler(io: CliIo, args: GlobalArgs & BuildArgs): Promise<
       io.stdout(stableJson({ ok: true, ...result, out: args.out }));
     } else {
       printWarnings(io, result.warnings);
-      for (const r of result.annotations.repaired) io.stderr(`ocikit: repaired missing ${r.target} annotation ${r.key}=${r.value}\n`);
+      for (const r of result.annotations.repaired)
+        io.stderr(`ocikit: repaired missing ${r.target} annotation ${r.key}=${r.value}\n`);
       io.stdout(`${result.digest}\n`);
     }
     return 0;

@@ -4,7 +4,12 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { buildxInvocation, shellQuote, type InvocationOptions } from '../../buildx/args.js';
 import { preflight } from '../../buildx/preflight.js';
-import { flagsFromConfig, mergeFlags, parseBuildArgs, type BuildFlags } from '../../buildx/flags.js';
+import {
+  flagsFromConfig,
+  mergeFlags,
+  parseBuildArgs,
+  type BuildFlags,
+} from '../../buildx/flags.js';
 import { ErrorCode, OcikitError, errnoCode } from '../../errors.js';
 import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
 import type { GlobalArgs } from '../common.js';
@@ -13,20 +18,50 @@ import { printStrategies, printWarnings, stableJson } from '../output.js';
 import { writeFileAtomic } from '../../out-dir.js';
 
 type Format = 'json' | 'lines' | 'shell';
-type ArgsArgs = BuildxArgs & { args: string[]; config?: string; format: Format; 'args-file'?: string; preflight: boolean };
+type ArgsArgs = BuildxArgs & {
+  args: string[];
+  config?: string;
+  format: Format;
+  'args-file'?: string;
+  preflight: boolean;
+};
 
 export const command = 'buildx-args [args..]';
-export const describe = 'Print the complete docker buildx build invocation with every oci-layout context made safe';
+export const describe =
+  'Print the complete docker buildx build invocation with every oci-layout context made safe';
 
 export function builder<T>(y: Argv<T>): Argv<T & ArgsArgs> {
   return buildxOptions(y)
     .parserConfiguration({ 'unknown-options-as-args': true })
-    .positional('args', { type: 'string', array: true, describe: 'docker buildx build flags and the context directory' })
-    .option('config', { type: 'string', describe: 'JSON file with build flags (keys: camelCase flag names; "context" for the directory)' })
-    .option('format', { choices: ['json', 'lines', 'shell'] as const, default: 'json' as Format, describe: 'argv as a JSON array, one argument per line, or a shell-quoted line' })
-    .option('preflight', { type: 'boolean', default: false, describe: 'Also ask the builder whether its driver can read oci-layout contexts (runs docker buildx inspect)' })
-    .option('args-file', { type: 'string', describe: 'Write the output to this file (atomically) instead of stdout' })
-    .example('$0 buildx-args --build-context base=./layout:latest -t app --out /tmp/ctx .', 'docker buildx build ... --build-context base=oci-layout:///tmp/ctx/base:latest@sha256:... .') as unknown as Argv<T & ArgsArgs>;
+    .positional('args', {
+      type: 'string',
+      array: true,
+      describe: 'docker buildx build flags and the context directory',
+    })
+    .option('config', {
+      type: 'string',
+      describe:
+        'JSON file with build flags (keys: camelCase flag names; "context" for the directory)',
+    })
+    .option('format', {
+      choices: ['json', 'lines', 'shell'] as const,
+      default: 'json' as Format,
+      describe: 'argv as a JSON array, one argument per line, or a shell-quoted line',
+    })
+    .option('preflight', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'Also ask the builder whether its driver can read oci-layout contexts (runs docker buildx inspect)',
+    })
+    .option('args-file', {
+      type: 'string',
+      describe: 'Write the output to this file (atomically) instead of stdout',
+    })
+    .example(
+      '$0 buildx-args --build-context base=./layout:latest -t app --out /tmp/ctx .',
+      'docker buildx build ... --build-context base=oci-layout:///tmp/ctx/base:latest@sha256:... .',
+    ) as unknown as Argv<T & ArgsArgs>;
 }
 
 /** Render argv in one of the output formats. */
@@ -34,7 +69,11 @@ export function formatArgv(argv: readonly string[], format: Format): string {
   if (format === 'lines') {
     const bad = argv.find((a) => a.includes('\n'));
     if (bad !== undefined) {
-      throw new OcikitError(ErrorCode.Usage, `argument ${JSON.stringify(bad)} contains a newline; it cannot be written one per line`, { hint: 'Use --format json.' });
+      throw new OcikitError(
+        ErrorCode.Usage,
+        `argument ${JSON.stringify(bad)} contains a newline; it cannot be written one per line`,
+        { hint: 'Use --format json.' },
+      );
     }
     return argv.map((a) => `${a}\n`).join('');
   }
@@ -43,7 +82,10 @@ export function formatArgv(argv: readonly string[], format: Format): string {
 }
 
 /** Flags from --config (if any) then the command line (which wins). */
-export async function readBuildFlags(io: CliIo, args: { args?: string[]; config?: string }): Promise<{ flags: BuildFlags; contextDir?: string }> {
+export async function readBuildFlags(
+  io: CliIo,
+  args: { args?: string[]; config?: string },
+): Promise<{ flags: BuildFlags; contextDir?: string }> {
   const cli = parseBuildArgs(args.args ?? []);
   if (args.config === undefined) return cli;
   const file = path.resolve(io.cwd, args.config);
@@ -51,12 +93,18 @@ export async function readBuildFlags(io: CliIo, args: { args?: string[]; config?
   try {
     config = JSON.parse(await fsp.readFile(file, 'utf8'));
   } catch (e) {
-    throw new OcikitError(ErrorCode.ConfigInvalid, `--config ${args.config}: ${errnoCode(e) ?? (e as Error).message}`, {
-      hint: 'The config must be a readable JSON object.',
-    });
+    throw new OcikitError(
+      ErrorCode.ConfigInvalid,
+      `--config ${args.config}: ${errnoCode(e) ?? (e as Error).message}`,
+      {
+        hint: 'The config must be a readable JSON object.',
+      },
+    );
   }
   const fromConfig = flagsFromConfig(config, `--config ${args.config}`);
-  const out: { flags: BuildFlags; contextDir?: string } = { flags: mergeFlags(fromConfig.flags, cli.flags) };
+  const out: { flags: BuildFlags; contextDir?: string } = {
+    flags: mergeFlags(fromConfig.flags, cli.flags),
+  };
   const contextDir = cli.contextDir ?? fromConfig.contextDir;
   if (contextDir !== undefined) out.contextDir = contextDir;
   return out;
@@ -64,18 +112,32 @@ export async function readBuildFlags(io: CliIo, args: { args?: string[]; config?
 
 export async function handler(io: CliIo, args: GlobalArgs & ArgsArgs): Promise<number> {
   const { flags, contextDir } = await readBuildFlags(io, args);
-  const options: InvocationOptions = { cwd: io.cwd, mode: args.mode, strict: args.strict, docker: args.docker };
+  const options: InvocationOptions = {
+    cwd: io.cwd,
+    mode: args.mode,
+    strict: args.strict,
+    docker: args.docker,
+  };
   const buildx = await buildxVersionFromArgs(io, args);
   if (buildx !== undefined) options.buildx = buildx;
   if (args.out !== undefined) options.out = path.resolve(io.cwd, args.out);
-  if (args.preflight) await preflight(args.docker, flags.builder, { ...io.env } as NodeJS.ProcessEnv);
+  if (args.preflight)
+    await preflight(args.docker, flags.builder, { ...io.env } as NodeJS.ProcessEnv);
   const inv = await buildxInvocation(flags, contextDir, options);
-  const text = args.json ? stableJson({ argv: inv.argv, contexts: inv.prepared.contexts, buildx: inv.prepared.buildx, warnings: inv.warnings }) : formatArgv(inv.argv, args.format);
+  const text = args.json
+    ? stableJson({
+        argv: inv.argv,
+        contexts: inv.prepared.contexts,
+        buildx: inv.prepared.buildx,
+        warnings: inv.warnings,
+      })
+    : formatArgv(inv.argv, args.format);
   if (!args.json) {
     printWarnings(io, inv.warnings);
     printStrategies(io, inv.prepared.contexts);
   }
-  if (args['args-file'] !== undefined) await writeFileAtomic(path.resolve(io.cwd, args['args-file']), text);
+  if (args['args-file'] !== undefined)
+    await writeFileAtomic(path.resolve(io.cwd, args['args-file']), text);
   else io.stdout(text);
   return 0;
 }

@@ -12,22 +12,39 @@ import { printStrategies, printWarnings, stableJson } from '../output.js';
 type ContextArgs = BuildxArgs & { contexts: string[]; platform?: string };
 
 export const command = 'context <contexts..>';
-export const describe = 'Resolve oci-layout build contexts and make them safe for buildx (in place or thin copy)';
+export const describe =
+  'Resolve oci-layout build contexts and make them safe for buildx (in place or thin copy)';
 
 export function builder<T>(y: Argv<T>): Argv<T & ContextArgs> {
   return buildxOptions(y)
-    .positional('contexts', { type: 'string', array: true, demandOption: true, describe: 'NAME=LAYOUT[:TAG|@DIGEST] (LAYOUT may be oci-layout://PATH, or an OCI archive FILE.tar)' })
-    .option('platform', { type: 'string', describe: 'Pin one platform manifest instead of the whole index' })
-    .example('$0 context base=./layout:latest --out /tmp/ctx', 'print base=oci-layout:///...:latest@sha256:...') as unknown as Argv<T & ContextArgs>;
+    .positional('contexts', {
+      type: 'string',
+      array: true,
+      demandOption: true,
+      describe:
+        'NAME=LAYOUT[:TAG|@DIGEST] (LAYOUT may be oci-layout://PATH, or an OCI archive FILE.tar)',
+    })
+    .option('platform', {
+      type: 'string',
+      describe: 'Pin one platform manifest instead of the whole index',
+    })
+    .example(
+      '$0 context base=./layout:latest --out /tmp/ctx',
+      'print base=oci-layout:///...:latest@sha256:...',
+    ) as unknown as Argv<T & ContextArgs>;
 }
 
 /** Parse `NAME=LAYOUT[:TAG|@DIGEST]`. */
 export function parseContextArg(arg: string): ContextRequest {
   const eq = arg.indexOf('=');
   if (eq <= 0) {
-    throw new OcikitError(ErrorCode.ContextInvalid, `${JSON.stringify(arg)} is not NAME=LAYOUT[:TAG|@DIGEST]`, {
-      hint: 'For example: base=./layout:latest or base=oci-layout:///abs/layout@sha256:...',
-    });
+    throw new OcikitError(
+      ErrorCode.ContextInvalid,
+      `${JSON.stringify(arg)} is not NAME=LAYOUT[:TAG|@DIGEST]`,
+      {
+        hint: 'For example: base=./layout:latest or base=oci-layout:///abs/layout@sha256:...',
+      },
+    );
   }
   const value = arg.slice(eq + 1).replace(/^oci-layout:\/\//, '');
   return { name: arg.slice(0, eq), ref: parseLayoutRef(value, `context ${arg.slice(0, eq)}`) };

@@ -11,7 +11,11 @@ export const command = 'inspect <layout>';
 export const describe = 'Show the tags, manifests, platforms, layers and annotations of a layout';
 
 export function builder<T>(y: Argv<T>): Argv<T & { layout: string }> {
-  return y.positional('layout', { type: 'string', demandOption: true, describe: 'OCI layout directory' }) as Argv<T & { layout: string }>;
+  return y.positional('layout', {
+    type: 'string',
+    demandOption: true,
+    describe: 'OCI layout directory',
+  }) as Argv<T & { layout: string }>;
 }
 
 export async function handler(io: CliIo, args: GlobalArgs & { layout: string }): Promise<number> {
@@ -26,7 +30,8 @@ export async function handler(io: CliIo, args: GlobalArgs & { layout: string }):
   for (const img of summary.images) {
     const tag = img.tags.join(',') || '<none>';
     const kind = img.kind === 'index' ? 'index' : img.kind === 'manifest' ? 'image' : img.mediaType;
-    if (img.manifests.length === 0) rows.push([tag, shortDigest(img.digest), kind, '-', '-', '-', '-']);
+    if (img.manifests.length === 0)
+      rows.push([tag, shortDigest(img.digest), kind, '-', '-', '-', '-']);
     img.manifests.forEach((m, i) => {
       rows.push([
         i === 0 ? tag : '',

@@ -1,22 +1,33 @@
 /** `ocikit resolve <layout>`: print the digest a tag/digest/platform selects. */
 import type { Argv } from 'yargs';
 import { resolve } from '../../resolve.js';
-import { openFromArgs, selection, selectionOptions, type GlobalArgs, type SelectionArgs } from '../common.js';
+import {
+  openFromArgs,
+  selection,
+  selectionOptions,
+  type GlobalArgs,
+  type SelectionArgs,
+} from '../common.js';
 import type { CliIo } from '../io.js';
 import { printWarnings, stableJson } from '../output.js';
 
 export const command = 'resolve <layout>';
-export const describe = 'Resolve a tag or digest (and platform) to a digest, without writing anything';
+export const describe =
+  'Resolve a tag or digest (and platform) to a digest, without writing anything';
 
 export function builder<T>(y: Argv<T>): Argv<T & SelectionArgs & { layout: string }> {
   return selectionOptions(y)
     .positional('layout', { type: 'string', demandOption: true, describe: 'OCI layout directory' })
-    .example('$0 resolve ./layout --tag v1 --platform linux/arm64', 'print the arm64 manifest digest of tag v1') as Argv<
-    T & SelectionArgs & { layout: string }
-  >;
+    .example(
+      '$0 resolve ./layout --tag v1 --platform linux/arm64',
+      'print the arm64 manifest digest of tag v1',
+    ) as Argv<T & SelectionArgs & { layout: string }>;
 }
 
-export async function handler(io: CliIo, args: GlobalArgs & SelectionArgs & { layout: string }): Promise<number> {
+export async function handler(
+  io: CliIo,
+  args: GlobalArgs & SelectionArgs & { layout: string },
+): Promise<number> {
   const layout = await openFromArgs(io, args.layout, args);
   const r = await resolve(layout, selection(args));
   if (args.json) {

@@ -1,7 +1,13 @@
 /** `ocikit verify <layout>`: every reachable blob present, right size and digest. */
 import type { Argv } from 'yargs';
 import { verifyLayout, type VerifyOptions } from '../../verify.js';
-import { openFromArgs, selection, selectionOptions, type GlobalArgs, type SelectionArgs } from '../common.js';
+import {
+  openFromArgs,
+  selection,
+  selectionOptions,
+  type GlobalArgs,
+  type SelectionArgs,
+} from '../common.js';
 import type { CliIo } from '../io.js';
 import { humanBytes, printWarnings, stableJson } from '../output.js';
 import { progressBar } from '../progress.js';
@@ -9,20 +15,37 @@ import { progressBar } from '../progress.js';
 type VerifyArgs = SelectionArgs & { layout: string; digests: boolean; jobs?: number };
 
 export const command = 'verify <layout>';
-export const describe = 'Check that every blob the layout references exists with the right size and digest';
+export const describe =
+  'Check that every blob the layout references exists with the right size and digest';
 
 export function builder<T>(y: Argv<T>): Argv<T & VerifyArgs> {
   return selectionOptions(y)
     .positional('layout', { type: 'string', demandOption: true, describe: 'OCI layout directory' })
-    .option('digests', { type: 'boolean', default: true, describe: 'Hash blobs (--no-digests checks presence and sizes only)' })
-    .option('jobs', { type: 'number', describe: 'Worker threads for hashing large blobs (default: cores)' })
-    .check((a) => a.jobs === undefined || (Number.isInteger(a.jobs) && a.jobs >= 0) || '--jobs must be a whole number') as Argv<T & VerifyArgs>;
+    .option('digests', {
+      type: 'boolean',
+      default: true,
+      describe: 'Hash blobs (--no-digests checks presence and sizes only)',
+    })
+    .option('jobs', {
+      type: 'number',
+      describe: 'Worker threads for hashing large blobs (default: cores)',
+    })
+    .check(
+      (a) =>
+        a.jobs === undefined ||
+        (Number.isInteger(a.jobs) && a.jobs >= 0) ||
+        '--jobs must be a whole number',
+    ) as Argv<T & VerifyArgs>;
 }
 
 export async function handler(io: CliIo, args: GlobalArgs & VerifyArgs): Promise<number> {
   const layout = await openFromArgs(io, args.layout, args);
   const bar = progressBar(io, 'verify');
-  const options: VerifyOptions = { ...selection(args), noDigests: !args.digests, onProgress: bar.update };
+  const options: VerifyOptions = {
+    ...selection(args),
+    noDigests: !args.digests,
+    onProgress: bar.update,
+  };
   if (args.jobs !== undefined) options.workers = args.jobs;
   const report = await verifyLayout(layout, options);
   bar.finish();
@@ -35,7 +58,11 @@ export async function handler(io: CliIo, args: GlobalArgs & VerifyArgs): Promise
       if (p.hint !== '') io.stdout(`  hint: ${p.hint}\n`);
     }
     const what = `${report.blobs} blobs, ${humanBytes(report.bytes)}${report.digests ? '' : ' (sizes only, digests not checked)'}`;
-    io.stdout(report.ok ? `ok: ${what}\n` : `FAILED: ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'} in ${what}\n`);
+    io.stdout(
+      report.ok
+        ? `ok: ${what}\n`
+        : `FAILED: ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'} in ${what}\n`,
+    );
   }
   return report.ok ? 0 : 1;
 }
