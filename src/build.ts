@@ -5,7 +5,6 @@
  * reported and carry every requested annotation. Only then is it renamed to `--out`.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +21,7 @@ import { RawJsonStream, type StreamEvent, type Vertex } from './buildx/stream.js
 import type { PreparedContext } from './context.js';
 import { ErrorCode, OcikitError, errnoCode } from './errors.js';
 import { openLayout } from './layout.js';
-import { pendingDir, type PendingDir } from './out-dir.js';
+import { pendingDir, pendingFile, type PendingDir, type PendingFile } from './out-dir.js';
 import type { Descriptor, Warning } from './schema.js';
 import { verifyLayout } from './verify.js';
 
@@ -203,28 +202,9 @@ export async function build(
   const format: BuildResult['format'] = out.endsWith('.tar') ? 'tar' : 'layout';
   const env = { ...(options.env ?? process.env) };
   // The output is written beside --out and renamed into place only when it checked out.
-  let pending: PendingDir | undefined;
-  let dest: string;
-  if (format === 'layout') {
-    pending = await pendingDir(out);
-    dest = pending.tmp;
-  } else {
-    if (
-      await fsp.lstat(out).then(
-        () => true,
-        () => false,
-      )
-    ) {
-      throw new OcikitError(ErrorCode.OutNotEmpty, `--out ${out} exists`, {
-        hint: 'ocikit does not overwrite: remove it first or pass a new path.',
-      });
-    }
-    await fsp.mkdir(path.dirname(out), { recursive: true });
-    dest = path.join(
-      path.dirname(out),
-      `.${path.basename(out)}.ocikit-tmp-${randomBytes(6).toString('hex')}`,
-    );
-  }
+  const pending: PendingDir | PendingFile =
+    format === 'layout' ? await pendingDir(out) : await pendingFile(out);
+  const dest = pending.tmp;
   const tmpRoot = await fsp.mkdtemp(path.join(os.tmpdir(), 'ocikit-build-'));
   try {
     const metadataFile = path.join(tmpRoot, 'metadata.json');
@@ -369,8 +349,7 @@ export async function build(
         },
       );
     }
-    if (pending !== undefined) await pending.commit();
-    else await fsp.rename(dest, out);
+    await pending.commit();
     const steps = [...stream.vertexes.values()];
     return {
       out,
@@ -392,8 +371,7 @@ export async function build(
       ],
     };
   } finally {
-    if (pending !== undefined) await pending.abort();
-    else await fsp.rm(dest, { force: true });
+    await pending.abort();
     await fsp.rm(tmpRoot, { recursive: true, force: true });
   }
 }

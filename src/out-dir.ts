@@ -157,3 +157,59 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
     );
   }
 }
+
+/** A pending output file: written at `tmp` (a sibling), renamed to `out` on commit. */
+export interface PendingFile {
+  readonly out: string;
+  readonly tmp: string;
+  commit(): Promise<void>;
+  /** Remove the temporary file. Safe after commit (does nothing). */
+  abort(): Promise<void>;
+}
+
+/**
+ * Check that `out` (absolute) does not exist, create its parent, and name a temporary sibling.
+ * @throws OcikitError `OCIKIT_OUT_NOT_EMPTY` when `out` exists, `OCIKIT_OUT_INVALID`
+ */
+export async function pendingFile(out: string): Promise<PendingFile> {
+  if (!path.isAbsolute(out)) throw new Error(`pendingFile needs an absolute path, got ${out}`);
+  if (
+    await fsp.lstat(out).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    throw new OcikitError(ErrorCode.OutNotEmpty, `--out ${out} exists`, {
+      hint: 'ocikit does not overwrite: remove it first or pass a new path.',
+      details: { out },
+    });
+  }
+  try {
+    await fsp.mkdir(path.dirname(out), { recursive: true });
+  } catch (e) {
+    throw new OcikitError(
+      ErrorCode.OutInvalid,
+      `cannot create the directory of ${out}: ${errnoCode(e) ?? String(e)}`,
+      {
+        hint: 'The parent of --out must be writable.',
+        details: { out },
+      },
+    );
+  }
+  const tmp = path.join(
+    path.dirname(out),
+    `.${path.basename(out)}.ocikit-tmp-${randomBytes(6).toString('hex')}`,
+  );
+  let done = false;
+  return {
+    out,
+    tmp,
+    async commit() {
+      await fsp.rename(tmp, out);
+      done = true;
+    },
+    async abort() {
+      if (!done) await fsp.rm(tmp, { force: true });
+    },
+  };
+}

@@ -64,8 +64,7 @@ function setup(t: Test, annotate = false): Setup {
           'linux/amd64,linux/arm64',
           '--progress',
           'quiet',
-          '--out',
-          'result',
+          ...(extra.includes('--out') ? [] : ['--out', 'result']),
           ...extra,
           'app',
         ],
@@ -107,6 +106,25 @@ t.test('success: contexts prepared, stream read, output verified and published',
     [],
     'no temporary sibling left',
   );
+});
+
+t.test('a tarball output is checked the same way and renamed into place', async (t) => {
+  const s = setup(t);
+  const r = await s.run('ok', ['--out', 'image.tar', '--json']);
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.match(JSON.parse(r.stdout), { format: 'tar', digest: s.digest });
+  t.ok(existsSync(path.join(s.root, 'image.tar')));
+  t.same(
+    readdirSync(s.root).filter((n) => n.includes('ocikit-tmp')),
+    [],
+  );
+  const again = await s.run('ok', ['--out', 'image.tar']);
+  t.equal(again.code, 1, 'an existing tarball is not overwritten');
+  t.match(again.stderr, /OCIKIT_OUT_NOT_EMPTY/);
+  const broken = await s.run('drop-blob', ['--out', 'broken.tar']);
+  t.equal(broken.code, 1);
+  t.match(broken.stderr, /OCIKIT_OUTPUT_INVALID/);
+  t.notOk(existsSync(path.join(s.root, 'broken.tar')), 'nothing published');
 });
 
 t.test('failures: each a distinct code, nothing published, temporaries removed', async (t) => {
