@@ -2,8 +2,6 @@
 // Run with node (>= 20.19), no dependencies. Not a public interface: the rules in this
 // directory call it; its arguments may change with them.
 //
-//   capture --out FILE -- SCRIPT ARG...      run `node SCRIPT ARG...`, stdout into FILE
-//                                           (Bazel actions cannot redirect stdout)
 //   stage --out DIR --manifest FILE          copy files into a build-context directory,
 //                                           following symlinks; FILE: JSON [[src, dest], ...]
 //   config --spec FILE --config-out FILE [--argv-out FILE] [--run-config-out FILE]
@@ -91,27 +89,6 @@ function readJson(file, what) {
   } catch (e) {
     throw new Error(`cannot read ${what} ${file}: ${e.message}`);
   }
-}
-
-// ---------------------------------------------------------------------------------------
-// capture
-
-function capture(argv) {
-  const { opts, rest } = parseOptions(argv, ['out']);
-  const out = one(opts, 'out');
-  if (rest.length === 0) throw new UsageError('capture: nothing to run after --');
-  const r = spawnSync(process.execPath, rest, {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 256 << 20,
-  });
-  if (r.error) throw r.error;
-  if (r.status !== 0) {
-    // --json prints errors on stdout: show them, the action fails with the CLI's status.
-    process.stderr.write(r.stdout);
-    return r.status ?? 1;
-  }
-  writeAtomic(out, r.stdout);
-  return 0;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -395,7 +372,7 @@ function run(argv) {
 
 // ---------------------------------------------------------------------------------------
 
-const COMMANDS = { capture, stage, config, build, run };
+const COMMANDS = { stage, config, build, run };
 
 function main() {
   const [cmd, ...argv] = process.argv.slice(2);

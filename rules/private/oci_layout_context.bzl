@@ -9,10 +9,6 @@ def _oci_layout_context_impl(ctx):
     out = ctx.actions.declare_file(ctx.label.name + ".json")
 
     args = ctx.actions.args()
-    args.add(ctx.file._helper)
-    args.add("capture")
-    args.add("--out", out)
-    args.add("--")
     args.add(ctx.file._cli)
     args.add("resolve")
     args.add(layout.path)
@@ -24,12 +20,12 @@ def _oci_layout_context_impl(ctx):
         args.add("--platform", ctx.attr.platform)
     if ctx.attr.strict:
         args.add("--strict")
-    args.add("--json")
+    args.add("--json-out", out)
 
     run_node(
         ctx,
         arguments = [args],
-        inputs = depset([ctx.file._helper, ctx.file._cli], transitive = [layout.files]),
+        inputs = depset([ctx.file._cli], transitive = [layout.files]),
         outputs = [out],
         mnemonic = "OciLayoutResolve",
         progress_message = "Resolving OCI layout %{label}",

@@ -37,16 +37,15 @@ def _context_resolve_test_impl(ctx):
     target = analysistest.target_under_test(env)
     action = _action(env, "OciLayoutResolve")
     argv = action.argv
-    asserts.true(env, argv[1].endswith("rules/private/helper.mjs"), "helper script first: %s" % argv)
-    asserts.equals(env, "capture", argv[2])
+    asserts.true(env, argv[1].endswith("ocikit.mjs"), "the CLI bundle runs directly: %s" % argv)
     i = argv.index("resolve")
     asserts.true(env, argv[i - 1].endswith("ocikit.mjs"), "the CLI bundle runs resolve")
     asserts.equals(env, "examples/hello", argv[i + 1], "layout passed by its execroot-relative path")
     asserts.equals(env, "hello", _after(argv, "--tag"))
     asserts.equals(env, "linux/amd64", _after(argv, "--platform"))
-    asserts.equals(env, "--json", argv[-1])
+    asserts.equals(env, "--json-out", argv[-2], "the descriptor JSON goes to a file (no stdout capture)")
     asserts.equals(env, None, _after(argv, "--digest"), "no --digest when none is asked for")
-    out = _after(argv, "--out")
+    out = _after(argv, "--json-out")
     asserts.true(env, out.endswith("/ctx_tag_platform.json"), "output is <name>.json: %s" % out)
 
     info = target[OciLayoutContextInfo]

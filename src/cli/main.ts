@@ -49,6 +49,18 @@ export async function run(argv: readonly string[], outerIo: CliIo): Promise<numb
   } catch (e) {
     return reportError(outerIo, e, false);
   }
+  if (code !== 0) {
+    // The document holds the error; people (and Bazel's action log) read stderr.
+    try {
+      const doc = JSON.parse(captured) as { error?: { code: string; message: string; hint: string } };
+      if (doc.error !== undefined) {
+        outerIo.stderr(`ocikit: error ${doc.error.code}: ${doc.error.message}\n`);
+        if (doc.error.hint !== '') outerIo.stderr(`  hint: ${doc.error.hint}\n`);
+      }
+    } catch {
+      // not a single JSON document: nothing more to say
+    }
+  }
   return code;
 }
 
