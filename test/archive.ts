@@ -332,8 +332,8 @@ t.test('pack and unpack of a large blob stream through in pieces', async (t) => 
   const root = t.testdir();
   const dir = path.join(root, 'a');
   const b = new LayoutBuilder(dir);
-  // Five blobs of 9-13 MiB: more than unpack's ring of read buffers, so buffers are reused
-  // while writes may still be in flight (verifyLayout below hashes what reached the disk).
+  // Five blobs of 9-13 MiB: extracted by unpack's workers from a plain archive, streamed
+  // through in pieces from a gzip'd one (verifyLayout below hashes what reached the disk).
   const layers = [9, 10, 11, 12, 13].map((mib, n) => {
     const bytes = Buffer.alloc(mib * 1024 * 1024 + 321 * n);
     for (let i = 0; i + 8 <= bytes.length; i += 4096) bytes.writeUInt32LE(i ^ n, i);
@@ -371,6 +371,54 @@ t.test('pack and unpack of a large blob stream through in pieces', async (t) => 
     t.ok((await verifyLayout(await openLayout(out))).ok);
   }
 });
+
+t.test(
+  'unpack: a large blob extracted on a worker that does not match is the error, in archive order',
+  async (t) => {
+    const root = t.testdir();
+    const dir = path.join(root, 'a');
+    const b = new LayoutBuilder(dir);
+    // Large enough to be read, hashed and written by a worker while the main thread skips it.
+    const bytes = Buffer.alloc(3 * 1024 * 1024 + 7, 5);
+    const layers = [b.blob(bytes, 'application/vnd.oci.image.layer.v1.tar')];
+    const config = b.json(
+      { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } },
+      OCI_CONFIG,
+    );
+    b.writeIndex([
+      tagged(
+        b.json({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers }, OCI_MANIFEST),
+        'x',
+      ),
+    ]);
+    const file = path.join(root, 'x.tar');
+    await packLayout(await openLayout(dir), file);
+    const archive = readFileSync(file);
+    const at = archive.indexOf(bytes.subarray(0, 4096));
+    t.ok(at > 0);
+    archive.writeUInt8(archive.readUInt8(at + 2 * 1024 * 1024) ^ 1, at + 2 * 1024 * 1024);
+    const end = at + Math.ceil(bytes.length / 512) * 512;
+    // The whole archive, and the archive cut after the blob (a later error must not win).
+    for (const [label, data] of [
+      ['whole', archive],
+      ['cut', archive.subarray(0, end + 100)],
+    ] as const) {
+      const bad = path.join(root, `${label}.tar`);
+      writeFileSync(bad, data);
+      const out = path.join(root, `out-${label}`);
+      await t.rejects(unpackArchive(bad, out), { code: 'OCIKIT_BLOB_DIGEST_MISMATCH' }, label);
+      t.notOk(existsSync(out), `${label}: nothing at the destination`);
+    }
+    t.same(readdirSync(root).sort(), ['a', 'cut.tar', 'whole.tar', 'x.tar'], 'no temporary left');
+    // Cut inside the blob: the main thread finds it short before any worker starts.
+    const cut = path.join(root, 'short.tar');
+    writeFileSync(cut, archive.subarray(0, at + 1024 * 1024));
+    await t.rejects(unpackArchive(cut, path.join(root, 'out-short')), {
+      code: 'OCIKIT_ARCHIVE_TRUNCATED',
+    });
+    t.notOk(existsSync(path.join(root, 'out-short')));
+  },
+);
 
 t.test('skopeo reads what pack writes (oci-archive:), plain and gzip', async (t) => {
   if (!requireTool(t, 'skopeo')) return;

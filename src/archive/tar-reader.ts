@@ -55,6 +55,18 @@ function tooLarge(offset: number, what: string, size: number, limit: number): Oc
   );
 }
 
+/**
+ * Chunks that can also be skipped without reading (an archive file): `skip(n)` advances past
+ * up to `n` bytes not yet yielded and returns how many (fewer at the end of the input).
+ */
+export interface SeekableChunks extends AsyncIterable<Buffer> {
+  skip(n: number): number;
+}
+
+function isSeekable(chunks: AsyncIterable<Buffer>): chunks is SeekableChunks {
+  return typeof (chunks as Partial<SeekableChunks>).skip === 'function';
+}
+
 /** Exact reads and streamed spans over an async iterator of chunks. */
 class ByteSource {
   private chunks: Buffer[] = [];
@@ -64,7 +76,10 @@ class ByteSource {
   /** Bytes consumed so far. */
   position = 0;
 
-  constructor(private readonly it: AsyncIterator<Buffer>) {}
+  constructor(
+    private readonly it: AsyncIterator<Buffer>,
+    private readonly seek?: (n: number) => number,
+  ) {}
 
   private async pull(): Promise<boolean> {
     if (this.ended) return false;
@@ -128,8 +143,17 @@ class ByteSource {
     }
   }
 
+  /** Skip `n` bytes: what is buffered, then by seeking when the input can. */
   async skip(n: number, what: string): Promise<void> {
-    for await (const _ of this.span(n, what)) {
+    let left = n;
+    while (left > 0 && this.available > 0) left -= (await this.slice(left))?.length ?? left;
+    if (left > 0 && this.seek !== undefined && !this.ended) {
+      const k = this.seek(left);
+      this.position += k;
+      left -= k;
+    }
+    // Without seeking, or at the end of the input: read (and report what is missing).
+    for await (const _ of this.span(left, what)) {
       // discard
     }
   }
@@ -171,7 +195,10 @@ export class TarReader {
     chunks: AsyncIterable<Buffer>,
     private readonly limits: ReaderLimits = DEFAULT_LIMITS,
   ) {
-    this.src = new ByteSource(chunks[Symbol.asyncIterator]());
+    this.src = new ByteSource(
+      chunks[Symbol.asyncIterator](),
+      isSeekable(chunks) ? (n) => chunks.skip(n) : undefined,
+    );
   }
 
   /** Bytes of the (uncompressed) archive consumed so far. */
@@ -320,10 +347,17 @@ export class TarReader {
     await this.src.close().catch(() => undefined);
   }
 
-  /** Skip what is left of the current entry's content. */
+  /** Skip what is left of the current entry's content (seeking when the input can). */
   async skipContent(): Promise<void> {
-    for await (const _ of this.content()) {
-      // discard
+    if (this.pendingContent > 0) {
+      const n = this.pendingContent;
+      this.pendingContent = 0;
+      await this.src.skip(n, `the content of ${JSON.stringify(this.current?.path ?? '')}`);
+    }
+    if (this.pendingPad > 0) {
+      const pad = this.pendingPad;
+      this.pendingPad = 0;
+      await this.src.skip(pad, 'padding');
     }
   }
 }

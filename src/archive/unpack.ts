@@ -10,14 +10,25 @@
  *   backslash or a NUL, or when their headers are oversized; the same path twice is refused;
  * - files are created with O_EXCL in a private temporary directory (never through a link,
  *   since none is ever made), modes 0644/0755, no owners or times from the archive;
- * - every blob is hashed while it streams and must match its name (large blobs on a worker
- *   thread, see stream-hash.ts, so hashing overlaps the reads and writes);
- * - the archive is read into a ring of reused buffers, a few reads ahead (see RingSource);
+ * - every blob is hashed while it streams and must match its name: each chunk is hashed and
+ *   written from the same buffer; in an uncompressed archive, large blobs are read, hashed and
+ *   written by worker threads (see blob-copy.ts) while the main thread skips them and creates
+ *   the small files, so the hashing runs on another core; a mismatch found there is reported
+ *   as if found in archive order, before any error of a later entry;
  * - at the end the layout must open and every blob index.json reaches must be there with its
  *   size (digests were checked on the way in); only then is the directory renamed into place.
  */
 import { createHash } from 'node:crypto';
-import { constants as fsc, createReadStream, mkdirSync, promises as fsp } from 'node:fs';
+import {
+  closeSync,
+  constants as fsc,
+  createReadStream,
+  mkdirSync,
+  openSync,
+  readSync,
+  fstatSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -36,8 +47,15 @@ import { MAX_INDEX_DEPTH } from '../resolve.js';
 import { pendingDir } from '../out-dir.js';
 import type { Descriptor, Warning } from '../schema.js';
 import { isGzip } from './gzip.js';
-import { StreamHasher } from './stream-hash.js';
-import { DEFAULT_LIMITS, TarReader, type ReaderLimits, type TarEntry } from './tar-reader.js';
+import { CopyPool, ShortRead } from './blob-copy.js';
+import {
+  DEFAULT_LIMITS,
+  TarReader,
+  truncated,
+  type ReaderLimits,
+  type SeekableChunks,
+  type TarEntry,
+} from './tar-reader.js';
 import { TypeFlag } from './ustar.js';
 
 /** Options of {@link unpackArchive} and {@link extractLayoutArchive}. */
@@ -76,8 +94,7 @@ export interface UnpackResult extends ExtractResult {
 /** Files some producers put beside the layout for `docker load`; read and dropped. */
 const DOCKER_EXTRAS = new Set(['manifest.json', 'repositories']);
 const ALGORITHM = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*$/;
-const SMALL = 1024 * 1024;
-/** Reads of the archive file. */
+/** Reads of a gzip'd archive file. */
 const READ_CHUNK = 4 * 1024 * 1024;
 
 type Place =
@@ -212,189 +229,89 @@ function refuseType(entry: TarEntry): void {
   }
 }
 
-async function writeAll(fh: fsp.FileHandle, buf: Buffer, position?: number): Promise<void> {
+function writeAll(fd: number, buf: Uint8Array): void {
   let n = 0;
-  while (n < buf.length)
-    n += (await fh.write(buf, n, buf.length - n, position === undefined ? null : position + n))
-      .bytesWritten;
+  while (n < buf.length) n += writeSync(fd, buf, n, buf.length - n);
 }
-
-/**
- * Writes of one large file in flight at a time. Measured: 2 or 3 overlapping positional
- * writes only spin on the inode lock (ext4 serialises buffered writes to a file).
- */
-const WRITES_PER_FILE = 1;
 
 const CREATE = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
 
-async function writeSmallFile(file: string, buf: Buffer): Promise<void> {
-  const fh = await fsp.open(file, CREATE, 0o644);
-  try {
-    await writeAll(fh, buf);
-  } finally {
-    await fh.close();
-  }
-}
+/** Reads of an uncompressed archive by the main thread. */
+const READ_BYTES = 1024 * 1024;
+
+/** Let the event loop run (worker messages, timers of the embedder) every this many bytes. */
+const YIELD_EVERY = 32 * 1024 * 1024;
 
 /**
- * Small files are written in the background, many at a time (creating a file costs more than
- * writing a few KiB), so the thread pool creates them while the main thread reads and hashes.
+ * Blobs at least this large in an uncompressed archive are extracted (read, hashed, written)
+ * by a worker thread, see blob-copy.ts; the main thread skips them.
  */
-class Writes {
-  private readonly inFlight = new Set<Promise<void>>();
-  private failure: unknown;
-  constructor(private readonly limit = 32) {}
+const COPY_MIN = 1024 * 1024;
 
-  async add(write: () => Promise<void>): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    while (this.inFlight.size >= this.limit) await Promise.race(this.inFlight);
-    const p: Promise<void> = write()
-      .catch((e: unknown) => {
-        this.failure ??= e;
-      })
-      .finally(() => this.inFlight.delete(p));
-    this.inFlight.add(p);
-  }
-
-  /** Wait for every write; throw the first failure. */
-  async drain(): Promise<void> {
-    await Promise.all(this.inFlight);
-    if (this.failure !== undefined) throw this.failure;
-  }
-}
-
-/** What {@link writeEntry} writes with. */
-interface EntryIo {
-  writes: Writes;
-  /** Hashes large entries on another thread. */
-  hasher: StreamHasher;
-  /** Keep the input buffer under `view` from being reused until `until` settles. */
-  hold: (view: Buffer, until: Promise<unknown>) => void;
-}
+/** Worker threads for large blobs (the main thread creates the small files meanwhile). */
+const COPY_WORKERS = 2;
 
 /**
- * The archive file read into a ring of buffers, {@link AHEAD} reads ahead of the consumer (no
- * allocation and no page faults per read; the thread pool reads and writes while the main
- * thread parses and hashes). A buffer is refilled only when the writes that still use it,
- * registered with {@link RingSource.hold}, have finished.
+ * An uncompressed archive file read with synchronous reads (it is usually in the page cache,
+ * where a read is a copy, cheaper than a round trip through the thread pool) into a few
+ * reused buffers, and skipped without reading where blobs are extracted by workers. The
+ * reader consumes a chunk before it asks for the next, and holds on to at most one earlier
+ * chunk (a block across the boundary), so three buffers are never overwritten in use.
  */
-class RingSource implements AsyncIterable<Buffer> {
-  private readonly slots = Array.from({ length: 8 }, () => ({
-    buf: Buffer.allocUnsafeSlow(READ_CHUNK),
-    holds: [] as Promise<unknown>[],
-  }));
+class ArchiveReads implements SeekableChunks {
+  private readonly buffers = Array.from({ length: 3 }, () => Buffer.allocUnsafeSlow(READ_BYTES));
+  private position = 0;
 
   constructor(
-    private readonly file: string,
+    private readonly fd: number,
+    private readonly size: number,
     private readonly onProgress: (done: number) => void,
   ) {}
 
-  hold(view: Buffer, until: Promise<unknown>): void {
-    const slot = this.slots.find((s) => s.buf.buffer === view.buffer);
-    if (slot !== undefined) slot.holds.push(until.catch(() => undefined));
+  skip(n: number): number {
+    const k = Math.max(0, Math.min(n, this.size - this.position));
+    this.position += k;
+    return k;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
-    const fh = await fsp.open(this.file, fsc.O_RDONLY);
-    const size = (await fh.stat()).size;
-    const slots = this.slots;
-    const reads: (Promise<number> | undefined)[] = slots.map(() => undefined);
-    let issued = 0;
-    let position = 0;
-    const issue = (): void => {
-      if (position >= size) return;
-      const k = issued++ % slots.length;
-      const slot = slots[k] as { buf: Buffer; holds: Promise<unknown>[] };
-      const at = position;
-      const len = Math.min(slot.buf.length, size - at);
-      position += len;
-      reads[k] = (async () => {
-        if (slot.holds.length > 0) await Promise.all(slot.holds.splice(0));
-        let n = 0;
-        while (n < len) {
-          const { bytesRead } = await fh.read(slot.buf, n, len - n, at + n);
-          if (bytesRead === 0) break;
-          n += bytesRead;
-        }
-        return n;
-      })();
-    };
-    let done = 0;
-    try {
-      for (let i = 0; i < AHEAD; i++) issue();
-      for (let k = 0; ; k = (k + 1) % slots.length) {
-        const read = reads[k];
-        if (read === undefined) return;
-        reads[k] = undefined;
-        const n = await read;
-        issue();
-        if (n === 0) return;
-        done += n;
-        this.onProgress(done);
-        yield (slots[k] as { buf: Buffer }).buf.subarray(0, n);
+    let sinceTurn = 0;
+    for (let i = 0; ; i = (i + 1) % this.buffers.length) {
+      const buf = this.buffers[i] as Buffer;
+      const n = readSync(this.fd, buf, 0, buf.length, this.position);
+      if (n === 0) return;
+      this.position += n;
+      this.onProgress(this.position);
+      sinceTurn += n;
+      if (sinceTurn >= YIELD_EVERY) {
+        sinceTurn = 0;
+        await new Promise((resolve) => setImmediate(resolve));
       }
-    } finally {
-      await Promise.allSettled(reads.filter((r) => r !== undefined));
-      await fh.close();
+      yield buf.subarray(0, n);
     }
   }
 }
 
 /**
- * Entries at least this large are hashed on a worker thread (in parallel with the reads and
- * writes), the rest on the main thread (cheaper than a round trip).
+ * Write the entry's content to a new file with synchronous writes (one file at a time, like
+ * tar: concurrent creates in one directory only spin on its lock), hashing it with
+ * `algorithm` when given; the digest as `ALG:HEX`.
  */
-const WORKER_HASH_MIN = 8 * 1024 * 1024;
-
-/** Reads in flight ahead of the one being consumed. */
-const AHEAD = 2;
-
-/** Write the entry's content to a new file, hashing it with `algorithm` when given. */
 async function writeEntry(
   reader: TarReader,
-  entry: TarEntry,
   file: string,
   algorithm: string | undefined,
-  io: EntryIo,
 ): Promise<string | undefined> {
-  const { writes, hold } = io;
-  const streamHash =
-    algorithm !== undefined && entry.size >= WORKER_HASH_MIN
-      ? io.hasher.begin(algorithm)
-      : undefined;
-  const hash =
-    algorithm === undefined || streamHash !== undefined ? undefined : createHash(algorithm);
-  if (entry.size <= SMALL) {
-    const parts: Buffer[] = [];
-    for await (const chunk of reader.content()) parts.push(chunk);
-    const buf = Buffer.concat(parts, entry.size); // a copy: the input buffers are reused
-    hash?.update(buf);
-    await writes.add(() => writeSmallFile(file, buf));
-  } else {
-    const fh = await fsp.open(file, CREATE, 0o644);
-    try {
-      // Writes in flight while the next chunks are read and hashed.
-      const inFlight: Promise<void>[] = [];
-      let position = 0;
-      try {
-        for await (const chunk of reader.content()) {
-          if (inFlight.length >= WRITES_PER_FILE) await inFlight.shift();
-          const write = writeAll(fh, chunk, position);
-          position += chunk.length;
-          inFlight.push(write);
-          hold(chunk, write);
-          if (streamHash !== undefined) await streamHash.update(chunk);
-          else hash?.update(chunk);
-        }
-      } finally {
-        await Promise.allSettled(inFlight);
-      }
-      await Promise.all(inFlight);
-    } finally {
-      await fh.close();
+  const hash = algorithm === undefined ? undefined : createHash(algorithm);
+  const fd = openSync(file, CREATE, 0o644);
+  try {
+    for await (const chunk of reader.content()) {
+      hash?.update(chunk);
+      writeAll(fd, chunk);
     }
+  } finally {
+    closeSync(fd);
   }
-  if (streamHash !== undefined) return `${algorithm}:${await streamHash.digest()}`;
   return hash === undefined ? undefined : `${algorithm}:${hash.digest('hex')}`;
 }
 
@@ -447,19 +364,19 @@ export async function extractLayoutArchive(
   const name = options.name ?? file;
   let size: number;
   let gzip: boolean;
+  // Kept open for the workers of an uncompressed archive; O_NONBLOCK: a FIFO is refused, not
+  // waited on (regular files ignore the flag).
+  let input: number | undefined;
   try {
-    const fh = await fsp.open(file, fsc.O_RDONLY);
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
-      size = st.size;
-      const head = Buffer.alloc(2);
-      await fh.read(head, 0, 2, 0);
-      gzip = isGzip(head);
-    } finally {
-      await fh.close();
-    }
+    input = openSync(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    const st = fstatSync(input);
+    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+    size = st.size;
+    const head = Buffer.alloc(2);
+    readSync(input, head, 0, 2, 0);
+    gzip = isGzip(head);
   } catch (e) {
+    if (input !== undefined) closeSync(input);
     throw new OcikitError(
       ErrorCode.LayoutNotFound,
       `${name}: no such archive file (${errnoCode(e) ?? String(e)})`,
@@ -470,8 +387,29 @@ export async function extractLayoutArchive(
     );
   }
   const onProgress = (done: number): void => options.onProgress?.({ total: size, done });
+  if (gzip) {
+    closeSync(input);
+    input = undefined;
+  }
+  try {
+    return await extractFrom(file, input, size, dir, options, onProgress);
+  } finally {
+    if (input !== undefined) closeSync(input);
+  }
+}
+
+async function extractFrom(
+  file: string,
+  input: number | undefined,
+  size: number,
+  dir: string,
+  options: UnpackOptions,
+  onProgress: (done: number) => void,
+): Promise<ExtractResult> {
+  const name = options.name ?? file;
+  const gzip = input === undefined;
+  const pool = new CopyPool(COPY_WORKERS);
   let chunks: AsyncIterable<Buffer>;
-  let ring: RingSource | undefined;
   let gunzip: Transform | undefined;
   let flowing: Promise<unknown> = Promise.resolve(undefined);
   if (gzip) {
@@ -486,8 +424,7 @@ export async function extractLayoutArchive(
     );
     chunks = gunzip;
   } else {
-    ring = new RingSource(file, onProgress);
-    chunks = ring;
+    chunks = new ArchiveReads(input, size, onProgress);
   }
   const reader = new TarReader(chunks, { ...DEFAULT_LIMITS, ...options.limits });
   const maxPathBytes = options.maxPathBytes ?? 1024;
@@ -510,9 +447,16 @@ export async function extractLayoutArchive(
     skipped: [],
     warnings: [],
   };
-  const writes = new Writes();
-  const hasher = new StreamHasher();
-  const io: EntryIo = { writes, hasher, hold: (view, until) => ring?.hold(view, until) };
+  // Blobs still being extracted by workers, in archive order: each settles to the error it
+  // makes (a mismatch, a failed read or write) or undefined.
+  const checks: Promise<unknown>[] = [];
+  const firstFailure = async (): Promise<unknown> => {
+    for (const c of checks) {
+      const e = await c;
+      if (e !== undefined) return e;
+    }
+    return undefined;
+  };
   const extracted = new Map<string, number>();
   try {
     for (;;) {
@@ -555,21 +499,44 @@ export async function extractLayoutArchive(
               },
             );
           }
-          await writeEntry(reader, entry, path.join(dir, where.rel), undefined, io);
+          await writeEntry(reader, path.join(dir, where.rel), undefined);
           result.bytes += entry.size;
           break;
         }
         case 'blob': {
           mkdir(path.posix.dirname(where.rel));
-          const actual = await writeEntry(
-            reader,
-            entry,
-            path.join(dir, where.rel),
-            where.digest.algorithm,
-            io,
-          );
-          if (actual !== where.digest.value)
-            throw digestMismatch(where.digest.value, actual ?? '', where.rel);
+          const expected = where.digest.value;
+          const { algorithm } = where.digest;
+          const file = path.join(dir, where.rel);
+          if (input !== undefined && entry.size >= COPY_MIN) {
+            const blob = where.rel;
+            const offset = reader.position;
+            const output = openSync(file, CREATE, 0o644);
+            try {
+              await reader.skipContent(); // the range is all there (or this throws)
+            } catch (e) {
+              closeSync(output);
+              throw e;
+            }
+            const job = pool
+              .run({ input, offset, length: entry.size, output, algorithm })
+              .finally(() => closeSync(output));
+            checks.push(
+              job.then(
+                (hex) =>
+                  `${algorithm}:${hex}` === expected
+                    ? undefined
+                    : digestMismatch(expected, `${algorithm}:${hex}`, blob),
+                (e: unknown) =>
+                  e instanceof ShortRead
+                    ? truncated(e.at, `${e.missing} bytes short in ${blob}`)
+                    : e,
+              ),
+            );
+          } else {
+            const actual = await writeEntry(reader, file, algorithm);
+            if (actual !== expected) throw digestMismatch(expected, actual ?? '', where.rel);
+          }
           extracted.set(where.digest.value, entry.size);
           result.blobs++;
           result.bytes += entry.size;
@@ -579,10 +546,13 @@ export async function extractLayoutArchive(
     }
     const failed = await flowing;
     if (failed !== undefined) throw failed;
-    await writes.drain();
-  } catch (e) {
-    await writes.drain().catch(() => undefined);
-    await hasher.close();
+    const mismatch = await firstFailure();
+    if (mismatch !== undefined) throw mismatch;
+  } catch (caught) {
+    // A blob before the failing entry that did not match is the first error in the archive.
+    const e = (await firstFailure()) ?? caught;
+    await pool.close();
+    await Promise.allSettled(checks); // every descriptor closed
     await reader.close();
     gunzip?.destroy();
     await flowing;
@@ -600,7 +570,7 @@ export async function extractLayoutArchive(
     );
   }
 
-  await hasher.close();
+  await pool.close();
   const layout = await openLayout(dir, { name, strict: options.strict ?? false });
   await checkComplete(layout, extracted);
   result.warnings = [...layout.warnings];

@@ -52,7 +52,9 @@ export async function run(argv: readonly string[], outerIo: CliIo): Promise<numb
   if (code !== 0) {
     // The document holds the error; people (and Bazel's action log) read stderr.
     try {
-      const doc = JSON.parse(captured) as { error?: { code: string; message: string; hint: string } };
+      const doc = JSON.parse(captured) as {
+        error?: { code: string; message: string; hint: string };
+      };
       if (doc.error !== undefined) {
         outerIo.stderr(`ocikit: error ${doc.error.code}: ${doc.error.message}\n`);
         if (doc.error.hint !== '') outerIo.stderr(`  hint: ${doc.error.hint}\n`);
