@@ -8,7 +8,7 @@
  * through in 1 MiB reads (small ones are read whole), optionally hashed on the way
  * (`verifyDigests`). The output is written to a temporary sibling and renamed.
  */
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import {
   closeSync,
   fstatSync,
@@ -23,6 +23,7 @@ import { pipeline } from 'node:stream/promises';
 import { ErrorCode, OcikitError, errnoCode } from '../errors.js';
 import { digestMismatch, type Layout } from '../layout.js';
 import { MAX_JSON_BYTES } from '../media-types.js';
+import { pendingFile } from '../out-dir.js';
 import { deterministicGzip } from './gzip.js';
 import { reachableBlobs } from './reachable.js';
 import { encodeHeader, endOfArchive, padding } from './ustar.js';
@@ -333,17 +334,7 @@ export async function packLayout(
       },
     );
   }
-  if (
-    await fsp.lstat(out).then(
-      () => true,
-      () => false,
-    )
-  ) {
-    throw new OcikitError(ErrorCode.OutNotEmpty, `--out ${out} exists`, {
-      hint: 'ocikit does not overwrite: remove it first or pass a new path.',
-      details: { out },
-    });
-  }
+  const pending = await pendingFile(out);
 
   const blobs = await reachableBlobs(layout, layout.index.manifests);
   const files: FileEntry[] = [
@@ -367,11 +358,7 @@ export async function packLayout(
     options.onProgress?.({ total, done });
   };
 
-  await fsp.mkdir(parent, { recursive: true }).catch(() => undefined);
-  const tmp = path.join(
-    parent,
-    `.${path.basename(out)}.ocikit-tmp-${randomBytes(6).toString('hex')}`,
-  );
+  const tmp = pending.tmp;
   let writer: ArchiveWriter | undefined;
   try {
     const fh = await fsp.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
@@ -382,9 +369,9 @@ export async function packLayout(
       await writer?.settle();
       await fh.close();
     }
-    await fsp.rename(tmp, out);
+    await pending.commit();
   } catch (e) {
-    await fsp.rm(tmp, { force: true });
+    await pending.abort();
     if (e instanceof OcikitError) throw e;
     const code = errnoCode(e);
     if (code === 'ENOENT' && (e as { path?: string }).path !== tmp) {
