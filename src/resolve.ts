@@ -109,17 +109,30 @@ export function findTag(
  * @throws OcikitError `OCIKIT_DIGEST_NOT_FOUND`
  */
 export async function findDigest(layout: Layout, digest: string): Promise<Descriptor> {
+  return (await locateDigest(layout, digest)).descriptor;
+}
+
+/**
+ * Like {@link findDigest}, with the digests of the indexes walked to reach it (the last entry
+ * is the digest itself; one entry when index.json names it).
+ * @throws OcikitError `OCIKIT_DIGEST_NOT_FOUND`
+ */
+export async function locateDigest(
+  layout: Layout,
+  digest: string,
+): Promise<{ descriptor: Descriptor; path: string[] }> {
   parseDigest(digest, 'requested digest');
   const seen = new Set<string>();
-  let level = layout.index.manifests;
+  let level = layout.index.manifests.map((d) => ({ d, path: [d.digest] }));
   for (let depth = 0; depth <= MAX_INDEX_DEPTH && level.length > 0; depth++) {
-    const hit = level.find((d) => d.digest === digest);
-    if (hit !== undefined) return hit;
-    const next: Descriptor[] = [];
-    for (const d of level) {
+    const hit = level.find((x) => x.d.digest === digest);
+    if (hit !== undefined) return { descriptor: hit.d, path: hit.path };
+    const next: typeof level = [];
+    for (const { d, path } of level) {
       if (!isIndexMediaType(d.mediaType) || seen.has(d.digest)) continue;
       seen.add(d.digest);
-      next.push(...(await layout.readIndex(d)).manifests);
+      for (const child of (await layout.readIndex(d)).manifests)
+        next.push({ d: child, path: [...path, child.digest] });
     }
     level = next;
   }

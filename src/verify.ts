@@ -17,7 +17,7 @@ import {
 import { formatPlatform, isAttestation } from './platform.js';
 import {
   MAX_INDEX_DEPTH,
-  findDigest,
+  locateDigest,
   findTag,
   layoutTags,
   resolve,
@@ -337,17 +337,20 @@ export async function verifyLayout(
   ) {
     // No platform: pick the root without reading it, so that a broken root blob is reported
     // as a problem like any other instead of aborting the whole verification.
-    const root =
+    const located =
       options.digest !== undefined
-        ? await findDigest(layout, options.digest)
-        : findTag(layout, options.tag ?? 'latest').descriptor;
+        ? await locateDigest(layout, options.digest)
+        : { descriptor: findTag(layout, options.tag ?? 'latest').descriptor, path: [] };
+    const root = located.descriptor;
+    const parent =
+      located.path.length > 1 ? (located.path[located.path.length - 2] as string) : 'index.json';
     const ctx: Context = {};
     if (options.tag !== undefined) ctx.tag = options.tag;
     if (root.platform !== undefined) ctx.platform = formatPlatform(root.platform);
     roots.push(root.digest);
     await walker.visit(
       root,
-      withCtx({ parent: 'index.json', role: roleOf(kindOfMediaType(root.mediaType), false) }, ctx),
+      withCtx({ parent, role: roleOf(kindOfMediaType(root.mediaType), false) }, ctx),
       ctx,
       [],
     );

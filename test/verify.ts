@@ -3,7 +3,7 @@ import path from 'node:path';
 import t from 'tap';
 import { hashFiles } from '../src/hash.js';
 import { openLayout } from '../src/layout.js';
-import { resolve } from '../src/resolve.js';
+import { locateDigest, resolve } from '../src/resolve.js';
 import type { Descriptor, Platform } from '../src/schema.js';
 import { verifyLayout, type VerifyOptions, type VerifyReport } from '../src/verify.js';
 import { cli } from './helpers/cli.js';
@@ -12,6 +12,7 @@ import {
   OCI_CONFIG,
   OCI_LAYER_GZIP,
   OCI_MANIFEST,
+  standardLayout,
   tagged,
 } from './helpers/layout-builder.js';
 
@@ -614,4 +615,26 @@ t.test('a layer whose digest algorithm ocikit cannot compute', async (t) => {
     },
   ]);
   t.match(await verify(dir, { noDigests: true }), { ok: true }, 'sizes can still be checked');
+});
+
+t.test('verify --digest of a nested manifest names its index as the parent', async (t) => {
+  const dir = t.testdir();
+  const s = standardLayout(dir);
+  const layout = await openLayout(dir);
+  const report = await verifyLayout(layout, { digest: s.arm64.digest });
+  t.ok(report.ok);
+  const missing = t.testdir();
+  const m = standardLayout(missing);
+  writeFileSync(
+    path.join(missing, 'blobs', 'sha256', m.arm64.digest.slice(7)),
+    '{"corrupt": true}',
+  );
+  const broken = await verifyLayout(await openLayout(missing), { digest: m.arm64.digest });
+  t.match(
+    broken.problems,
+    [{ digest: m.arm64.digest, referencedBy: [{ parent: m.multi.digest }] }],
+    'the index is named, not index.json',
+  );
+  const located = await locateDigest(layout, s.arm64.digest);
+  t.same(located.path, [s.multi.digest, s.arm64.digest]);
 });
