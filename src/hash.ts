@@ -119,11 +119,13 @@ export async function hashFiles(
   if (workerCount === 0) small.push(...big.splice(0));
 
   const workers: Promise<void>[] = [];
+  const threads: Worker[] = [];
   let next = 0;
   for (let w = 0; w < workerCount; w++) {
     workers.push(
       new Promise<void>((resolve, reject) => {
         const worker = new Worker(WORKER_SOURCE, { eval: true });
+        threads.push(worker);
         const feed = (): void => {
           const i = big[next++];
           if (i === undefined) {
@@ -142,7 +144,11 @@ export async function hashFiles(
             m.hex !== undefined ? { hex: m.hex, bytes: m.bytes ?? 0 } : { error: m.error ?? 'EIO' };
           feed();
         });
-        worker.on('error', reject);
+        worker.on('error', (e) => {
+          // One crashed worker stops them all: no thread keeps hashing for a failed call.
+          for (const w of threads) void w.terminate();
+          reject(e);
+        });
         feed();
       }),
     );
