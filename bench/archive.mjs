@@ -27,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writeSingleImage } from './layout.mjs';
 import { blobStats, ensureLayout } from './layout.mjs';
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -143,36 +144,7 @@ function generatePlatformLayout(dir, n) {
   layers.push(write(bytes(1000, 24 * 1024 * 1024), 'application/vnd.oci.image.layer.v1.tar'));
   const [architecture, variant] = PLATFORMS[n];
   const platform = { architecture, os: 'linux', ...(variant ? { variant } : {}) };
-  const config = write(
-    Buffer.from(
-      JSON.stringify({
-        ...platform,
-        config: {},
-        rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
-      }),
-    ),
-    'application/vnd.oci.image.config.v1+json',
-  );
-  const manifest = write(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config,
-        layers,
-      }),
-    ),
-    'application/vnd.oci.image.manifest.v1+json',
-  );
-  writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(
-    path.join(dir, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
-    }),
-  );
+  writeSingleImage(dir, write, layers, { platform, tag: 'latest' });
 }
 
 function ensurePlatformLayouts() {

@@ -24,6 +24,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeSingleImage } from './layout.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const bundle = path.join(root, 'dist/ocikit.mjs');
@@ -73,36 +74,7 @@ function makeLayout(dir, bigCount, bigMiB) {
       size: bigMiB * MiB,
     });
   }
-  const config = put(
-    Buffer.from(
-      JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
-      }),
-    ),
-    'application/vnd.oci.image.config.v1+json',
-  );
-  const manifest = put(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config,
-        layers,
-      }),
-    ),
-    'application/vnd.oci.image.manifest.v1+json',
-  );
-  writeFileSync(path.join(tmp, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(
-    path.join(tmp, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'bench' } }],
-    }),
-  );
+  writeSingleImage(tmp, put, layers, { tag: 'bench' });
   renameSync(tmp, dir);
 }
 

@@ -162,3 +162,45 @@ export function ensureLayout(cacheDir, log) {
   }
   return { dir, generated: true, seconds: (performance.now() - t0) / 1000 };
 }
+
+/**
+ * Finish a one-image layout whose layer blobs are stored already: config, manifest, oci-layout
+ * and index.json (tagged `tag`). `put(bytes, mediaType)` stores a blob and returns its descriptor.
+ */
+export function writeSingleImage(
+  dir,
+  put,
+  layers,
+  { platform = { architecture: 'amd64', os: 'linux' }, tag },
+) {
+  const config = put(
+    Buffer.from(
+      JSON.stringify({
+        ...platform,
+        config: {},
+        rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+      }),
+    ),
+    'application/vnd.oci.image.config.v1+json',
+  );
+  const manifest = put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config,
+        layers,
+      }),
+    ),
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(
+    path.join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+    }),
+  );
+}
