@@ -514,7 +514,7 @@ export async function openLayout(dir: string, options: OpenOptions = {}): Promis
     }
     throw e;
   });
-  const index = parseImageIndex(parseJsonText(indexBytes, indexFile), indexFile, lenience, true);
+  const index = parseImageIndex(parseJsonText(indexBytes, indexFile), indexFile, lenience);
   for (const d of index.manifests) {
     if (isLegacyManifestMediaType(d.mediaType)) {
       throw new OcikitError(

@@ -9,7 +9,7 @@
  */
 import { parseDigest } from './digest.js';
 import { ErrorCode, OcikitError } from './errors.js';
-import { MediaType, isIndexMediaType, isManifestMediaType } from './media-types.js';
+import { isIndexMediaType, isManifestMediaType } from './media-types.js';
 
 /** An OCI platform object. */
 export interface Platform {
@@ -247,14 +247,8 @@ function withCommon<
 
 /**
  * Validate an image index (or Docker manifest list, or `index.json`).
- * @param isLayoutIndex true for `index.json`, where a missing `mediaType` is tolerated.
  */
-export function parseImageIndex(
-  v: Json,
-  where: string,
-  lenience: Lenience,
-  _isLayoutIndex = false,
-): ImageIndex {
+export function parseImageIndex(v: Json, where: string, lenience: Lenience): ImageIndex {
   const o = obj(v, where);
   const index = withCommon<ImageIndex>(
     { schemaVersion: schemaVersion(o, where, lenience), manifests: [] },

@@ -9,11 +9,8 @@ import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
-  lstatSync,
   mkdirSync,
   readFileSync,
-  readdirSync,
-  readlinkSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -872,30 +869,6 @@ function selectionOf(args: readonly string[]): ResolveOptions {
   return o;
 }
 
-/**
- * snapshotTree (test/helpers/tree.ts), except when the tree holds a FIFO: snapshotTree would
- * block reading it, so the same listing is made here with special files listed, not read.
- */
-function snapshot(root: string): string[] {
-  const out: string[] = [];
-  let special = false;
-  const walk = (rel: string): void => {
-    const abs = path.join(root, rel);
-    const st = lstatSync(abs);
-    const base = `${rel || '.'} mode=${(st.mode & 0o7777).toString(8)} mtime=${st.mtimeMs}`;
-    if (st.isSymbolicLink()) out.push(`${base} -> ${readlinkSync(abs)}`);
-    else if (st.isDirectory()) {
-      out.push(`${base} dir`);
-      for (const name of readdirSync(abs).sort()) walk(rel === '' ? name : `${rel}/${name}`);
-    } else if (!st.isFile()) {
-      special = true;
-      out.push(`${base} special`);
-    } else out.push(`${base} size=${st.size} sha256=${sha256(readFileSync(abs))}`);
-  };
-  walk('');
-  return special ? out : snapshotTree(root);
-}
-
 interface LibOutcome {
   code: string;
   messages: string[];
@@ -1025,7 +998,7 @@ for (const [index, c] of cases.entries()) {
     const root = t.testdir();
     const dir = path.join(root, 'layout');
     const token = c.build(dir, root);
-    const before = snapshot(root);
+    const before = snapshotTree(root);
 
     // Library.
     for (const command of ['resolve', 'verify'] as const) {
@@ -1097,6 +1070,6 @@ for (const [index, c] of cases.entries()) {
       }
     }
 
-    t.same(snapshot(root), before, 'the tree is unchanged');
+    t.same(snapshotTree(root), before, 'the tree is unchanged');
   });
 }

@@ -205,7 +205,7 @@ t.test('parseImageIndex', async (t) => {
 
   // rules_oci writes index.json without schemaVersion and mediaType.
   const lenient = new Lenience();
-  t.same(parseImageIndex({ manifests: [desc()] }, 'index.json', lenient, true).schemaVersion, 2);
+  t.same(parseImageIndex({ manifests: [desc()] }, 'index.json', lenient).schemaVersion, 2);
   t.same(
     lenient.warnings.map((w) => w.code),
     ['OCIKIT_W_NO_SCHEMA_VERSION'],
@@ -222,7 +222,7 @@ t.test('parseImageIndex', async (t) => {
   );
 
   t.match(
-    caught(() => parseImageIndex({ manifests: [] }, 'index.json', new Lenience(true), true)),
+    caught(() => parseImageIndex({ manifests: [] }, 'index.json', new Lenience(true))),
     {
       ...SCHEMA,
       message: /"schemaVersion" is missing.*rejected by --strict/,
@@ -230,7 +230,7 @@ t.test('parseImageIndex', async (t) => {
     },
   );
   t.same(
-    parseImageIndex({ schemaVersion: 2, manifests: [] }, 'index.json', new Lenience(true), true)
+    parseImageIndex({ schemaVersion: 2, manifests: [] }, 'index.json', new Lenience(true))
       .manifests,
     [],
     '--strict accepts an index.json without mediaType',
