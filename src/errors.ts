@@ -20,6 +20,8 @@ export const ErrorCode = {
   JsonInvalid: 'OCIKIT_JSON_INVALID',
   /** A JSON document is larger than ocikit accepts for metadata. */
   JsonTooLarge: 'OCIKIT_JSON_TOO_LARGE',
+  /** A JSON document nests arrays/objects deeper than any OCI document needs. */
+  JsonTooDeep: 'OCIKIT_JSON_TOO_DEEP',
   /** A JSON document parsed but does not have the shape the OCI spec requires. */
   SchemaInvalid: 'OCIKIT_SCHEMA_INVALID',
   /** A digest string does not follow the OCI digest grammar. */
@@ -64,8 +66,20 @@ export const ErrorCode = {
   OutInvalid: 'OCIKIT_OUT_INVALID',
   /** `--out` exists and is not an empty directory. */
   OutNotEmpty: 'OCIKIT_OUT_NOT_EMPTY',
-  /** `--out` is inside an input layout (or contains one). */
+  /** An output path is equal to, inside, or a parent of an input (after resolving symlinks and `..`). */
   OutInsideInput: 'OCIKIT_OUT_INSIDE_INPUT',
+  /** An output cannot be written: permission denied, read-only file system, not a directory. */
+  OutUnwritable: 'OCIKIT_OUT_UNWRITABLE',
+  /** An input (file or directory other than a layout or blob) cannot be read. */
+  InputUnreadable: 'OCIKIT_INPUT_UNREADABLE',
+  /** The file system holding an output is full (ENOSPC, EDQUOT). */
+  NoSpace: 'OCIKIT_NO_SPACE',
+  /** The process ran out of file descriptors (EMFILE, ENFILE). */
+  TooManyOpenFiles: 'OCIKIT_TOO_MANY_OPEN_FILES',
+  /** The operating system reported an I/O error (EIO) reading an input or writing an output. */
+  IoError: 'OCIKIT_IO_ERROR',
+  /** The run was interrupted by a signal (SIGINT, SIGTERM, SIGHUP); nothing was written. */
+  Interrupted: 'OCIKIT_INTERRUPTED',
   /** A build context name is empty, malformed or given twice. */
   ContextInvalid: 'OCIKIT_CONTEXT_INVALID',
   /** `--mode in-place` was asked for, but buildx would write into the layout. */
@@ -108,6 +122,14 @@ export const ErrorCode = {
   ArchiveHeaderTooLarge: 'OCIKIT_ARCHIVE_HEADER_TOO_LARGE',
   /** An archive entry is not part of an OCI layout (oci-layout, index.json, blobs/ALG/ENCODED). */
   ArchiveUnexpectedEntry: 'OCIKIT_ARCHIVE_UNEXPECTED_ENTRY',
+  /** An archive blob is larger than the descriptor that references it says. */
+  ArchiveBlobTooLarge: 'OCIKIT_ARCHIVE_BLOB_TOO_LARGE',
+  /** An archive expands to more bytes than `--max-bytes` allows. */
+  ArchiveTooLarge: 'OCIKIT_ARCHIVE_TOO_LARGE',
+  /** An archive holds more bytes in skipped (non-layout) entries than ocikit reads past. */
+  ArchiveSkippedTooLarge: 'OCIKIT_ARCHIVE_SKIPPED_TOO_LARGE',
+  /** An archive holds more data after its end-of-archive marker than ocikit reads past. */
+  ArchiveTrailingData: 'OCIKIT_ARCHIVE_TRAILING_DATA',
   /** `verify` found problems (each listed separately). */
   VerifyFailed: 'OCIKIT_VERIFY_FAILED',
   /** Something ocikit did not expect; a bug report is welcome. */
@@ -135,9 +157,12 @@ export class OcikitError extends Error {
   readonly details: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, options: OcikitErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      sanitizeMessage(message),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
-    this.hint = options.hint ?? '';
+    this.hint = sanitizeMessage(options.hint ?? '');
     this.details = options.details ?? {};
   }
 
@@ -161,4 +186,115 @@ export function errnoCode(e: unknown): string | undefined {
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;
+}
+
+/** Longest message an error carries; longer ones (hostile inputs echoed) are cut. */
+export const MAX_MESSAGE = 4000;
+
+// C0 controls but newline and tab, DEL, C1 controls, line/paragraph separators, bidi overrides.
+// eslint-disable-next-line no-control-regex
+const UNSAFE_IN_MESSAGE =
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// The same, with newline and tab: for values quoted from inputs.
+// eslint-disable-next-line no-control-regex
+const UNSAFE_IN_VALUE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeChar(c: string): string {
+  if (c === '\n') return '\\n';
+  if (c === '\t') return '\\t';
+  if (c === '\r') return '\\r';
+  const n = c.charCodeAt(0);
+  return n < 0x100
+    ? `\\x${n.toString(16).padStart(2, '0')}`
+    : `\\u${n.toString(16).padStart(4, '0')}`;
+}
+
+/** Escape control characters (keeping newlines and tabs) and cut at {@link MAX_MESSAGE}. */
+export function sanitizeMessage(text: string): string {
+  const escaped = text.replace(UNSAFE_IN_MESSAGE, escapeChar);
+  return escaped.length <= MAX_MESSAGE
+    ? escaped
+    : `${escaped.slice(0, MAX_MESSAGE)}… (${escaped.length - MAX_MESSAGE} more characters)`;
+}
+
+/**
+ * A value from an input (a tag, a path, a JSON value), fit to be echoed in a message: quoted,
+ * control characters escaped, cut after `max` characters. Never recurses into structures
+ * deeper than a few levels (non-strings are summarised by type).
+ */
+export function quote(value: unknown, max = 200): string {
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (value === null || typeof value !== 'object') text = String(value);
+  else if (Array.isArray(value)) return `an array of ${value.length}`;
+  else return `an object with ${Object.keys(value).length} keys`;
+  const cut = text.length > max;
+  const shown = (cut ? text.slice(0, max) : text)
+    .replace(/["\\]/g, '\\$&')
+    .replace(UNSAFE_IN_VALUE, escapeChar);
+  return cut ? `"${shown}"… (${text.length} characters)` : `"${shown}"`;
+}
+
+/** Which side of a command a file-system failure happened on. */
+export type Side = 'input' | 'output';
+
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+const TOO_MANY = new Set(['EMFILE', 'ENFILE']);
+const DENIED = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/**
+ * Turn an errno failure into a coded error naming the path and the side it happened on:
+ * no space, too many open files and I/O errors by cause; otherwise an unreadable input or an
+ * unwritable output. An {@link OcikitError} is returned unchanged.
+ * @param what what was being done, e.g. "write the thin copy" (optional)
+ */
+export function fsError(
+  e: unknown,
+  where: { path: string; side: Side; what?: string },
+): OcikitError {
+  if (e instanceof OcikitError) return e;
+  const errno = errnoCode(e) ?? 'unknown';
+  const p = quote(where.path, 400);
+  const doing = where.what !== undefined ? ` (${where.what})` : '';
+  const details = { path: where.path, side: where.side, errno };
+  const options = (hint: string): OcikitErrorOptions => ({ hint, details, cause: e });
+  if (NO_SPACE.has(errno)) {
+    return new OcikitError(
+      ErrorCode.NoSpace,
+      `no space left writing ${p}${doing} (${errno})`,
+      options('Free space on that file system, or write the output elsewhere; nothing was kept.'),
+    );
+  }
+  if (TOO_MANY.has(errno)) {
+    return new OcikitError(
+      ErrorCode.TooManyOpenFiles,
+      `too many open files at ${p}${doing} (${errno})`,
+      options('Raise the open-file limit (ulimit -n) and rerun; nothing was kept.'),
+    );
+  }
+  if (errno === 'EIO') {
+    return new OcikitError(
+      ErrorCode.IoError,
+      `I/O error ${where.side === 'input' ? 'reading' : 'writing'} ${p}${doing} (EIO)`,
+      options(
+        where.side === 'input'
+          ? 'The device holding this input failed to read; check it (dmesg) and rerun.'
+          : 'The device holding this output failed to write; check it (dmesg) and rerun.',
+      ),
+    );
+  }
+  if (where.side === 'output') {
+    return new OcikitError(
+      DENIED.has(errno) || errno === 'ENOTDIR' || errno === 'EISDIR'
+        ? ErrorCode.OutUnwritable
+        : ErrorCode.OutInvalid,
+      `cannot write ${p}${doing} (${errno})`,
+      options('Write outputs to a directory this user may create files in.'),
+    );
+  }
+  return new OcikitError(
+    ErrorCode.InputUnreadable,
+    `cannot read ${p}${doing} (${errno})`,
+    options('Check that the input exists and that this user may read it.'),
+  );
 }
