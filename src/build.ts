@@ -14,14 +14,14 @@ import {
   repairAnnotations,
   type MissingAnnotation,
 } from './buildx/annotations.js';
-import { buildxInvocation, type InvocationOptions } from './buildx/args.js';
+import { buildxInvocation, classifyContext, type InvocationOptions } from './buildx/args.js';
 import type { BuildFlags } from './buildx/flags.js';
 import { preflight } from './buildx/preflight.js';
 import { RawJsonStream, type StreamEvent, type Vertex } from './buildx/stream.js';
 import type { PreparedContext } from './context.js';
 import { ErrorCode, OcikitError, errnoCode } from './errors.js';
 import { openLayout } from './layout.js';
-import { pendingDir, pendingFile, type PendingDir, type PendingFile } from './out-dir.js';
+import { OutputSet, withOutputs, type InputPath } from './output/outputs.js';
 import type { Descriptor, Warning } from './schema.js';
 import { verifyLayout } from './verify.js';
 
@@ -197,16 +197,48 @@ export async function build(
       );
     }
   }
+  const cwd = options.cwd ?? process.cwd();
+  // Every layout or archive a context names is an input: --out is checked against them first.
+  const inputs: InputPath[] = [];
+  for (const arg of flags.buildContext ?? []) {
+    const c = await classifyContext(arg, cwd);
+    if (c.layout !== undefined)
+      inputs.push({
+        path: path.resolve(cwd, c.layout.ref.path),
+        label: `layout of context ${c.name}`,
+      });
+  }
+  if (contextDir !== undefined && contextDir !== '' && contextDir !== '-')
+    inputs.push({ path: path.resolve(cwd, contextDir), label: `build context ${contextDir}` });
+  return withOutputs(options.outputs, inputs, cwd, async (set) => {
+    await set.declare('--out', options.out, options.out.endsWith('.tar') ? 'file' : 'dir');
+    // The contexts get a set of their own: they are committed (into the scratch directory)
+    // before buildx reads them, and removed with it.
+    const contexts = new OutputSet({ cwd });
+    try {
+      return await runBuild(flags, contextDir, options, set, contexts);
+    } finally {
+      await contexts.close();
+    }
+  });
+}
+
+async function runBuild(
+  flags: BuildFlags,
+  contextDir: string | undefined,
+  options: BuildOptions,
+  set: OutputSet,
+  contextSet: OutputSet,
+): Promise<BuildResult> {
   const annotationRequests = (flags.annotation ?? []).map(parseAnnotation);
   const out = options.out;
   const format: BuildResult['format'] = out.endsWith('.tar') ? 'tar' : 'layout';
   const env = { ...(options.env ?? process.env) };
-  // The output is written beside --out and renamed into place only when it checked out.
-  const pending: PendingDir | PendingFile =
-    format === 'layout' ? await pendingDir(out) : await pendingFile(out);
+  // The output is written beside --out and committed only when it checked out.
+  const pending = format === 'layout' ? await set.dir('--out', out) : await set.file('--out', out);
   const dest = pending.tmp;
-  const tmpRoot = await fsp.mkdtemp(path.join(os.tmpdir(), 'ocikit-build-'));
-  try {
+  const tmpRoot = await set.scratch('build');
+  {
     const metadataFile = path.join(tmpRoot, 'metadata.json');
     const buildFlags: BuildFlags = {
       ...flags,
@@ -214,12 +246,14 @@ export async function build(
       metadataFile,
       progress: 'rawjson',
     };
-    const { docker: _d, ...invocationRest } = options;
+    const { docker: _d, outputs: _o, ...invocationRest } = options;
     const inv = await buildxInvocation(buildFlags, contextDir, {
       ...invocationRest,
       out: path.join(tmpRoot, 'contexts'),
       docker: options.docker ?? 'docker',
+      outputs: contextSet,
     });
+    await contextSet.commit();
     const mode = options.privateDockerConfig ?? 'auto';
     const currentConfig = env['DOCKER_CONFIG'] ?? path.join(env['HOME'] ?? os.homedir(), '.docker');
     if (mode === 'always' || (mode === 'auto' && !(await writableDir(currentConfig)))) {
@@ -232,14 +266,17 @@ export async function build(
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
       (resolve, reject) => {
         const [cmd, ...args] = inv.argv as [string, ...string[]];
+        set.throwIfInterrupted();
         const child = spawn(cmd, args, {
           env,
           stdio: ['ignore', 'pipe', 'pipe'],
           cwd: options.cwd ?? process.cwd(),
+          signal: set.signal,
         });
         child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
         child.stderr.setEncoding('utf8').on('data', (d: string) => stream.push(d));
         child.on('error', (e) => {
+          if (set.interrupted !== undefined) return; // killed on SIGINT/SIGTERM: 'close' follows
           reject(
             errnoCode(e) === 'ENOENT'
               ? new OcikitError(ErrorCode.BuildxMissing, `${cmd}: not found`, {
@@ -248,7 +285,16 @@ export async function build(
               : e,
           );
         });
-        child.on('close', (code, signal) => resolve({ code, signal }));
+        child.on('close', (code, signal) => {
+          if (set.interrupted !== undefined) {
+            try {
+              set.throwIfInterrupted();
+            } catch (e) {
+              reject(e);
+            }
+          }
+          resolve({ code, signal });
+        });
       },
     );
     const cut = stream.end();
@@ -349,7 +395,6 @@ export async function build(
         },
       );
     }
-    await pending.commit();
     const steps = [...stream.vertexes.values()];
     return {
       out,
@@ -370,8 +415,5 @@ export async function build(
         })),
       ],
     };
-  } finally {
-    await pending.abort();
-    await fsp.rm(tmpRoot, { recursive: true, force: true });
   }
 }

@@ -11,7 +11,7 @@ import { buildxBehaviour, formatBuildxVersion, type BuildxVersion } from './buil
 import { formatLayoutRef, pathNeedsRemap, type LayoutRef } from './buildx/ref.js';
 import { ErrorCode, OcikitError } from './errors.js';
 import { openLayout, type Layout } from './layout.js';
-import { pendingDir, type PendingDir } from './out-dir.js';
+import { withOutputs, type OutputSet, type PendingOutput } from './output/outputs.js';
 import { resolve } from './resolve.js';
 import type { Descriptor, Warning } from './schema.js';
 import { writeThinCopy, type LinkKind } from './thin-copy.js';
@@ -44,6 +44,8 @@ export interface PrepareOptions {
   platform?: string;
   /** Reject spec deviations (see openLayout). */
   strict?: boolean;
+  /** The run's outputs (the caller commits); default: a set of its own, committed on success. */
+  outputs?: OutputSet;
 }
 
 /** One prepared context. */
@@ -117,23 +119,14 @@ interface Plan {
 
 /** The `out` directory, pending until everything is written; created when first needed. */
 interface Staging {
+  set: OutputSet;
   out?: string;
-  pending?: PendingDir;
+  pending?: PendingOutput;
 }
 
-async function openOut(
-  staging: Staging,
-  options: PrepareOptions,
-  cwd: string,
-  inputs: readonly string[],
-  why: string,
-): Promise<PendingDir> {
-  if (staging.pending !== undefined) return staging.pending;
-  if (options.out === undefined) {
-    throw new OcikitError(ErrorCode.OutInvalid, `${why}, but no --out was given`, {
-      hint: 'Pass --out DIR (a new or empty directory) for the thin copies.',
-    });
-  }
+/** Check `--out` before any work (it is created only when a thin copy is needed). */
+async function declareOut(staging: Staging, options: PrepareOptions, cwd: string): Promise<void> {
+  if (options.out === undefined) return;
   const out = path.resolve(cwd, options.out);
   if (pathNeedsRemap(out)) {
     throw new OcikitError(
@@ -144,7 +137,23 @@ async function openOut(
       },
     );
   }
-  staging.pending = await pendingDir(out, inputs);
+  await staging.set.declare('--out', out, 'dir');
+}
+
+async function openOut(
+  staging: Staging,
+  options: PrepareOptions,
+  cwd: string,
+  why: string,
+): Promise<PendingOutput> {
+  if (staging.pending !== undefined) return staging.pending;
+  if (options.out === undefined) {
+    throw new OcikitError(ErrorCode.OutInvalid, `${why}, but no --out was given`, {
+      hint: 'Pass --out DIR (a new or empty directory) for the thin copies.',
+    });
+  }
+  const out = path.resolve(cwd, options.out);
+  staging.pending = await staging.set.dir('--out', out);
   staging.out = out;
   return staging.pending;
 }
@@ -184,12 +193,16 @@ export async function prepareContexts(
   requests: readonly ContextRequest[],
   options: PrepareOptions = {},
 ): Promise<PreparedContexts> {
-  const staging: Staging = {};
-  try {
-    return await prepare(requests, options, staging);
-  } finally {
-    await staging.pending?.abort();
-  }
+  const cwd = options.cwd ?? process.cwd();
+  const inputs = requests.map((r) => ({
+    path: path.resolve(cwd, r.ref.path),
+    label: `layout of context ${r.name}`,
+  }));
+  return withOutputs(options.outputs, inputs, cwd, async (set) => {
+    const staging: Staging = { set };
+    await declareOut(staging, options, cwd);
+    return prepare(requests, options, staging);
+  });
 }
 
 async function prepare(
@@ -226,7 +239,6 @@ async function prepare(
 
   const plans: Plan[] = [];
   const warnings: Warning[] = [];
-  const inputs = requests.map((r) => path.resolve(cwd, r.ref.path));
   for (const request of requests) {
     const absPath = path.resolve(cwd, request.ref.path);
     let unpacked: string | undefined;
@@ -245,13 +257,13 @@ async function prepare(
         staging,
         options,
         cwd,
-        inputs,
         `${request.name}: ${request.ref.path} is an OCI archive that must be unpacked`,
       );
       unpacked = path.join(pending.tmp, contextDirName(request.name));
       await unpackContextArchive(absPath, unpacked, {
         strict: options.strict ?? false,
         name: request.ref.path,
+        outputs: staging.set,
       });
     }
     const layout = await openLayout(unpacked ?? absPath, {
@@ -325,11 +337,11 @@ async function prepare(
       staging,
       options,
       cwd,
-      inputs,
       `${thin.map((p) => p.request.name).join(', ')}: a thin copy is needed (${thin[0]?.reasons.join('; ')})`,
     );
     const out = staging.out as string;
     for (const p of thin) {
+      staging.set.throwIfInterrupted();
       const ctx = contexts[plans.indexOf(p)] as PreparedContext;
       const dirName = contextDirName(p.request.name);
       ctx.path = path.join(out, dirName);
@@ -347,7 +359,6 @@ async function prepare(
       ctx.link = made.link;
       ctx.written = made.written.map((w) => `${dirName}/${w}`);
     }
-    await pending.commit();
   }
   const result: PreparedContexts = {
     contexts,

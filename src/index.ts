@@ -111,7 +111,14 @@ export {
   type Mode,
 } from './context.js';
 export { writeThinCopy, canonicalJson, type ThinCopy, type LinkKind } from './thin-copy.js';
-export { pendingDir, writeFileAtomic, type PendingDir } from './out-dir.js';
+export {
+  OutputSet,
+  interruptOutputs,
+  abortOutputs,
+  type InputPath,
+  type OutputKind,
+  type PendingOutput,
+} from './output/outputs.js';
 export {
   parseBuildxVersion,
   buildxBehaviour,

@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { Layout } from './layout.js';
 import { Annotation, MediaType } from './media-types.js';
 import type { Descriptor } from './schema.js';
-import { writeFileIn } from './out-dir.js';
+import { fsError } from './errors.js';
+import { writeFileIn } from './output/write.js';
 
 /** How the blobs of a thin copy reach the input's bytes. */
 export type LinkKind = 'blobs-dir-symlink';
@@ -50,6 +51,23 @@ export async function writeThinCopy(
   descriptor: Descriptor,
   tag: string,
 ): Promise<ThinCopy> {
+  const blobsDir = path.join(layout.dir, 'blobs');
+  const blobs = await fsp.realpath(blobsDir).catch((e: unknown) => {
+    throw fsError(e, { path: blobsDir, side: 'input', what: 'find the blobs of the layout' });
+  });
+  try {
+    return await write(target, descriptor, tag, blobs);
+  } catch (e) {
+    throw fsError(e, { path: target, side: 'output', what: 'write the thin copy' });
+  }
+}
+
+async function write(
+  target: string,
+  descriptor: Descriptor,
+  tag: string,
+  blobs: string,
+): Promise<ThinCopy> {
   await fsp.mkdir(target);
   const entry: Descriptor = {
     mediaType: descriptor.mediaType,
@@ -64,7 +82,6 @@ export async function writeThinCopy(
     'index.json',
     canonicalJson({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [entry] }),
   );
-  const blobs = await fsp.realpath(path.join(layout.dir, 'blobs'));
   await fsp.symlink(blobs, path.join(target, 'blobs'));
   await fsp.mkdir(path.join(target, 'ingest'));
   await writeFileIn(target, 'index.json.lock', '');

@@ -20,10 +20,10 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ErrorCode, OcikitError, errnoCode } from '../errors.js';
+import { ErrorCode, OcikitError, errnoCode, fsError, quote } from '../errors.js';
 import { digestMismatch, type Layout } from '../layout.js';
 import { MAX_JSON_BYTES } from '../media-types.js';
-import { pendingFile } from '../out-dir.js';
+import { withOutputs, type OutputSet } from '../output/outputs.js';
 import { deterministicGzip } from './gzip.js';
 import { reachableBlobs } from './reachable.js';
 import { encodeHeader, endOfArchive, padding } from './ustar.js';
@@ -42,6 +42,8 @@ export interface PackOptions {
   verifyDigests?: boolean;
   /** Called with the bytes of file content packed so far and the total. */
   onProgress?: (event: { total: number; done: number }) => void;
+  /** The run's outputs (the caller commits); default: a set of its own, committed on success. */
+  outputs?: OutputSet;
 }
 
 /** The result of {@link packLayout}. */
@@ -72,11 +74,6 @@ interface FileEntry {
 const SLOT_BYTES = 1024 * 1024;
 /** Output buffers: one being filled, the others being written. */
 const SLOTS = 8;
-
-function isInside(child: string, parent: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
 
 async function metadataFile(layout: Layout, name: string): Promise<FileEntry> {
   const source = path.join(layout.dir, name);
@@ -268,6 +265,7 @@ async function writeArchive(
   files: readonly FileEntry[],
   verify: boolean,
   progress: (n: number) => void,
+  set: OutputSet,
 ): Promise<void> {
   const all = [...dirs.map((d) => ({ dir: d })), ...files.map((f) => ({ file: f }))].sort(
     (a, b) => {
@@ -277,6 +275,7 @@ async function writeArchive(
     },
   );
   for (const item of all) {
+    set.throwIfInterrupted();
     if ('dir' in item) {
       await writer.append(
         encodeHeader({ path: item.dir, type: 'directory', size: 0, mode: 0o755 }),
@@ -322,20 +321,26 @@ export async function packLayout(
       hint: 'Pass --gzip-level 1 (fast) to 9 (small); the default is 6.',
     });
   }
-  const parent = path.dirname(out);
-  const realParent = await fsp.realpath(parent).catch(() => parent);
-  if (isInside(path.join(realParent, path.basename(out)), layout.realDir)) {
-    throw new OcikitError(
-      ErrorCode.OutInsideInput,
-      `--out ${out} is inside the layout ${layout.name}`,
-      {
-        hint: 'Write the archive outside the layout; inputs are never written.',
-        details: { out },
-      },
-    );
-  }
-  const pending = await pendingFile(out);
+  return withOutputs(
+    options.outputs,
+    [{ path: layout.dir, label: `layout ${layout.name}` }],
+    path.dirname(out),
+    async (set) => {
+      const pending = await set.file('--out', out);
+      return writePack(layout, out, pending.tmp, set, gzip, level, options);
+    },
+  );
+}
 
+async function writePack(
+  layout: Layout,
+  out: string,
+  tmp: string,
+  set: OutputSet,
+  gzip: boolean,
+  level: number,
+  options: PackOptions,
+): Promise<PackResult> {
   const blobs = await reachableBlobs(layout, layout.index.manifests);
   const files: FileEntry[] = [
     await metadataFile(layout, 'oci-layout'),
@@ -358,35 +363,43 @@ export async function packLayout(
     options.onProgress?.({ total, done });
   };
 
-  const tmp = pending.tmp;
   let writer: ArchiveWriter | undefined;
   try {
     const fh = await fsp.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
     try {
       writer = new ArchiveWriter(gzip ? gzipSink(tmp, level) : fileSink(fh));
-      await writeArchive(writer, [...dirs], files, options.verifyDigests ?? false, progress);
+      await writeArchive(writer, [...dirs], files, options.verifyDigests ?? false, progress, set);
     } finally {
       await writer?.settle();
       await fh.close();
     }
-    await pending.commit();
   } catch (e) {
-    await pending.abort();
     if (e instanceof OcikitError) throw e;
     const code = errnoCode(e);
-    if (code === 'ENOENT' && (e as { path?: string }).path !== tmp) {
+    const where = (e as { path?: string }).path;
+    if (where === undefined || where === tmp) {
+      throw fsError(e, { path: out, side: 'output', what: 'write the archive' });
+    }
+    if (code === 'ENOENT') {
       throw new OcikitError(
         ErrorCode.BlobMissing,
-        `a blob disappeared while it was packed (${(e as Error).message})`,
-        { hint: 'Do not modify the layout while ocikit reads it.' },
+        `a blob disappeared while it was packed (${quote(where, 400)})`,
+        { hint: 'Do not modify the layout while ocikit reads it.', details: { path: where } },
       );
     }
-    throw new OcikitError(ErrorCode.OutInvalid, `cannot write ${out}: ${code ?? String(e)}`, {
-      hint: 'Check that the directory of --out exists and is writable.',
-      cause: e,
-    });
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new OcikitError(
+        ErrorCode.BlobUnreadable,
+        `cannot read ${quote(where, 400)} of the layout ${layout.name} (${code})`,
+        {
+          hint: 'Every blob of the layout must be readable by this user.',
+          details: { path: where },
+        },
+      );
+    }
+    throw fsError(e, { path: where, side: 'input', what: 'read a blob' });
   }
-  const archiveBytes = (await fsp.stat(out)).size;
+  const archiveBytes = (await fsp.stat(tmp)).size;
   const result: PackResult = {
     out,
     entries: dirs.size + files.length,

@@ -34,7 +34,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { isHashable, parseDigest, type Digest } from '../digest.js';
-import { ErrorCode, OcikitError, errnoCode, isOcikitError } from '../errors.js';
+import { ErrorCode, OcikitError, errnoCode, fsError, isOcikitError, type Side } from '../errors.js';
 import { digestMismatch, openLayout, sizeMismatch, type Layout } from '../layout.js';
 import {
   MAX_JSON_BYTES,
@@ -44,7 +44,7 @@ import {
   isManifestMediaType,
 } from '../media-types.js';
 import { MAX_INDEX_DEPTH } from '../resolve.js';
-import { pendingDir } from '../out-dir.js';
+import { withOutputs, type OutputSet } from '../output/outputs.js';
 import type { Descriptor, Warning } from '../schema.js';
 import { isGzip } from './gzip.js';
 import { CopyPool, ShortRead } from './blob-copy.js';
@@ -70,6 +70,8 @@ export interface UnpackOptions {
   limits?: Partial<ReaderLimits>;
   /** Called with bytes of the archive file read so far and its size. */
   onProgress?: (event: { total: number; done: number }) => void;
+  /** The run's outputs (the caller commits); default: a set of its own, committed on success. */
+  outputs?: OutputSet;
 }
 
 /** What {@link extractLayoutArchive} found. */
@@ -327,6 +329,16 @@ class Counter extends Transform {
   }
 }
 
+/** Whether an errno failure during extraction happened reading the archive or writing the layout. */
+function errnoSide(e: unknown, file: string, dir: string): Side {
+  const where = (e as { path?: unknown }).path;
+  if (typeof where === 'string') return where === file ? 'input' : 'output';
+  const code = errnoCode(e);
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'output';
+  const syscall = (e as { syscall?: unknown }).syscall;
+  return syscall === 'write' || syscall === 'mkdir' || syscall === 'open' ? 'output' : 'input';
+}
+
 function zlibError(e: unknown, name: string): OcikitError | undefined {
   const code = errnoCode(e);
   if (code === undefined || !code.startsWith('Z_')) return undefined;
@@ -460,6 +472,7 @@ async function extractFrom(
   const extracted = new Map<string, number>();
   try {
     for (;;) {
+      options.outputs?.throwIfInterrupted();
       const entry = await reader.next();
       if (entry === undefined) break;
       result.entries++;
@@ -557,16 +570,23 @@ async function extractFrom(
     gunzip?.destroy();
     await flowing;
     if (isOcikitError(e)) throw e;
-    throw (
-      zlibError(e, name) ??
-      new OcikitError(
-        ErrorCode.ArchiveInvalid,
-        `${name}: cannot be read (${errnoCode(e) ?? (e as Error).message})`,
-        {
-          hint: 'Check the file and the destination; produce the archive again if it is damaged.',
-          cause: e,
-        },
-      )
+    const z = zlibError(e, name);
+    if (z !== undefined) throw z;
+    if (errnoCode(e) !== undefined) {
+      const side = errnoSide(e, file, dir);
+      throw fsError(e, {
+        path: side === 'input' ? file : dir,
+        side,
+        what: side === 'input' ? 'read the archive' : 'extract the archive',
+      });
+    }
+    throw new OcikitError(
+      ErrorCode.ArchiveInvalid,
+      `${name}: cannot be read (${(e as Error).message})`,
+      {
+        hint: 'Produce the archive again; it is damaged.',
+        cause: e,
+      },
     );
   }
 
@@ -642,12 +662,14 @@ export async function unpackArchive(
   out: string,
   options: UnpackOptions = {},
 ): Promise<UnpackResult> {
-  const pending = await pendingDir(out, [file]);
-  try {
-    const result = await extractLayoutArchive(file, pending.tmp, options);
-    await pending.commit();
-    return { out, ...result };
-  } finally {
-    await pending.abort();
-  }
+  return withOutputs(
+    options.outputs,
+    [{ path: file, label: `archive ${options.name ?? file}` }],
+    path.dirname(out),
+    async (set) => {
+      const pending = await set.dir('--out', out);
+      const result = await extractLayoutArchive(file, pending.tmp, { ...options, outputs: set });
+      return { out, ...result };
+    },
+  );
 }

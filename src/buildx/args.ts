@@ -3,7 +3,7 @@
  * oci-layout build context prepared (pinned by digest; in place or thin copy), other contexts
  * untouched. Deterministic: the same inputs give the same argv.
  */
-import { promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isArchiveFile } from '../archive/context.js';
 import {
@@ -12,7 +12,8 @@ import {
   type PrepareOptions,
   type PreparedContexts,
 } from '../context.js';
-import { ErrorCode, OcikitError } from '../errors.js';
+import { ErrorCode, OcikitError, errnoCode, quote } from '../errors.js';
+import { withOutputs, type InputPath } from '../output/outputs.js';
 import type { Warning } from '../schema.js';
 import { buildxBehaviour } from './compat.js';
 import { flagsToArgv, type BuildFlags } from './flags.js';
@@ -46,6 +47,32 @@ async function isLayoutDir(p: string): Promise<boolean> {
 }
 
 /**
+ * Refuse a context value naming a directory this user cannot read: it may be a layout, and
+ * buildx could not read it either (never pass it through as a plain context).
+ */
+async function refuseUnreadable(name: string, candidates: readonly string[]): Promise<void> {
+  for (const p of candidates) {
+    let denied: string | undefined;
+    try {
+      if (!(await fsp.stat(p)).isDirectory()) continue;
+      await fsp.access(p, fsc.R_OK | fsc.X_OK);
+    } catch (e) {
+      denied = errnoCode(e);
+      if (denied !== 'EACCES' && denied !== 'EPERM') continue; // missing: not a layout
+    }
+    if (denied === undefined) continue;
+    throw new OcikitError(
+      ErrorCode.LayoutUnreadable,
+      `--build-context ${name}: ${quote(p, 400)} cannot be read by this user (${denied})`,
+      {
+        hint: 'Make the directory readable (and searchable) by the user running ocikit and buildx.',
+        details: { name, path: p },
+      },
+    );
+  }
+}
+
+/**
  * Split `NAME=VALUE` and recognise layouts: `oci-layout://...`, a directory holding
  * `oci-layout`, or an OCI archive file (`*.tar`, `*.tar.gz`, `*.tgz`), with `:TAG`/`@DIGEST`.
  */
@@ -75,6 +102,7 @@ export async function classifyContext(arg: string, cwd: string): Promise<Context
   if (/^[a-z][a-z0-9+.-]*:\/\//.test(value)) return { name, value }; // docker-image://, https://, ...
   const ref = parseLayoutRef(value, `--build-context ${name}`);
   const abs = path.resolve(cwd, ref.path);
+  await refuseUnreadable(name, [...new Set([path.resolve(cwd, value), abs])]);
   if ((await isLayoutDir(abs)) || (await isArchiveFile(abs)))
     return { name, value, layout: { name, ref } };
   if (ref.tag !== undefined || ref.digest !== undefined) {
@@ -114,6 +142,24 @@ export async function buildxInvocation(
     );
   }
   const cwd = options.cwd ?? process.cwd();
+  const inputs: InputPath[] = [];
+  if (contextDir !== '-' && !URL_CONTEXT.test(contextDir))
+    inputs.push({ path: path.resolve(cwd, contextDir), label: `build context ${contextDir}` });
+  if (flags.file !== undefined && flags.file !== '-')
+    inputs.push({ path: path.resolve(cwd, flags.file), label: `Dockerfile ${flags.file}` });
+  return withOutputs(options.outputs, inputs, cwd, (set) =>
+    invocation(flags, contextDir, { ...options, outputs: set }, cwd),
+  );
+}
+
+const URL_CONTEXT = /^[a-z][a-z0-9+.-]*:\/\//;
+
+async function invocation(
+  flags: BuildFlags,
+  contextDir: string,
+  options: InvocationOptions,
+  cwd: string,
+): Promise<Invocation> {
   const classified: ContextArg[] = [];
   for (const arg of flags.buildContext ?? []) classified.push(await classifyContext(arg, cwd));
   const layouts = classified.flatMap((c) => (c.layout === undefined ? [] : [c.layout]));

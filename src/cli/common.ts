@@ -4,6 +4,8 @@ import type { Argv } from 'yargs';
 import { ErrorCode, OcikitError } from '../errors.js';
 import { openLayout, type Layout } from '../layout.js';
 import type { ResolveOptions } from '../resolve.js';
+import type { InputPath, OutputSet } from '../output/outputs.js';
+import { parseLayoutRef } from '../buildx/ref.js';
 import type { CliIo } from './io.js';
 
 export interface GlobalArgs {
@@ -43,12 +45,33 @@ export function selection(args: SelectionArgs): ResolveOptions {
   return out;
 }
 
-/** Open the layout named on the command line (relative to the CLI's cwd). */
-export async function openFromArgs(io: CliIo, dir: unknown, args: GlobalArgs): Promise<Layout> {
+/**
+ * Open the layout named on the command line (relative to the CLI's cwd), after adding it to
+ * the run's inputs (so every output is checked against it before any work).
+ */
+export async function openFromArgs(
+  io: CliIo,
+  dir: unknown,
+  args: GlobalArgs,
+  outputs: OutputSet,
+): Promise<Layout> {
   if (typeof dir !== 'string' || dir === '') {
     throw new OcikitError(ErrorCode.Usage, 'a layout directory is required', {
       hint: 'Pass the directory that holds oci-layout and index.json.',
     });
   }
+  await outputs.addInputs([{ path: path.resolve(io.cwd, dir), label: `layout ${dir}` }]);
   return openLayout(path.resolve(io.cwd, dir), { strict: args.strict, name: dir });
+}
+
+/** A layout or archive argument as inputs: the value as given and, when it carries a tag or digest, its path. */
+export function refInputs(io: CliIo, value: string, label: string): InputPath[] {
+  const bare = value.replace(/^oci-layout:\/\//, '');
+  const paths = new Set([bare]);
+  try {
+    paths.add(parseLayoutRef(bare, label).path);
+  } catch {
+    // not a reference: the value as given is all there is
+  }
+  return [...paths].map((p) => ({ path: path.resolve(io.cwd, p), label }));
 }

@@ -16,7 +16,8 @@ import * as unpackCmd from './commands/unpack.js';
 import * as verifyCmd from './commands/verify.js';
 import type { CliIo } from './io.js';
 import { reportError } from './output.js';
-import { writeFileAtomic } from '../out-dir.js';
+import { OutputSet, type InputPath } from '../output/outputs.js';
+import os from 'node:os';
 import path from 'node:path';
 
 declare const __OCIKIT_VERSION__: string | undefined;
@@ -27,43 +28,95 @@ interface CommandModule<A> {
   command: string;
   describe: string;
   builder: (y: Argv<GlobalArgs>) => Argv<A>;
-  handler: (io: CliIo, args: GlobalArgs & A) => Promise<number>;
+  handler: (io: CliIo, args: GlobalArgs & A, outputs: OutputSet) => Promise<number>;
+  inputs: (io: CliIo, args: GlobalArgs & A) => InputPath[];
 }
 
 /**
  * Run the CLI with `argv` (without node and script) and return the exit code.
  * Never throws and never exits the process.
+ *
+ * Every output of the run (the command's `--out`, `--args-file`, and `--json-out`) goes through
+ * one {@link OutputSet}: checked against the inputs before any work, committed together when
+ * the command succeeds, removed when it fails. stdout is held until then, so a run that fails
+ * at the last step prints no result. A failed run with `--json-out` commits only that file,
+ * holding the error document.
  */
 export async function run(argv: readonly string[], outerIo: CliIo): Promise<number> {
-  // --json-out FILE: the --json document goes to FILE (atomically), for Bazel actions, whose
-  // stdout cannot be redirected.
   const jsonOut = jsonOutPath(argv);
   let captured = '';
-  const io: CliIo =
-    jsonOut === undefined ? outerIo : { ...outerIo, stdout: (t) => void (captured += t) };
+  const io: CliIo = { ...outerIo, stdout: (t) => void (captured += t) };
   const args = jsonOut !== undefined && !argv.includes('--json') ? [...argv, '--json'] : [...argv];
-  const code = await runParsed(args, io);
-  if (jsonOut === undefined) return code;
+  const outputs = new OutputSet({ cwd: outerIo.cwd });
+  const wantsJson = args.includes('--json');
   try {
-    await writeFileAtomic(path.resolve(outerIo.cwd, jsonOut), captured);
-  } catch (e) {
-    return reportError(outerIo, e, false);
-  }
-  if (code !== 0) {
-    // The document holds the error; people (and Bazel's action log) read stderr.
-    try {
-      const doc = JSON.parse(captured) as {
-        error?: { code: string; message: string; hint: string };
-      };
-      if (doc.error !== undefined) {
-        outerIo.stderr(`ocikit: error ${doc.error.code}: ${doc.error.message}\n`);
-        if (doc.error.hint !== '') outerIo.stderr(`  hint: ${doc.error.hint}\n`);
+    let jsonOutFailed = false;
+    // Runs after the command's inputs are known and before any of its work.
+    const openJsonOut = async (): Promise<void> => {
+      if (jsonOut === undefined) return;
+      try {
+        await outputs.file(JSON_OUT, path.resolve(outerIo.cwd, jsonOut));
+      } catch (e) {
+        jsonOutFailed = true;
+        throw e;
       }
-    } catch {
-      // not a single JSON document: nothing more to say
+    };
+    let code = await runParsed(args, io, outputs, openJsonOut);
+    if (jsonOutFailed) {
+      // The error cannot go to --json-out: tell it where --json would have.
+      if (!argv.includes('--json')) tellError(outerIo, captured);
+      else outerIo.stdout(captured);
+      return code;
     }
+    try {
+      if (code === 0) {
+        if (jsonOut !== undefined) await outputs.writeFile(JSON_OUT, jsonOut, captured);
+        await outputs.commit();
+      } else {
+        await outputs.abort((label) => label === JSON_OUT);
+        if (jsonOut !== undefined) {
+          await outputs.writeFile(JSON_OUT, jsonOut, captured);
+          await outputs.commit((label) => label === JSON_OUT);
+        }
+      }
+    } catch (e) {
+      await outputs.abort();
+      captured = '';
+      code = reportError(
+        jsonOut !== undefined ? outerIo : io,
+        e,
+        wantsJson && jsonOut === undefined,
+      );
+    }
+    if (jsonOut === undefined) {
+      if (captured !== '') outerIo.stdout(captured);
+    } else if (code !== 0) {
+      tellError(outerIo, captured);
+    }
+    return outputs.interrupted !== undefined ? signalExitCode(outputs.interrupted) : code;
+  } finally {
+    await outputs.close();
   }
-  return code;
+}
+
+const JSON_OUT = '--json-out';
+
+/** With --json-out the error document went to the file; people (and Bazel's log) read stderr. */
+function tellError(io: CliIo, doc: string): void {
+  try {
+    const parsed = JSON.parse(doc) as { error?: { code: string; message: string; hint: string } };
+    if (parsed.error !== undefined) {
+      io.stderr(`ocikit: error ${parsed.error.code}: ${parsed.error.message}\n`);
+      if (parsed.error.hint !== '') io.stderr(`  hint: ${parsed.error.hint}\n`);
+    }
+  } catch {
+    // not a single JSON document (already told on stderr)
+  }
+}
+
+/** 128 + the signal number, as a shell reports a process killed by it. */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (os.constants.signals[signal] ?? 0);
 }
 
 function jsonOutPath(argv: readonly string[]): string | undefined {
@@ -76,7 +129,12 @@ function jsonOutPath(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
-async function runParsed(argv: readonly string[], io: CliIo): Promise<number> {
+async function runParsed(
+  argv: readonly string[],
+  io: CliIo,
+  outputs: OutputSet,
+  beforeWork: () => Promise<void>,
+): Promise<number> {
   let exitCode: number | undefined;
   const wantsJson = argv.includes('--json');
   const parser = yargs([...argv])
@@ -135,7 +193,15 @@ async function runParsed(argv: readonly string[], io: CliIo): Promise<number> {
       async (args) => {
         if (exitCode !== undefined) return; // a usage error was already reported
         try {
-          exitCode = await c.handler(io, args as unknown as GlobalArgs & Record<string, unknown>);
+          await outputs.addInputs(
+            c.inputs(io, args as unknown as GlobalArgs & Record<string, unknown>),
+          );
+          await beforeWork();
+          exitCode = await c.handler(
+            io,
+            args as unknown as GlobalArgs & Record<string, unknown>,
+            outputs,
+          );
         } catch (e) {
           exitCode = reportError(io, e, (args as { json?: boolean }).json === true);
         }

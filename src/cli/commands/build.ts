@@ -6,9 +6,11 @@ import { ErrorCode, OcikitError } from '../../errors.js';
 import { buildProgress, type ProgressMode } from '../build-progress.js';
 import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
 import type { GlobalArgs } from '../common.js';
+import type { OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printWarnings, stableJson } from '../output.js';
 import { readBuildFlags } from './buildx-args.js';
+export { inputs } from './buildx-args.js';
 
 type BuildArgs = BuildxArgs & {
   args: string[];
@@ -59,8 +61,12 @@ export function builder<T>(y: Argv<T>): Argv<T & BuildArgs> {
     ) as unknown as Argv<T & BuildArgs>;
 }
 
-export async function handler(io: CliIo, args: GlobalArgs & BuildArgs): Promise<number> {
-  const { flags, contextDir } = await readBuildFlags(io, args);
+export async function handler(
+  io: CliIo,
+  args: GlobalArgs & BuildArgs,
+  outputs: OutputSet,
+): Promise<number> {
+  const { flags, contextDir } = await readBuildFlags(io, args, outputs);
   if (args.out === undefined) {
     throw new OcikitError(
       ErrorCode.Usage,
@@ -89,6 +95,7 @@ export async function handler(io: CliIo, args: GlobalArgs & BuildArgs): Promise<
     privateDockerConfig: args['private-docker-config'],
     preflight: args.preflight,
     onEvent: view.onEvent,
+    outputs,
   };
   const buildx = await buildxVersionFromArgs(io, args);
   if (buildx !== undefined) options.buildx = buildx;

@@ -12,10 +12,10 @@ import {
 } from '../../buildx/flags.js';
 import { ErrorCode, OcikitError, errnoCode } from '../../errors.js';
 import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
-import type { GlobalArgs } from '../common.js';
+import { refInputs, type GlobalArgs } from '../common.js';
+import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printStrategies, printWarnings, stableJson } from '../output.js';
-import { writeFileAtomic } from '../../out-dir.js';
 
 type Format = 'json' | 'lines' | 'shell';
 type ArgsArgs = BuildxArgs & {
@@ -85,10 +85,12 @@ export function formatArgv(argv: readonly string[], format: Format): string {
 export async function readBuildFlags(
   io: CliIo,
   args: { args?: string[]; config?: string },
+  outputs: OutputSet,
 ): Promise<{ flags: BuildFlags; contextDir?: string }> {
   const cli = parseBuildArgs(args.args ?? []);
   if (args.config === undefined) return cli;
   const file = path.resolve(io.cwd, args.config);
+  await outputs.addInputs([{ path: file, label: `--config file ${args.config}` }]);
   let config: unknown;
   try {
     config = JSON.parse(await fsp.readFile(file, 'utf8'));
@@ -110,13 +112,39 @@ export async function readBuildFlags(
   return out;
 }
 
-export async function handler(io: CliIo, args: GlobalArgs & ArgsArgs): Promise<number> {
-  const { flags, contextDir } = await readBuildFlags(io, args);
+/** What buildx-args and build read: layouts of contexts, the context directory, the Dockerfile, --config. */
+export function inputs(io: CliIo, args: { args?: string[]; config?: string }): InputPath[] {
+  const { flags, contextDir } = parseBuildArgs(args.args ?? []);
+  const out: InputPath[] = [];
+  for (const c of flags.buildContext ?? []) {
+    const eq = c.indexOf('=');
+    const value = c.slice(eq + 1);
+    if (eq > 0 && (value.startsWith('oci-layout://') || !/^[a-z][a-z0-9+.-]*:\/\//.test(value)))
+      out.push(...refInputs(io, value, `layout of context ${c.slice(0, eq)}`));
+  }
+  if (contextDir !== undefined && contextDir !== '-' && !/^[a-z][a-z0-9+.-]*:\/\//.test(contextDir))
+    out.push({ path: path.resolve(io.cwd, contextDir), label: `build context ${contextDir}` });
+  if (flags.file !== undefined && flags.file !== '-')
+    out.push({ path: path.resolve(io.cwd, flags.file), label: `Dockerfile ${flags.file}` });
+  if (args.config !== undefined)
+    out.push({ path: path.resolve(io.cwd, args.config), label: `--config file ${args.config}` });
+  return out;
+}
+
+export async function handler(
+  io: CliIo,
+  args: GlobalArgs & ArgsArgs,
+  outputs: OutputSet,
+): Promise<number> {
+  const argsFile = args['args-file'];
+  if (argsFile !== undefined) await outputs.file('--args-file', path.resolve(io.cwd, argsFile));
+  const { flags, contextDir } = await readBuildFlags(io, args, outputs);
   const options: InvocationOptions = {
     cwd: io.cwd,
     mode: args.mode,
     strict: args.strict,
     docker: args.docker,
+    outputs,
   };
   const buildx = await buildxVersionFromArgs(io, args);
   if (buildx !== undefined) options.buildx = buildx;
@@ -136,8 +164,7 @@ export async function handler(io: CliIo, args: GlobalArgs & ArgsArgs): Promise<n
     printWarnings(io, inv.warnings);
     printStrategies(io, inv.prepared.contexts);
   }
-  if (args['args-file'] !== undefined)
-    await writeFileAtomic(path.resolve(io.cwd, args['args-file']), text);
+  if (argsFile !== undefined) await outputs.writeFile('--args-file', argsFile, text);
   else io.stdout(text);
   return 0;
 }

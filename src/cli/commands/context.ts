@@ -5,7 +5,8 @@ import { parseLayoutRef } from '../../buildx/ref.js';
 import { prepareContexts, type ContextRequest, type PrepareOptions } from '../../context.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
 import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
-import type { GlobalArgs } from '../common.js';
+import { refInputs, type GlobalArgs } from '../common.js';
+import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printStrategies, printWarnings, stableJson } from '../output.js';
 
@@ -50,9 +51,26 @@ export function parseContextArg(arg: string): ContextRequest {
   return { name: arg.slice(0, eq), ref: parseLayoutRef(value, `context ${arg.slice(0, eq)}`) };
 }
 
-export async function handler(io: CliIo, args: GlobalArgs & ContextArgs): Promise<number> {
+/** What the command reads: outputs are checked against these before any work. */
+export function inputs(io: CliIo, args: ContextArgs): InputPath[] {
+  return args.contexts.flatMap((c) => {
+    const eq = c.indexOf('=');
+    return eq > 0 ? refInputs(io, c.slice(eq + 1), `layout of context ${c.slice(0, eq)}`) : [];
+  });
+}
+
+export async function handler(
+  io: CliIo,
+  args: GlobalArgs & ContextArgs,
+  outputs: OutputSet,
+): Promise<number> {
   const requests = args.contexts.map(parseContextArg);
-  const options: PrepareOptions = { cwd: io.cwd, mode: args.mode, strict: args.strict };
+  const options: PrepareOptions = {
+    cwd: io.cwd,
+    mode: args.mode,
+    strict: args.strict,
+    outputs,
+  };
   const buildx = await buildxVersionFromArgs(io, args);
   if (buildx !== undefined) options.buildx = buildx;
   if (args.out !== undefined) options.out = path.resolve(io.cwd, args.out);

@@ -1,9 +1,11 @@
 /** `ocikit index --out DIR SRC...`: combine images from several layouts into one image index. */
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { parseLayoutRef } from '../../buildx/ref.js';
 import { shortDigest } from '../../digest.js';
 import { mergeIndex, parseIndexAnnotation, type MergeOptions } from '../../index-merge.js';
-import type { GlobalArgs } from '../common.js';
+import { refInputs, type GlobalArgs } from '../common.js';
+import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printWarnings, stableJson, table } from '../output.js';
 
@@ -56,7 +58,16 @@ export function builder<T>(y: Argv<T>): Argv<T & IndexArgs> {
     ) as unknown as Argv<T & IndexArgs>;
 }
 
-export async function handler(io: CliIo, args: GlobalArgs & IndexArgs): Promise<number> {
+/** What the command reads: outputs are checked against these before any work. */
+export function inputs(io: CliIo, args: IndexArgs): InputPath[] {
+  return args.sources.flatMap((s) => refInputs(io, s, `source ${s}`));
+}
+
+export async function handler(
+  io: CliIo,
+  args: GlobalArgs & IndexArgs,
+  outputs: OutputSet,
+): Promise<number> {
   const annotations: Record<string, string> = {};
   const descriptorAnnotations: Record<string, string> = {};
   for (const raw of args.annotation) {
@@ -71,7 +82,15 @@ export async function handler(io: CliIo, args: GlobalArgs & IndexArgs): Promise<
     oci: args.oci,
     strict: args.strict,
   };
-  const result = await mergeIndex(args.sources, path.resolve(io.cwd, args.out), options);
+  await outputs.addInputs(
+    args.sources.flatMap((s) => {
+      const candidates = new Set([s, parseLayoutRef(s, `source ${s}`).path]);
+      return [...candidates].map((p) => ({ path: path.resolve(io.cwd, p), label: `source ${s}` }));
+    }),
+  );
+  const out = path.resolve(io.cwd, args.out);
+  await outputs.declare('--out', out, 'dir');
+  const result = await mergeIndex(args.sources, out, options);
   if (args.json) {
     io.stdout(stableJson({ ...result, out: args.out }));
     return 0;

@@ -1,9 +1,11 @@
 /** `ocikit inspect <layout>`: tags, manifests, platforms, layers, sizes, annotations. */
+import path from 'node:path';
 import type { Argv } from 'yargs';
 import { shortDigest } from '../../digest.js';
 import { inspectLayout } from '../../inspect.js';
 import { Annotation } from '../../media-types.js';
 import { openFromArgs, type GlobalArgs } from '../common.js';
+import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { humanBytes, printWarnings, stableJson, table } from '../output.js';
 
@@ -18,8 +20,17 @@ export function builder<T>(y: Argv<T>): Argv<T & { layout: string }> {
   }) as Argv<T & { layout: string }>;
 }
 
-export async function handler(io: CliIo, args: GlobalArgs & { layout: string }): Promise<number> {
-  const layout = await openFromArgs(io, args.layout, args);
+/** What the command reads: outputs are checked against these before any work. */
+export function inputs(io: CliIo, args: { layout: string }): InputPath[] {
+  return [{ path: path.resolve(io.cwd, args.layout), label: `layout ${args.layout}` }];
+}
+
+export async function handler(
+  io: CliIo,
+  args: GlobalArgs & { layout: string },
+  outputs: OutputSet,
+): Promise<number> {
+  const layout = await openFromArgs(io, args.layout, args, outputs);
   const summary = await inspectLayout(layout);
   if (args.json) {
     io.stdout(stableJson({ layout: args.layout, ...summary }));

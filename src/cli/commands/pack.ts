@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { packLayout, type PackOptions } from '../../archive/pack.js';
 import { openFromArgs, type GlobalArgs } from '../common.js';
+import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { humanBytes, printWarnings, stableJson } from '../output.js';
 import { progressBar } from '../progress.js';
@@ -52,14 +53,24 @@ export function builder<T>(y: Argv<T>): Argv<T & PackArgs> {
     ) as unknown as Argv<T & PackArgs>;
 }
 
-export async function handler(io: CliIo, args: GlobalArgs & PackArgs): Promise<number> {
-  const layout = await openFromArgs(io, args.layout, args);
+/** What the command reads: outputs are checked against these before any work. */
+export function inputs(io: CliIo, args: PackArgs): InputPath[] {
+  return [{ path: path.resolve(io.cwd, args.layout), label: `layout ${args.layout}` }];
+}
+
+export async function handler(
+  io: CliIo,
+  args: GlobalArgs & PackArgs,
+  outputs: OutputSet,
+): Promise<number> {
+  const layout = await openFromArgs(io, args.layout, args, outputs);
   const bar = progressBar(io, 'pack');
   const options: PackOptions = {
     gzip: args.gzip,
     gzipLevel: args['gzip-level'],
     verifyDigests: args.verify,
     onProgress: bar.update,
+    outputs,
   };
   const result = await packLayout(layout, path.resolve(io.cwd, args.out), options);
   bar.finish();

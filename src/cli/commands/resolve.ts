@@ -1,4 +1,5 @@
 /** `ocikit resolve <layout>`: print the digest a tag/digest/platform selects. */
+import path from 'node:path';
 import type { Argv } from 'yargs';
 import { resolve } from '../../resolve.js';
 import {
@@ -8,6 +9,7 @@ import {
   type GlobalArgs,
   type SelectionArgs,
 } from '../common.js';
+import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printWarnings, stableJson } from '../output.js';
 
@@ -24,11 +26,17 @@ export function builder<T>(y: Argv<T>): Argv<T & SelectionArgs & { layout: strin
     ) as Argv<T & SelectionArgs & { layout: string }>;
 }
 
+/** What the command reads: outputs are checked against these before any work. */
+export function inputs(io: CliIo, args: SelectionArgs & { layout: string }): InputPath[] {
+  return [{ path: path.resolve(io.cwd, args.layout), label: `layout ${args.layout}` }];
+}
+
 export async function handler(
   io: CliIo,
   args: GlobalArgs & SelectionArgs & { layout: string },
+  outputs: OutputSet,
 ): Promise<number> {
-  const layout = await openFromArgs(io, args.layout, args);
+  const layout = await openFromArgs(io, args.layout, args, outputs);
   const r = await resolve(layout, selection(args));
   if (args.json) {
     io.stdout(stableJson({ layout: args.layout, ...r, warnings: layout.warnings }));

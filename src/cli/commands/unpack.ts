@@ -4,6 +4,7 @@ import type { Argv } from 'yargs';
 import { unpackArchive } from '../../archive/unpack.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
 import type { GlobalArgs } from '../common.js';
+import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { humanBytes, printWarnings, stableJson } from '../output.js';
 import { progressBar } from '../progress.js';
@@ -33,7 +34,16 @@ export function builder<T>(y: Argv<T>): Argv<T & UnpackArgs> {
     ) as unknown as Argv<T & UnpackArgs>;
 }
 
-export async function handler(io: CliIo, args: GlobalArgs & UnpackArgs): Promise<number> {
+/** What the command reads: outputs are checked against these before any work. */
+export function inputs(io: CliIo, args: UnpackArgs): InputPath[] {
+  return [{ path: path.resolve(io.cwd, args.archive), label: `archive ${args.archive}` }];
+}
+
+export async function handler(
+  io: CliIo,
+  args: GlobalArgs & UnpackArgs,
+  outputs: OutputSet,
+): Promise<number> {
   if (args.archive === '')
     throw new OcikitError(ErrorCode.Usage, 'an archive file is required', {
       hint: 'Pass FILE.tar or FILE.tar.gz.',
@@ -46,6 +56,7 @@ export async function handler(io: CliIo, args: GlobalArgs & UnpackArgs): Promise
       strict: args.strict,
       name: args.archive,
       onProgress: bar.update,
+      outputs,
     },
   );
   bar.finish();

@@ -1,4 +1,5 @@
 /** `ocikit verify <layout>`: every reachable blob present, right size and digest. */
+import path from 'node:path';
 import type { Argv } from 'yargs';
 import { verifyLayout, type VerifyOptions } from '../../verify.js';
 import {
@@ -8,6 +9,7 @@ import {
   type GlobalArgs,
   type SelectionArgs,
 } from '../common.js';
+import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { humanBytes, printWarnings, stableJson } from '../output.js';
 import { progressBar } from '../progress.js';
@@ -38,8 +40,17 @@ export function builder<T>(y: Argv<T>): Argv<T & VerifyArgs> {
     ) as Argv<T & VerifyArgs>;
 }
 
-export async function handler(io: CliIo, args: GlobalArgs & VerifyArgs): Promise<number> {
-  const layout = await openFromArgs(io, args.layout, args);
+/** What the command reads: outputs are checked against these before any work. */
+export function inputs(io: CliIo, args: VerifyArgs): InputPath[] {
+  return [{ path: path.resolve(io.cwd, args.layout), label: `layout ${args.layout}` }];
+}
+
+export async function handler(
+  io: CliIo,
+  args: GlobalArgs & VerifyArgs,
+  outputs: OutputSet,
+): Promise<number> {
+  const layout = await openFromArgs(io, args.layout, args, outputs);
   const bar = progressBar(io, 'verify');
   const options: VerifyOptions = {
     ...selection(args),

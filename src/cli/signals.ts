@@ -1,0 +1,47 @@
+/**
+ * SIGINT, SIGTERM and SIGHUP: the run is interrupted (no output is committed after this), the
+ * command gets a moment to let its in-flight I/O settle, then every temporary output is
+ * removed and the process exits 130, 143 or 129. A second signal exits at once, after the
+ * same removal done synchronously.
+ */
+import {
+  abortOutputs,
+  abortOutputsSync,
+  hasOpenOutputs,
+  interruptOutputs,
+} from '../output/outputs.js';
+import { signalExitCode } from './main.js';
+
+/** How long an interrupted command may take to stop writing before its outputs are removed. */
+export const GRACE_MS = 3000;
+
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** Install the handlers for the run `running` (the promise of {@link run}). */
+export function installSignalHandlers(
+  running: Promise<unknown>,
+  stderr: (t: string) => void,
+): void {
+  let interrupted = false;
+  const exitNow = (code: number): never => {
+    abortOutputsSync();
+    process.exit(code);
+  };
+  for (const sig of SIGNALS) {
+    process.on(sig, () => {
+      const code = signalExitCode(sig);
+      if (interrupted) exitNow(code);
+      interrupted = true;
+      stderr(`ocikit: interrupted by ${sig}; removing what this run wrote\n`);
+      if (!hasOpenOutputs()) exitNow(code);
+      interruptOutputs(sig);
+      const timer = setTimeout(() => exitNow(code), GRACE_MS);
+      void running.finally(async () => {
+        clearTimeout(timer);
+        await abortOutputs();
+        // Late completions of I/O started before the signal: one more sweep, then exit.
+        setTimeout(() => exitNow(code), 20);
+      });
+    });
+  }
+}

@@ -1,0 +1,566 @@
+/**
+ * The one way ocikit writes: an {@link OutputSet} holds a command's inputs and every output it
+ * may write (`--out` directories and files, `--json-out`, `--args-file`, build results, thin
+ * copies, scratch directories) and is the only code that creates, commits or removes them.
+ *
+ * - **Guard.** Each output is checked, before any work, against every input and every other
+ *   output: equal to, inside, or a parent of one (compared after symlinks and `..`, for paths
+ *   that do not exist yet too) is `OCIKIT_OUT_INSIDE_INPUT`.
+ * - **Atomic, never replacing.** Outputs are written to a temporary sibling
+ *   (`.NAME.ocikit-tmp-HOST-PID-RANDOM`) and committed together at the end. Node has no
+ *   RENAME_NOREPLACE, so: a directory is committed with rename(2), which fails when the
+ *   destination is a non-empty directory (a committed output is never empty), and replaces
+ *   only an empty directory (Bazel pre-creates declared output directories); a file is
+ *   committed with link(2), which fails when the destination exists, then the temporary name
+ *   is unlinked (on file systems without hard links: an O_EXCL claim, then rename over it).
+ *   Of N concurrent writers exactly one wins; the others get `OCIKIT_OUT_NOT_EMPTY`.
+ * - **All or nothing.** When one commit fails, outputs committed before it are taken back.
+ *   On failure nothing is left: not the temporary siblings, not the scratch directories, not
+ *   the parent directories the set created.
+ * - **Signals.** {@link interruptOutputs} marks every open set interrupted (the next write or
+ *   commit throws `OCIKIT_INTERRUPTED`, child processes are told through {@link OutputSet.signal});
+ *   {@link abortOutputs} removes what they wrote. The CLI calls both on SIGINT/SIGTERM/SIGHUP.
+ * - **Leftovers of killed runs.** kill -9 cannot be caught; a temporary sibling of a process
+ *   that no longer runs on this host is removed by the next run that writes the same output.
+ */
+import { randomBytes, createHash } from 'node:crypto';
+import { constants as fsc, promises as fsp, rmSync, rmdirSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ErrorCode, OcikitError, errnoCode, fsError, quote } from '../errors.js';
+import { canonicalPath, describeOverlap, overlap } from './paths.js';
+
+/** A path a command reads, with the words that name it in messages (e.g. "layout ./base"). */
+export interface InputPath {
+  path: string;
+  label: string;
+}
+
+/** What kind of thing an output is. */
+export type OutputKind = 'dir' | 'file';
+
+/** An output being written: fill `tmp`, and it appears at `out` when the set commits. */
+export interface PendingOutput {
+  /** The flag or role that names the output, e.g. `--out`, `--json-out`. */
+  readonly label: string;
+  /** The final path (absolute). */
+  readonly out: string;
+  /** Where to write until the set commits (a directory that exists, or a file path to create). */
+  readonly tmp: string;
+  readonly kind: OutputKind;
+}
+
+interface Entry extends PendingOutput {
+  real: string;
+  /** The output existed as an empty directory (Bazel's declared output directories). */
+  existedEmpty: boolean;
+  opened: boolean;
+  committed: boolean;
+  /** A file committed through link(2): its temporary name is unlinked after the last commit. */
+  linked: boolean;
+  createdParents: string[];
+}
+
+const TMP_MARK = '.ocikit-tmp-';
+const HOST = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+const active = new Set<OutputSet>();
+
+function tmpSibling(out: string): string {
+  return path.join(
+    path.dirname(out),
+    `.${path.basename(out)}${TMP_MARK}${HOST}-${process.pid}-${randomBytes(6).toString('hex')}`,
+  );
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errnoCode(e) === 'EPERM';
+  }
+}
+
+/** Remove temporary siblings of `out` left by processes of this host that no longer run. */
+async function sweepStale(out: string): Promise<void> {
+  const prefix = `.${path.basename(out)}${TMP_MARK}${HOST}-`;
+  let names: string[];
+  try {
+    names = await fsp.readdir(path.dirname(out));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    await fsp.rm(path.join(path.dirname(out), name), { recursive: true, force: true });
+  }
+}
+
+/** Options of {@link OutputSet}. */
+export interface OutputSetOptions {
+  /** Base of relative paths (default: process.cwd()). */
+  cwd?: string;
+}
+
+/** A command's inputs and outputs: see the module documentation. */
+export class OutputSet {
+  readonly cwd: string;
+  private readonly inputs: (InputPath & { real: string })[] = [];
+  private readonly entries: Entry[] = [];
+  private readonly scratches: string[] = [];
+  private readonly controller = new AbortController();
+  private interruptedBy: NodeJS.Signals | undefined;
+  private closed = false;
+
+  constructor(options: OutputSetOptions = {}) {
+    this.cwd = options.cwd ?? process.cwd();
+    active.add(this);
+  }
+
+  /** Aborted when the run is interrupted: pass it to child processes and long loops. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The signal that interrupted the run, if any. */
+  get interrupted(): NodeJS.Signals | undefined {
+    return this.interruptedBy;
+  }
+
+  /**
+   * Add inputs; each is checked against the outputs declared so far (and later outputs are
+   * checked against it).
+   * @throws OcikitError `OCIKIT_OUT_INSIDE_INPUT`
+   */
+  async addInputs(inputs: readonly InputPath[]): Promise<void> {
+    for (const input of inputs) {
+      const real = await canonicalPath(input.path, this.cwd);
+      const entry = { ...input, real };
+      for (const e of this.entries) this.checkAgainst(e, entry);
+      this.inputs.push(entry);
+    }
+  }
+
+  private checkAgainst(
+    e: { label: string; out: string; real: string },
+    input: InputPath & { real: string },
+  ): void {
+    const o = overlap(e.real, input.real);
+    if (o === undefined) return;
+    throw new OcikitError(
+      ErrorCode.OutInsideInput,
+      `${e.label} ${quote(e.out, 400)} is ${describeOverlap(o)} the ${input.label}${input.real !== input.path ? ` (${quote(input.real, 400)})` : ''}`,
+      {
+        hint: 'ocikit never writes to an input: write outputs somewhere outside every layout, archive and file it reads.',
+        details: { output: e.out, input: input.path, relation: o },
+      },
+    );
+  }
+
+  /**
+   * Declare an output without writing anything: checks it against every input and output and
+   * that it does not exist (a directory may exist when empty). Declaring the same path again
+   * returns the same entry.
+   * @throws OcikitError `OCIKIT_OUT_INSIDE_INPUT`, `OCIKIT_OUT_NOT_EMPTY`, `OCIKIT_OUT_INVALID`
+   */
+  async declare(label: string, out: string, kind: OutputKind): Promise<PendingOutput> {
+    this.throwIfInterrupted();
+    const abs = path.resolve(this.cwd, out);
+    const same = this.entries.find((e) => e.out === abs && e.kind === kind);
+    if (same !== undefined) return same;
+    if (abs === path.parse(abs).root) {
+      throw new OcikitError(ErrorCode.OutInvalid, `${label} cannot be the root directory`, {
+        hint: 'Pass a new path.',
+      });
+    }
+    const real = await canonicalPath(out, this.cwd);
+    for (const input of this.inputs) this.checkAgainst({ label, out: abs, real }, input);
+    for (const other of this.entries) {
+      const o = overlap(real, other.real);
+      if (o !== undefined) {
+        throw new OcikitError(
+          ErrorCode.OutInvalid,
+          `${label} ${quote(abs, 400)} is ${describeOverlap(o)} ${other.label} ${quote(other.out, 400)}`,
+          { hint: 'Give every output its own path.', details: { out: abs, other: other.out } },
+        );
+      }
+    }
+    const existedEmpty = await checkFree(label, abs, kind);
+    const entry: Entry = {
+      label,
+      out: abs,
+      real,
+      kind,
+      tmp: tmpSibling(abs),
+      existedEmpty,
+      opened: false,
+      committed: false,
+      linked: false,
+      createdParents: [],
+    };
+    this.entries.push(entry);
+    return entry;
+  }
+
+  /**
+   * Declare (if needed) and open a directory output: its temporary sibling is created, empty.
+   * @throws OcikitError as {@link OutputSet.declare}, and `OCIKIT_OUT_UNWRITABLE`, `OCIKIT_NO_SPACE`, ...
+   */
+  async dir(label: string, out: string): Promise<PendingOutput> {
+    const entry = (await this.declare(label, out, 'dir')) as Entry;
+    if (!entry.opened) await this.open(entry, () => fsp.mkdir(entry.tmp));
+    return entry;
+  }
+
+  /**
+   * Declare (if needed) and open a file output; write it with {@link OutputSet.writeFile} or
+   * create `tmp` yourself (exclusively).
+   */
+  async file(label: string, out: string): Promise<PendingOutput> {
+    const entry = (await this.declare(label, out, 'file')) as Entry;
+    if (!entry.opened) await this.open(entry, () => fsp.access(path.dirname(entry.out), fsc.W_OK));
+    return entry;
+  }
+
+  /** Write the whole content of a file output (declared and opened as needed). */
+  async writeFile(
+    label: string,
+    out: string,
+    content: string | Uint8Array,
+  ): Promise<PendingOutput> {
+    const entry = await this.file(label, out);
+    this.throwIfInterrupted();
+    await fsp.writeFile(entry.tmp, content, { flag: 'wx' }).catch((e: unknown) => {
+      throw fsError(e, { path: entry.out, side: 'output', what: `write ${label}` });
+    });
+    return entry;
+  }
+
+  private async open(entry: Entry, create: () => Promise<unknown>): Promise<void> {
+    this.throwIfInterrupted();
+    const what = `create ${entry.label}`;
+    try {
+      entry.createdParents = await mkdirParents(path.dirname(entry.out));
+      entry.opened = true;
+      await sweepStale(entry.out);
+      await create();
+    } catch (e) {
+      throw fsError(e, { path: entry.out, side: 'output', what });
+    }
+  }
+
+  /** A private scratch directory (under the system's temp directory), removed when the set closes. */
+  async scratch(prefix: string): Promise<string> {
+    this.throwIfInterrupted();
+    const dir = await fsp
+      .mkdtemp(path.join(os.tmpdir(), `ocikit-${prefix}-`))
+      .catch((e: unknown) => {
+        throw fsError(e, { path: os.tmpdir(), side: 'output', what: 'create a scratch directory' });
+      });
+    this.scratches.push(dir);
+    return dir;
+  }
+
+  /** Throw `OCIKIT_INTERRUPTED` when a signal interrupted the run. Long loops call this. */
+  throwIfInterrupted(): void {
+    if (this.interruptedBy !== undefined) {
+      throw new OcikitError(ErrorCode.Interrupted, `interrupted by ${this.interruptedBy}`, {
+        hint: 'Nothing was written; rerun when ready.',
+        details: { signal: this.interruptedBy },
+      });
+    }
+  }
+
+  /** Mark the run interrupted (see {@link interruptOutputs}). */
+  interrupt(signal: NodeJS.Signals): void {
+    if (this.interruptedBy !== undefined) return;
+    this.interruptedBy = signal;
+    this.controller.abort(new OcikitError(ErrorCode.Interrupted, `interrupted by ${signal}`));
+  }
+
+  /**
+   * Commit every opened output (declaration order), all or nothing, then remove the scratch
+   * directories. Outputs declared but never opened are not created.
+   * @throws OcikitError `OCIKIT_OUT_NOT_EMPTY` (another writer won), `OCIKIT_INTERRUPTED`, errno codes
+   */
+  async commit(only?: (label: string) => boolean): Promise<void> {
+    const todo = this.entries.filter((e) => e.opened && !e.committed && (only?.(e.label) ?? true));
+    const done: Entry[] = [];
+    try {
+      for (const e of todo) {
+        this.throwIfInterrupted();
+        if (e.kind === 'dir') await commitDir(e);
+        else await commitFile(e);
+        e.committed = true;
+        done.push(e);
+      }
+    } catch (err) {
+      for (const e of done.reverse()) await rollback(e);
+      throw err;
+    }
+    for (const e of done) {
+      if (e.linked) await fsp.rm(e.tmp, { force: true });
+      e.createdParents = [];
+    }
+  }
+
+  /**
+   * Remove everything not committed: temporary siblings, scratch directories, created parents.
+   * Idempotent. Outputs whose label `keep` accepts stay open.
+   */
+  async abort(keep?: (label: string) => boolean): Promise<void> {
+    for (const e of this.entries) {
+      if (!e.opened || e.committed || keep?.(e.label) === true) continue;
+      await fsp.rm(e.tmp, { recursive: true, force: true }).catch(() => undefined);
+      for (const d of [...e.createdParents].reverse()) await fsp.rmdir(d).catch(() => undefined);
+      e.createdParents = [];
+    }
+    for (const d of this.scratches.splice(0)) {
+      await fsp.rm(d, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  /** {@link OutputSet.abort} with synchronous calls (for the last moments of an exiting process). */
+  abortSync(): void {
+    for (const e of this.entries) {
+      if (!e.opened || e.committed) continue;
+      try {
+        rmSync(e.tmp, { recursive: true, force: true });
+      } catch {
+        // best effort
+      }
+      for (const d of [...e.createdParents].reverse()) {
+        try {
+          rmdirSync(d);
+        } catch {
+          // not empty, or gone
+        }
+      }
+    }
+    for (const d of this.scratches.splice(0)) {
+      try {
+        rmSync(d, { recursive: true, force: true });
+      } catch {
+        // best effort
+      }
+    }
+  }
+
+  /** Abort what is left and forget the set. */
+  async close(): Promise<void> {
+    await this.abort();
+    this.closed = true;
+    active.delete(this);
+  }
+
+  /** True once {@link OutputSet.close} ran. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** True when something was created that is not committed or removed yet. */
+  get hasPending(): boolean {
+    return this.scratches.length > 0 || this.entries.some((e) => e.opened && !e.committed);
+  }
+
+  /** The outputs declared so far. */
+  get outputs(): readonly PendingOutput[] {
+    return this.entries;
+  }
+}
+
+/** Check that an output may be written; true when it is an existing empty directory. */
+async function checkFree(label: string, out: string, kind: OutputKind): Promise<boolean> {
+  let st;
+  try {
+    st = await fsp.lstat(out);
+  } catch (e) {
+    const errno = errnoCode(e);
+    if (errno === 'ENOENT') return false;
+    if (errno === 'ENOTDIR') {
+      throw new OcikitError(
+        ErrorCode.OutUnwritable,
+        `${label} ${quote(out, 400)}: a parent is not a directory`,
+        {
+          hint: 'Pass a path whose parent is a directory.',
+          details: { out },
+        },
+      );
+    }
+    throw fsError(e, { path: out, side: 'output', what: `check ${label}` });
+  }
+  if (kind === 'dir' && st.isDirectory()) {
+    const names = await fsp.readdir(out).catch((e: unknown) => {
+      throw fsError(e, { path: out, side: 'output', what: `check ${label}` });
+    });
+    if (names.length === 0) return true;
+    throw new OcikitError(ErrorCode.OutNotEmpty, `${label} ${quote(out, 400)} is not empty`, {
+      hint: 'ocikit does not overwrite: remove it first or pass a new path.',
+      details: { out },
+    });
+  }
+  throw new OcikitError(
+    ErrorCode.OutNotEmpty,
+    `${label} ${quote(out, 400)} exists${kind === 'dir' ? ' and is not a directory' : ''}`,
+    {
+      hint: 'ocikit does not overwrite: remove it first or pass a new path.',
+      details: { out },
+    },
+  );
+}
+
+/** mkdir -p, returning the directories it created (outermost first). */
+async function mkdirParents(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  let cur = dir;
+  for (;;) {
+    try {
+      const st = await fsp.stat(cur);
+      if (!st.isDirectory()) {
+        const e = new Error(`ENOTDIR: not a directory, mkdir '${cur}'`) as NodeJS.ErrnoException;
+        e.code = 'ENOTDIR';
+        throw e;
+      }
+      break;
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT') throw e;
+      missing.push(cur);
+      const parent = path.dirname(cur);
+      if (parent === cur) break;
+      cur = parent;
+    }
+  }
+  const created: string[] = [];
+  for (const d of missing.reverse()) {
+    try {
+      await fsp.mkdir(d);
+      created.push(d);
+    } catch (e) {
+      if (errnoCode(e) !== 'EEXIST') {
+        for (const c of created.reverse()) await fsp.rmdir(c).catch(() => undefined);
+        throw e;
+      }
+    }
+  }
+  return created;
+}
+
+function lostRace(e: Entry, cause: unknown): OcikitError {
+  return new OcikitError(
+    ErrorCode.OutNotEmpty,
+    `${e.label} ${quote(e.out, 400)} appeared while ocikit wrote it (another writer won; ${errnoCode(cause) ?? 'exists'})`,
+    {
+      hint: 'ocikit does not overwrite: give each concurrent run its own output path.',
+      details: { out: e.out },
+      cause,
+    },
+  );
+}
+
+async function commitDir(e: Entry): Promise<void> {
+  try {
+    await fsp.rename(e.tmp, e.out);
+  } catch (err) {
+    const errno = errnoCode(err);
+    if (errno === 'ENOTEMPTY' || errno === 'EEXIST' || errno === 'ENOTDIR' || errno === 'EISDIR') {
+      throw lostRace(e, err);
+    }
+    throw fsError(err, { path: e.out, side: 'output', what: `commit ${e.label}` });
+  }
+}
+
+const NO_HARDLINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'ENOSYS', 'EXDEV']);
+
+async function commitFile(e: Entry): Promise<void> {
+  try {
+    await fsp.link(e.tmp, e.out);
+    e.linked = true;
+    return;
+  } catch (err) {
+    const errno = errnoCode(err);
+    if (errno === 'EEXIST') throw lostRace(e, err);
+    if (!NO_HARDLINKS.has(errno ?? '')) {
+      throw fsError(err, { path: e.out, side: 'output', what: `commit ${e.label}` });
+    }
+  }
+  // No hard links here: claim the name exclusively, then rename the content over the claim.
+  try {
+    await (await fsp.open(e.out, 'wx')).close();
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') throw lostRace(e, err);
+    throw fsError(err, { path: e.out, side: 'output', what: `commit ${e.label}` });
+  }
+  try {
+    await fsp.rename(e.tmp, e.out);
+  } catch (err) {
+    await fsp.rm(e.out, { force: true });
+    throw fsError(err, { path: e.out, side: 'output', what: `commit ${e.label}` });
+  }
+}
+
+/** Take a committed output back (a later output of the same command failed). */
+async function rollback(e: Entry): Promise<void> {
+  e.committed = false;
+  try {
+    if (e.kind === 'file') {
+      await fsp.rm(e.out, { force: true });
+      e.linked = false;
+      return;
+    }
+    await fsp.rename(e.out, e.tmp);
+    if (e.existedEmpty) mkdirSync(e.out);
+  } catch {
+    // best effort: the error that caused the rollback is reported
+  }
+}
+
+/**
+ * Mark every open output set interrupted: their next write or commit throws
+ * `OCIKIT_INTERRUPTED` and their {@link OutputSet.signal} aborts (child processes stop).
+ */
+export function interruptOutputs(signal: NodeJS.Signals): void {
+  for (const set of active) set.interrupt(signal);
+}
+
+/** True when some open output set has created something that is not committed yet. */
+export function hasOpenOutputs(): boolean {
+  for (const set of active) if (set.hasPending) return true;
+  return false;
+}
+
+/** Remove whatever every open output set has not committed. */
+export async function abortOutputs(): Promise<void> {
+  for (const set of active) await set.abort();
+}
+
+/** {@link abortOutputs}, synchronously. */
+export function abortOutputsSync(): void {
+  for (const set of active) set.abortSync();
+}
+
+/**
+ * Run `fn` with `given` (the caller commits it) or with a new set that is committed when `fn`
+ * succeeds and closed either way. Inputs are added first, so outputs are checked before any work.
+ */
+export async function withOutputs<T>(
+  given: OutputSet | undefined,
+  inputs: readonly InputPath[],
+  cwd: string,
+  fn: (set: OutputSet) => Promise<T>,
+): Promise<T> {
+  if (given !== undefined) {
+    await given.addInputs(inputs);
+    return fn(given);
+  }
+  const set = new OutputSet({ cwd });
+  try {
+    await set.addInputs(inputs);
+    const result = await fn(set);
+    await set.commit();
+    return result;
+  } finally {
+    await set.close();
+  }
+}
