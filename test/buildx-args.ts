@@ -217,10 +217,11 @@ t.test('ocikit buildx-args: the complete invocation, deterministic', async (t) =
 t.test('buildx-args with --config, and its errors', async (t) => {
   const root = t.testdir();
   const s = standardLayout(path.join(root, 'layout'));
-  writeFileSync(path.join(root, 'Dockerfile'), 'FROM base\n');
+  mkdirSync(path.join(root, 'app'));
+  writeFileSync(path.join(root, 'app/Dockerfile'), 'FROM base\n');
   writeFileSync(
     path.join(root, 'build.json'),
-    JSON.stringify({ context: '.', buildContext: ['base=layout:single'], tag: ['x'] }),
+    JSON.stringify({ context: 'app', buildContext: ['base=layout:single'], tag: ['x'] }),
   );
   const r = await cli(
     [
@@ -247,17 +248,17 @@ t.test('buildx-args with --config, and its errors', async (t) => {
     'x',
     '--tag',
     'y',
-    '.',
+    'app',
   ]);
   const noDir = await cli(['buildx-args', '--buildx-version', '0.29.1', '-t', 'x'], root);
   t.equal(noDir.code, 2);
   const badFlag = await cli(
-    ['buildx-args', '--buildx-version', '0.29.1', '--frobnicate', '.'],
+    ['buildx-args', '--buildx-version', '0.29.1', '--frobnicate', 'app'],
     root,
   );
   t.equal(badFlag.code, 2);
   t.match(badFlag.stderr, /unknown flag --frobnicate/);
-  const badConfig = await cli(['buildx-args', '--config', 'missing.json', '.'], root);
+  const badConfig = await cli(['buildx-args', '--config', 'missing.json', 'app'], root);
   t.equal(badConfig.code, 1);
   t.match(badConfig.stderr, /OCIKIT_CONFIG_INVALID/);
   const badContext = await cli(
@@ -265,7 +266,7 @@ t.test('buildx-args with --config, and its errors', async (t) => {
     root,
   );
   t.match(badContext.stderr, /OCIKIT_CONTEXT_INVALID/);
-  writeFileSync(path.join(root, 'Dockerfile.rego'), 'package x\n');
+  writeFileSync(path.join(root, 'app/Dockerfile.rego'), 'package x\n');
   const rego = await cli(
     [
       'buildx-args',
@@ -275,7 +276,7 @@ t.test('buildx-args with --config, and its errors', async (t) => {
       '0.31.0',
       '--out',
       'ctx2',
-      '.',
+      'app',
     ],
     root,
   );
@@ -283,7 +284,7 @@ t.test('buildx-args with --config, and its errors', async (t) => {
 });
 
 t.test('buildx-args --preflight asks the builder about its driver', async (t) => {
-  const root = t.testdir({ Dockerfile: 'FROM base\n' });
+  const root = t.testdir({ app: { Dockerfile: 'FROM base\n' } });
   standardLayout(path.join(root, 'layout'));
   const fake = path.join(ROOT, 'test/fixtures/fake-docker.mjs');
   const base = [
@@ -301,24 +302,24 @@ t.test('buildx-args --preflight asks the builder about its driver', async (t) =>
     FAKE_MODE: mode,
     FAKE_DRIVER: driver,
   });
-  t.equal((await cli([...base, '--out', 'a', '.'], root, env('ok'))).code, 0);
-  const classic = await cli([...base, '--out', 'b', '.'], root, env('driver'));
+  t.equal((await cli([...base, '--out', 'a', 'app'], root, env('ok'))).code, 0);
+  const classic = await cli([...base, '--out', 'b', 'app'], root, env('driver'));
   t.equal(classic.code, 1);
   t.match(
     classic.stderr,
     /OCIKIT_DRIVER_UNSUPPORTED: .*containerd image store[\s\S]*hint: .*containerd-snapshotter/,
   );
   t.equal(
-    (await cli([...base, '--out', 'c', '.'], root, env('ok', 'docker-container'))).code,
+    (await cli([...base, '--out', 'c', 'app'], root, env('ok', 'docker-container'))).code,
     0,
     'other drivers pass',
   );
   t.match(
-    (await cli([...base, '--out', 'd', '.'], root, env('unreachable'))).stderr,
+    (await cli([...base, '--out', 'd', 'app'], root, env('unreachable'))).stderr,
     /OCIKIT_BUILDER_UNREACHABLE/,
   );
   t.match(
-    (await cli([...base, '--out', 'e', '.'], root, env('no-buildx'))).stderr,
+    (await cli([...base, '--out', 'e', 'app'], root, env('no-buildx'))).stderr,
     /OCIKIT_BUILDX_MISSING/,
   );
 });

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { bundle, cli } from './helpers/cli.js';
@@ -107,8 +107,22 @@ t.test('--json-out writes the JSON document to a file, errors included', async (
   t.match(JSON.parse(readFileSync(path.join(dir, 'err.json'), 'utf8')), {
     error: { code: 'OCIKIT_TAG_NOT_FOUND' },
   });
-  const unwritable = await cli(['resolve', 'layout', '--json-out', 'missing-dir/x.json'], dir);
+  writeFileSync(path.join(dir, 'blocker'), '');
+  const unwritable = await cli(
+    ['resolve', 'layout', '--tag', 'single', '--json-out', 'blocker/x.json'],
+    dir,
+  );
   t.equal(unwritable.code, 1);
-  t.match(unwritable.stderr, /OCIKIT_OUT_INVALID/);
-  t.same(readdirSync(dir).sort(), ['err.json', 'layout', 'out.json'], 'no temporary files left');
+  t.match(unwritable.stderr, /OCIKIT_OUT_UNWRITABLE/);
+  t.same(
+    readdirSync(dir).sort(),
+    ['blocker', 'err.json', 'layout', 'out.json'],
+    'no temporary files left',
+  );
+  const nested = await cli(
+    ['resolve', 'layout', '--tag', 'single', '--json-out', 'new/dirs/x.json'],
+    dir,
+  );
+  t.equal(nested.code, 0, 'parents of --json-out are created');
+  t.ok(existsSync(path.join(dir, 'new/dirs/x.json')));
 });
