@@ -8,8 +8,9 @@ import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isRegularFile, unpackContextArchive } from './archive/context.js';
 import { buildxBehaviour, formatBuildxVersion, type BuildxVersion } from './buildx/compat.js';
-import { formatLayoutRef, pathNeedsRemap, type LayoutRef } from './buildx/ref.js';
-import { ErrorCode, OcikitError } from './errors.js';
+import { buildxSafeTag, formatLayoutRef, pathNeedsRemap, type LayoutRef } from './buildx/ref.js';
+import { ErrorCode, OcikitError, quote } from './errors.js';
+import { Annotation } from './media-types.js';
 import { openLayout, type Layout } from './layout.js';
 import { withOutputs, type OutputSet, type PendingOutput } from './output/outputs.js';
 import { resolve } from './resolve.js';
@@ -62,6 +63,8 @@ export interface PreparedContext {
   path: string;
   tag: string;
   descriptor: Descriptor;
+  /** The tag as given, when `tag` is the buildx-safe name standing for it (a full reference, say). */
+  sourceTag?: string;
   /** For thin copies: how blobs are linked. */
   link?: LinkKind;
   /** For thin copies: what was written, relative to `out`. */
@@ -111,6 +114,8 @@ interface Plan {
   absPath: string;
   descriptor: Descriptor;
   tag: string;
+  /** The tag as given (differs from `tag` when that had to be made buildx-safe). */
+  sourceTag: string;
   strategy: Strategy;
   reasons: string[];
   /** Set for a tar-format layout (FILE.tar): the directory it was unpacked into, under `out`. */
@@ -278,13 +283,23 @@ async function prepare(
     warnings.push(
       ...layout.warnings.map((w) => ({ ...w, message: `${request.name}: ${w.message}` })),
     );
-    const tag = request.ref.tag ?? resolved.tag ?? 'latest';
+    const sourceTag = request.ref.tag ?? resolved.tag ?? 'latest';
+    const tag = buildxSafeTag(sourceTag);
     const reasons =
       unpacked !== undefined
         ? [
             `${request.ref.path} is an OCI archive: unpacked (every digest checked) into a private layout`,
           ]
         : await unsafeReasons(absPath, options.buildx);
+    if (tag !== sourceTag) {
+      reasons.push(
+        `the tag ${quote(sourceTag)} is not one buildx parses in an oci-layout reference: the copy names the manifest ${quote(tag)} (the original kept as ${Annotation.OcikitSourceRefName})`,
+      );
+      warnings.push({
+        code: 'OCIKIT_W_TAG_RENAMED',
+        message: `${request.name}: tag ${quote(sourceTag)} is passed to buildx as ${quote(tag)}`,
+      });
+    }
     let strategy: Strategy;
     if (unpacked !== undefined) {
       strategy = 'thin';
@@ -314,6 +329,7 @@ async function prepare(
       absPath,
       descriptor: resolved.descriptor,
       tag,
+      sourceTag,
       strategy,
       reasons,
     };
@@ -330,6 +346,7 @@ async function prepare(
     value: p.strategy === 'in-place' ? formatLayoutRef(p.absPath, p.tag, p.descriptor.digest) : '',
     path: p.absPath,
     tag: p.tag,
+    ...(p.sourceTag !== p.tag ? { sourceTag: p.sourceTag } : {}),
     descriptor: p.descriptor,
   }));
   if (thin.length > 0) {
@@ -355,6 +372,7 @@ async function prepare(
         path.join(pending.tmp, dirName),
         p.descriptor,
         p.tag,
+        p.sourceTag,
       );
       ctx.link = made.link;
       ctx.written = made.written.map((w) => `${dirName}/${w}`);

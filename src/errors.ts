@@ -50,6 +50,8 @@ export const ErrorCode = {
   NestingTooDeep: 'OCIKIT_NESTING_TOO_DEEP',
   /** No manifest in index.json carries the requested tag. */
   TagNotFound: 'OCIKIT_TAG_NOT_FOUND',
+  /** A `PATH[:TAG][@DIGEST]` value can be read two ways that both name a layout. */
+  RefAmbiguous: 'OCIKIT_REF_AMBIGUOUS',
   /** One tag names two different descriptors. */
   TagAmbiguous: 'OCIKIT_TAG_AMBIGUOUS',
   /** No tag given and index.json does not hold exactly one manifest. */

@@ -68,6 +68,8 @@ export const MAX_JSON_BYTES = 16 * 1024 * 1024;
 export const Annotation = {
   RefName: 'org.opencontainers.image.ref.name',
   ContainerdImageName: 'io.containerd.image.name',
+  /** Set by ocikit on a thin copy's index.json entry: the tag as given, when buildx needed another name. */
+  OcikitSourceRefName: 'io.ocikit.source-ref-name',
   DockerReferenceType: 'vnd.docker.reference.type',
   DockerReferenceDigest: 'vnd.docker.reference.digest',
 } as const;

@@ -50,13 +50,14 @@ export async function writeThinCopy(
   target: string,
   descriptor: Descriptor,
   tag: string,
+  sourceTag: string = tag,
 ): Promise<ThinCopy> {
   const blobsDir = path.join(layout.dir, 'blobs');
   const blobs = await fsp.realpath(blobsDir).catch((e: unknown) => {
     throw fsError(e, { path: blobsDir, side: 'input', what: 'find the blobs of the layout' });
   });
   try {
-    return await write(target, descriptor, tag, blobs);
+    return await write(target, descriptor, tag, sourceTag, blobs);
   } catch (e) {
     throw fsError(e, { path: target, side: 'output', what: 'write the thin copy' });
   }
@@ -66,6 +67,7 @@ async function write(
   target: string,
   descriptor: Descriptor,
   tag: string,
+  sourceTag: string,
   blobs: string,
 ): Promise<ThinCopy> {
   await fsp.mkdir(target);
@@ -73,7 +75,11 @@ async function write(
     mediaType: descriptor.mediaType,
     digest: descriptor.digest,
     size: descriptor.size,
-    annotations: { ...(descriptor.annotations ?? {}), [Annotation.RefName]: tag },
+    annotations: {
+      ...(descriptor.annotations ?? {}),
+      [Annotation.RefName]: tag,
+      ...(sourceTag !== tag ? { [Annotation.OcikitSourceRefName]: sourceTag } : {}),
+    },
   };
   if (descriptor.platform !== undefined) entry.platform = descriptor.platform;
   await writeFileIn(target, 'oci-layout', canonicalJson({ imageLayoutVersion: '1.0.0' }));

@@ -3,21 +3,20 @@
  * oci-layout build context prepared (pinned by digest; in place or thin copy), other contexts
  * untouched. Deterministic: the same inputs give the same argv.
  */
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { isArchiveFile } from '../archive/context.js';
 import {
   prepareContexts,
   type ContextRequest,
   type PrepareOptions,
   type PreparedContexts,
 } from '../context.js';
-import { ErrorCode, OcikitError, errnoCode, quote } from '../errors.js';
+import { ErrorCode, OcikitError, quote } from '../errors.js';
 import { withOutputs, type InputPath } from '../output/outputs.js';
 import type { Warning } from '../schema.js';
 import { buildxBehaviour } from './compat.js';
 import { flagsToArgv, type BuildFlags } from './flags.js';
-import { OCI_LAYOUT_SCHEME, parseLayoutRef } from './ref.js';
+import { OCI_LAYOUT_SCHEME, refNotFound, resolveLayoutRef } from './ref.js';
 
 /** Options of {@link buildxInvocation}. */
 export interface InvocationOptions extends Omit<PrepareOptions, 'platform'> {
@@ -38,50 +37,19 @@ interface ContextArg {
   layout?: ContextRequest;
 }
 
-async function isLayoutDir(p: string): Promise<boolean> {
-  try {
-    return (await fsp.stat(path.join(p, 'oci-layout'))).isFile();
-  } catch {
-    return false;
-  }
-}
-
 /**
- * Refuse a context value naming a directory this user cannot read: it may be a layout, and
- * buildx could not read it either (never pass it through as a plain context).
- */
-async function refuseUnreadable(name: string, candidates: readonly string[]): Promise<void> {
-  for (const p of candidates) {
-    let denied: string | undefined;
-    try {
-      if (!(await fsp.stat(p)).isDirectory()) continue;
-      await fsp.access(p, fsc.R_OK | fsc.X_OK);
-    } catch (e) {
-      denied = errnoCode(e);
-      if (denied !== 'EACCES' && denied !== 'EPERM') continue; // missing: not a layout
-    }
-    if (denied === undefined) continue;
-    throw new OcikitError(
-      ErrorCode.LayoutUnreadable,
-      `--build-context ${name}: ${quote(p, 400)} cannot be read by this user (${denied})`,
-      {
-        hint: 'Make the directory readable (and searchable) by the user running ocikit and buildx.',
-        details: { name, path: p },
-      },
-    );
-  }
-}
-
-/**
- * Split `NAME=VALUE` and recognise layouts: `oci-layout://...`, a directory holding
- * `oci-layout`, or an OCI archive file (`*.tar`, `*.tar.gz`, `*.tgz`), with `:TAG`/`@DIGEST`.
+ * Split `NAME=VALUE` and recognise layouts: `oci-layout://...`, or a value one of whose
+ * readings `PATH[:TAG][@DIGEST]` is a directory holding `oci-layout` or an OCI archive file.
+ * A value naming an unreadable directory is refused, never passed through as a plain context.
+ * @throws OcikitError `OCIKIT_CONTEXT_INVALID`, `OCIKIT_LAYOUT_NOT_FOUND` (oci-layout:// naming
+ *   nothing), `OCIKIT_LAYOUT_UNREADABLE`, `OCIKIT_REF_AMBIGUOUS`, `OCIKIT_USAGE`
  */
 export async function classifyContext(arg: string, cwd: string): Promise<ContextArg> {
   const eq = arg.indexOf('=');
   if (eq <= 0) {
     throw new OcikitError(
       ErrorCode.ContextInvalid,
-      `--build-context ${JSON.stringify(arg)} is not NAME=VALUE`,
+      `--build-context ${quote(arg)} is not NAME=VALUE`,
       {
         hint: 'Write --build-context base=oci-layout:///path/to/layout:tag (or base=./layout:tag).',
       },
@@ -89,27 +57,27 @@ export async function classifyContext(arg: string, cwd: string): Promise<Context
   }
   const name = arg.slice(0, eq);
   const value = arg.slice(eq + 1);
-  if (value.startsWith(OCI_LAYOUT_SCHEME)) {
-    return {
-      name,
-      value,
-      layout: {
-        name,
-        ref: parseLayoutRef(value.slice(OCI_LAYOUT_SCHEME.length), `--build-context ${name}`),
+  const scheme = value.startsWith(OCI_LAYOUT_SCHEME);
+  if (!scheme && URL_CONTEXT.test(value)) return { name, value }; // docker-image://, https://, ...
+  const bare = scheme ? value.slice(OCI_LAYOUT_SCHEME.length) : value;
+  const where = `--build-context ${name}`;
+  const found = await resolveLayoutRef(bare, cwd, where);
+  if (found?.target === 'unreadable') {
+    throw new OcikitError(
+      ErrorCode.LayoutUnreadable,
+      `${where}: ${quote(path.resolve(cwd, found.ref.path), 400)} cannot be read by this user`,
+      {
+        hint: 'Make the directory readable (and searchable) by the user running ocikit and buildx.',
+        details: { name, path: found.ref.path },
       },
-    };
+    );
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//.test(value)) return { name, value }; // docker-image://, https://, ...
-  const ref = parseLayoutRef(value, `--build-context ${name}`);
-  const abs = path.resolve(cwd, ref.path);
-  await refuseUnreadable(name, [...new Set([path.resolve(cwd, value), abs])]);
-  if ((await isLayoutDir(abs)) || (await isArchiveFile(abs)))
-    return { name, value, layout: { name, ref } };
-  if (ref.tag !== undefined || ref.digest !== undefined) {
-    // PATH:TAG whose PATH is not a layout: maybe a plain directory with ':' in its name.
-    if (await isLayoutDir(path.resolve(cwd, value)))
-      return { name, value, layout: { name, ref: { path: value } } };
+  if (scheme) {
+    if (found === undefined) throw refNotFound(bare, where);
+    return { name, value, layout: { name, ref: found.ref } };
   }
+  if (found !== undefined && (found.target === 'layout' || found.target === 'archive'))
+    return { name, value, layout: { name, ref: found.ref } };
   return { name, value };
 }
 

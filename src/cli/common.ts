@@ -5,7 +5,7 @@ import { ErrorCode, OcikitError } from '../errors.js';
 import { openLayout, type Layout } from '../layout.js';
 import type { ResolveOptions } from '../resolve.js';
 import type { InputPath, OutputSet } from '../output/outputs.js';
-import { parseLayoutRef } from '../buildx/ref.js';
+import { refCandidates } from '../buildx/ref.js';
 import type { CliIo } from './io.js';
 
 export interface GlobalArgs {
@@ -64,14 +64,9 @@ export async function openFromArgs(
   return openLayout(path.resolve(io.cwd, dir), { strict: args.strict, name: dir });
 }
 
-/** A layout or archive argument as inputs: the value as given and, when it carries a tag or digest, its path. */
+/** A layout or archive argument as inputs: the path of every way to read `PATH[:TAG][@DIGEST]`. */
 export function refInputs(io: CliIo, value: string, label: string): InputPath[] {
   const bare = value.replace(/^oci-layout:\/\//, '');
-  const paths = new Set([bare]);
-  try {
-    paths.add(parseLayoutRef(bare, label).path);
-  } catch {
-    // not a reference: the value as given is all there is
-  }
+  const paths = new Set(refCandidates(bare).map((r) => r.path));
   return [...paths].map((p) => ({ path: path.resolve(io.cwd, p), label }));
 }

@@ -1,7 +1,7 @@
 /** `ocikit context NAME=LAYOUT[:TAG|@DIGEST]...`: prepare read-only-safe oci-layout build contexts. */
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { parseLayoutRef } from '../../buildx/ref.js';
+import { refNotFound, resolveLayoutRef } from '../../buildx/ref.js';
 import { prepareContexts, type ContextRequest, type PrepareOptions } from '../../context.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
 import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
@@ -35,8 +35,11 @@ export function builder<T>(y: Argv<T>): Argv<T & ContextArgs> {
     ) as unknown as Argv<T & ContextArgs>;
 }
 
-/** Parse `NAME=LAYOUT[:TAG|@DIGEST]`. */
-export function parseContextArg(arg: string): ContextRequest {
+/**
+ * Parse `NAME=LAYOUT[:TAG][@DIGEST]`, splitting LAYOUT where it names an existing layout
+ * directory or archive (see resolveLayoutRef).
+ */
+export async function parseContextArg(arg: string, cwd: string): Promise<ContextRequest> {
   const eq = arg.indexOf('=');
   if (eq <= 0) {
     throw new OcikitError(
@@ -47,8 +50,11 @@ export function parseContextArg(arg: string): ContextRequest {
       },
     );
   }
+  const name = arg.slice(0, eq);
   const value = arg.slice(eq + 1).replace(/^oci-layout:\/\//, '');
-  return { name: arg.slice(0, eq), ref: parseLayoutRef(value, `context ${arg.slice(0, eq)}`) };
+  const found = await resolveLayoutRef(value, cwd, `context ${name}`);
+  if (found === undefined) throw refNotFound(value, `context ${name}`);
+  return { name, ref: found.ref };
 }
 
 /** What the command reads: outputs are checked against these before any work. */
@@ -64,7 +70,8 @@ export async function handler(
   args: GlobalArgs & ContextArgs,
   outputs: OutputSet,
 ): Promise<number> {
-  const requests = args.contexts.map(parseContextArg);
+  const requests: ContextRequest[] = [];
+  for (const c of args.contexts) requests.push(await parseContextArg(c, io.cwd));
   const options: PrepareOptions = {
     cwd: io.cwd,
     mode: args.mode,
