@@ -47,7 +47,7 @@ t.test('refCandidates: every split of PATH[:TAG][@DIGEST], longest path first', 
 t.test('checkTag takes what producers write and refuses the rest', async (t) => {
   for (const ok of ['v1', 'app:v1', 'docker.io/example/app:v1', 'localhost:5000/team/app:v1'])
     t.equal(checkTag(ok), ok);
-  for (const bad of ['', 'a b', 'a\nb', `app@${D}`, 'x'.repeat(1025)])
+  for (const bad of ['', 'a b', 'a\nb', '-x', '.x', `app@${D}`, 'x'.repeat(1025)])
     t.throws(() => checkTag(bad), { code: 'OCIKIT_USAGE' }, JSON.stringify(bad.slice(0, 20)));
 });
 
@@ -61,6 +61,15 @@ t.test('buildxSafeTag: a Docker tag standing for any tag', async (t) => {
     ['///', 'latest'],
   ];
   for (const [tag, want] of table) t.equal(buildxSafeTag(tag), want, tag);
+});
+
+t.test('the Starlark is_tag() keeps the CLI grammar', async (t) => {
+  // rules/private/common.bzl is_tag: the characters and the length rule, read from the source.
+  const bzl = readFileSync(path.join(import.meta.dirname, '../rules/private/common.bzl'), 'utf8');
+  const body = bzl.slice(bzl.indexOf('def is_tag('), bzl.indexOf('def is_platform('));
+  t.match(body, 'len(s) > 1024');
+  t.match(body, 'c not in ".-:/+"');
+  t.match(bzl, /_TAG_FIRST = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"/);
 });
 
 /** A one-image layout whose manifest carries the given names. */

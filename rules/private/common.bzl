@@ -112,18 +112,21 @@ def is_digest(s):
 _TAG_FIRST = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 
 def is_tag(s):
-    """Whether s is a Docker tag.
+    """Whether s is a tag as layouts name images (src/buildx/ref.ts checkTag, the same rule).
+
+    The OCI ref.name grammar with Docker's leading `_` and without `@`: `v1`, `app:v1`,
+    `docker.io/example/app:v1` and `localhost:5000/team/app:v1` are tags.
 
     Args:
       s: the string to check.
 
     Returns:
-      True for `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+      True for `[A-Za-z0-9_][A-Za-z0-9_.:/+-]*`, at most 1024 characters.
     """
-    if not s or len(s) > 128 or s[0] not in _TAG_FIRST:
+    if not s or len(s) > 1024 or s[0] not in _TAG_FIRST:
         return False
     for c in s.elems():
-        if c not in _TAG_FIRST and c not in ".-":
+        if c not in _TAG_FIRST and c not in ".-:/+":
             return False
     return True
 
@@ -173,7 +176,7 @@ def check_selection(rule, tag, digest, platform):
       platform: the platform attribute.
     """
     if tag and not is_tag(tag):
-        fail("%s: tag %r is not a valid tag; write up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-' (e.g. \"latest\")" % (rule, tag))
+        fail("%s: tag %r is not a valid tag; write letters, digits and . _ - : / + (up to 1024), starting with a letter, digit or _ (e.g. \"latest\" or \"docker.io/example/app:v1\")" % (rule, tag))
     if digest and not is_digest(digest):
         fail("%s: digest %r is not a digest; write sha256: followed by 64 lowercase hex digits" % (rule, digest))
     if platform and not is_platform(platform):

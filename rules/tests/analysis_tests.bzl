@@ -61,6 +61,16 @@ def _context_resolve_test_impl(ctx):
 
 _context_resolve_test = analysistest.make(_context_resolve_test_impl)
 
+def _context_full_ref_test_impl(ctx):
+    env = analysistest.begin(ctx)
+    target = analysistest.target_under_test(env)
+    argv = _action(env, "OciLayoutResolve").argv
+    asserts.equals(env, "example.com/app:1.0", _after(argv, "--tag"), "a full reference name is a tag")
+    asserts.equals(env, "example.com/app:1.0", target[OciLayoutContextInfo].tag)
+    return analysistest.end(env)
+
+_context_full_ref_test = analysistest.make(_context_full_ref_test_impl)
+
 def _context_digest_test_impl(ctx):
     env = analysistest.begin(ctx)
     argv = _action(env, "OciLayoutResolve").argv
@@ -224,6 +234,11 @@ def analysis_test_suite(name):
 
     oci_layout_context(name = "bad_digest", layout = layout, digest = "sha256:abc", tags = ["manual"])
     failing("bad_digest_test", "digest \"sha256:abc\" is not a digest; write sha256: followed by 64 lowercase hex digits", target = ":bad_digest")
+    oci_layout_context(name = "ctx_full_ref", layout = layout, tag = "example.com/app:1.0", tags = ["manual"])
+    _context_full_ref_test(name = "context_full_ref_test", target_under_test = ":ctx_full_ref")
+    tests.append("context_full_ref_test")
+    oci_layout_context(name = "bad_tag_digest", layout = layout, tag = "app@sha256:x", tags = ["manual"])
+    failing("bad_tag_digest_test", "tag \"app@sha256:x\" is not a valid tag", target = ":bad_tag_digest")
     oci_layout_context(name = "bad_tag", layout = layout, tag = "-x", tags = ["manual"])
     failing("bad_tag_test", "tag \"-x\" is not a valid tag", target = ":bad_tag")
     oci_layout_context(name = "bad_platform", layout = layout, platform = "amd64", tags = ["manual"])

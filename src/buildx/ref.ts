@@ -19,9 +19,10 @@ export interface LayoutRef {
 
 // Docker tag grammar: what buildx and BuildKit parse after the ':' of a reference.
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-// Whitespace and control characters: never part of a reference.
-// eslint-disable-next-line no-control-regex
-const NOT_IN_REF = /[\s\u0000-\u001f\u007f-\u009f]/;
+// A tag as layouts name images: the OCI ref.name grammar (alphanumerics joined by . _ - : / +,
+// so full references with registry ports pass) with Docker's leading '_', without '@'.
+// rules/private/common.bzl is_tag() implements the same rule in Starlark.
+const REF_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:/+-]*$/;
 /** Longest tag accepted (full names with registry and path included). */
 export const MAX_TAG_LENGTH = 1024;
 // The OCI digest grammar, loosely (validated strictly when chosen).
@@ -35,26 +36,27 @@ export function isValidTag(tag: string): boolean {
 /**
  * Check a tag as layout producers write it into `org.opencontainers.image.ref.name` or
  * `io.containerd.image.name`: a Docker tag (`v1`), a name (`app:v1`), a full reference
- * (`docker.io/example/app:v1`, `localhost:5000/team/app:v1`). Not empty, at most
- * {@link MAX_TAG_LENGTH} characters, no whitespace or control characters, no `@digest`.
+ * (`docker.io/example/app:v1`, `localhost:5000/team/app:v1`): the OCI ref.name grammar
+ * (letters, digits, `. _ - : / +`, starting with a letter, digit or `_`), at most
+ * {@link MAX_TAG_LENGTH} characters, no `@digest`.
  * @throws OcikitError `OCIKIT_USAGE`
  */
 export function checkTag(tag: string, where = 'tag'): string {
   const hint =
     'Write a tag as the layout names it (see ocikit inspect), e.g. v1 or docker.io/example/app:v1.';
   if (tag === '') throw new OcikitError(ErrorCode.Usage, `${where}: the tag is empty`, { hint });
-  if (tag.length > MAX_TAG_LENGTH || NOT_IN_REF.test(tag)) {
-    throw new OcikitError(
-      ErrorCode.Usage,
-      `${where}: ${quote(tag)} is not a tag (${tag.length > MAX_TAG_LENGTH ? `longer than ${MAX_TAG_LENGTH} characters` : 'whitespace or control characters'})`,
-      { hint },
-    );
-  }
   if (tag.includes('@')) {
     throw new OcikitError(
       ErrorCode.Usage,
       `${where}: ${quote(tag)} names a digest inside the tag`,
       { hint: 'Give the digest on its own: LAYOUT:TAG@sha256:... or --digest.' },
+    );
+  }
+  if (tag.length > MAX_TAG_LENGTH || !REF_NAME.test(tag)) {
+    throw new OcikitError(
+      ErrorCode.Usage,
+      `${where}: ${quote(tag)} is not a tag (${tag.length > MAX_TAG_LENGTH ? `longer than ${MAX_TAG_LENGTH} characters` : 'letters, digits and . _ - : / + only, starting with a letter, digit or _'})`,
+      { hint },
     );
   }
   return tag;
@@ -76,7 +78,7 @@ export function refCandidates(value: string): LayoutRef[] {
     out.push({ path: rest, ...d });
     for (let i = rest.indexOf(':'); i >= 0; i = rest.indexOf(':', i + 1)) {
       const tag = rest.slice(i + 1);
-      if (i === 0 || tag === '' || NOT_IN_REF.test(tag) || tag.includes('@')) continue;
+      if (i === 0 || tag.length > MAX_TAG_LENGTH || !REF_NAME.test(tag)) continue;
       out.push({ path: rest.slice(0, i), tag, ...d });
     }
   }
