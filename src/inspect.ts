@@ -1,12 +1,13 @@
 /**
  * A summary of what a layout holds: tags, manifests, platforms, layer counts and sizes,
- * annotations. Reads metadata only (no layer bytes).
+ * annotations. Reads metadata only (no layer bytes), through the one graph walk: an image
+ * shared by several indexes is listed once per image, and the output grows with distinct blobs.
  */
+import { manifestsBelow, walkGraph, type GraphNode } from './graph.js';
 import type { Layout } from './layout.js';
 import { Annotation, isIndexMediaType, isManifestMediaType } from './media-types.js';
 import { formatPlatform, isAttestation } from './platform.js';
 import { manifestPlatform } from './resolve.js';
-import type { Descriptor } from './schema.js';
 
 /** One image manifest in the summary. */
 export interface ManifestSummary {
@@ -46,12 +47,20 @@ export interface LayoutSummary {
   warnings: { code: string; message: string }[];
 }
 
-async function summarizeManifest(layout: Layout, d: Descriptor): Promise<ManifestSummary> {
+async function summarizeManifest(
+  layout: Layout,
+  node: GraphNode,
+  rootTag: string | undefined,
+): Promise<ManifestSummary> {
+  const d = node.descriptor;
   const manifest = await layout.readManifest(d);
-  const attestation = isAttestation(d);
+  const attestation = isAttestation(d) || node.contexts.every((c) => c.attestation);
+  const context =
+    node.contexts.find((c) => c.tag === rootTag && c.platform !== undefined) ??
+    node.contexts.find((c) => c.platform !== undefined);
   const platform = attestation
     ? 'unknown/unknown'
-    : formatPlatform(await manifestPlatform(layout, d));
+    : (context?.platform ?? formatPlatform(await manifestPlatform(layout, d)));
   return {
     digest: d.digest,
     mediaType: d.mediaType,
@@ -65,30 +74,16 @@ async function summarizeManifest(layout: Layout, d: Descriptor): Promise<Manifes
   };
 }
 
-async function manifestsOf(
-  layout: Layout,
-  d: Descriptor,
-  depth: number,
-  trail: string[],
-): Promise<ManifestSummary[]> {
-  if (isManifestMediaType(d.mediaType)) return [await summarizeManifest(layout, d)];
-  if (!isIndexMediaType(d.mediaType) || depth > 8 || trail.includes(d.digest)) return [];
-  const index = await layout.readIndex(d);
-  const out: ManifestSummary[] = [];
-  for (const child of index.manifests) {
-    const summaries = await manifestsOf(layout, child, depth + 1, [...trail, d.digest]);
-    for (const s of summaries) {
-      if (child.platform !== undefined && !s.attestation && isManifestMediaType(child.mediaType)) {
-        s.platform = formatPlatform(child.platform);
-      }
-      out.push(s);
-    }
-  }
-  return out;
-}
-
 /** Summarise a layout. Throws the layout's coded errors when metadata is broken. */
 export async function inspectLayout(layout: Layout): Promise<LayoutSummary> {
+  const graph = await walkGraph(
+    layout,
+    layout.index.manifests.map((d) => {
+      const tag =
+        d.annotations?.[Annotation.ContainerdImageName] ?? d.annotations?.[Annotation.RefName];
+      return tag !== undefined ? { descriptor: d, tag } : { descriptor: d };
+    }),
+  );
   const images: ImageSummary[] = [];
   for (const d of layout.index.manifests) {
     const tags = [Annotation.ContainerdImageName, Annotation.RefName]
@@ -112,7 +107,9 @@ export async function inspectLayout(layout: Layout): Promise<LayoutSummary> {
       kind,
       annotations: { ...(d.annotations ?? {}) },
       contentAnnotations,
-      manifests: await manifestsOf(layout, d, 0, []),
+      manifests: await Promise.all(
+        manifestsBelow(graph, d.digest).map((m) => summarizeManifest(layout, m, tags[0])),
+      ),
     });
   }
   return {

@@ -43,8 +43,9 @@ export interface Resolved {
   layers?: number;
 }
 
-/** The most nested indexes ocikit follows. */
-export const MAX_INDEX_DEPTH = 8;
+/** The most nested indexes ocikit follows (the one limit of the graph walk). */
+export { MAX_INDEX_DEPTH } from './graph.js';
+import { MAX_INDEX_DEPTH } from './graph.js';
 
 function tagsOf(d: Descriptor): string[] {
   const out: string[] = [];

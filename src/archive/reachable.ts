@@ -5,10 +5,10 @@
  * regular file, or a symlink to the same blob, as in thin copies) and its size checked.
  */
 import { parseDigest, type Digest } from '../digest.js';
-import { ErrorCode, OcikitError, isOcikitError } from '../errors.js';
+import { ErrorCode, isOcikitError } from '../errors.js';
+import { walkGraph } from '../graph.js';
 import { sizeMismatch, type BlobFile, type Layout } from '../layout.js';
-import { isForeignLayerMediaType, isIndexMediaType, isManifestMediaType } from '../media-types.js';
-import { MAX_INDEX_DEPTH } from '../resolve.js';
+import { isForeignLayerMediaType } from '../media-types.js';
 import type { Descriptor } from '../schema.js';
 
 /** One blob to carry over. */
@@ -31,45 +31,29 @@ export async function reachableBlobs(
   layout: Layout,
   roots: readonly Descriptor[],
 ): Promise<Map<string, ReachableBlob>> {
+  const graph = await walkGraph(
+    layout,
+    roots.map((descriptor) => ({ descriptor })),
+  );
   const found = new Map<string, ReachableBlob>();
-  const visit = async (desc: Descriptor, depth: number): Promise<void> => {
-    if (found.has(desc.digest)) {
-      const seen = found.get(desc.digest) as ReachableBlob;
-      if (seen.descriptor.size !== desc.size)
-        throw sizeMismatch(desc.digest, desc.size, seen.file.size, seen.file.relPath);
-      return;
-    }
-    if (depth > MAX_INDEX_DEPTH + 2) {
-      throw new OcikitError(
-        ErrorCode.NestingTooDeep,
-        `index ${desc.digest}: indexes nest more than ${MAX_INDEX_DEPTH} deep`,
-        {
-          hint: 'Flatten the index.',
-          details: { digest: desc.digest },
-        },
-      );
-    }
-    const digest = parseDigest(desc.digest);
-    let file: BlobFile;
-    try {
-      file = await layout.locateBlob(digest);
-    } catch (e) {
-      if (isOcikitError(e, ErrorCode.BlobMissing) && isForeignLayerMediaType(desc.mediaType))
-        return;
-      throw e;
-    }
-    if (file.size !== desc.size)
-      throw sizeMismatch(desc.digest, desc.size, file.size, file.relPath);
-    found.set(desc.digest, { digest, descriptor: desc, file });
-    if (isIndexMediaType(desc.mediaType)) {
-      await Promise.all(
-        (await layout.readIndex(desc)).manifests.map((child) => visit(child, depth + 1)),
-      );
-    } else if (isManifestMediaType(desc.mediaType)) {
-      const manifest = await layout.readManifest(desc);
-      await Promise.all([manifest.config, ...manifest.layers].map((d) => visit(d, depth + 1)));
-    }
-  };
-  await Promise.all(roots.map((root) => visit(root, 0)));
+  await Promise.all(
+    [...graph.nodes.values()].map(async (node) => {
+      const desc = node.descriptor;
+      const digest = parseDigest(desc.digest);
+      let file: BlobFile;
+      try {
+        file = await layout.locateBlob(digest);
+      } catch (e) {
+        if (isOcikitError(e, ErrorCode.BlobMissing) && isForeignLayerMediaType(desc.mediaType))
+          return;
+        throw e;
+      }
+      for (const p of node.parents) {
+        if (p.descriptor.size !== file.size)
+          throw sizeMismatch(desc.digest, p.descriptor.size, file.size, file.relPath);
+      }
+      found.set(desc.digest, { digest, descriptor: desc, file });
+    }),
+  );
   return found;
 }
