@@ -8,8 +8,9 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { blobRelPath, parseDigest } from '../digest.js';
 import { ErrorCode, OcikitError } from '../errors.js';
+import { manifestsBelow, walkGraph } from '../graph.js';
 import type { Layout } from '../layout.js';
-import { isDockerMediaType, isIndexMediaType, isManifestMediaType } from '../media-types.js';
+import { isDockerMediaType, isIndexMediaType } from '../media-types.js';
 import { formatPlatform, isAttestation, parsePlatform, platformMatches } from '../platform.js';
 import type { Descriptor, Platform } from '../schema.js';
 import { manifestPlatform } from '../resolve.js';
@@ -95,31 +96,20 @@ async function view(layout: Layout, digest: string): Promise<ImageView> {
       },
     );
   }
-  if (isManifestMediaType(top.mediaType)) {
-    const manifest = await layout.readManifest(top);
-    return {
-      top,
-      manifests: [
-        {
-          descriptor: top,
-          platform: await manifestPlatform(layout, top),
-          annotations: manifest.annotations ?? {},
-        },
-      ],
-    };
-  }
-  if (!isIndexMediaType(top.mediaType)) return { top, manifests: [] };
-  const index = await layout.readIndex(top);
+  // The one graph walk: nested indexes and shared manifests as everywhere else.
+  const graph = await walkGraph(layout, [{ descriptor: top }]);
   const manifests: ImageView['manifests'] = [];
-  for (const d of index.manifests) {
-    if (isAttestation(d) || !isManifestMediaType(d.mediaType)) continue;
-    const manifest = await layout.readManifest(d);
+  for (const node of manifestsBelow(graph, top.digest)) {
+    if (node.contexts.every((c) => c.attestation)) continue;
+    const manifest = await layout.readManifest(node.descriptor);
     manifests.push({
-      descriptor: d,
-      platform: await manifestPlatform(layout, d),
+      descriptor: node.descriptor,
+      platform: await manifestPlatform(layout, node.descriptor),
       annotations: manifest.annotations ?? {},
     });
   }
+  if (!isIndexMediaType(top.mediaType)) return { top, manifests };
+  const index = await layout.readIndex(top);
   return { top, index: { annotations: index.annotations ?? {} }, manifests };
 }
 
