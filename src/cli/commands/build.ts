@@ -1,7 +1,7 @@
 /** `ocikit build [docker buildx build flags] --out DIR|FILE.tar CONTEXT_DIR`. */
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { build, type BuildOptions } from '../../build.js';
+import { build, type BuildOptions, type SplitMode } from '../../build.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
 import { buildProgress, type ProgressMode } from '../build-progress.js';
 import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
@@ -18,6 +18,7 @@ type BuildArgs = BuildxArgs & {
   'repair-annotations': boolean;
   preflight: boolean;
   'private-docker-config': 'auto' | 'always' | 'never';
+  'split-platforms': SplitMode;
 };
 
 const PROGRESS: readonly ProgressMode[] = ['auto', 'tty', 'plain', 'quiet', 'json'];
@@ -54,6 +55,12 @@ export function builder<T>(y: Argv<T>): Argv<T & BuildArgs> {
       default: 'auto' as const,
       describe:
         'Give buildx a private copy of DOCKER_CONFIG (auto: when the current one is not writable, as in Bazel sandboxes)',
+    })
+    .option('split-platforms', {
+      choices: ['auto', 'always', 'never'] as const,
+      default: 'auto' as const,
+      describe:
+        'Build a multi-platform image one platform at a time and merge (auto: on builders whose BuildKit crashes on an empty platform, when a platform may be empty)',
     })
     .example(
       '$0 build --build-context base=./layout:base --platform linux/amd64,linux/arm64 --out ./result .',
@@ -95,6 +102,8 @@ export async function handler(
     privateDockerConfig: args['private-docker-config'],
     preflight: args.preflight,
     onEvent: view.onEvent,
+    onNote: (text) => io.stderr(`ocikit: ${text}\n`),
+    splitPlatforms: args['split-platforms'],
     outputs,
   };
   const buildx = await buildxVersionFromArgs(io, args);
