@@ -100,6 +100,7 @@ export {
   type ExtractResult,
 } from './archive/unpack.js';
 export { unpackContextArchive, isArchiveFile } from './archive/context.js';
+export { DEFAULT_MAX_BYTES, MAX_SKIPPED_BYTES, MAX_TRAILING_BYTES } from './archive/limits.js';
 export {
   prepareContexts,
   contextDirName,

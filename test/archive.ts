@@ -32,7 +32,7 @@ import { openLayout } from '../src/layout.js';
 import { resolve } from '../src/resolve.js';
 import type { Descriptor } from '../src/schema.js';
 import { verifyLayout } from '../src/verify.js';
-import { cli, ROOT } from './helpers/cli.js';
+import { BUNDLE, bundle, cli, ROOT } from './helpers/cli.js';
 import {
   LayoutBuilder,
   OCI_CONFIG,
@@ -291,6 +291,38 @@ t.test(
     t.notOk(headers.some((h) => h.name.startsWith('ingest') || h.name.endsWith('.lock')));
   },
 );
+
+t.test('pack --gzip (bundled CLI) prints no MaxListenersExceededWarning', async (t) => {
+  t.ok(existsSync(BUNDLE), `${BUNDLE} exists (run npm run build)`);
+  const root = t.testdir();
+  const dir = path.join(root, 'a');
+  const b = new LayoutBuilder(dir);
+  // 2 MiB and 16 MiB: each write that found the gzip stream full added its own 'drain' and
+  // 'close' listeners, up to 8 at a time; with pipeline's own, more than 10 from 8 MiB on.
+  const layers = [2, 16].map((mib) =>
+    b.blob(Buffer.alloc(mib * 1024 * 1024, mib), 'application/vnd.oci.image.layer.v1.tar'),
+  );
+  const config = b.json(
+    { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } },
+    OCI_CONFIG,
+  );
+  b.writeIndex([
+    tagged(
+      b.json({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers }, OCI_MANIFEST),
+      'x',
+    ),
+  ]);
+  for (const level of ['1', '6', '9']) {
+    const out = `x${level}.tar.gz`;
+    const r = bundle(['pack', 'a', '--gzip', '--gzip-level', level, '--out', out], { cwd: root });
+    t.equal(r.code, 0, r.stderr);
+    t.notMatch(r.stderr, /Warning|MaxListeners/, `--gzip-level ${level}: no warning on stderr`);
+    t.match(r.stderr, /^ocikit: packed 4 blobs \(18\.0 MiB\) into /);
+    t.equal(r.stdout, `${out}\n`);
+  }
+  const u = await unpackArchive(path.join(root, 'x6.tar.gz'), path.join(root, 'u'));
+  t.equal(u.blobs, 4);
+});
 
 t.test('pack: failures leave nothing behind', async (t) => {
   const root = t.testdir();

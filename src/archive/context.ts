@@ -5,6 +5,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { archiveLimits } from './limits.js';
 import { extractLayoutArchive, type ExtractResult, type UnpackOptions } from './unpack.js';
 
 /** Names that mark a file as an OCI archive where a context value could also be something else. */
@@ -25,7 +26,8 @@ export async function isArchiveFile(p: string): Promise<boolean> {
 
 /**
  * Unpack the archive `file` into the new directory `dir` (its parent must exist and be
- * private to the caller) and add an empty `ingest/`.
+ * private to the caller) and add an empty `ingest/`. The size limits of `unpack` apply
+ * (`options.maxBytes`, default 64 GiB; see limits.ts).
  * @throws OcikitError everything {@link extractLayoutArchive} throws
  */
 export async function unpackContextArchive(
@@ -33,6 +35,7 @@ export async function unpackContextArchive(
   dir: string,
   options: UnpackOptions = {},
 ): Promise<ExtractResult> {
+  archiveLimits(options.maxBytes); // a usage error before anything is created
   await fsp.mkdir(dir);
   const result = await extractLayoutArchive(file, dir, options);
   await fsp.mkdir(path.join(dir, 'ingest'));

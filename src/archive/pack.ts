@@ -142,23 +142,31 @@ function gzipSink(file: string, level: number): Sink {
   done.catch((e: unknown) => {
     failure ??= e;
   });
+  // One wait for 'drain', shared by every write that finds the stream full (the writer has up
+  // to SLOTS - 1 in flight): listeners are added once per drain, not once per write, which
+  // passed the emitter's limit of 10 (MaxListenersExceededWarning) from 8 MiB of blobs on.
+  let drained: Promise<void> | undefined;
+  const drain = (): Promise<void> =>
+    (drained ??= new Promise<void>((resolve, reject) => {
+      const onDrain = (): void => {
+        tap.off('close', onClose);
+        drained = undefined;
+        resolve();
+      };
+      const onClose = (): void => {
+        tap.off('drain', onDrain);
+        drained = undefined;
+        reject(failure ?? new Error('the gzip stream closed'));
+      };
+      tap.once('drain', onDrain);
+      tap.once('close', onClose);
+    }));
   return {
-    write: (data) =>
-      new Promise<void>((resolve, reject) => {
-        if (failure !== undefined) return reject(failure);
-        // The stream keeps what it is given until it is deflated: give it a copy.
-        if (tap.write(Buffer.from(data))) return resolve();
-        const onDrain = (): void => {
-          tap.off('close', onClose);
-          resolve();
-        };
-        const onClose = (): void => {
-          tap.off('drain', onDrain);
-          reject(failure ?? new Error('the gzip stream closed'));
-        };
-        tap.once('drain', onDrain);
-        tap.once('close', onClose);
-      }),
+    async write(data) {
+      if (failure !== undefined) throw failure;
+      // The stream keeps what it is given until it is deflated: give it a copy.
+      if (!tap.write(Buffer.from(data))) await drain();
+    },
     async end() {
       tap.end();
       await done;

@@ -4,7 +4,9 @@
  * extended headers (`path`, `size`, `linkpath`) and GNU long names are applied to the entry
  * that follows, within size limits; everything else about an entry is reported as read, so
  * the caller decides what to refuse. The reader itself refuses only what is not tar: bad
- * checksums, bad numbers, truncation, a missing end-of-archive marker, data after it.
+ * checksums, bad numbers, truncation, a missing end-of-archive marker, data other than zeros
+ * after it. It reads nothing it is not asked for: after the marker, only as much as
+ * {@link TarReader.trailer} is given leave to.
  */
 import { ErrorCode, OcikitError } from '../errors.js';
 import { BLOCK, TypeFlag, decodeHeader, isZeroBlock, parsePax } from './ustar.js';
@@ -15,9 +17,19 @@ export interface ReaderLimits {
   maxPaxBytes: number;
   /** Largest GNU long name. Default 4 KiB. */
   maxLongNameBytes: number;
+  /**
+   * Most pax and GNU long-name headers before one entry. Default 8: a writer puts at most one
+   * of each kind (global pax, pax, long name) in front of an entry; a chain of them is read
+   * and held without any entry to check against the other limits.
+   */
+  maxExtensionHeaders: number;
 }
 
-export const DEFAULT_LIMITS: ReaderLimits = { maxPaxBytes: 64 * 1024, maxLongNameBytes: 4096 };
+export const DEFAULT_LIMITS: ReaderLimits = {
+  maxPaxBytes: 64 * 1024,
+  maxLongNameBytes: 4096,
+  maxExtensionHeaders: 8,
+};
 
 /** One entry, with pax and GNU extensions applied. */
 export interface TarEntry {
@@ -165,13 +177,22 @@ class ByteSource {
     await this.it.return?.();
   }
 
-  /** True when everything left is zero bytes (tar pads to a record size). */
-  async restIsZero(): Promise<boolean> {
-    for (;;) {
-      const s = await this.slice(Number.MAX_SAFE_INTEGER);
-      if (s === undefined) return true;
-      for (let i = 0; i < s.length; i++) if (s[i] !== 0) return false;
+  /**
+   * Read up to `n` bytes, stopping at the first that is not zero (tar pads to a record size):
+   * how many zeros were read, where the first other byte is (if one was), and whether `n` bytes
+   * were read before the input ended.
+   */
+  async zeros(n: number): Promise<{ bytes: number; nonZeroAt?: number; full: boolean }> {
+    let bytes = 0;
+    while (bytes < n) {
+      const start = this.position;
+      const s = await this.slice(n - bytes);
+      if (s === undefined) return { bytes, full: false };
+      for (let i = 0; i < s.length; i++)
+        if (s[i] !== 0) return { bytes: bytes + i, nonZeroAt: start + i, full: false };
+      bytes += s.length;
     }
+    return { bytes, full: true };
   }
 }
 
@@ -190,6 +211,8 @@ export class TarReader {
   private pendingContent = 0;
   private pendingPad = 0;
   private current: TarEntry | undefined;
+  /** Offset of the end-of-archive marker, once {@link next} has read it. */
+  private end: number | undefined;
 
   constructor(
     chunks: AsyncIterable<Buffer>,
@@ -207,16 +230,27 @@ export class TarReader {
   }
 
   /**
-   * The next entry, or undefined after the end-of-archive marker (two zero blocks; anything
-   * after them must be zero padding).
+   * The next entry, or undefined after the end-of-archive marker (two zero blocks; what
+   * follows is read by {@link trailer}).
    * @throws OcikitError `OCIKIT_ARCHIVE_INVALID`, `OCIKIT_ARCHIVE_TRUNCATED`, `OCIKIT_ARCHIVE_HEADER_TOO_LARGE`
    */
   async next(): Promise<TarEntry | undefined> {
+    if (this.end !== undefined) return undefined;
     if (this.pendingContent > 0 || this.pendingPad > 0) await this.skipContent();
     let pax = new Map<string, string>();
     let longName: string | undefined;
-    for (;;) {
+    for (let extensions = 0; ; extensions++) {
       const offset = this.src.position;
+      if (extensions > this.limits.maxExtensionHeaders) {
+        throw new OcikitError(
+          ErrorCode.ArchiveHeaderTooLarge,
+          `archive header at byte ${offset}: more than ${this.limits.maxExtensionHeaders} pax or long-name headers in a row`,
+          {
+            hint: 'A tar writer puts at most one of each in front of an entry; this archive is corrupt or hostile.',
+            details: { offset, limit: this.limits.maxExtensionHeaders },
+          },
+        );
+      }
       const block = await this.src.read(BLOCK);
       if (block === undefined) {
         throw truncated(offset, offset === 0 ? 'it is empty' : 'without the end-of-archive marker');
@@ -238,16 +272,7 @@ export class TarReader {
             },
           );
         }
-        if (!(await this.src.restIsZero())) {
-          throw new OcikitError(
-            ErrorCode.ArchiveInvalid,
-            `data follows the end-of-archive marker at byte ${offset}`,
-            {
-              hint: 'The file is two archives or has something appended; produce it again.',
-              details: { offset },
-            },
-          );
-        }
+        this.end = offset;
         return undefined;
       }
       const h = decodeHeader(block, offset);
@@ -323,6 +348,30 @@ export class TarReader {
       this.current = entry;
       return entry;
     }
+  }
+
+  /**
+   * After {@link next} returned undefined: read what follows the end-of-archive marker, up to
+   * `max` bytes and one more (to tell whether the input goes on). Tar writers pad to a record
+   * size with zeros; anything else is refused.
+   * @returns where the marker is, the zeros read after it (at most `max`), and whether more follow
+   * @throws OcikitError `OCIKIT_ARCHIVE_INVALID` for a byte other than zero
+   */
+  async trailer(max: number): Promise<{ offset: number; bytes: number; more: boolean }> {
+    const offset = this.end;
+    if (offset === undefined) throw new Error('TarReader.trailer before the end-of-archive marker');
+    const { bytes, nonZeroAt, full } = await this.src.zeros(max + 1);
+    if (nonZeroAt !== undefined) {
+      throw new OcikitError(
+        ErrorCode.ArchiveInvalid,
+        `data follows the end-of-archive marker at byte ${offset} (at byte ${nonZeroAt})`,
+        {
+          hint: 'The file is two archives or has something appended; produce it again.',
+          details: { offset, at: nonZeroAt },
+        },
+      );
+    }
+    return { offset, bytes: Math.min(bytes, max), more: full };
   }
 
   /** The content of the current entry, as slices (consumed as they are yielded). */

@@ -15,6 +15,10 @@
  *   written by worker threads (see blob-copy.ts) while the main thread skips them and creates
  *   the small files, so the hashing runs on another core; a mismatch found there is reported
  *   as if found in archive order, before any error of a later entry;
+ * - sizes are bounded before content is read (limits.ts): a blob may not be larger than a
+ *   descriptor already read says (declared-sizes.ts), the uncompressed archive not larger than
+ *   `maxBytes`, skipped entries and what follows the end-of-archive marker not larger than
+ *   fixed bounds; a refused entry is not read, nor is a gzip stream decompressed any further;
  * - at the end the layout must open and every blob index.json reaches must be there with its
  *   size (digests were checked on the way in); only then is the directory renamed into place.
  */
@@ -27,6 +31,7 @@ import {
   openSync,
   readSync,
   fstatSync,
+  readFileSync,
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -48,6 +53,8 @@ import { withOutputs, type OutputSet } from '../output/outputs.js';
 import type { Descriptor, Warning } from '../schema.js';
 import { isGzip } from './gzip.js';
 import { CopyPool, ShortRead } from './blob-copy.js';
+import { DeclaredSizes, type DocumentRef } from './declared-sizes.js';
+import { ArchiveBudget, archiveLimits, type ArchiveLimits } from './limits.js';
 import {
   DEFAULT_LIMITS,
   TarReader,
@@ -68,6 +75,13 @@ export interface UnpackOptions {
   maxPathBytes?: number;
   /** Limits on pax headers and GNU long names. */
   limits?: Partial<ReaderLimits>;
+  /**
+   * Largest uncompressed archive, in bytes: headers, content and padding up to and including
+   * the end-of-archive marker (for a plain .tar, its size without trailing padding). Default
+   * 64 GiB (`DEFAULT_MAX_BYTES`). An entry that would go past it is refused at its header
+   * with `OCIKIT_ARCHIVE_TOO_LARGE`, before any of its content is read or decompressed.
+   */
+  maxBytes?: number;
   /** Called with bytes of the archive file read so far and its size. */
   onProgress?: (event: { total: number; done: number }) => void;
   /** The run's outputs (the caller commits); default: a set of its own, committed on success. */
@@ -360,11 +374,23 @@ function zlibError(e: unknown, name: string): OcikitError | undefined {
   );
 }
 
+/** A JSON document, or undefined when it does not parse (the final check reports it). */
+function parseLeniently(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Extract the archive `file` into `dir` (an existing, empty directory that nobody else
  * writes) and check the result is a complete layout. On failure `dir` holds partial content:
  * the caller removes it (see {@link unpackArchive}).
- * @throws OcikitError `OCIKIT_ARCHIVE_*`, `OCIKIT_DIGEST_INVALID`, `OCIKIT_DIGEST_UNSUPPORTED`,
+ * @throws OcikitError `OCIKIT_USAGE` (a bad `maxBytes`); `OCIKIT_ARCHIVE_*`, among them the size
+ *   limits `OCIKIT_ARCHIVE_BLOB_TOO_LARGE`, `OCIKIT_ARCHIVE_TOO_LARGE`,
+ *   `OCIKIT_ARCHIVE_SKIPPED_TOO_LARGE` and `OCIKIT_ARCHIVE_TRAILING_DATA` (see limits.ts);
+ *   `OCIKIT_DIGEST_INVALID`, `OCIKIT_DIGEST_UNSUPPORTED`,
  *   `OCIKIT_BLOB_DIGEST_MISMATCH`, `OCIKIT_JSON_TOO_LARGE`, and the errors of openLayout and
  *   verification (`OCIKIT_LAYOUT_INVALID`, `OCIKIT_INDEX_MISSING`, `OCIKIT_BLOB_MISSING`, ...)
  */
@@ -374,6 +400,7 @@ export async function extractLayoutArchive(
   options: UnpackOptions = {},
 ): Promise<ExtractResult> {
   const name = options.name ?? file;
+  const limits = archiveLimits(options.maxBytes);
   let size: number;
   let gzip: boolean;
   // Kept open for the workers of an uncompressed archive; O_NONBLOCK: a FIFO is refused, not
@@ -404,10 +431,25 @@ export async function extractLayoutArchive(
     input = undefined;
   }
   try {
-    return await extractFrom(file, input, size, dir, options, onProgress);
+    return await extractFrom(file, input, size, dir, options, limits, onProgress);
+  } catch (e) {
+    throw namingArchive(e, name);
   } finally {
     if (input !== undefined) closeSync(input);
   }
+}
+
+/**
+ * The error `e` with a message that starts with the archive's name (the reader's and the
+ * layout checks' messages name only the entry or blob).
+ */
+function namingArchive(e: unknown, name: string): unknown {
+  if (!isOcikitError(e) || e.message.startsWith(name)) return e;
+  return new OcikitError(e.code, `${name}: ${e.message}`, {
+    hint: e.hint,
+    details: { archive: name, ...e.details },
+    cause: e,
+  });
 }
 
 async function extractFrom(
@@ -416,6 +458,7 @@ async function extractFrom(
   size: number,
   dir: string,
   options: UnpackOptions,
+  limits: ArchiveLimits,
   onProgress: (done: number) => void,
 ): Promise<ExtractResult> {
   const name = options.name ?? file;
@@ -470,6 +513,21 @@ async function extractFrom(
     return undefined;
   };
   const extracted = new Map<string, number>();
+  const budget = new ArchiveBudget(name, limits);
+  const declared = new DeclaredSizes();
+  // Blobs written by this thread (digest checked), whose content can be read back.
+  const written = new Map<string, string>();
+  // Learn the descriptors of the documents `refs` whose blobs are written, and of those they
+  // declare in turn (the rest are learnt from when their blobs arrive).
+  const learn = (refs: DocumentRef[]): void => {
+    const queue = [...refs];
+    for (let ref = queue.pop(); ref !== undefined; ref = queue.pop()) {
+      const blobFile = written.get(ref.digest);
+      const blobSize = extracted.get(ref.digest);
+      if (blobFile === undefined || blobSize === undefined || blobSize > MAX_JSON_BYTES) continue;
+      queue.push(...declared.learn(parseLeniently(readFileSync(blobFile)), ref));
+    }
+  };
   try {
     for (;;) {
       options.outputs?.throwIfInterrupted();
@@ -491,6 +549,10 @@ async function extractFrom(
       }
       seen.add(rel);
       const where = place(entry, rel, isDir);
+      if (where.kind === 'blob')
+        budget.blob(entry, reader.position, where.digest.value, declared.get(where.digest.value));
+      if (where.kind === 'extra') budget.skip(entry, reader.position);
+      budget.entry(entry, reader.position);
       switch (where.kind) {
         case 'root':
           break;
@@ -512,8 +574,11 @@ async function extractFrom(
               },
             );
           }
-          await writeEntry(reader, path.join(dir, where.rel), undefined);
+          const target = path.join(dir, where.rel);
+          await writeEntry(reader, target, undefined);
           result.bytes += entry.size;
+          if (where.rel === 'index.json')
+            learn(declared.learn(parseLeniently(readFileSync(target)), undefined));
           break;
         }
         case 'blob': {
@@ -549,16 +614,24 @@ async function extractFrom(
           } else {
             const actual = await writeEntry(reader, file, algorithm);
             if (actual !== expected) throw digestMismatch(expected, actual ?? '', where.rel);
+            written.set(expected, file);
           }
           extracted.set(where.digest.value, entry.size);
+          const ref = declared.pending(expected);
+          if (ref !== undefined) learn([ref]);
           result.blobs++;
           result.bytes += entry.size;
           break;
         }
       }
     }
+    budget.trailer(await reader.trailer(limits.maxTrailingBytes));
     const failed = await flowing;
-    if (failed !== undefined) throw failed;
+    // The gzip stream ended, its CRC checked, and the trailer read to its end: what Node's gunzip
+    // stopped at without an error (zeros after the gzip member, as dd conv=sync or a tape drive
+    // pads) is not read, and stopping the file's reads there is no failure.
+    const stoppedAfterEnd = gunzip?.readableEnded === true && errnoCode(failed) === 'ABORT_ERR';
+    if (failed !== undefined && !stoppedAfterEnd) throw failed;
     const mismatch = await firstFailure();
     if (mismatch !== undefined) throw mismatch;
   } catch (caught) {
@@ -662,6 +735,7 @@ export async function unpackArchive(
   out: string,
   options: UnpackOptions = {},
 ): Promise<UnpackResult> {
+  archiveLimits(options.maxBytes); // a usage error before anything is created
   return withOutputs(
     options.outputs,
     [{ path: file, label: `archive ${options.name ?? file}` }],

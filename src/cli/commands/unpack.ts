@@ -1,15 +1,17 @@
 /** `ocikit unpack <archive> --out DIR`: safe extraction of an OCI archive into a new layout. */
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { unpackArchive } from '../../archive/unpack.js';
+import { DEFAULT_MAX_BYTES } from '../../archive/limits.js';
+import { unpackArchive, type UnpackOptions } from '../../archive/unpack.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
+import { parseByteSize } from '../byte-size.js';
 import type { GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { humanBytes, printWarnings, stableJson } from '../output.js';
 import { progressBar } from '../progress.js';
 
-type UnpackArgs = { archive: string; out: string };
+type UnpackArgs = { archive: string; out: string; 'max-bytes'?: string | string[] };
 
 export const command = 'unpack <archive>';
 export const describe =
@@ -27,6 +29,10 @@ export function builder<T>(y: Argv<T>): Argv<T & UnpackArgs> {
       demandOption: true,
       describe:
         'Layout directory to create (new or empty); appears only when everything checked out',
+    })
+    .option('max-bytes', {
+      type: 'string',
+      describe: `Refuse an archive larger than this uncompressed: bytes, or with K, M, G, T (powers of 1024). Default ${DEFAULT_MAX_BYTES / 2 ** 30}G`,
     })
     .example(
       '$0 unpack image.tar --out ./layout',
@@ -48,16 +54,18 @@ export async function handler(
     throw new OcikitError(ErrorCode.Usage, 'an archive file is required', {
       hint: 'Pass FILE.tar or FILE.tar.gz.',
     });
+  const options: UnpackOptions = { strict: args.strict, name: args.archive };
+  const maxBytes = args['max-bytes'];
+  if (Array.isArray(maxBytes))
+    throw new OcikitError(ErrorCode.Usage, '--max-bytes is given more than once', {
+      hint: 'Pass one --max-bytes.',
+    });
+  if (maxBytes !== undefined) options.maxBytes = parseByteSize(maxBytes, '--max-bytes');
   const bar = progressBar(io, 'unpack');
   const result = await unpackArchive(
     path.resolve(io.cwd, args.archive),
     path.resolve(io.cwd, args.out),
-    {
-      strict: args.strict,
-      name: args.archive,
-      onProgress: bar.update,
-      outputs,
-    },
+    { ...options, onProgress: bar.update, outputs },
   );
   bar.finish();
   if (args.json) {
