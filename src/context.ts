@@ -47,6 +47,8 @@ export interface PrepareOptions {
   strict?: boolean;
   /** The run's outputs (the caller commits); default: a set of its own, committed on success. */
   outputs?: OutputSet;
+  /** Largest expansion of an archive context (see UnpackOptions.maxBytes). */
+  maxBytes?: number;
 }
 
 /** One prepared context. */
@@ -269,6 +271,7 @@ async function prepare(
         strict: options.strict ?? false,
         name: request.ref.path,
         outputs: staging.set,
+        ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
       });
     }
     const layout = await openLayout(unpacked ?? absPath, {

@@ -290,3 +290,42 @@ t.test('ocikit context CLI', async (t) => {
   t.equal(badVersion.code, 2);
   writeFileSync(path.join(root, 'marker'), '');
 });
+
+t.test('--max-bytes bounds an archive context as it bounds unpack', async (t) => {
+  const root = t.testdir();
+  standardLayout(path.join(root, 'layout'));
+  t.equal((await cli(['pack', 'layout', '--out', 'img.tar'], root)).code, 0);
+  const small = await cli(
+    [
+      'context',
+      'base=img.tar:multi',
+      '--buildx-version',
+      '0.29.1',
+      '--out',
+      'c1',
+      '--max-bytes',
+      '1K',
+      '--json',
+    ],
+    root,
+  );
+  t.equal(small.code, 1);
+  t.equal(JSON.parse(small.stdout).error.code, 'OCIKIT_ARCHIVE_TOO_LARGE');
+  t.notOk(existsSync(path.join(root, 'c1')), 'nothing left');
+  const bad = await cli(['context', 'base=img.tar:multi', '--max-bytes', 'lots'], root);
+  t.equal(bad.code, 2);
+  const ok = await cli(
+    [
+      'context',
+      'base=img.tar:multi',
+      '--buildx-version',
+      '0.29.1',
+      '--out',
+      'c2',
+      '--max-bytes',
+      '1M',
+    ],
+    root,
+  );
+  t.equal(ok.code, 0, ok.stderr);
+});

@@ -1,5 +1,7 @@
 /** Options shared by `context`, `buildx-args` and `build`: --out, --mode, --buildx-version, --docker. */
 import type { Argv } from 'yargs';
+import { ErrorCode, OcikitError } from '../errors.js';
+import { parseByteSize } from './byte-size.js';
 import { parseBuildxVersion, type BuildxVersion } from '../buildx/compat.js';
 import { detectBuildxVersion } from '../buildx/detect.js';
 import type { Mode } from '../context.js';
@@ -7,6 +9,7 @@ import type { CliIo } from './io.js';
 
 export interface BuildxArgs {
   out?: string;
+  'max-bytes'?: string | string[];
   mode: Mode;
   'buildx-version': string;
   docker: string;
@@ -28,6 +31,11 @@ export function buildxOptions<T>(y: Argv<T>): Argv<T & BuildxArgs> {
       default: 'auto',
       describe:
         'buildx version whose behaviour to plan for: auto (ask docker buildx version), unknown (assume every write), or e.g. 0.29.1',
+    })
+    .option('max-bytes', {
+      type: 'string',
+      describe:
+        'Largest size an archive context (FILE.tar) may expand to: bytes or K/M/G/T (default 64G)',
     })
     .option('docker', {
       type: 'string',
@@ -51,4 +59,14 @@ export async function buildxVersionFromArgs(
     );
   }
   return detected.version;
+}
+
+/** `--max-bytes` as a number of bytes (once at most), or undefined. */
+export function maxBytesFromArgs(args: { 'max-bytes'?: string | string[] }): number | undefined {
+  const v = args['max-bytes'];
+  if (Array.isArray(v))
+    throw new OcikitError(ErrorCode.Usage, '--max-bytes is given more than once', {
+      hint: 'Pass one --max-bytes.',
+    });
+  return v === undefined ? undefined : parseByteSize(v, '--max-bytes');
 }

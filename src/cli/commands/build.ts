@@ -4,7 +4,12 @@ import type { Argv } from 'yargs';
 import { build, type BuildOptions, type SplitMode } from '../../build.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
 import { buildProgress, type ProgressMode } from '../build-progress.js';
-import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
+import {
+  buildxOptions,
+  buildxVersionFromArgs,
+  maxBytesFromArgs,
+  type BuildxArgs,
+} from '../buildx-options.js';
 import type { GlobalArgs } from '../common.js';
 import type { OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
@@ -106,6 +111,8 @@ export async function handler(
     splitPlatforms: args['split-platforms'],
     outputs,
   };
+  const maxBytes = maxBytesFromArgs(args);
+  if (maxBytes !== undefined) options.maxBytes = maxBytes;
   const buildx = await buildxVersionFromArgs(io, args);
   if (buildx !== undefined) options.buildx = buildx;
   try {

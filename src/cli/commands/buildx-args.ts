@@ -11,7 +11,12 @@ import {
   type BuildFlags,
 } from '../../buildx/flags.js';
 import { ErrorCode, OcikitError, errnoCode } from '../../errors.js';
-import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
+import {
+  buildxOptions,
+  buildxVersionFromArgs,
+  maxBytesFromArgs,
+  type BuildxArgs,
+} from '../buildx-options.js';
 import { refInputs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
@@ -146,6 +151,8 @@ export async function handler(
     docker: args.docker,
     outputs,
   };
+  const maxBytes = maxBytesFromArgs(args);
+  if (maxBytes !== undefined) options.maxBytes = maxBytes;
   const buildx = await buildxVersionFromArgs(io, args);
   if (buildx !== undefined) options.buildx = buildx;
   if (args.out !== undefined) options.out = path.resolve(io.cwd, args.out);

@@ -4,7 +4,12 @@ import type { Argv } from 'yargs';
 import { refNotFound, resolveLayoutRef } from '../../buildx/ref.js';
 import { prepareContexts, type ContextRequest, type PrepareOptions } from '../../context.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
-import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
+import {
+  buildxOptions,
+  buildxVersionFromArgs,
+  maxBytesFromArgs,
+  type BuildxArgs,
+} from '../buildx-options.js';
 import { refInputs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
@@ -78,6 +83,8 @@ export async function handler(
     strict: args.strict,
     outputs,
   };
+  const maxBytes = maxBytesFromArgs(args);
+  if (maxBytes !== undefined) options.maxBytes = maxBytes;
   const buildx = await buildxVersionFromArgs(io, args);
   if (buildx !== undefined) options.buildx = buildx;
   if (args.out !== undefined) options.out = path.resolve(io.cwd, args.out);
