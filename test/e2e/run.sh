@@ -6,14 +6,15 @@
 #   2. scripts/e2e/rootfs.sh trixie + forky, in parallel (cached: ~15 ms when reused);
 #   3. scripts/e2e/dockerd.sh start for both suites (state dirs in a temporary directory;
 #      always stopped again by the EXIT trap, as are mounts the tests may have left);
-#   4. tap on test/e2e/buildx-*.ts and archive-*.ts once per suite, with OCIKIT_E2E_SUITE=trixie|forky,
+#   4. tap on test/e2e/buildx-*.ts and archive-*.ts once per suite (then test/e2e/*-serial.ts alone,
+#      one at a time: they may restart the daemon), with OCIKIT_E2E_SUITE=trixie|forky,
 #      OCIKIT_E2E_STATE=<state dir> (the tests read <state dir>/env) and OCIKIT_E2E_TMP;
 #   5. the daemons are stopped, then test/e2e/bazel.sh runs if it exists (it prints
 #      "bazel: N passed, N failed" and starts whatever it needs itself).
 # Prints the OBSERVED matrix and, last, exactly one line "e2e: N passed, N failed" (all of the
 # above summed). Exits non-zero when anything failed, or when a prerequisite is missing and
 # CI=true (outside CI a missing prerequisite is a skip with the reason).
-# Environment: OCIKIT_E2E_SUITES (default "trixie forky"), OCIKIT_E2E_FILES (default
+# Environment: OCIKIT_E2E_SUITES (default "trixie forky"), OCIKIT_E2E_BAZEL=0 (skip Bazel), OCIKIT_E2E_FILES (default
 # test/e2e/buildx-*.ts test/e2e/archive-*.ts), OCIKIT_E2E_KEEP=1 keeps the work dir.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
@@ -162,6 +163,14 @@ else
   shopt -u nullglob
 fi
 [[ ${#files[@]} -gt 0 ]] || fail "no test/e2e/*.ts files"
+# *-serial.ts: one at a time after the rest (OCIKIT_E2E_SERIAL overrides; empty: none).
+if [[ -n "${OCIKIT_E2E_SERIAL+x}" ]]; then
+  read -r -a serial <<<"$OCIKIT_E2E_SERIAL"
+else
+  shopt -s nullglob
+  serial=(test/e2e/*-serial.ts)
+  shopt -u nullglob
+fi
 for s in "${suites[@]}"; do
   [[ -n "${ready[$s]:-}" && ${#files[@]} -gt 0 ]] || continue
   t0=$SECONDS
@@ -175,6 +184,19 @@ for s in "${suites[@]}"; do
     fail "tap for $s printed no summary (exit $rc)"
   elif [[ "$rc" -ne 0 ]] && ! grep -qE '^# \{.*fail: [1-9]' "$log"; then
     fail "tap for $s exited $rc"
+  fi
+  # Files that may take the daemon down (and restart it) run alone, after the others.
+  if [[ ${#serial[@]} -gt 0 ]]; then
+    slog="$work/logs/tap-$s-serial.log"
+    OCIKIT_E2E_SUITE="$s" OCIKIT_E2E_STATE="${state_of[$s]}" OCIKIT_E2E_TMP="$work/tmp" \
+      node_modules/.bin/tap --disable-coverage --timeout=600 --jobs=1 --reporter=tap "${serial[@]}" 2>&1 | tee "$slog"
+    src="${PIPESTATUS[0]}"
+    if ! count_tap "$slog"; then
+      fail "serial tap for $s printed no summary (exit $src)"
+    elif [[ "$src" -ne 0 ]] && ! grep -qE '^# \{.*fail: [1-9]' "$slog"; then
+      fail "serial tap for $s exited $src"
+    fi
+    cat "$slog" >>"$log"
   fi
   if ! daemon_answers "$s"; then
     fail "the $s daemon no longer answers after the tests (it died or was stopped meanwhile)"
@@ -194,7 +216,7 @@ done
 stop_daemons
 
 # 5. Bazel, if there is a Bazel e2e suite.
-if [[ -f test/e2e/bazel.sh ]]; then
+if [[ -f test/e2e/bazel.sh && "${OCIKIT_E2E_BAZEL:-1}" != 0 ]]; then
   t0=$SECONDS
   printf '\n== bazel (test/e2e/bazel.sh)\n'
   bash test/e2e/bazel.sh 2>&1 | tee "$work/logs/bazel.log"
