@@ -20,6 +20,8 @@ import { loadSuite, type SuiteDaemon } from './helpers/suite.js';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
+const TITLE = 'org.opencontainers.image.title';
+
 const loaded = loadSuite();
 if ('problem' in loaded) {
   if (isCI())
@@ -46,8 +48,6 @@ function workspace(t: Test): string {
   writeFileSync(path.join(root, 'app', 'Dockerfile'), 'FROM base\n');
   return root;
 }
-
-const TITLE = 'org.opencontainers.image.title';
 
 /** `build` of the reproduction: FROM base, amd64 with one layer, arm64 zero layers. */
 function reproduction(d: SuiteDaemon, root: string, out: string, extra: string[] = []): Ran {
