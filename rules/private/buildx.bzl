@@ -301,6 +301,7 @@ def _buildx_build_impl(ctx):
     if ctx.attr.buildx_version:
         args.add("--buildx-version", ctx.attr.buildx_version)
     args.add("--progress", ctx.attr.progress)
+    args.add("--split-platforms", ctx.attr.split_platforms)
 
     execution_requirements = {
         # The daemon socket exists only on this machine, and the result depends on that
@@ -385,6 +386,11 @@ oci_layout_verify_test(name = "app_test", layout = ":app")
             default = "quiet",
             values = ["quiet", "plain"],
             doc = "What the action prints while it builds: `quiet` (only errors, with the failed step's log lines) or `plain` (every step; Bazel shows it as `INFO: From ...`).",
+        ),
+        "split_platforms": attr.string(
+            default = "auto",
+            values = ["auto", "always", "never"],
+            doc = "Multi-platform builds: `auto` builds one platform at a time and merges the results (with `ocikit index`'s code) when the builder's BuildKit crashes on an empty platform (before v0.23.0, dockerd before 28.3.0) and some platform's base has zero layers or the Dockerfile has a `FROM scratch` stage; `always` / `never` insist. See the README.",
         ),
         "_docker": attr.label(default = Label("//:docker")),
         "_docker_host": attr.label(default = Label("//:docker_host")),

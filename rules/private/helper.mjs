@@ -278,6 +278,7 @@ function build(argv) {
     'buildx-version',
     'progress',
     'report',
+    'split-platforms',
   ]);
   const cli = path.resolve(one(opts, 'cli'));
   const cwd = process.cwd();
@@ -299,7 +300,7 @@ function build(argv) {
       'always',
       '--json',
     ];
-    for (const name of ['docker', 'buildx-version', 'progress']) {
+    for (const name of ['docker', 'buildx-version', 'progress', 'split-platforms']) {
       const v = one(opts, name, false);
       if (v !== undefined && v !== '') args.push(`--${name}`, v);
     }
