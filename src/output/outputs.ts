@@ -188,14 +188,15 @@ export class OutputSet {
 
   /**
    * Declare an output without writing anything: checks it against every input and output and
-   * that it does not exist (a directory may exist when empty). Declaring the same path again
-   * returns the same entry.
+   * that it does not exist (a directory may exist when empty). Declaring the same output (label,
+   * path and kind) again returns the same entry; another output at the same path is
+   * `OCIKIT_OUT_INVALID`.
    * @throws OcikitError `OCIKIT_OUT_INSIDE_INPUT`, `OCIKIT_OUT_NOT_EMPTY`, `OCIKIT_OUT_INVALID`
    */
   async declare(label: string, out: string, kind: OutputKind): Promise<PendingOutput> {
     this.throwIfInterrupted();
     const abs = path.resolve(this.cwd, out);
-    const same = this.entries.find((e) => e.out === abs && e.kind === kind);
+    const same = this.entries.find((e) => e.out === abs && e.kind === kind && e.label === label);
     if (same !== undefined) return same;
     if (abs === path.parse(abs).root) {
       throw new OcikitError(ErrorCode.OutInvalid, `${label} cannot be the root directory`, {
