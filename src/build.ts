@@ -238,6 +238,9 @@ export async function build(
   }
   if (contextDir !== undefined && contextDir !== '' && contextDir !== '-')
     inputs.push({ path: path.resolve(cwd, contextDir), label: `build context ${contextDir}` });
+  // The Dockerfile too: the CLI declares a -f given on the command line, not one from --config.
+  if (flags.file !== undefined && flags.file !== '-')
+    inputs.push({ path: path.resolve(cwd, flags.file), label: `Dockerfile ${flags.file}` });
   return withOutputs(options.outputs, inputs, cwd, async (set) => {
     await set.declare('--out', options.out, options.out.endsWith('.tar') ? 'file' : 'dir');
     // The contexts get a set of their own: they are committed (into the scratch directory)

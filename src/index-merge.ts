@@ -35,7 +35,7 @@ import {
   isIndexMediaType,
   isManifestMediaType,
 } from './media-types.js';
-import { pendingDir } from './out-dir.js';
+import { withOutputs, type OutputSet } from './output/outputs.js';
 import { formatPlatform, isAttestation, normalizePlatform } from './platform.js';
 import { MAX_INDEX_DEPTH, findDigest, findTag, manifestPlatform } from './resolve.js';
 import type { Descriptor, Platform, Warning } from './schema.js';
@@ -55,6 +55,11 @@ export interface MergeOptions {
   oci?: boolean;
   /** Reject spec deviations in the sources. */
   strict?: boolean;
+  /**
+   * The output set of the run: `out` is committed with its other outputs (all or nothing). By
+   * default a set of its own, committed when the merge succeeds.
+   */
+  outputs?: OutputSet;
 }
 
 /** One descriptor of the new index. */
@@ -476,11 +481,9 @@ export async function mergeIndex(
   }
 
   // 5. Write everything into a temporary sibling of out.
-  const pending = await pendingDir(
-    out,
-    opened.map((s) => s.layout.dir),
-  );
-  try {
+  const inputs = opened.map((s) => ({ path: s.layout.dir, label: `source ${s.input}` }));
+  return withOutputs(options.outputs, inputs, cwd, async (set) => {
+    const pending = await set.dir('--out', out);
     const written = new Map<string, Buffer>();
     const needed = new Map<string, { source: Source; roots: Descriptor[] }>();
     const need = (s: Source, d: Descriptor): void => {
@@ -673,7 +676,6 @@ export async function mergeIndex(
         },
       );
     }
-    await pending.commit();
     return {
       out,
       descriptor,
@@ -683,7 +685,5 @@ export async function mergeIndex(
       blobs: counts,
       warnings,
     };
-  } finally {
-    await pending.abort();
-  }
+  });
 }

@@ -10,31 +10,25 @@
  * threads) and one made by umoci.
  */
 import t from 'tap';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import {
   chmodSync,
   copyFileSync,
   existsSync,
-  lstatSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
-  readdirSync,
   rmSync,
-  utimesSync,
-  watch,
   writeFileSync,
-  type FSWatcher,
 } from 'node:fs';
 import os, { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { BUNDLE, ROOT, type CliResult } from './helpers/cli.js';
+import { BUNDLE, bundled, type CliResult, type Runner } from './helpers/cli.js';
 import { LayoutBuilder, standardLayout, tagged } from './helpers/layout-builder.js';
+import { Mounts, cleanStaleMounts, mountsInOurTestdirs, ourMountPoints } from './helpers/mounts.js';
 import {
   AS_NOBODY,
-  CLEAN_ENV,
   NOBODY,
   mustRun,
   prerequisiteProblem,
@@ -42,141 +36,14 @@ import {
   requireTool,
   runTool,
 } from './helpers/tools.js';
-import { snapshotTree } from './helpers/tree.js';
+import { UNCHANGED, observe, snapshotTree, walkTree } from './helpers/tree.js';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
-type Runner = (args: string[]) => Promise<CliResult>;
 
-/**
- * The bundled CLI as a child process, as helpers/cli.ts bundle() runs it (same argv shape,
- * env PATH only) but through CLEAN_ENV, and asynchronous so that the ~50 command lines per
- * layout run in parallel.
- */
-function bundled(options: { prefix?: string[]; cwd?: string; script?: string } = {}): Runner {
-  return (args) =>
-    new Promise((resolve) => {
-      const argv = [
-        ...CLEAN_ENV,
-        ...(options.prefix ?? []),
-        process.execPath,
-        options.script ?? BUNDLE,
-        ...args,
-      ];
-      execFile(
-        argv[0] as string,
-        argv.slice(1),
-        {
-          cwd: options.cwd ?? ROOT,
-          env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
-          encoding: 'utf8',
-          maxBuffer: 64 << 20,
-        },
-        (err, stdout, stderr) => {
-          const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-          resolve({
-            code,
-            stdout,
-            stderr: err !== null && code === -1 ? `${stderr}${err.message}\n` : stderr,
-          });
-        },
-      );
-    });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Mounts: every mount point is named ro-mount-<pid>-<n>, unmounted in a teardown that is
-// registered BEFORE t.testdir() (tap removes the testdir in onEOF hooks that run in reverse
-// order of registration, so this makes the unmount run before the removal). Mount points left
-// by a killed earlier run (their pid is gone) are unmounted before any testdir is touched.
-
-const MOUNT_PREFIX = 'ro-mount-';
-const FIXTURES = path.join(ROOT, '.tap', 'fixtures');
 const TMP_PREFIX = 'ocikit-readonly-';
 
-function mountPoints(): string[] {
-  let text = '';
-  try {
-    text = readFileSync('/proc/mounts', 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .map((line) => line.split(' ')[1])
-    .filter((f): f is string => f !== undefined)
-    .map((f) => f.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
-}
-
-function ourMountPoints(): string[] {
-  return mountPoints().filter(
-    (m) => path.basename(m).startsWith(MOUNT_PREFIX) && m.startsWith(FIXTURES + path.sep),
-  );
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function unmount(mp: string): void {
-  if (runTool('umount', [mp]).code === 0) return;
-  const lazy = runTool('umount', ['-l', mp]);
-  if (lazy.code !== 0) throw new Error(`cannot unmount ${mp}: ${lazy.stderr.trim()}`);
-}
-
-for (const mp of ourMountPoints()) {
-  const pid = Number(/^ro-mount-(\d+)-/.exec(path.basename(mp))?.[1]);
-  if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) {
-    t.comment(`unmounting ${mp}, left behind by an earlier run (pid ${pid})`);
-    unmount(mp);
-    // Its testdir (privateTestdir names it ...-pid<N>) will not be removed by anyone else.
-    const dir = path.dirname(mp);
-    if (dir.endsWith(`-pid${pid}`) && path.dirname(dir) === FIXTURES)
-      rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-let mountCount = 0;
-const liveMounts = new Set<string>();
-// Last resort when a test dies before its teardown (a timeout, an uncaught error): the next
-// run also cleans up after a killed one (see above).
-process.once('exit', () => {
-  for (const mp of [...liveMounts].reverse()) runTool('umount', ['-l', mp]);
-});
-
-/** Tracks this test's mounts and unmounts them in a teardown. Create it BEFORE t.testdir(). */
-class Mounts {
-  private readonly points: string[] = [];
-  constructor(t: Test) {
-    t.teardown(() => {
-      const errors: string[] = [];
-      for (const mp of this.points.splice(0).reverse()) {
-        try {
-          unmount(mp);
-          liveMounts.delete(mp);
-        } catch (e) {
-          errors.push((e as Error).message);
-        }
-      }
-      if (errors.length > 0) throw new Error(errors.join('\n'));
-    });
-  }
-
-  /** `mount --bind src mp && mount -o remount,bind,ro mp`, mp created beside src. */
-  readOnly(src: string): string {
-    const mp = path.join(path.dirname(src), `${MOUNT_PREFIX}${process.pid}-${++mountCount}`);
-    mkdirSync(mp);
-    mustRun('mount', ['--bind', src, mp]);
-    this.points.push(mp);
-    liveMounts.add(mp);
-    mustRun('mount', ['-o', 'remount,bind,ro', mp]);
-    return mp;
-  }
-}
+// Mounts left by a killed earlier run are unmounted before any testdir is touched.
+cleanStaleMounts((m) => t.comment(m));
 
 // ---------------------------------------------------------------------------------------------
 // What a layout holds, read independently of ocikit (plain JSON.parse of the files).
@@ -542,21 +409,6 @@ function checkNoLeftovers(t: Test, root: string, before: string[]): void {
   t.notOk(existsSync(path.join(root, 'ingest')), 'no ingest/');
 }
 
-function walkTree(root: string, fn: (abs: string, isDir: boolean) => void): void {
-  const st = lstatSync(root);
-  fn(root, st.isDirectory());
-  if (st.isDirectory())
-    for (const name of readdirSync(root).sort()) walkTree(path.join(root, name), fn);
-}
-
-function atimes(root: string): string[] {
-  const out: string[] = [];
-  walkTree(root, (abs) =>
-    out.push(`${path.relative(root, abs) || '.'} atime=${lstatSync(abs).atimeMs}`),
-  );
-  return out;
-}
-
 async function prepare(
   t: Test,
   build: (dir: string) => void,
@@ -570,48 +422,6 @@ async function prepare(
 function requireAll(t: Test, names: string[]): boolean {
   for (const n of names) if (!requireTool(t, n)) return false;
   return true;
-}
-
-const UNCHANGED =
-  'no inotify event; paths, modes, mtimes (dirs too), sizes, sha256 and atimes unchanged';
-
-/**
- * Start watching a tree for anything a process could do to it; `changes()` stops and lists what
- * happened (empty when nothing did). Atimes are set in the future first (but < 24 h): relatime
- * then never updates them on reads, so an atime change is one a tool made on purpose (utimes).
- * This is checked first: where reads do move atimes (strictatime) they are not compared.
- */
-function observe(root: string): { atimes: boolean; changes: () => Promise<string[]> } {
-  const future = new Date(Date.now() + 3600_000);
-  walkTree(root, (abs) => utimesSync(abs, future, lstatSync(abs).mtime));
-  const atimesBefore = atimes(root);
-  walkTree(root, (abs, isDir) => (isDir ? readdirSync(abs) : readFileSync(abs)));
-  const atimesMeaningful = JSON.stringify(atimes(root)) === JSON.stringify(atimesBefore);
-  const before = snapshotTree(root);
-  const events: string[] = [];
-  const watchers: FSWatcher[] = [];
-  walkTree(root, (abs, isDir) => {
-    if (!isDir) return;
-    watchers.push(
-      watch(abs, (type, name) =>
-        events.push(`inotify ${type} ${path.relative(root, path.join(abs, String(name)))}`),
-      ),
-    );
-  });
-  const diff = (a: string[], b: string[]): string[] => [
-    ...a.filter((l) => !b.includes(l)).map((l) => `- ${l}`),
-    ...b.filter((l) => !a.includes(l)).map((l) => `+ ${l}`),
-  ];
-  return {
-    atimes: atimesMeaningful,
-    changes: async () => {
-      await sleep(200); // let the last inotify events arrive
-      for (const w of watchers) w.close();
-      const out = [...events, ...diff(before, snapshotTree(root))];
-      if (atimesMeaningful) out.push(...diff(atimesBefore, atimes(root)));
-      return out;
-    },
-  };
 }
 
 t.before(() => {
@@ -748,12 +558,9 @@ t.test(
 
 t.test('no mounts are left behind', async (t) => {
   if (prerequisiteProblem('bind-mount') !== undefined) return t.plan(0, 'no mounts were made');
-  t.same(ourMountPoints(), [], 'no ro-mount-* under .tap/fixtures');
-  t.same(
-    mountPoints().filter((m) => m.startsWith(FIXTURES + path.sep)),
-    [],
-    'nothing mounted under .tap/fixtures',
-  );
+  // This process's only: another test file may be mounting beside it (tap runs files in parallel).
+  t.same(ourMountPoints(), [], 'none of our ro-mount-* under .tap/fixtures');
+  t.same(mountsInOurTestdirs(), [], 'nothing mounted in our testdirs');
 });
 
 t.test('permission problems get their own codes (as uid 65534)', async (t) => {

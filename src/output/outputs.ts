@@ -28,7 +28,7 @@ import { constants as fsc, promises as fsp, rmSync, rmdirSync, mkdirSync } from 
 import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, OcikitError, errnoCode, fsError, quote } from '../errors.js';
-import { canonicalPath, describeOverlap, overlap } from './paths.js';
+import { canonicalPath, describeOverlap, overlap, type Overlap } from './paths.js';
 
 /** A path a command reads, with the words that name it in messages (e.g. "layout ./base"). */
 export interface InputPath {
@@ -51,7 +51,8 @@ export interface PendingOutput {
 }
 
 interface Entry extends PendingOutput {
-  real: string;
+  /** Where the output lands (see {@link places}). */
+  reals: string[];
   /** The output existed as an empty directory (Bazel's declared output directories). */
   existedEmpty: boolean;
   opened: boolean;
@@ -64,6 +65,32 @@ interface Entry extends PendingOutput {
 const TMP_MARK = '.ocikit-tmp-';
 const HOST = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
 const active = new Set<OutputSet>();
+
+/**
+ * Where a path lands, for the guard: as the kernel resolves the path as written, and as
+ * `path.resolve` spells it (`..` taken lexically, before symlinks: the spelling the writes
+ * below use, and callers that resolve paths before handing them over read from). Usually one
+ * place; `LINK/../x` where LINK is a symlink names two, and both are checked.
+ */
+async function places(p: string, cwd: string): Promise<string[]> {
+  const kernel = await canonicalPath(p, cwd);
+  const lexical = await canonicalPath(path.resolve(cwd, p), cwd);
+  return kernel === lexical ? [kernel] : [kernel, lexical];
+}
+
+/** The first overlap between any place of `a` and any place of `b`. */
+function overlapOf(
+  a: readonly string[],
+  b: readonly string[],
+): { o: Exclude<Overlap, undefined>; b: string } | undefined {
+  for (const x of a) {
+    for (const y of b) {
+      const o = overlap(x, y);
+      if (o !== undefined) return { o, b: y };
+    }
+  }
+  return undefined;
+}
 
 function tmpSibling(out: string): string {
   return path.join(
@@ -107,7 +134,7 @@ export interface OutputSetOptions {
 /** A command's inputs and outputs: see the module documentation. */
 export class OutputSet {
   readonly cwd: string;
-  private readonly inputs: (InputPath & { real: string })[] = [];
+  private readonly inputs: (InputPath & { reals: string[] })[] = [];
   private readonly entries: Entry[] = [];
   private readonly scratches: string[] = [];
   private readonly controller = new AbortController();
@@ -136,22 +163,22 @@ export class OutputSet {
    */
   async addInputs(inputs: readonly InputPath[]): Promise<void> {
     for (const input of inputs) {
-      const real = await canonicalPath(input.path, this.cwd);
-      const entry = { ...input, real };
+      const entry = { ...input, reals: await places(input.path, this.cwd) };
       for (const e of this.entries) this.checkAgainst(e, entry);
       this.inputs.push(entry);
     }
   }
 
   private checkAgainst(
-    e: { label: string; out: string; real: string },
-    input: InputPath & { real: string },
+    e: { label: string; out: string; reals: string[] },
+    input: InputPath & { reals: string[] },
   ): void {
-    const o = overlap(e.real, input.real);
-    if (o === undefined) return;
+    const found = overlapOf(e.reals, input.reals);
+    if (found === undefined) return;
+    const { o, b: real } = found;
     throw new OcikitError(
       ErrorCode.OutInsideInput,
-      `${e.label} ${quote(e.out, 400)} is ${describeOverlap(o)} the ${input.label}${input.real !== input.path ? ` (${quote(input.real, 400)})` : ''}`,
+      `${e.label} ${quote(e.out, 400)} is ${describeOverlap(o)} the ${input.label}${real !== input.path ? ` (${quote(real, 400)})` : ''}`,
       {
         hint: 'ocikit never writes to an input: write outputs somewhere outside every layout, archive and file it reads.',
         details: { output: e.out, input: input.path, relation: o },
@@ -161,24 +188,25 @@ export class OutputSet {
 
   /**
    * Declare an output without writing anything: checks it against every input and output and
-   * that it does not exist (a directory may exist when empty). Declaring the same path again
-   * returns the same entry.
+   * that it does not exist (a directory may exist when empty). Declaring the same output (label,
+   * path and kind) again returns the same entry; another output at the same path is
+   * `OCIKIT_OUT_INVALID`.
    * @throws OcikitError `OCIKIT_OUT_INSIDE_INPUT`, `OCIKIT_OUT_NOT_EMPTY`, `OCIKIT_OUT_INVALID`
    */
   async declare(label: string, out: string, kind: OutputKind): Promise<PendingOutput> {
     this.throwIfInterrupted();
     const abs = path.resolve(this.cwd, out);
-    const same = this.entries.find((e) => e.out === abs && e.kind === kind);
+    const same = this.entries.find((e) => e.out === abs && e.kind === kind && e.label === label);
     if (same !== undefined) return same;
     if (abs === path.parse(abs).root) {
       throw new OcikitError(ErrorCode.OutInvalid, `${label} cannot be the root directory`, {
         hint: 'Pass a new path.',
       });
     }
-    const real = await canonicalPath(out, this.cwd);
-    for (const input of this.inputs) this.checkAgainst({ label, out: abs, real }, input);
+    const reals = await places(out, this.cwd);
+    for (const input of this.inputs) this.checkAgainst({ label, out: abs, reals }, input);
     for (const other of this.entries) {
-      const o = overlap(real, other.real);
+      const o = overlapOf(reals, other.reals)?.o;
       if (o !== undefined) {
         throw new OcikitError(
           ErrorCode.OutInvalid,
@@ -191,7 +219,7 @@ export class OutputSet {
     const entry: Entry = {
       label,
       out: abs,
-      real,
+      reals,
       kind,
       tmp: tmpSibling(abs),
       existedEmpty,

@@ -6,23 +6,35 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 
+/** As many symlinks as Linux follows in one path lookup (ELOOP beyond). */
+const MAX_SYMLINKS = 40;
+
 /**
  * The absolute path `p` (relative to `cwd`) names, resolved as the kernel resolves it: the
  * longest existing prefix of the path as written goes through realpath(3) (which follows
  * symlinks and takes `..` after them, unlike path.resolve), and the missing rest is appended
- * lexically (nothing there can be a symlink yet).
+ * lexically (nothing there can be a symlink yet). A dangling symlink on the way is followed
+ * to where it points, as open(2) with O_CREAT and mkdir(2) below it would.
  */
-export async function canonicalPath(p: string, cwd: string): Promise<string> {
+export async function canonicalPath(p: string, cwd: string, hops = 0): Promise<string> {
   const raw = path.isAbsolute(p) ? p : `${cwd}/${p}`;
   const parts = raw.split('/');
   for (let n = parts.length; n > 1; n--) {
     const prefix = parts.slice(0, n).join('/') || '/';
+    const rest = parts.slice(n).filter((s) => s !== '');
     try {
       const real = await fsp.realpath(prefix);
-      return path.resolve(real, ...parts.slice(n).filter((s) => s !== ''));
+      return path.resolve(real, ...rest);
     } catch {
-      // missing (or unreadable): try a shorter prefix
+      // missing (or unreadable): try a shorter prefix, unless it is a dangling symlink
     }
+    if (hops >= MAX_SYMLINKS) continue;
+    const target = await fsp.readlink(prefix).catch(() => undefined);
+    if (target === undefined) continue;
+    const from = path.isAbsolute(target)
+      ? target
+      : `${await canonicalPath(parts.slice(0, n - 1).join('/') || '/', cwd, hops + 1)}/${target}`;
+    return canonicalPath([from, ...rest].join('/'), cwd, hops + 1);
   }
   return path.resolve(raw);
 }

@@ -1,5 +1,5 @@
 /** `ocikit buildx-args [docker buildx build flags] CONTEXT_DIR`: the complete, safe invocation. */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { buildxInvocation, shellQuote, type InvocationOptions } from '../../buildx/args.js';
@@ -117,9 +117,23 @@ export async function readBuildFlags(
   return out;
 }
 
-/** What buildx-args and build read: layouts of contexts, the context directory, the Dockerfile, --config. */
+/**
+ * What buildx-args and build read: layouts of contexts, the context directory, the Dockerfile,
+ * --config, and the contexts, directory and Dockerfile that --config names (all of them known
+ * before any output is opened; a config that cannot be read is reported by readBuildFlags).
+ */
 export function inputs(io: CliIo, args: { args?: string[]; config?: string }): InputPath[] {
-  const { flags, contextDir } = parseBuildArgs(args.args ?? []);
+  let { flags, contextDir } = parseBuildArgs(args.args ?? []);
+  if (args.config !== undefined) {
+    try {
+      const text = readFileSync(path.resolve(io.cwd, args.config), 'utf8');
+      const fromConfig = flagsFromConfig(JSON.parse(text), `--config ${args.config}`);
+      flags = mergeFlags(fromConfig.flags, flags);
+      contextDir ??= fromConfig.contextDir;
+    } catch {
+      // not readable or not valid: readBuildFlags reports it
+    }
+  }
   const out: InputPath[] = [];
   for (const c of flags.buildContext ?? []) {
     const eq = c.indexOf('=');
