@@ -134,7 +134,7 @@ interface Staging {
 /** Check `--out` before any work (it is created only when a thin copy is needed). */
 async function declareOut(staging: Staging, options: PrepareOptions, cwd: string): Promise<void> {
   if (options.out === undefined) return;
-  const out = path.resolve(cwd, options.out);
+  const out = path.isAbsolute(options.out) ? options.out : `${cwd}/${options.out}`;
   if (pathNeedsRemap(out)) {
     throw new OcikitError(
       ErrorCode.OutInvalid,
@@ -159,9 +159,9 @@ async function openOut(
       hint: 'Pass --out DIR (a new or empty directory) for the thin copies.',
     });
   }
-  const out = path.resolve(cwd, options.out);
+  const out = path.isAbsolute(options.out) ? options.out : `${cwd}/${options.out}`;
   staging.pending = await staging.set.dir('--out', out);
-  staging.out = out;
+  staging.out = staging.pending.out;
   return staging.pending;
 }
 

@@ -38,14 +38,7 @@ import {
   OCI_MANIFEST,
   standardLayout,
 } from './helpers/layout-builder.js';
-import {
-  entry,
-  paxEntry,
-  sha256,
-  tar,
-  validEntries,
-  type RawEntry,
-} from './helpers/raw-tar.js';
+import { entry, paxEntry, sha256, tar, validEntries, type RawEntry } from './helpers/raw-tar.js';
 import { mustRun, requireTool } from './helpers/tools.js';
 
 const KiB = 1024;

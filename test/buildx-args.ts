@@ -206,12 +206,13 @@ t.test('ocikit buildx-args: the complete invocation, deterministic', async (t) =
     [...args.slice(0, -3), '--out', 'ctx-e', '--args-file', 'argv.json', '--json', 'app'],
     root,
   );
-  t.equal(written.stdout, '');
-  const doc = JSON.parse(readFileSync(path.join(root, 'argv.json'), 'utf8')) as {
-    argv: string[];
-    contexts: { strategy: string }[];
-  };
-  t.equal(doc.contexts[0]?.strategy, 'thin');
+  const doc = JSON.parse(written.stdout) as { argv: string[]; contexts: { strategy: string }[] };
+  t.equal(doc.contexts[0]?.strategy, 'thin', '--json: the summary on stdout');
+  t.same(
+    JSON.parse(readFileSync(path.join(root, 'argv.json'), 'utf8')),
+    doc.argv,
+    '--args-file: the argv (--format json)',
+  );
 });
 
 t.test('buildx-args with --config, and its errors', async (t) => {

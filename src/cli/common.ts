@@ -70,3 +70,11 @@ export function refInputs(io: CliIo, value: string, label: string): InputPath[] 
   const paths = new Set(refCandidates(bare).map((r) => r.path));
   return [...paths].map((p) => ({ path: path.resolve(io.cwd, p), label }));
 }
+
+/**
+ * An output path from the command line, absolute but not normalised: `..` is left for the
+ * kernel to take after symlinks, as it would for `mkdir -p` (the output guard resolves it so).
+ */
+export function outputPath(io: CliIo, p: string): string {
+  return path.isAbsolute(p) ? p : `${io.cwd}/${p}`;
+}

@@ -55,7 +55,10 @@ export async function run(argv: readonly string[], outerIo: CliIo): Promise<numb
     const openJsonOut = async (): Promise<void> => {
       if (jsonOut === undefined) return;
       try {
-        await outputs.file(JSON_OUT, path.resolve(outerIo.cwd, jsonOut));
+        await outputs.file(
+          JSON_OUT,
+          path.isAbsolute(jsonOut) ? jsonOut : `${outerIo.cwd}/${jsonOut}`,
+        );
       } catch (e) {
         jsonOutFailed = true;
         throw e;

@@ -51,6 +51,8 @@ export interface PendingOutput {
 }
 
 interface Entry extends PendingOutput {
+  /** The path as given (resolved lexically), for messages. */
+  given: string;
   /** Where the output lands (see {@link places}). */
   reals: string[];
   /** The output existed as an empty directory (Bazel's declared output directories). */
@@ -195,7 +197,12 @@ export class OutputSet {
    */
   async declare(label: string, out: string, kind: OutputKind): Promise<PendingOutput> {
     this.throwIfInterrupted();
-    const abs = path.resolve(this.cwd, out);
+    const reals = await places(out, this.cwd);
+    // Writes land where the kernel resolves the path as given (symlinks, then `..`), as they
+    // would for mkdir(1) or a shell redirect: the first spelling `places` returns.
+    const abs = reals[0] as string;
+    // ... and messages name it as given.
+    const given = path.resolve(this.cwd, out);
     const same = this.entries.find((e) => e.out === abs && e.kind === kind && e.label === label);
     if (same !== undefined) return same;
     if (abs === path.parse(abs).root) {
@@ -203,15 +210,14 @@ export class OutputSet {
         hint: 'Pass a new path.',
       });
     }
-    const reals = await places(out, this.cwd);
-    for (const input of this.inputs) this.checkAgainst({ label, out: abs, reals }, input);
+    for (const input of this.inputs) this.checkAgainst({ label, out: given, reals }, input);
     for (const other of this.entries) {
       const o = overlapOf(reals, other.reals)?.o;
       if (o !== undefined) {
         throw new OcikitError(
           ErrorCode.OutInvalid,
-          `${label} ${quote(abs, 400)} is ${describeOverlap(o)} ${other.label} ${quote(other.out, 400)}`,
-          { hint: 'Give every output its own path.', details: { out: abs, other: other.out } },
+          `${label} ${quote(given, 400)} is ${describeOverlap(o)} ${other.label} ${quote(other.given, 400)}`,
+          { hint: 'Give every output its own path.', details: { out: given, other: other.given } },
         );
       }
     }
@@ -219,6 +225,7 @@ export class OutputSet {
     const entry: Entry = {
       label,
       out: abs,
+      given,
       reals,
       kind,
       tmp: tmpSibling(abs),

@@ -1,5 +1,4 @@
 /** `ocikit build [docker buildx build flags] --out DIR|FILE.tar CONTEXT_DIR`. */
-import path from 'node:path';
 import type { Argv } from 'yargs';
 import { build, type BuildOptions, type SplitMode } from '../../build.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
@@ -10,7 +9,7 @@ import {
   maxBytesFromArgs,
   type BuildxArgs,
 } from '../buildx-options.js';
-import type { GlobalArgs } from '../common.js';
+import { outputPath, type GlobalArgs } from '../common.js';
 import type { OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printWarnings, stableJson } from '../output.js';
@@ -98,7 +97,7 @@ export async function handler(
   const view = buildProgress(io, progress);
   const options: BuildOptions = {
     cwd: io.cwd,
-    out: path.resolve(io.cwd, args.out),
+    out: outputPath(io, args.out),
     mode: args.mode,
     strict: args.strict,
     docker: args.docker,

@@ -17,7 +17,7 @@ import {
   maxBytesFromArgs,
   type BuildxArgs,
 } from '../buildx-options.js';
-import { refInputs, type GlobalArgs } from '../common.js';
+import { outputPath, refInputs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printStrategies, printWarnings, stableJson } from '../output.js';
@@ -156,7 +156,7 @@ export async function handler(
   outputs: OutputSet,
 ): Promise<number> {
   const argsFile = args['args-file'];
-  if (argsFile !== undefined) await outputs.file('--args-file', path.resolve(io.cwd, argsFile));
+  if (argsFile !== undefined) await outputs.file('--args-file', outputPath(io, argsFile));
   const { flags, contextDir } = await readBuildFlags(io, args, outputs);
   const options: InvocationOptions = {
     cwd: io.cwd,
@@ -169,23 +169,27 @@ export async function handler(
   if (maxBytes !== undefined) options.maxBytes = maxBytes;
   const buildx = await buildxVersionFromArgs(io, args);
   if (buildx !== undefined) options.buildx = buildx;
-  if (args.out !== undefined) options.out = path.resolve(io.cwd, args.out);
+  if (args.out !== undefined) options.out = outputPath(io, args.out);
   if (args.preflight)
     await preflight(args.docker, flags.builder, { ...io.env } as NodeJS.ProcessEnv);
   const inv = await buildxInvocation(flags, contextDir, options);
-  const text = args.json
-    ? stableJson({
+  // --args-file always holds the argv (in --format); --json is the summary on stdout (or in
+  // --json-out), with or without --args-file.
+  const argvText = formatArgv(inv.argv, args.format);
+  if (argsFile !== undefined) await outputs.writeFile('--args-file', argsFile, argvText);
+  if (args.json) {
+    io.stdout(
+      stableJson({
         argv: inv.argv,
         contexts: inv.prepared.contexts,
         buildx: inv.prepared.buildx,
         warnings: inv.warnings,
-      })
-    : formatArgv(inv.argv, args.format);
-  if (!args.json) {
-    printWarnings(io, inv.warnings);
-    printStrategies(io, inv.prepared.contexts);
+      }),
+    );
+    return 0;
   }
-  if (argsFile !== undefined) await outputs.writeFile('--args-file', argsFile, text);
-  else io.stdout(text);
+  printWarnings(io, inv.warnings);
+  printStrategies(io, inv.prepared.contexts);
+  if (argsFile === undefined) io.stdout(argvText);
   return 0;
 }

@@ -1,5 +1,4 @@
 /** `ocikit context NAME=LAYOUT[:TAG|@DIGEST]...`: prepare read-only-safe oci-layout build contexts. */
-import path from 'node:path';
 import type { Argv } from 'yargs';
 import { refNotFound, resolveLayoutRef } from '../../buildx/ref.js';
 import { prepareContexts, type ContextRequest, type PrepareOptions } from '../../context.js';
@@ -10,7 +9,7 @@ import {
   maxBytesFromArgs,
   type BuildxArgs,
 } from '../buildx-options.js';
-import { refInputs, type GlobalArgs } from '../common.js';
+import { outputPath, refInputs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printStrategies, printWarnings, stableJson } from '../output.js';
@@ -87,7 +86,7 @@ export async function handler(
   if (maxBytes !== undefined) options.maxBytes = maxBytes;
   const buildx = await buildxVersionFromArgs(io, args);
   if (buildx !== undefined) options.buildx = buildx;
-  if (args.out !== undefined) options.out = path.resolve(io.cwd, args.out);
+  if (args.out !== undefined) options.out = outputPath(io, args.out);
   if (args.platform !== undefined) options.platform = args.platform;
   const prepared = await prepareContexts(requests, options);
   if (args.json) {

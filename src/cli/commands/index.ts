@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { parseLayoutRef } from '../../buildx/ref.js';
 import { shortDigest } from '../../digest.js';
 import { mergeIndex, parseIndexAnnotation, type MergeOptions } from '../../index-merge.js';
-import { refInputs, type GlobalArgs } from '../common.js';
+import { outputPath, refInputs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printWarnings, stableJson, table } from '../output.js';
@@ -89,7 +89,7 @@ export async function handler(
       return [...candidates].map((p) => ({ path: path.resolve(io.cwd, p), label: `source ${s}` }));
     }),
   );
-  const out = path.resolve(io.cwd, args.out);
+  const out = outputPath(io, args.out);
   await outputs.declare('--out', out, 'dir');
   const result = await mergeIndex(args.sources, out, options);
   if (args.json) {

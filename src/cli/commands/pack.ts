@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { packLayout, type PackOptions } from '../../archive/pack.js';
-import { openFromArgs, type GlobalArgs } from '../common.js';
+import { openFromArgs, outputPath, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { humanBytes, printWarnings, stableJson } from '../output.js';
@@ -72,7 +72,7 @@ export async function handler(
     onProgress: bar.update,
     outputs,
   };
-  const result = await packLayout(layout, path.resolve(io.cwd, args.out), options);
+  const result = await packLayout(layout, outputPath(io, args.out), options);
   bar.finish();
   if (args.json) {
     io.stdout(

@@ -5,7 +5,7 @@ import { DEFAULT_MAX_BYTES } from '../../archive/limits.js';
 import { unpackArchive, type UnpackOptions } from '../../archive/unpack.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
 import { parseByteSize } from '../byte-size.js';
-import type { GlobalArgs } from '../common.js';
+import { outputPath, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { humanBytes, printWarnings, stableJson } from '../output.js';
@@ -62,11 +62,11 @@ export async function handler(
     });
   if (maxBytes !== undefined) options.maxBytes = parseByteSize(maxBytes, '--max-bytes');
   const bar = progressBar(io, 'unpack');
-  const result = await unpackArchive(
-    path.resolve(io.cwd, args.archive),
-    path.resolve(io.cwd, args.out),
-    { ...options, onProgress: bar.update, outputs },
-  );
+  const result = await unpackArchive(path.resolve(io.cwd, args.archive), outputPath(io, args.out), {
+    ...options,
+    onProgress: bar.update,
+    outputs,
+  });
   bar.finish();
   if (args.json) {
     io.stdout(stableJson({ ...result, archive: args.archive, out: args.out }));
