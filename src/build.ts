@@ -678,7 +678,9 @@ async function buildSplit(job: BuildJob, plan: SplitPlan): Promise<BuildResult> 
       }),
     ),
   ];
-  const mergedDir = path.join(tmpRoot, 'merged');
+  // A layout output is merged straight into the pending --out (empty, on the output's file
+  // system: no rename across devices); a tarball's layout is merged in scratch and packed.
+  const mergedDir = job.format === 'layout' ? job.dest : path.join(tmpRoot, 'merged');
   const merged = await mergeIndex(
     results.map((r) => r.dir),
     mergedDir,
@@ -715,12 +717,7 @@ async function buildSplit(job: BuildJob, plan: SplitPlan): Promise<BuildResult> 
       { hint: 'The builder dropped them.', details: { missing } },
     );
   }
-  if (job.format === 'layout') {
-    await fsp.rm(job.dest, { recursive: true, force: true });
-    await fsp.rename(mergedDir, job.dest);
-  } else {
-    await packLayout(layout, job.dest);
-  }
+  if (job.format === 'tar') await packLayout(layout, job.dest);
   const descriptor = layout.index.manifests.find(
     (d) => d.digest === merged.descriptor.digest,
   ) as Descriptor;

@@ -1,5 +1,6 @@
 /** Printing: deterministic JSON, human sizes, errors with hints. */
-import { ErrorCode, OcikitError, errnoCode } from '../errors.js';
+import { ErrorCode, OcikitError, errnoCode, fsError } from '../errors.js';
+import { sideOf } from '../output/outputs.js';
 import type { CliIo } from './io.js';
 
 /** JSON with object keys sorted at every level and a trailing newline (deterministic). */
@@ -52,6 +53,10 @@ export function table(rows: string[][]): string {
 export function asOcikitError(e: unknown): OcikitError {
   if (e instanceof OcikitError) return e;
   const code = errnoCode(e);
+  // A failure of the environment (errno) is never a bug: coded by cause, on the side its path is.
+  const where = (e as { path?: unknown; dest?: unknown }).dest ?? (e as { path?: unknown }).path;
+  if (code !== undefined && /^E[A-Z0-9]+$/.test(code) && typeof where === 'string')
+    return fsError(e, { path: where, side: sideOf(where) });
   const message = e instanceof Error ? e.message : String(e);
   return new OcikitError(
     ErrorCode.Internal,

@@ -395,6 +395,14 @@ export class OutputSet {
     return this.closed;
   }
 
+  /** True when `p` is (inside) one of this set's outputs, temporary siblings or scratch directories. */
+  owns(p: string): boolean {
+    return (
+      this.entries.some((e) => within(p, e.out) || within(p, e.tmp) || within(p, e.given)) ||
+      this.scratches.some((d) => within(p, d))
+    );
+  }
+
   /** True when something was created that is not committed or removed yet. */
   get hasPending(): boolean {
     return this.scratches.length > 0 || this.entries.some((e) => e.opened && !e.committed);
@@ -598,4 +606,18 @@ export async function withOutputs<T>(
   } finally {
     await set.close();
   }
+}
+
+function within(p: string, dir: string): boolean {
+  return p === dir || p.startsWith(`${dir}/`);
+}
+
+/**
+ * Which side of the run a path is on: `output` when it is (inside) an output, its temporary
+ * sibling or a scratch directory of an open set; `input` otherwise (everything else ocikit
+ * touches, it only reads). For errno failures that reach the top without a side of their own.
+ */
+export function sideOf(p: string): 'input' | 'output' {
+  for (const set of active) if (set.owns(p)) return 'output';
+  return 'input';
 }
