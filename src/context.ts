@@ -12,7 +12,7 @@ import { formatLayoutRef, pathNeedsRemap, type LayoutRef } from './buildx/ref.js
 import { ErrorCode, OcikitError } from './errors.js';
 import { openLayout, type Layout } from './layout.js';
 import { withOutputs, type OutputSet, type PendingOutput } from './output/outputs.js';
-import { resolve } from './resolve.js';
+import { resolve, type MatchedBy, type ResolveOptions } from './resolve.js';
 import type { Descriptor, Warning } from './schema.js';
 import { writeThinCopy, type LinkKind } from './thin-copy.js';
 
@@ -42,7 +42,10 @@ export interface PrepareOptions {
   buildx?: BuildxVersion;
   /** Select one platform's manifest instead of pinning the whole index. */
   platform?: string;
-  /** Reject spec deviations (see openLayout). */
+  /**
+   * Reject spec deviations (see openLayout), and a tag that matches nothing even when the
+   * layout holds a single manifest (`OCIKIT_TAG_NOT_FOUND` instead of `OCIKIT_W_TAG_FALLBACK`).
+   */
   strict?: boolean;
   /** The run's outputs (the caller commits); default: a set of its own, committed on success. */
   outputs?: OutputSet;
@@ -61,6 +64,12 @@ export interface PreparedContext {
   /** The absolute directory buildx reads. */
   path: string;
   tag: string;
+  /**
+   * How the tag or digest was matched (the tag lookup order is the target buildx version's);
+   * `single-manifest` when the tag, or the implied `latest`, matched nothing and the only
+   * manifest was taken.
+   */
+  matchedBy: MatchedBy;
   descriptor: Descriptor;
   /** For thin copies: how blobs are linked. */
   link?: LinkKind;
@@ -111,6 +120,7 @@ interface Plan {
   absPath: string;
   descriptor: Descriptor;
   tag: string;
+  matchedBy: MatchedBy;
   strategy: Strategy;
   reasons: string[];
   /** Set for a tar-format layout (FILE.tar): the directory it was unpacked into, under `out`. */
@@ -270,15 +280,15 @@ async function prepare(
       strict: options.strict ?? false,
       name: request.ref.path,
     });
-    const selection: { tag?: string; digest?: string; platform?: string } = {};
+    const selection: ResolveOptions = { tagOrder: buildxBehaviour(options.buildx).tagOrder };
     if (request.ref.tag !== undefined) selection.tag = request.ref.tag;
     if (request.ref.digest !== undefined) selection.digest = request.ref.digest;
     if (options.platform !== undefined) selection.platform = options.platform;
     const resolved = await resolve(layout, selection);
+    const tag = request.ref.tag ?? resolved.tag ?? 'latest';
     warnings.push(
       ...layout.warnings.map((w) => ({ ...w, message: `${request.name}: ${w.message}` })),
     );
-    const tag = request.ref.tag ?? resolved.tag ?? 'latest';
     const reasons =
       unpacked !== undefined
         ? [
@@ -314,6 +324,7 @@ async function prepare(
       absPath,
       descriptor: resolved.descriptor,
       tag,
+      matchedBy: resolved.matchedBy,
       strategy,
       reasons,
     };
@@ -330,6 +341,7 @@ async function prepare(
     value: p.strategy === 'in-place' ? formatLayoutRef(p.absPath, p.tag, p.descriptor.digest) : '',
     path: p.absPath,
     tag: p.tag,
+    matchedBy: p.matchedBy,
     descriptor: p.descriptor,
   }));
   if (thin.length > 0) {

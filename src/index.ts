@@ -58,9 +58,12 @@ export {
   findDigest,
   layoutTags,
   manifestPlatform,
+  CURRENT_TAG_ORDER,
   type ResolveOptions,
   type Resolved,
   type MatchedBy,
+  type TagOrder,
+  type FindTagOptions,
 } from './resolve.js';
 export {
   verifyLayout,
@@ -123,8 +126,14 @@ export {
   parseBuildxVersion,
   buildxBehaviour,
   formatBuildxVersion,
+  isDistroBuild,
+  renderCompatMarkdown,
+  COMPAT,
+  SIDESTEPPED,
   type BuildxVersion,
   type BuildxBehaviour,
+  type CompatRow,
+  type SidesteppedFact,
 } from './buildx/compat.js';
 export { detectBuildxVersion, type Detected } from './buildx/detect.js';
 export {
