@@ -140,6 +140,13 @@ class Walker {
     ctx: Context,
     ancestry: readonly string[],
   ): Promise<void> {
+    const entry = this.record(desc, ref);
+    if (entry.kind === 'layer' || entry.kind === 'blob') return;
+    await this.expand(entry, desc, ctx, ancestry);
+  }
+
+  /** Note one reference to a blob (synchronous: layers are most of the blobs). */
+  record(desc: Descriptor, ref: Reference): Entry {
     let entry = this.entries.get(desc.digest);
     if (entry === undefined) {
       entry = {
@@ -179,7 +186,16 @@ class Walker {
     ) {
       entry.refs.push(ref);
     }
-    if (entry.kind === 'layer' || entry.kind === 'blob') return;
+    return entry;
+  }
+
+  /** Read an index, manifest or config and visit what it references. */
+  private async expand(
+    entry: Entry,
+    desc: Descriptor,
+    ctx: Context,
+    ancestry: readonly string[],
+  ): Promise<void> {
     const isConfig = entry.kind === 'config';
     if (!isConfig && ancestry.includes(desc.digest)) {
       this.problem(
@@ -277,12 +293,8 @@ class Walker {
           here,
         );
         for (const layer of manifest.layers) {
-          await this.visit(
-            layer,
-            withCtx({ parent: desc.digest, role: 'layer' }, childCtx),
-            childCtx,
-            here,
-          );
+          const e = this.record(layer, withCtx({ parent: desc.digest, role: 'layer' }, childCtx));
+          if (e.kind !== 'layer' && e.kind !== 'blob') await this.expand(e, layer, childCtx, here);
         }
       }
     } catch (e) {
