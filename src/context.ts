@@ -7,12 +7,13 @@ import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isRegularFile, unpackContextArchive } from './archive/context.js';
+import { resolveBase } from './base-check.js';
 import { buildxBehaviour, formatBuildxVersion, type BuildxVersion } from './buildx/compat.js';
 import { formatLayoutRef, pathNeedsRemap, type LayoutRef } from './buildx/ref.js';
 import { ErrorCode, OcikitError } from './errors.js';
 import { openLayout, type Layout } from './layout.js';
 import { withOutputs, type OutputSet, type PendingOutput } from './output/outputs.js';
-import { resolve, type MatchedBy, type ResolveOptions } from './resolve.js';
+import type { MatchedBy, ResolveOptions } from './resolve.js';
 import type { Descriptor, Warning } from './schema.js';
 import { writeThinCopy, type LinkKind } from './thin-copy.js';
 
@@ -47,6 +48,11 @@ export interface PrepareOptions {
    * layout holds a single manifest (`OCIKIT_TAG_NOT_FOUND` instead of `OCIKIT_W_TAG_FALLBACK`).
    */
   strict?: boolean;
+  /**
+   * Also hash every blob of the selected images before buildx runs. Without it the base check
+   * still proves each blob present, a regular file (or an allowed symlink) of its declared size.
+   */
+  verify?: boolean;
   /** The run's outputs (the caller commits); default: a set of its own, committed on success. */
   outputs?: OutputSet;
 }
@@ -284,7 +290,12 @@ async function prepare(
     if (request.ref.tag !== undefined) selection.tag = request.ref.tag;
     if (request.ref.digest !== undefined) selection.digest = request.ref.digest;
     if (options.platform !== undefined) selection.platform = options.platform;
-    const resolved = await resolve(layout, selection);
+    // Resolve, then check every blob of the selection: before any thin copy is written and
+    // before buildx runs.
+    const resolved = await resolveBase(layout, selection, {
+      hash: options.verify === true,
+      label: `build context ${request.name}`,
+    });
     const tag = request.ref.tag ?? resolved.tag ?? 'latest';
     warnings.push(
       ...layout.warnings.map((w) => ({ ...w, message: `${request.name}: ${w.message}` })),

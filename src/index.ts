@@ -65,6 +65,7 @@ export {
   type TagOrder,
   type FindTagOptions,
 } from './resolve.js';
+export { checkBase, resolveBase, type BaseCheck, type BaseCheckOptions } from './base-check.js';
 export {
   verifyLayout,
   type VerifyOptions,

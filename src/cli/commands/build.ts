@@ -4,7 +4,12 @@ import type { Argv } from 'yargs';
 import { build, type BuildOptions } from '../../build.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
 import { buildProgress, type ProgressMode } from '../build-progress.js';
-import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
+import {
+  buildxOptions,
+  buildxVersionFromArgs,
+  verifyOption,
+  type BuildxArgs,
+} from '../buildx-options.js';
 import type { GlobalArgs } from '../common.js';
 import type { OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
@@ -18,6 +23,7 @@ type BuildArgs = BuildxArgs & {
   'repair-annotations': boolean;
   preflight: boolean;
   'private-docker-config': 'auto' | 'always' | 'never';
+  verify: boolean;
 };
 
 const PROGRESS: readonly ProgressMode[] = ['auto', 'tty', 'plain', 'quiet', 'json'];
@@ -27,7 +33,7 @@ export const describe =
   'Run docker buildx build with safe contexts, read its whole stream, verify and publish the result';
 
 export function builder<T>(y: Argv<T>): Argv<T & BuildArgs> {
-  return buildxOptions(y)
+  return verifyOption(buildxOptions(y))
     .parserConfiguration({ 'unknown-options-as-args': true })
     .positional('args', {
       type: 'string',
@@ -89,6 +95,7 @@ export async function handler(
     out: path.resolve(io.cwd, args.out),
     mode: args.mode,
     strict: args.strict,
+    verify: args.verify,
     docker: args.docker,
     env: { ...io.env } as NodeJS.ProcessEnv,
     repairAnnotations: args['repair-annotations'],

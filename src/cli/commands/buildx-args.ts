@@ -11,7 +11,12 @@ import {
   type BuildFlags,
 } from '../../buildx/flags.js';
 import { ErrorCode, OcikitError, errnoCode } from '../../errors.js';
-import { buildxOptions, buildxVersionFromArgs, type BuildxArgs } from '../buildx-options.js';
+import {
+  buildxOptions,
+  buildxVersionFromArgs,
+  verifyOption,
+  type BuildxArgs,
+} from '../buildx-options.js';
 import { refInputs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
@@ -24,6 +29,7 @@ type ArgsArgs = BuildxArgs & {
   format: Format;
   'args-file'?: string;
   preflight: boolean;
+  verify: boolean;
 };
 
 export const command = 'buildx-args [args..]';
@@ -31,7 +37,7 @@ export const describe =
   'Print the complete docker buildx build invocation with every oci-layout context made safe';
 
 export function builder<T>(y: Argv<T>): Argv<T & ArgsArgs> {
-  return buildxOptions(y)
+  return verifyOption(buildxOptions(y))
     .parserConfiguration({ 'unknown-options-as-args': true })
     .positional('args', {
       type: 'string',
@@ -143,6 +149,7 @@ export async function handler(
     cwd: io.cwd,
     mode: args.mode,
     strict: args.strict,
+    verify: args.verify,
     docker: args.docker,
     outputs,
   };
