@@ -8,75 +8,16 @@
 // Targets (issue 3): <= 50 ms, >= 30x faster than (b), flat as bytes grow (1 GiB vs 4 GiB).
 // Layouts are generated once and cached in ${OCIKIT_BENCH_CACHE:-/var/tmp/ocikit-bench}.
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeSingleImage } from './layout.mjs';
+import { writeBlobsLayout } from './layout.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const bundle = path.join(root, 'dist/ocikit.mjs');
 const cache = process.env.OCIKIT_BENCH_CACHE ?? '/var/tmp/ocikit-bench';
 const SMALL = 2000;
-const MiB = 1024 * 1024;
-
-function sha256(b) {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-/** A valid layout: one image whose layers are SMALL 4 KiB blobs plus big blobs of bigMiB each. */
-function makeLayout(dir, bigCount, bigMiB) {
-  if (existsSync(path.join(dir, 'index.json'))) return;
-  const tmp = `${dir}.tmp`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(path.join(tmp, 'blobs', 'sha256'), { recursive: true });
-  const put = (bytes, mediaType) => {
-    const hex = sha256(bytes);
-    writeFileSync(path.join(tmp, 'blobs', 'sha256', hex), bytes);
-    return { mediaType, digest: `sha256:${hex}`, size: bytes.length };
-  };
-  const layers = [];
-  for (let i = 0; i < SMALL; i++)
-    layers.push(
-      put(
-        Buffer.concat([Buffer.from(`small ${i}\n`), randomBytes(4096)]),
-        'application/vnd.oci.image.layer.v1.tar',
-      ),
-    );
-  const chunk = randomBytes(MiB);
-  for (let b = 0; b < bigCount; b++) {
-    const file = path.join(tmp, `big-${b}`);
-    const fd = openSync(file, 'w');
-    const h = createHash('sha256');
-    for (let m = 0; m < bigMiB; m++) {
-      chunk.writeUInt32LE(b * 100000 + m, 0);
-      writeSync(fd, chunk);
-      h.update(chunk);
-    }
-    closeSync(fd);
-    const hex = h.digest('hex');
-    renameSync(file, path.join(tmp, 'blobs', 'sha256', hex));
-    layers.push({
-      mediaType: 'application/vnd.oci.image.layer.v1.tar',
-      digest: `sha256:${hex}`,
-      size: bigMiB * MiB,
-    });
-  }
-  writeSingleImage(tmp, put, layers, { tag: 'bench' });
-  renameSync(tmp, dir);
-}
 
 function hyperfine(commands, runs, warmup) {
   const out = path.join(os.tmpdir(), `ocikit-bench-${process.pid}.json`);
@@ -116,7 +57,7 @@ try {
     process.stderr.write(
       `bench: layout ${s.label} (${SMALL} small blobs + ${s.big} x ${s.mib} MiB) in ${s.dir}\n`,
     );
-    makeLayout(s.dir, s.big, s.mib);
+    writeBlobsLayout(s.dir, { small: SMALL, bigCount: s.big, bigMiB: s.mib, tag: 'bench' });
     const out = path.join(scratch, 'out');
     const node = process.execPath;
     const env = `env -i PATH=/usr/bin:/bin`;
@@ -221,3 +162,6 @@ writeFileSync(
   path.join(root, 'bench', 'results', 'context.json'),
   `${JSON.stringify({ date: new Date().toISOString(), rows, checks }, null, 2)}\n`,
 );
+
+// The base check's in-process cost on a 2,000-blob layout (bench/base-check.mjs).
+await import('./base-check.mjs');

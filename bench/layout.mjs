@@ -1,7 +1,7 @@
 // Generates the benchmark layout once and caches it: deterministic content (AES-256-CTR
 // keystream under a fixed key, so same bytes on every machine), valid index.json, manifests
 // and configs. 20 images of 100 small layers (1–16 KiB) + 1 image of 5 × 200 MiB layers.
-import { createCipheriv, createHash } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -203,4 +203,52 @@ export function writeSingleImage(
       manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': tag } }],
     }),
   );
+}
+
+/**
+ * A valid single-image layout whose layers are `small` blobs of ~4 KiB (random bytes) plus
+ * `bigCount` blobs of `bigMiB` MiB each, tagged `tag`. Generated into `DIR.tmp` and renamed
+ * into place; an existing layout is kept (it is a cache).
+ */
+export function writeBlobsLayout(dir, { small, bigCount = 0, bigMiB = 0, tag }) {
+  const MiB = 1024 * 1024;
+  const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+  if (existsSync(path.join(dir, 'index.json'))) return;
+  const tmp = `${dir}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(path.join(tmp, 'blobs', 'sha256'), { recursive: true });
+  const put = (bytes, mediaType) => {
+    const hex = sha256(bytes);
+    writeFileSync(path.join(tmp, 'blobs', 'sha256', hex), bytes);
+    return { mediaType, digest: `sha256:${hex}`, size: bytes.length };
+  };
+  const layers = [];
+  for (let i = 0; i < small; i++)
+    layers.push(
+      put(
+        Buffer.concat([Buffer.from(`small ${i}\n`), randomBytes(4096)]),
+        'application/vnd.oci.image.layer.v1.tar',
+      ),
+    );
+  const chunk = randomBytes(MiB);
+  for (let b = 0; b < bigCount; b++) {
+    const file = path.join(tmp, `big-${b}`);
+    const fd = openSync(file, 'w');
+    const h = createHash('sha256');
+    for (let m = 0; m < bigMiB; m++) {
+      chunk.writeUInt32LE(b * 100000 + m, 0);
+      writeSync(fd, chunk);
+      h.update(chunk);
+    }
+    closeSync(fd);
+    const hex = h.digest('hex');
+    renameSync(file, path.join(tmp, 'blobs', 'sha256', hex));
+    layers.push({
+      mediaType: 'application/vnd.oci.image.layer.v1.tar',
+      digest: `sha256:${hex}`,
+      size: bigMiB * MiB,
+    });
+  }
+  writeSingleImage(tmp, put, layers, { tag });
+  renameSync(tmp, dir);
 }

@@ -30,6 +30,8 @@ import { mergeIndex } from './index-merge.js';
 import { Annotation } from './media-types.js';
 import { formatPlatform, parsePlatform } from './platform.js';
 import { resolve, type ResolveOptions } from './resolve.js';
+import { resolveBase } from './base-check.js';
+import { buildxBehaviour } from './buildx/compat.js';
 import { RawJsonStream, type StreamEvent, type Vertex } from './buildx/stream.js';
 import type { PreparedContext } from './context.js';
 import { extractLayoutArchive } from './archive/unpack.js';
@@ -273,6 +275,9 @@ async function runBuild(
   if (configMode === 'always' || (configMode === 'auto' && !(await writableDir(currentConfig)))) {
     env['DOCKER_CONFIG'] = await privateDockerConfig(env, path.join(tmpRoot, 'docker-config'));
   }
+  const job0 = { flags, options, cwd: options.cwd ?? process.cwd() };
+  // The bases first: a missing or wrong blob stops the build before docker is asked anything.
+  await checkBases(job0.flags, job0.options, job0.cwd);
   if (options.preflight !== false) await preflight(docker, flags.builder, env);
   const job: BuildJob = {
     flags,
@@ -302,6 +307,27 @@ async function runBuild(
       platforms: result.split?.platforms ?? [],
     };
   return result;
+}
+
+/** {@link resolveBase} on every oci-layout context directory (archives are checked as they unpack). */
+async function checkBases(flags: BuildFlags, options: BuildOptions, cwd: string): Promise<void> {
+  for (const arg of flags.buildContext ?? []) {
+    const c = await classifyContext(arg, cwd);
+    if (c.layout === undefined) continue;
+    const abs = path.resolve(cwd, c.layout.ref.path);
+    if ((await fsp.stat(abs).catch(() => undefined))?.isFile() !== false) continue;
+    const layout = await openLayout(abs, {
+      strict: options.strict ?? false,
+      name: c.layout.ref.path,
+    });
+    const selection: ResolveOptions = { tagOrder: buildxBehaviour(options.buildx).tagOrder };
+    if (c.layout.ref.tag !== undefined) selection.tag = c.layout.ref.tag;
+    if (c.layout.ref.digest !== undefined) selection.digest = c.layout.ref.digest;
+    await resolveBase(layout, selection, {
+      hash: options.verify === true,
+      label: `build context ${c.name}`,
+    });
+  }
 }
 
 /** One run of buildx into `dest`, read to the end and checked. */

@@ -7,13 +7,14 @@ import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isRegularFile, unpackContextArchive } from './archive/context.js';
+import { resolveBase } from './base-check.js';
 import { buildxBehaviour, formatBuildxVersion, type BuildxVersion } from './buildx/compat.js';
 import { buildxSafeTag, formatLayoutRef, pathNeedsRemap, type LayoutRef } from './buildx/ref.js';
 import { ErrorCode, OcikitError, quote } from './errors.js';
 import { Annotation } from './media-types.js';
 import { openLayout, type Layout } from './layout.js';
 import { withOutputs, type OutputSet, type PendingOutput } from './output/outputs.js';
-import { resolve } from './resolve.js';
+import type { MatchedBy, ResolveOptions } from './resolve.js';
 import type { Descriptor, Warning } from './schema.js';
 import { writeThinCopy, type LinkKind } from './thin-copy.js';
 
@@ -43,8 +44,16 @@ export interface PrepareOptions {
   buildx?: BuildxVersion;
   /** Select one platform's manifest instead of pinning the whole index. */
   platform?: string;
-  /** Reject spec deviations (see openLayout). */
+  /**
+   * Reject spec deviations (see openLayout), and a tag that matches nothing even when the
+   * layout holds a single manifest (`OCIKIT_TAG_NOT_FOUND` instead of `OCIKIT_W_TAG_FALLBACK`).
+   */
   strict?: boolean;
+  /**
+   * Also hash every blob of the selected images before buildx runs. Without it the base check
+   * still proves each blob present, a regular file (or an allowed symlink) of its declared size.
+   */
+  verify?: boolean;
   /** The run's outputs (the caller commits); default: a set of its own, committed on success. */
   outputs?: OutputSet;
   /** Largest expansion of an archive context (see UnpackOptions.maxBytes). */
@@ -64,6 +73,12 @@ export interface PreparedContext {
   /** The absolute directory buildx reads. */
   path: string;
   tag: string;
+  /**
+   * How the tag or digest was matched (the tag lookup order is the target buildx version's);
+   * `single-manifest` when the tag, or the implied `latest`, matched nothing and the only
+   * manifest was taken.
+   */
+  matchedBy: MatchedBy;
   descriptor: Descriptor;
   /** The tag as given, when `tag` is the buildx-safe name standing for it (a full reference, say). */
   sourceTag?: string;
@@ -118,6 +133,7 @@ interface Plan {
   tag: string;
   /** The tag as given (differs from `tag` when that had to be made buildx-safe). */
   sourceTag: string;
+  matchedBy: MatchedBy;
   strategy: Strategy;
   reasons: string[];
   /** Set for a tar-format layout (FILE.tar): the directory it was unpacked into, under `out`. */
@@ -278,16 +294,21 @@ async function prepare(
       strict: options.strict ?? false,
       name: request.ref.path,
     });
-    const selection: { tag?: string; digest?: string; platform?: string } = {};
+    const selection: ResolveOptions = { tagOrder: buildxBehaviour(options.buildx).tagOrder };
     if (request.ref.tag !== undefined) selection.tag = request.ref.tag;
     if (request.ref.digest !== undefined) selection.digest = request.ref.digest;
     if (options.platform !== undefined) selection.platform = options.platform;
-    const resolved = await resolve(layout, selection);
+    // Resolve, then check every blob of the selection: before any thin copy is written and
+    // before buildx runs.
+    const resolved = await resolveBase(layout, selection, {
+      hash: options.verify === true,
+      label: `build context ${request.name}`,
+    });
+    const sourceTag = request.ref.tag ?? resolved.tag ?? 'latest';
+    const tag = buildxSafeTag(sourceTag);
     warnings.push(
       ...layout.warnings.map((w) => ({ ...w, message: `${request.name}: ${w.message}` })),
     );
-    const sourceTag = request.ref.tag ?? resolved.tag ?? 'latest';
-    const tag = buildxSafeTag(sourceTag);
     const reasons =
       unpacked !== undefined
         ? [
@@ -333,6 +354,7 @@ async function prepare(
       descriptor: resolved.descriptor,
       tag,
       sourceTag,
+      matchedBy: resolved.matchedBy,
       strategy,
       reasons,
     };
@@ -350,6 +372,7 @@ async function prepare(
     path: p.absPath,
     tag: p.tag,
     ...(p.sourceTag !== p.tag ? { sourceTag: p.sourceTag } : {}),
+    matchedBy: p.matchedBy,
     descriptor: p.descriptor,
   }));
   if (thin.length > 0) {

@@ -20,6 +20,10 @@ export const HASH_ALGORITHMS: Readonly<Record<string, number>> = { sha256: 64, s
 // OCI image-spec descriptor.md: algorithm-component [+._-] separated, encoded [a-zA-Z0-9=_-]+.
 const GRAMMAR = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
 const MAX_DIGEST_LENGTH = 1024;
+/** `^[a-f0-9]{N}$` per registered algorithm, compiled once (digests are parsed per blob). */
+const HEX: Readonly<Record<string, RegExp>> = Object.fromEntries(
+  Object.entries(HASH_ALGORITHMS).map(([alg, n]) => [alg, new RegExp(`^[a-f0-9]{${n}}$`)]),
+);
 
 /** True when `algorithm` is one ocikit can compute (sha256, sha512). */
 export function isHashable(algorithm: string): boolean {
@@ -34,8 +38,8 @@ export function isHashable(algorithm: string): boolean {
  * @throws OcikitError `OCIKIT_DIGEST_INVALID`
  */
 export function parseDigest(value: unknown, where = 'digest'): Digest {
-  const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 200)) : String(value);
   const fail = (why: string): never => {
+    const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 200)) : String(value);
     throw new OcikitError(
       ErrorCode.DigestInvalid,
       `${where}: ${shown} is not a valid digest: ${why}`,
@@ -52,9 +56,8 @@ export function parseDigest(value: unknown, where = 'digest'): Digest {
   const algorithm = m[1] as string;
   const encoded = m[2] as string;
   // Own properties only: `constructor:...` is a valid unregistered algorithm, not Object's.
-  const hexLength = isHashable(algorithm) ? HASH_ALGORITHMS[algorithm] : undefined;
-  if (hexLength !== undefined && !new RegExp(`^[a-f0-9]{${hexLength}}$`).test(encoded)) {
-    return fail(`${algorithm} needs ${hexLength} lowercase hex characters`);
+  if (isHashable(algorithm) && !(HEX[algorithm] as RegExp).test(encoded)) {
+    return fail(`${algorithm} needs ${HASH_ALGORITHMS[algorithm]} lowercase hex characters`);
   }
   return { value, algorithm, encoded };
 }

@@ -369,7 +369,7 @@ export async function mergeIndex(
     const root =
       ref.digest !== undefined
         ? await findDigest(layout, ref.digest)
-        : findTag(layout, ref.tag ?? 'latest').descriptor;
+        : findTag(layout, ref.tag).descriptor;
     await collect(source, withoutTags(root), 0, entries);
     opened.push(source);
     warnings.push(...layout.warnings.map((w) => ({ ...w, message: `${input}: ${w.message}` })));

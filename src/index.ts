@@ -58,10 +58,14 @@ export {
   findDigest,
   layoutTags,
   manifestPlatform,
+  CURRENT_TAG_ORDER,
   type ResolveOptions,
   type Resolved,
   type MatchedBy,
+  type TagOrder,
+  type FindTagOptions,
 } from './resolve.js';
+export { checkBase, resolveBase, type BaseCheck, type BaseCheckOptions } from './base-check.js';
 export {
   verifyLayout,
   type VerifyOptions,
@@ -124,8 +128,14 @@ export {
   parseBuildxVersion,
   buildxBehaviour,
   formatBuildxVersion,
+  isDistroBuild,
+  renderCompatMarkdown,
+  COMPAT,
+  SIDESTEPPED,
   type BuildxVersion,
   type BuildxBehaviour,
+  type CompatRow,
+  type SidesteppedFact,
 } from './buildx/compat.js';
 export { detectBuildxVersion, type Detected } from './buildx/detect.js';
 export {

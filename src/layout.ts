@@ -3,7 +3,14 @@
  * renames anything: it opens files with O_RDONLY and reads them.
  */
 import { createHash } from 'node:crypto';
-import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
+import {
+  constants as fsc,
+  lstatSync,
+  promises as fsp,
+  realpathSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import path from 'node:path';
 import { blobRelPath, isHashable, parseDigest, type Digest } from './digest.js';
 import { ErrorCode, OcikitError, errnoCode } from './errors.js';
@@ -142,16 +149,33 @@ export function digestBytes(algorithm: string, bytes: Uint8Array): string {
 export class Layout {
   private readonly jsonCache = new Map<string, Promise<JsonBlob>>();
 
-  private readonly algDirs = new Map<string, Promise<string>>();
+  private readonly algDirs = new Map<string, { real: string } | { error: unknown }>();
 
-  /** The real path of `blobs/<algorithm>` (cached). */
-  private realAlgDir(algorithm: string): Promise<string> {
-    let p = this.algDirs.get(algorithm);
+  private readonly algPaths = new Map<string, string>();
+
+  /** `blobs/<algorithm>` under the layout directory as given (cached). */
+  private algPath(algorithm: string): string {
+    let p = this.algPaths.get(algorithm);
     if (p === undefined) {
-      p = fsp.realpath(path.join(this.dir, 'blobs', algorithm));
-      this.algDirs.set(algorithm, p);
+      p = path.join(this.dir, 'blobs', algorithm);
+      this.algPaths.set(algorithm, p);
     }
     return p;
+  }
+
+  /** The real path of `blobs/<algorithm>` (cached, failures too). */
+  private realAlgDir(algorithm: string): string {
+    let r = this.algDirs.get(algorithm);
+    if (r === undefined) {
+      try {
+        r = { real: realpathSync(this.algPath(algorithm)) };
+      } catch (error) {
+        r = { error };
+      }
+      this.algDirs.set(algorithm, r);
+    }
+    if ('error' in r) throw r.error;
+    return r.real;
   }
 
   /** @internal use {@link openLayout} */
@@ -181,24 +205,36 @@ export class Layout {
    * @throws OcikitError `OCIKIT_BLOB_MISSING`, `OCIKIT_BLOB_NOT_FILE`, `OCIKIT_BLOB_SYMLINK_ESCAPES`, `OCIKIT_BLOB_UNREADABLE`
    */
   async locateBlob(digest: Digest): Promise<BlobFile> {
+    return this.locateBlobSync(digest);
+  }
+
+  /**
+   * {@link locateBlob}, synchronously: the one implementation. A few metadata syscalls per
+   * blob; synchronous calls cost a fifth of the CPU of thread-pool round trips, which is what
+   * checking 2,000 blobs before a build is made of.
+   * @throws OcikitError as {@link locateBlob}
+   */
+  locateBlobSync(digest: Digest): BlobFile {
     const relPath = blobRelPath(digest);
-    const file = path.join(this.dir, relPath);
+    // = path.join(this.dir, relPath): neither grammar admits '.', '..' or a separator.
+    const file = this.algPath(digest.algorithm) + path.sep + digest.encoded;
     let real: string;
     let lst: Stats | undefined;
     try {
       // One realpath per algorithm directory (a thin copy's `blobs` is a symlink), then one
       // lstat per blob; only a blob that is itself a symlink costs a realpath of its own.
-      const algDir = await this.realAlgDir(digest.algorithm);
-      const candidate = path.join(algDir, digest.encoded);
-      lst = await fsp.lstat(candidate);
-      real = lst.isSymbolicLink() ? await fsp.realpath(candidate) : candidate;
+      const algDir = this.realAlgDir(digest.algorithm);
+      // algDir is a realpath and the encoded part passed the digest grammar: no join needed.
+      const candidate = algDir + path.sep + digest.encoded;
+      lst = lstatSync(candidate);
+      real = lst.isSymbolicLink() ? realpathSync(candidate) : candidate;
       if (lst.isSymbolicLink()) lst = undefined;
     } catch (e) {
       const code = errnoCode(e);
       if (code === 'ENOENT' || code === 'ENOTDIR') {
         let dangling = false;
         try {
-          dangling = (await fsp.lstat(file)).isSymbolicLink();
+          dangling = lstatSync(file).isSymbolicLink();
         } catch {
           // not there at all
         }
@@ -227,8 +263,7 @@ export class Layout {
       );
     }
     const inside = real.startsWith(this.realDir + path.sep);
-    const sameBlob = real.endsWith(path.sep + relPath.split('/').join(path.sep));
-    if (!inside && !sameBlob) {
+    if (!inside && !real.endsWith(path.sep + relPath.split('/').join(path.sep))) {
       throw new OcikitError(
         ErrorCode.BlobSymlinkEscapes,
         `${relPath}: is a symlink to ${real}, outside the layout and not a copy of this blob`,
@@ -240,7 +275,7 @@ export class Layout {
     }
     let st = lst;
     try {
-      st ??= await fsp.stat(real);
+      st ??= statSync(real);
     } catch (e) {
       throw new OcikitError(
         ErrorCode.BlobUnreadable,

@@ -1,9 +1,17 @@
 /**
- * Tag, digest and platform resolution with buildx's semantics, without writing anything:
- * a tag matches `io.containerd.image.name`, then `org.opencontainers.image.ref.name`, then
- * (when index.json holds exactly one manifest) that manifest. No tag and no digest means the
- * tag `latest`, as in buildx. A platform selects a manifest from an index (nested indexes
- * too), skipping attestation manifests.
+ * Tag, digest and platform resolution with buildx's semantics, without writing anything.
+ * A tag is looked up in index.json in the order of the buildx version in use (buildx >= 0.20:
+ * `io.containerd.image.name`, then `org.opencontainers.image.ref.name`; buildx <= 0.19:
+ * `org.opencontainers.image.ref.name` only), then, when index.json holds exactly one manifest,
+ * that manifest (every buildx version falls back so). No tag and no digest means the tag
+ * `latest`, as in buildx. A platform selects a manifest from an index (nested indexes too),
+ * skipping attestation manifests.
+ *
+ * Warnings go where the layout's other warnings go ({@link Layout.warnings}):
+ * `OCIKIT_W_TAG_FALLBACK` when a tag that was asked for matches nothing and the only manifest
+ * is taken (refused with `OCIKIT_TAG_NOT_FOUND` when the layout was opened `strict`; the
+ * implied `latest` falling back is quiet, see {@link findTag}), and `OCIKIT_W_TAG_ORDER` when
+ * the other lookup order would pick a different manifest.
  */
 import { parseDigest } from './digest.js';
 import { ErrorCode, OcikitError } from './errors.js';
@@ -11,6 +19,16 @@ import type { Layout } from './layout.js';
 import { Annotation, isIndexMediaType, isManifestMediaType } from './media-types.js';
 import { formatPlatform, isAttestation, parsePlatform, platformScore } from './platform.js';
 import type { Descriptor, Platform } from './schema.js';
+
+/**
+ * The annotations a tag is looked up in, in order: `image-name-first` is
+ * `io.containerd.image.name` then `org.opencontainers.image.ref.name` (buildx >= 0.20, BuildKit
+ * 01cf0c69f); `ref-name-only` is `org.opencontainers.image.ref.name` alone (buildx <= 0.19).
+ */
+export type TagOrder = 'image-name-first' | 'ref-name-only';
+
+/** The order of current buildx releases; what {@link resolve} uses unless told otherwise. */
+export const CURRENT_TAG_ORDER: TagOrder = 'image-name-first';
 
 /** What to resolve. */
 export interface ResolveOptions {
@@ -20,9 +38,14 @@ export interface ResolveOptions {
   digest?: string;
   /** `os/arch[/variant]` or a platform object: select one manifest from an index. */
   platform?: string | Platform;
+  /** How tags are looked up. Default {@link CURRENT_TAG_ORDER}. */
+  tagOrder?: TagOrder;
 }
 
-/** How the starting descriptor was found. */
+/**
+ * How the starting descriptor was found: by digest, by one of the two tag annotations, or
+ * (`single-manifest`) as the only manifest in index.json when the tag matched nothing.
+ */
 export type MatchedBy =
   'digest' | typeof Annotation.ContainerdImageName | typeof Annotation.RefName | 'single-manifest';
 
@@ -62,27 +85,47 @@ export function layoutTags(layout: Layout): string[] {
   return [...new Set(layout.index.manifests.flatMap(tagsOf))].sort();
 }
 
-/**
- * Find the index.json entry a tag names, with buildx's order; duplicates that disagree are
- * an error (buildx would silently take the first).
- * @throws OcikitError `OCIKIT_TAG_NOT_FOUND`, `OCIKIT_TAG_AMBIGUOUS`
- */
-export function findTag(
-  layout: Layout,
-  tag: string,
-): { descriptor: Descriptor; matchedBy: MatchedBy } {
-  for (const key of [Annotation.ContainerdImageName, Annotation.RefName] as const) {
+/** Options of {@link findTag}. */
+export interface FindTagOptions {
+  /** How tags are looked up. Default {@link CURRENT_TAG_ORDER}. */
+  order?: TagOrder;
+}
+
+/** What a lookup found: a descriptor, nothing, or a tag naming several manifests. */
+type Lookup =
+  { descriptor: Descriptor; matchedBy: MatchedBy } | { none: true } | { ambiguous: OcikitError };
+
+const KEYS: Record<
+  TagOrder,
+  readonly (typeof Annotation.ContainerdImageName | typeof Annotation.RefName)[]
+> = {
+  'image-name-first': [Annotation.ContainerdImageName, Annotation.RefName],
+  'ref-name-only': [Annotation.RefName],
+};
+
+/** Who looks tags up in an order, for messages. */
+const WHO: Record<TagOrder, string> = {
+  'image-name-first':
+    'buildx >= 0.20 (io.containerd.image.name, then org.opencontainers.image.ref.name)',
+  'ref-name-only': 'buildx <= 0.19 (org.opencontainers.image.ref.name only)',
+};
+
+/** One lookup in one order: annotation matches, then the single-manifest fallback. */
+function lookup(layout: Layout, tag: string, order: TagOrder): Lookup {
+  for (const key of KEYS[order]) {
     const hits = layout.index.manifests.filter((d) => d.annotations?.[key] === tag);
     const distinct = [...new Map(hits.map((d) => [d.digest, d])).values()];
     if (distinct.length > 1) {
-      throw new OcikitError(
-        ErrorCode.TagAmbiguous,
-        `${layout.name}: tag ${JSON.stringify(tag)} (${key}) names ${distinct.length} different manifests: ${distinct.map((d) => d.digest).join(', ')}`,
-        {
-          hint: 'Pass --digest to pick one, and fix the producer so each tag is unique.',
-          details: { tag, digests: distinct.map((d) => d.digest) },
-        },
-      );
+      return {
+        ambiguous: new OcikitError(
+          ErrorCode.TagAmbiguous,
+          `${layout.name}: tag ${JSON.stringify(tag)} (${key}) names ${distinct.length} different manifests: ${distinct.map((d) => d.digest).join(', ')}`,
+          {
+            hint: 'Pass --digest to pick one, and fix the producer so each tag is unique.',
+            details: { tag, digests: distinct.map((d) => d.digest) },
+          },
+        ),
+      };
     }
     const [only] = distinct;
     if (only !== undefined) return { descriptor: only, matchedBy: key };
@@ -91,18 +134,95 @@ export function findTag(
   if (layout.index.manifests.length === 1 && single !== undefined) {
     return { descriptor: single, matchedBy: 'single-manifest' };
   }
-  const known = layoutTags(layout);
-  throw new OcikitError(
-    ErrorCode.TagNotFound,
-    `${layout.name}: no manifest is tagged ${JSON.stringify(tag)}`,
-    {
-      hint:
-        known.length > 0
-          ? `Tags in this layout: ${known.join(', ')}.`
-          : 'This layout has no tags; pass --digest (see ocikit inspect).',
-      details: { tag, tags: known },
-    },
-  );
+  return { none: true };
+}
+
+function describeLookup(l: Lookup): string {
+  if ('descriptor' in l) {
+    return l.matchedBy === 'single-manifest'
+      ? `${l.descriptor.digest} (the only manifest)`
+      : l.descriptor.digest;
+  }
+  if ('none' in l) return 'nothing';
+  const digests = l.ambiguous.details['digests'];
+  return `${Array.isArray(digests) ? digests.length : 'several'} manifests (it takes the first)`;
+}
+
+function note(layout: Layout, code: string, message: string): void {
+  const warnings = layout.lenience.warnings;
+  if (!warnings.some((w) => w.code === code && w.message === message)) {
+    warnings.push({ code, message });
+  }
+}
+
+/**
+ * Find the index.json entry a tag names, in the given lookup order; duplicates that disagree
+ * are an error (buildx would silently take the first). `tag` undefined means the implied
+ * `latest` (no tag and no digest given, as `oci-layout://DIR` in buildx).
+ *
+ * When nothing matches and index.json holds exactly one manifest, that manifest is taken, as
+ * every buildx version does. For a tag that was asked for this adds the warning
+ * `OCIKIT_W_TAG_FALLBACK` to the layout's warnings, or, when the layout was opened `strict`,
+ * throws `OCIKIT_TAG_NOT_FOUND`. For the implied `latest` it is quiet (a single untagged
+ * image is what `oci-layout://DIR` means); `matchedBy` says `single-manifest` either way.
+ * When the other lookup order would pick a different manifest (or none), the warning
+ * `OCIKIT_W_TAG_ORDER` names both.
+ * @throws OcikitError `OCIKIT_TAG_NOT_FOUND`, `OCIKIT_TAG_AMBIGUOUS`
+ */
+export function findTag(
+  layout: Layout,
+  tag: string | undefined,
+  options: FindTagOptions = {},
+): { descriptor: Descriptor; matchedBy: MatchedBy } {
+  const wanted = tag ?? 'latest';
+  const order = options.order ?? CURRENT_TAG_ORDER;
+  const other: TagOrder = order === 'image-name-first' ? 'ref-name-only' : 'image-name-first';
+  const found = lookup(layout, wanted, order);
+  const alternative = lookup(layout, wanted, other);
+  if ('ambiguous' in found) throw found.ambiguous;
+  if ('none' in found) {
+    const known = layoutTags(layout);
+    throw new OcikitError(
+      ErrorCode.TagNotFound,
+      `${layout.name}: no manifest is tagged ${JSON.stringify(wanted)}${order === CURRENT_TAG_ORDER ? '' : ` for ${WHO[order]}`}`,
+      {
+        hint:
+          'descriptor' in alternative
+            ? `${WHO[other]} would take ${alternative.descriptor.digest}; tag it with org.opencontainers.image.ref.name, or pass its digest.`
+            : known.length > 0
+              ? `Tags in this layout: ${known.join(', ')}.`
+              : 'This layout has no tags; pass --digest (see ocikit inspect).',
+        details: { tag: wanted, tags: known },
+      },
+    );
+  }
+  if (found.matchedBy === 'single-manifest' && tag !== undefined) {
+    if (layout.lenience.strict) {
+      throw new OcikitError(
+        ErrorCode.TagNotFound,
+        `${layout.name}: no manifest is tagged ${JSON.stringify(tag)}; buildx would take the only manifest, ${found.descriptor.digest} (rejected by --strict)`,
+        {
+          hint: 'Pass the digest, name no tag (the only manifest is then meant), or tag the manifest.',
+          details: { tag, tags: layoutTags(layout), digest: found.descriptor.digest },
+        },
+      );
+    }
+    note(
+      layout,
+      'OCIKIT_W_TAG_FALLBACK',
+      `${layout.name}: no manifest is tagged ${JSON.stringify(tag)}; using the only manifest in index.json, ${found.descriptor.digest}, as buildx does`,
+    );
+  }
+  const same =
+    'descriptor' in alternative && alternative.descriptor.digest === found.descriptor.digest;
+  if (!same) {
+    note(
+      layout,
+      'OCIKIT_W_TAG_ORDER',
+      `${layout.name}: tag ${JSON.stringify(wanted)} means ${found.descriptor.digest} for ${WHO[order]}, but ${describeLookup(alternative)} for ${WHO[other]}; using ${found.descriptor.digest}`,
+    );
+  }
+  return { descriptor: found.descriptor, matchedBy: found.matchedBy };
 }
 
 /**
@@ -229,7 +349,9 @@ export async function resolve(layout: Layout, options: ResolveOptions = {}): Pro
     root = await findDigest(layout, options.digest);
     matchedBy = 'digest';
   } else {
-    ({ descriptor: root, matchedBy } = findTag(layout, tag ?? 'latest'));
+    const order: FindTagOptions = {};
+    if (options.tagOrder !== undefined) order.order = options.tagOrder;
+    ({ descriptor: root, matchedBy } = findTag(layout, options.tag, order));
   }
   const result: Resolved = { descriptor: root, root, matchedBy, path: [root.digest] };
   if (tag !== undefined) result.tag = tag;

@@ -3,7 +3,7 @@
  * a regular file, with the declared size and digest. All problems are collected, each naming
  * the blob, what references it, and the tag and platform it belongs to.
  */
-import { blobRelPath, isHashable, parseDigest } from './digest.js';
+import { blobRelPath, isHashable, parseDigest, type Digest } from './digest.js';
 import { ErrorCode, OcikitError, isOcikitError } from './errors.js';
 import { hashFiles, type HashJob } from './hash.js';
 import type { Layout } from './layout.js';
@@ -77,6 +77,8 @@ export interface VerifyReport {
 
 interface Entry {
   descriptor: Descriptor;
+  /** The parsed digest; undefined when it is invalid (a problem is recorded). */
+  parsed?: Digest;
   kind: ContentKind;
   refs: Reference[];
   problems: Problem[];
@@ -138,6 +140,13 @@ class Walker {
     ctx: Context,
     ancestry: readonly string[],
   ): Promise<void> {
+    const entry = this.record(desc, ref);
+    if (entry.kind === 'layer' || entry.kind === 'blob') return;
+    await this.expand(entry, desc, ctx, ancestry);
+  }
+
+  /** Note one reference to a blob (synchronous: layers are most of the blobs). */
+  record(desc: Descriptor, ref: Reference): Entry {
     let entry = this.entries.get(desc.digest);
     if (entry === undefined) {
       entry = {
@@ -149,7 +158,7 @@ class Walker {
       };
       this.entries.set(desc.digest, entry);
       try {
-        parseDigest(desc.digest);
+        entry.parsed = parseDigest(desc.digest);
       } catch (e) {
         this.problem(entry, e);
       }
@@ -177,7 +186,16 @@ class Walker {
     ) {
       entry.refs.push(ref);
     }
-    if (entry.kind === 'layer' || entry.kind === 'blob') return;
+    return entry;
+  }
+
+  /** Read an index, manifest or config and visit what it references. */
+  private async expand(
+    entry: Entry,
+    desc: Descriptor,
+    ctx: Context,
+    ancestry: readonly string[],
+  ): Promise<void> {
     const isConfig = entry.kind === 'config';
     if (!isConfig && ancestry.includes(desc.digest)) {
       this.problem(
@@ -275,12 +293,8 @@ class Walker {
           here,
         );
         for (const layer of manifest.layers) {
-          await this.visit(
-            layer,
-            withCtx({ parent: desc.digest, role: 'layer' }, childCtx),
-            childCtx,
-            here,
-          );
+          const e = this.record(layer, withCtx({ parent: desc.digest, role: 'layer' }, childCtx));
+          if (e.kind !== 'layer' && e.kind !== 'blob') await this.expand(e, layer, childCtx, here);
         }
       }
     } catch (e) {
@@ -384,52 +398,51 @@ export async function verifyLayout(
     }
   }
 
-  // File checks for every blob not already read, then hashing.
+  // File checks for every blob not already read (synchronous: a few metadata syscalls per
+  // blob, cheaper than a thread-pool round trip each), then hashing.
   const entries = [...walker.entries.values()];
   const toHash: { entry: Entry; job: HashJob }[] = [];
-  await Promise.all(
-    entries.map(async (entry) => {
-      if (entry.problems.length > 0 || entry.hashed) return;
-      const d = entry.descriptor;
-      const digest = parseDigest(d.digest);
-      try {
-        const file = await layout.locateBlob(digest);
-        if (file.size !== d.size) {
-          throw new OcikitError(
-            ErrorCode.BlobSizeMismatch,
-            `blob ${d.digest} at ${file.relPath} is ${file.size} bytes, the descriptor says ${d.size}`,
-            {
-              hint: 'The blob is truncated or was replaced; copy the layout again from its source.',
-            },
-          );
-        }
-        if (options.noDigests) return;
-        if (!isHashable(digest.algorithm)) {
-          throw new OcikitError(
-            ErrorCode.DigestUnsupported,
-            `blob ${d.digest}: algorithm ${digest.algorithm} is not supported`,
-            {
-              hint: 'ocikit verifies sha256 and sha512 digests; pass --no-digests to check sizes only.',
-            },
-          );
-        }
-        toHash.push({ entry, job: { path: file.path, algorithm: digest.algorithm, size: d.size } });
-      } catch (e) {
-        if (
-          isOcikitError(e, ErrorCode.BlobMissing) &&
-          (d.urls?.length ?? 0) > 0 &&
-          isForeignLayerMediaType(d.mediaType)
-        ) {
-          layout.lenience.warnings.push({
-            code: 'OCIKIT_W_FOREIGN_LAYER',
-            message: `foreign layer ${d.digest} is not in the layout (it has urls)`,
-          });
-          return;
-        }
-        walker.problem(entry, e);
+  for (const entry of entries) {
+    if (entry.problems.length > 0 || entry.hashed) continue;
+    const d = entry.descriptor;
+    const digest = entry.parsed ?? parseDigest(d.digest);
+    try {
+      const file = layout.locateBlobSync(digest);
+      if (file.size !== d.size) {
+        throw new OcikitError(
+          ErrorCode.BlobSizeMismatch,
+          `blob ${d.digest} at ${file.relPath} is ${file.size} bytes, the descriptor says ${d.size}`,
+          {
+            hint: 'The blob is truncated or was replaced; copy the layout again from its source.',
+          },
+        );
       }
-    }),
-  );
+      if (options.noDigests) continue;
+      if (!isHashable(digest.algorithm)) {
+        throw new OcikitError(
+          ErrorCode.DigestUnsupported,
+          `blob ${d.digest}: algorithm ${digest.algorithm} is not supported`,
+          {
+            hint: 'ocikit verifies sha256 and sha512 digests; pass --no-digests to check sizes only.',
+          },
+        );
+      }
+      toHash.push({ entry, job: { path: file.path, algorithm: digest.algorithm, size: d.size } });
+    } catch (e) {
+      if (
+        isOcikitError(e, ErrorCode.BlobMissing) &&
+        (d.urls?.length ?? 0) > 0 &&
+        isForeignLayerMediaType(d.mediaType)
+      ) {
+        layout.lenience.warnings.push({
+          code: 'OCIKIT_W_FOREIGN_LAYER',
+          message: `foreign layer ${d.digest} is not in the layout (it has urls)`,
+        });
+        continue;
+      }
+      walker.problem(entry, e);
+    }
+  }
   toHash.sort((a, b) => (a.entry.descriptor.digest < b.entry.descriptor.digest ? -1 : 1));
   const total = toHash.reduce((n, x) => n + x.job.size, 0);
   let done = 0;

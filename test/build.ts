@@ -1,4 +1,12 @@
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { ROOT, cli } from './helpers/cli.js';
@@ -50,6 +58,7 @@ function setup(t: Test, annotate = false): Setup {
         FAKE_LAYOUT: path.join(root, 'product'),
         FAKE_DIGEST: idx.digest,
         FAKE_ARGV: path.join(root, 'argv.json'),
+        FAKE_CALLS: path.join(root, 'calls.jsonl'),
       };
       return cli(
         [
@@ -229,4 +238,78 @@ t.test('annotations that the builder kept pass the check', async (t) => {
   const r = await s.run('ok', ['--annotation', 'index:org.opencontainers.image.title=app']);
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout, `${s.digest}\n`);
+});
+
+t.test('a broken base is refused before docker is run at all', async (t) => {
+  const layerOf = (layout: string, manifest: string): string => {
+    const m = JSON.parse(
+      readFileSync(path.join(layout, 'blobs', ...manifest.split(':')), 'utf8'),
+    ) as { layers: { digest: string }[] };
+    return path.join(layout, 'blobs', ...(m.layers[0]?.digest ?? '').split(':'));
+  };
+  const cases: [string, (blob: string, root: string) => void, string, string[]?][] = [
+    ['missing layer', (blob) => rmSync(blob), 'OCIKIT_BLOB_MISSING'],
+    ['layer of the wrong size', (blob) => appendFileSync(blob, 'x'), 'OCIKIT_BLOB_SIZE_MISMATCH'],
+    [
+      'layer symlinked out of the layout',
+      (blob, root) => {
+        writeFileSync(path.join(root, 'stray'), readFileSync(blob));
+        rmSync(blob);
+        symlinkSync(path.join(root, 'stray'), blob);
+      },
+      'OCIKIT_BLOB_SYMLINK_ESCAPES',
+    ],
+    [
+      'corrupt layer with --verify',
+      (blob) => {
+        const b = readFileSync(blob);
+        const last = b.length - 1;
+        b[last] = (b[last] ?? 0) ^ 0xff;
+        writeFileSync(blob, b);
+      },
+      'OCIKIT_BLOB_DIGEST_MISMATCH',
+      ['--verify'],
+    ],
+  ];
+  for (const [name, defect, code, extra] of cases) {
+    await t.test(name, async (t) => {
+      const s = setup(t);
+      const base = path.join(s.root, 'base');
+      const multi = JSON.parse(readFileSync(path.join(base, 'index.json'), 'utf8')) as {
+        manifests: { digest: string }[];
+      };
+      const index = JSON.parse(
+        readFileSync(
+          path.join(base, 'blobs', ...(multi.manifests[0]?.digest ?? '').split(':')),
+          'utf8',
+        ),
+      ) as { manifests: { digest: string }[] };
+      const amd64 = index.manifests[0]?.digest ?? '';
+      defect(layerOf(base, amd64), s.root);
+      const r = await s.run('ok', [...(extra ?? []), '--json']);
+      t.equal(r.code, 1, r.stderr);
+      t.match(JSON.parse(r.stdout), {
+        error: {
+          code,
+          message: new RegExp(
+            `build context base: .*manifest ${amd64} \\(tag "multi", platform linux/amd64\\)`,
+          ),
+        },
+      });
+      t.notOk(existsSync(path.join(s.root, 'calls.jsonl')), 'docker was never run');
+      t.notOk(existsSync(path.join(s.root, 'argv.json')), 'buildx never started');
+      t.notOk(existsSync(path.join(s.root, 'result')), 'nothing published');
+      t.same(readdirSync(path.join(s.root, 'tmp')), [], 'no thin copy left');
+    });
+  }
+  await t.test('the same base, intact: docker runs', async (t) => {
+    const s = setup(t);
+    const r = await s.run('ok', ['--verify']);
+    t.equal(r.code, 0, r.stderr);
+    const calls = readFileSync(path.join(s.root, 'calls.jsonl'), 'utf8').trim().split('\n');
+    t.ok(
+      calls.some((c) => c.startsWith('["buildx","build"')),
+      'buildx build ran',
+    );
+  });
 });

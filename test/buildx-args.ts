@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { dockerfileReferences, shellQuote } from '../src/buildx/args.js';
@@ -323,4 +323,46 @@ t.test('buildx-args --preflight asks the builder about its driver', async (t) =>
     (await cli([...base, '--out', 'e', 'app'], root, env('no-buildx'))).stderr,
     /OCIKIT_BUILDX_MISSING/,
   );
+});
+
+t.test('ocikit buildx-args: the base check, and --verify', async (t) => {
+  const root = t.testdir();
+  const s = standardLayout(path.join(root, 'layout'));
+  mkdirSync(path.join(root, 'app'));
+  writeFileSync(path.join(root, 'app', 'Dockerfile'), 'FROM base\n');
+  // Same size, other bytes: only hashing tells.
+  const single = JSON.parse(
+    readFileSync(path.join(root, 'layout', 'blobs', ...s.single.digest.split(':')), 'utf8'),
+  ) as { layers: { digest: string }[] };
+  const blob = path.join(root, 'layout', 'blobs', ...(single.layers[1]?.digest ?? '').split(':'));
+  const bytes = readFileSync(blob);
+  const last = bytes.length - 1;
+  bytes[last] = (bytes[last] ?? 0) ^ 0xff;
+  writeFileSync(blob, bytes);
+  const args = (out: string, ...extra: string[]) => [
+    'buildx-args',
+    '--build-context',
+    'base=layout:single',
+    '--buildx-version',
+    '0.29.1',
+    '--out',
+    out,
+    ...extra,
+    'app',
+  ];
+  const sizes = await cli(args('ctx1'), root);
+  t.equal(sizes.code, 0, `sizes only: ${sizes.stderr}`);
+  const hashed = await cli(args('ctx2', '--verify', '--json'), root);
+  t.equal(hashed.code, 1);
+  t.match(JSON.parse(hashed.stdout), {
+    error: {
+      code: 'OCIKIT_BLOB_DIGEST_MISMATCH',
+      message: new RegExp(`^build context base: blob ${single.layers[1]?.digest}`),
+    },
+  });
+  t.notOk(existsSync(path.join(root, 'ctx2')), 'no thin copy written');
+  rmSync(blob);
+  const missing = await cli(args('ctx3'), root);
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /error OCIKIT_BLOB_MISSING: build context base: .*tag "single"/);
 });

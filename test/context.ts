@@ -1,4 +1,5 @@
 import {
+  appendFileSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -6,14 +7,17 @@ import {
   readdirSync,
   readlinkSync,
   realpathSync,
+  rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { parseBuildxVersion } from '../src/buildx/compat.js';
 import { contextDirName, prepareContexts } from '../src/context.js';
+import type { OcikitError } from '../src/errors.js';
 import { cli } from './helpers/cli.js';
-import { standardLayout } from './helpers/layout-builder.js';
+import { LayoutBuilder, standardLayout } from './helpers/layout-builder.js';
 import { snapshotTree } from './helpers/tree.js';
 
 const v = (s: string) => parseBuildxVersion(s);
@@ -328,4 +332,195 @@ t.test('--max-bytes bounds an archive context as it bounds unpack', async (t) =>
     root,
   );
   t.equal(ok.code, 0, ok.stderr);
+});
+
+/** The blob path of a digest in a layout. */
+function blobPath(layout: string, digest: string): string {
+  return path.join(layout, 'blobs', ...digest.split(':'));
+}
+
+/** The first layer of an image manifest in a layout. */
+function firstLayer(layout: string, manifest: string): { digest: string; size: number } {
+  const m = JSON.parse(readFileSync(blobPath(layout, manifest), 'utf8')) as {
+    layers: { digest: string; size: number }[];
+  };
+  return m.layers[0] as { digest: string; size: number };
+}
+
+t.test('the base check: every blob of the selection, before anything is written', async (t) => {
+  type Defect = (layout: string, blob: string, elsewhere: string) => void;
+  const missing: Defect = (_l, blob) => rmSync(blob);
+  const grown: Defect = (_l, blob) => appendFileSync(blob, 'x');
+  const escaping: Defect = (_l, blob, elsewhere) => {
+    writeFileSync(path.join(elsewhere, 'not-a-blob'), readFileSync(blob));
+    rmSync(blob);
+    symlinkSync(path.join(elsewhere, 'not-a-blob'), blob);
+  };
+  const directory: Defect = (_l, blob) => {
+    rmSync(blob);
+    mkdirSync(blob);
+  };
+  const sameBlobElsewhere: Defect = (_l, blob, elsewhere) => {
+    const other = path.join(elsewhere, 'blobs', 'sha256');
+    mkdirSync(other, { recursive: true });
+    const target = path.join(other, path.basename(blob));
+    writeFileSync(target, readFileSync(blob));
+    rmSync(blob);
+    symlinkSync(target, blob);
+  };
+  const flipped: Defect = (_l, blob) => {
+    const b = readFileSync(blob);
+    const last = b.length - 1;
+    b[last] = (b[last] ?? 0) ^ 0xff;
+    writeFileSync(blob, b);
+  };
+  const cases: {
+    name: string;
+    defect: Defect;
+    which: 'amd64-layer' | 'arm64-config' | 'single-config';
+    platform?: string;
+    verify?: boolean;
+    code?: string;
+  }[] = [
+    { name: 'missing layer', defect: missing, which: 'amd64-layer', code: 'OCIKIT_BLOB_MISSING' },
+    {
+      name: 'layer of the wrong size',
+      defect: grown,
+      which: 'amd64-layer',
+      code: 'OCIKIT_BLOB_SIZE_MISMATCH',
+    },
+    {
+      name: 'layer symlinked out of the layout',
+      defect: escaping,
+      which: 'amd64-layer',
+      code: 'OCIKIT_BLOB_SYMLINK_ESCAPES',
+    },
+    {
+      name: 'layer is a directory',
+      defect: directory,
+      which: 'amd64-layer',
+      code: 'OCIKIT_BLOB_NOT_FILE',
+    },
+    {
+      name: 'layer linked to the same blob of another layout',
+      defect: sameBlobElsewhere,
+      which: 'amd64-layer',
+    },
+    { name: 'corrupt layer, sizes only', defect: flipped, which: 'amd64-layer' },
+    {
+      name: 'corrupt layer, --verify',
+      defect: flipped,
+      which: 'amd64-layer',
+      verify: true,
+      code: 'OCIKIT_BLOB_DIGEST_MISMATCH',
+    },
+    {
+      name: 'missing arm64 config, whole index',
+      defect: missing,
+      which: 'arm64-config',
+      code: 'OCIKIT_BLOB_MISSING',
+    },
+    {
+      name: 'missing config of the selected manifest (found while resolving)',
+      defect: missing,
+      which: 'single-config',
+      code: 'OCIKIT_BLOB_MISSING',
+    },
+    {
+      name: 'missing arm64 config, linux/amd64 selected',
+      defect: missing,
+      which: 'arm64-config',
+      platform: 'linux/amd64',
+    },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async (t) => {
+      const root = t.testdir({ elsewhere: {} });
+      const layoutDir = path.join(root, 'layout');
+      const s = standardLayout(layoutDir);
+      const manifest = {
+        'amd64-layer': s.amd64.digest,
+        'arm64-config': s.arm64.digest,
+        'single-config': s.single.digest,
+      }[c.which];
+      const tag = c.which === 'single-config' ? 'single' : 'multi';
+      const m = JSON.parse(readFileSync(blobPath(layoutDir, manifest), 'utf8')) as {
+        config: { digest: string };
+      };
+      const digest =
+        c.which === 'amd64-layer' ? firstLayer(layoutDir, manifest).digest : m.config.digest;
+      c.defect(layoutDir, blobPath(layoutDir, digest), path.join(root, 'elsewhere'));
+      const before = snapshotTree(root);
+      const options: Parameters<typeof prepareContexts>[1] = {
+        out: path.join(root, 'out'),
+        mode: 'thin',
+        buildx: v('0.29.1'),
+      };
+      if (c.platform !== undefined) options.platform = c.platform;
+      if (c.verify !== undefined) options.verify = c.verify;
+      const run = prepareContexts([{ name: 'base', ref: { path: layoutDir, tag } }], options);
+      if (c.code === undefined) {
+        const r = await run;
+        t.equal(r.contexts[0]?.strategy, 'thin');
+        return;
+      }
+      const err = (await run.catch((e: unknown) => e)) as OcikitError;
+      t.equal(err.code, c.code);
+      t.match(err.message, /^build context base: blob /);
+      t.match(err.message, digest, 'names the blob');
+      t.match(err.message, `manifest ${manifest}`, 'names the manifest that references it');
+      t.match(err.message, `tag "${tag}"`, 'names the tag');
+      if (c.which !== 'single-config') {
+        t.match(
+          err.message,
+          c.which === 'amd64-layer' ? 'platform linux/amd64' : 'platform linux/arm64/v8',
+          'names the platform',
+        );
+      }
+      t.match(err.details, { digest, referencedBy: [{ parent: manifest, tag }] });
+      t.same(snapshotTree(root), before, 'nothing written: no thin copy, no --out');
+    });
+  }
+});
+
+t.test('ocikit context: the base check and the fallback warning on the CLI', async (t) => {
+  const root = t.testdir();
+  const layoutDir = path.join(root, 'layout');
+  const s = standardLayout(layoutDir);
+  rmSync(blobPath(layoutDir, firstLayer(layoutDir, s.amd64.digest).digest));
+  const r = await cli(
+    ['context', 'base=layout:multi', '--out', 'ctx', '--buildx-version', '0.29.1', '--json'],
+    root,
+  );
+  t.equal(r.code, 1);
+  t.match(JSON.parse(r.stdout), {
+    error: { code: 'OCIKIT_BLOB_MISSING', message: /tag "multi", platform linux\/amd64/ },
+  });
+  t.notOk(existsSync(path.join(root, 'ctx')));
+  const untagged = path.join(root, 'untagged');
+  const b = new LayoutBuilder(untagged);
+  b.writeIndex([b.image({ platform: { os: 'linux', architecture: 'amd64' }, layers: [] })]);
+  const warned = await cli(
+    ['context', 'base=untagged:v1', '--out', 'ctx2', '--buildx-version', '0.29.1'],
+    root,
+  );
+  t.equal(warned.code, 0, warned.stderr);
+  t.match(
+    warned.stderr,
+    /warning OCIKIT_W_TAG_FALLBACK: base: untagged: no manifest is tagged "v1"/,
+  );
+  const quiet = await cli(
+    ['context', 'base=untagged', '--out', 'ctx3', '--buildx-version', '0.29.1', '--json'],
+    root,
+  );
+  t.match(JSON.parse(quiet.stdout), {
+    contexts: [{ matchedBy: 'single-manifest', tag: 'latest' }],
+    warnings: [],
+  });
+  const strict = await cli(
+    ['context', 'base=untagged:v1', '--out', 'ctx4', '--buildx-version', '0.29.1', '--strict'],
+    root,
+  );
+  t.equal(strict.code, 1);
+  t.match(strict.stderr, /OCIKIT_TAG_NOT_FOUND/);
 });

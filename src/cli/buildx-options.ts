@@ -44,6 +44,19 @@ export function buildxOptions<T>(y: Argv<T>): Argv<T & BuildxArgs> {
     }) as Argv<T & BuildxArgs>;
 }
 
+/**
+ * `--verify`: also hash every blob of the base images before buildx runs (without it they are
+ * checked for presence, kind and size only). For `context`, `buildx-args` and `build`.
+ */
+export function verifyOption<T>(y: Argv<T>): Argv<T & { verify: boolean }> {
+  return y.option('verify', {
+    type: 'boolean',
+    default: false,
+    describe:
+      'Also hash every blob of the base images before buildx runs (always checked: present, a file, the declared size)',
+  }) as Argv<T & { verify: boolean }>;
+}
+
 /** The buildx version to plan for, asking docker when `auto`. Warns on stderr when unknown. */
 export async function buildxVersionFromArgs(
   io: CliIo,

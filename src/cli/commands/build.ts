@@ -7,6 +7,7 @@ import {
   buildxOptions,
   buildxVersionFromArgs,
   maxBytesFromArgs,
+  verifyOption,
   type BuildxArgs,
 } from '../buildx-options.js';
 import { outputPath, type GlobalArgs } from '../common.js';
@@ -23,6 +24,7 @@ type BuildArgs = BuildxArgs & {
   preflight: boolean;
   'private-docker-config': 'auto' | 'always' | 'never';
   'split-platforms': SplitMode;
+  verify: boolean;
 };
 
 const PROGRESS: readonly ProgressMode[] = ['auto', 'tty', 'plain', 'quiet', 'json'];
@@ -32,7 +34,7 @@ export const describe =
   'Run docker buildx build with safe contexts, read its whole stream, verify and publish the result';
 
 export function builder<T>(y: Argv<T>): Argv<T & BuildArgs> {
-  return buildxOptions(y)
+  return verifyOption(buildxOptions(y))
     .parserConfiguration({ 'unknown-options-as-args': true })
     .positional('args', {
       type: 'string',
@@ -100,6 +102,7 @@ export async function handler(
     out: outputPath(io, args.out),
     mode: args.mode,
     strict: args.strict,
+    verify: args.verify,
     docker: args.docker,
     env: { ...io.env } as NodeJS.ProcessEnv,
     repairAnnotations: args['repair-annotations'],

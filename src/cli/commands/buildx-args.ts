@@ -15,6 +15,7 @@ import {
   buildxOptions,
   buildxVersionFromArgs,
   maxBytesFromArgs,
+  verifyOption,
   type BuildxArgs,
 } from '../buildx-options.js';
 import { outputPath, refInputs, type GlobalArgs } from '../common.js';
@@ -29,6 +30,7 @@ type ArgsArgs = BuildxArgs & {
   format: Format;
   'args-file'?: string;
   preflight: boolean;
+  verify: boolean;
 };
 
 export const command = 'buildx-args [args..]';
@@ -36,7 +38,7 @@ export const describe =
   'Print the complete docker buildx build invocation with every oci-layout context made safe';
 
 export function builder<T>(y: Argv<T>): Argv<T & ArgsArgs> {
-  return buildxOptions(y)
+  return verifyOption(buildxOptions(y))
     .parserConfiguration({ 'unknown-options-as-args': true })
     .positional('args', {
       type: 'string',
@@ -162,6 +164,7 @@ export async function handler(
     cwd: io.cwd,
     mode: args.mode,
     strict: args.strict,
+    verify: args.verify,
     docker: args.docker,
     outputs,
   };

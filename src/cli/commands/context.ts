@@ -7,6 +7,7 @@ import {
   buildxOptions,
   buildxVersionFromArgs,
   maxBytesFromArgs,
+  verifyOption,
   type BuildxArgs,
 } from '../buildx-options.js';
 import { outputPath, refInputs, type GlobalArgs } from '../common.js';
@@ -14,14 +15,14 @@ import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printStrategies, printWarnings, stableJson } from '../output.js';
 
-type ContextArgs = BuildxArgs & { contexts: string[]; platform?: string };
+type ContextArgs = BuildxArgs & { contexts: string[]; platform?: string; verify: boolean };
 
 export const command = 'context <contexts..>';
 export const describe =
   'Resolve oci-layout build contexts and make them safe for buildx (in place or thin copy)';
 
 export function builder<T>(y: Argv<T>): Argv<T & ContextArgs> {
-  return buildxOptions(y)
+  return verifyOption(buildxOptions(y))
     .positional('contexts', {
       type: 'string',
       array: true,
@@ -81,6 +82,7 @@ export async function handler(
     mode: args.mode,
     strict: args.strict,
     outputs,
+    verify: args.verify,
   };
   const maxBytes = maxBytesFromArgs(args);
   if (maxBytes !== undefined) options.maxBytes = maxBytes;

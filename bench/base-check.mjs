@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// Bench: the base check that context, buildx-args and build run before buildx (every blob of
+// the selected image present, a regular file or an allowed symlink, of its declared size), in
+// process, on one image of 2,000 small layers (bench/layout.mjs writeBlobsLayout, the generator
+// of bench/context.mjs). Rows, each the median of many runs:
+//   check         checkBase on a layout already opened and resolved (what prepareContexts adds)
+//   marginal      openLayout + resolveBase minus openLayout + resolve, fresh Layout each run
+//   --verify      checkBase with hashing (informational)
+// Wall and CPU time (process.cpuUsage) are both shown: on a busy machine the CPU time is the
+// fairer number. Target (issue 10): check <= 5 ms. Needs `npm run build` (dist/lib).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeBlobsLayout } from './layout.mjs';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const cache = process.env.OCIKIT_BENCH_CACHE ?? '/var/tmp/ocikit-bench';
+const SMALL = 2000;
+const TARGET_MS = 5;
+const dir = path.join(cache, `base-check-${SMALL}`);
+
+const { openLayout, resolve, resolveBase, checkBase } = await import(
+  path.join(root, 'dist/lib/index.js')
+);
+
+/** Median wall and CPU milliseconds of `runs` calls of `f` (after `warmup` untimed ones). */
+async function measure(f, runs, warmup = 3) {
+  for (let i = 0; i < warmup; i++) await f();
+  const wall = [];
+  const cpu = [];
+  for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    await f();
+    wall.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+  }
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { wall: median(wall), cpu: median(cpu), min: Math.min(...wall) };
+}
+
+const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+
+mkdirSync(cache, { recursive: true });
+process.stderr.write(`bench: base check, ${SMALL} small blobs in ${dir}\n`);
+writeBlobsLayout(dir, { small: SMALL, tag: 'bench' });
+const loadBefore = load();
+
+const layout = await openLayout(dir);
+const resolved = await resolve(layout, { tag: 'bench' });
+const selected = { digest: resolved.descriptor.digest, tag: 'bench' };
+const report = await checkBase(layout, selected);
+const check = await measure(() => checkBase(layout, selected), 51);
+const plain = await measure(async () => resolve(await openLayout(dir), { tag: 'bench' }), 31);
+const checked = await measure(async () => resolveBase(await openLayout(dir), { tag: 'bench' }), 31);
+const hashed = await measure(() => checkBase(layout, selected, { hash: true }), 7, 1);
+const loadAfter = load();
+
+const rows = [
+  ['check (sizes, no hashing)', check],
+  [
+    'marginal: resolveBase − resolve',
+    { wall: checked.wall - plain.wall, cpu: checked.cpu - plain.cpu },
+  ],
+  ['  openLayout + resolve', plain],
+  ['  openLayout + resolveBase', checked],
+  ['--verify (hashing)', hashed],
+];
+console.log(
+  `\nbase check, ${report.blobs} blobs (${(report.bytes / 1024 / 1024).toFixed(1)} MiB), medians; load ${loadBefore} → ${loadAfter}`,
+);
+console.log(`${'what'.padEnd(34)}${'wall ms'.padStart(9)}${'cpu ms'.padStart(9)}`);
+for (const [what, m] of rows)
+  console.log(`${what.padEnd(34)}${m.wall.toFixed(2).padStart(9)}${m.cpu.toFixed(2).padStart(9)}`);
+const ok = check.wall <= TARGET_MS;
+console.log(
+  `${ok ? 'PASS' : 'FAIL'} base check <= ${TARGET_MS} ms for ${report.blobs} blobs: ${check.wall.toFixed(2)} ms wall (min ${check.min.toFixed(2)}), ${check.cpu.toFixed(2)} ms CPU`,
+);
+mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
+writeFileSync(
+  path.join(root, 'bench', 'results', 'base-check.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), blobs: report.blobs, load: [loadBefore, loadAfter], rows: Object.fromEntries(rows), ok }, null, 2)}\n`,
+);

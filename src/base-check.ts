@@ -1,0 +1,145 @@
+/**
+ * The base check: before buildx reads a layout as a build context (and before ocikit writes a
+ * thin copy of it), every blob of the selected image must be there as verify accepts it — a
+ * regular file, or a symlink inside the layout or to the same `blobs/ALG/HEX` of another
+ * layout — with its declared size. buildx itself would find a missing blob only in the middle
+ * of the solve, after a thin copy was made and a builder started. It is {@link verifyLayout}
+ * on the selection, with `noDigests` unless hashing is asked for: one implementation of the
+ * per-blob checks.
+ */
+import { isOcikitError, OcikitError } from './errors.js';
+import type { Layout } from './layout.js';
+import { findTag, locateDigest, resolve, type Resolved, type ResolveOptions } from './resolve.js';
+import { verifyLayout, type Problem } from './verify.js';
+
+/** Options of {@link checkBase} and {@link resolveBase}. */
+export interface BaseCheckOptions {
+  /** Also hash every blob against its digest (`--verify`). Default false: presence, kind, size. */
+  hash?: boolean;
+  /** How messages name what is checked, e.g. `build context base`. Default: the layout's name. */
+  label?: string;
+}
+
+/** What {@link checkBase} checked. */
+export interface BaseCheck {
+  /** Distinct blobs of the selection. */
+  blobs: number;
+  /** Their declared bytes. */
+  bytes: number;
+  /** Whether content digests were checked. */
+  digests: boolean;
+}
+
+function selectionOf(selected: { digest: string; tag?: string }, hash: boolean) {
+  const selection: Parameters<typeof verifyLayout>[1] = {
+    digest: selected.digest,
+    noDigests: !hash,
+  };
+  if (selected.tag !== undefined) selection.tag = selected.tag;
+  return selection;
+}
+
+/** The coded error for a problem: the blob, what references it, its tag and platform. */
+function problemError(
+  layout: Layout,
+  problems: readonly Problem[],
+  first: Problem,
+  root: string,
+  label: string | undefined,
+): OcikitError {
+  const more = problems.length - 1;
+  // Problems about the file (a symlink, not a file) name its path; name the blob too.
+  const what = first.message.includes(first.digest)
+    ? first.message
+    : `blob ${first.digest}: ${first.message}`;
+  return new OcikitError(
+    first.code,
+    `${label ?? layout.name}: ${what}${more > 0 ? ` (and ${more} more problem${more > 1 ? 's' : ''})` : ''}`,
+    {
+      hint: `${first.hint} buildx was not started; \`ocikit verify ${layout.name} --digest ${root}\` lists every problem.`,
+      details: {
+        digest: first.digest,
+        ...(first.path !== undefined ? { path: first.path } : {}),
+        referencedBy: first.referencedBy,
+        problems,
+      },
+    },
+  );
+}
+
+/**
+ * Check every blob reachable from `selected.digest` (`selected.tag` only names it in messages).
+ * The first problem (in digest order) is thrown; all of them are in `details.problems`.
+ * @throws OcikitError `OCIKIT_BLOB_MISSING`, `OCIKIT_BLOB_SIZE_MISMATCH`, `OCIKIT_BLOB_NOT_FILE`,
+ *   `OCIKIT_BLOB_SYMLINK_ESCAPES`, `OCIKIT_BLOB_UNREADABLE`, with `hash` also
+ *   `OCIKIT_BLOB_DIGEST_MISMATCH` and `OCIKIT_DIGEST_UNSUPPORTED`, and the errors of a broken
+ *   manifest or index (`OCIKIT_JSON_INVALID`, `OCIKIT_SCHEMA_INVALID`, ...)
+ */
+export async function checkBase(
+  layout: Layout,
+  selected: { digest: string; tag?: string },
+  options: BaseCheckOptions = {},
+): Promise<BaseCheck> {
+  const report = await verifyLayout(layout, selectionOf(selected, options.hash === true));
+  const [first] = report.problems;
+  if (first !== undefined)
+    throw problemError(layout, report.problems, first, selected.digest, options.label);
+  return { blobs: report.blobs, bytes: report.bytes, digests: report.digests };
+}
+
+/**
+ * {@link resolve}, then {@link checkBase} on what it selected. A blob that breaks resolution
+ * itself (a missing manifest or config) is reported as the check reports it: with the manifest
+ * that references it, the tag and the platform.
+ * @throws OcikitError every error of resolve and of checkBase
+ */
+export async function resolveBase(
+  layout: Layout,
+  selection: ResolveOptions,
+  options: BaseCheckOptions = {},
+): Promise<Resolved> {
+  let resolved: Resolved;
+  try {
+    resolved = await resolve(layout, selection);
+  } catch (e) {
+    throw await explain(layout, selection, options, e);
+  }
+  const selected: { digest: string; tag?: string } = { digest: resolved.descriptor.digest };
+  if (resolved.tag !== undefined) selected.tag = resolved.tag;
+  await checkBase(layout, selected, options);
+  return resolved;
+}
+
+/** The check's problem for the blob a resolution error is about, when there is one. */
+async function explain(
+  layout: Layout,
+  selection: ResolveOptions,
+  options: BaseCheckOptions,
+  e: unknown,
+): Promise<unknown> {
+  if (!isOcikitError(e)) return e;
+  const digest = e.details['digest'];
+  const blobPath = e.details['path'];
+  if (typeof digest !== 'string' && typeof blobPath !== 'string') return e;
+  try {
+    const root =
+      selection.digest !== undefined
+        ? (await locateDigest(layout, selection.digest)).descriptor
+        : findTag(
+            layout,
+            selection.tag,
+            selection.tagOrder === undefined ? {} : { order: selection.tagOrder },
+          ).descriptor;
+    const tag = selection.tag ?? (selection.digest === undefined ? 'latest' : undefined);
+    const selected = tag === undefined ? { digest: root.digest } : { digest: root.digest, tag };
+    const report = await verifyLayout(layout, selectionOf(selected, false));
+    const match = report.problems.find(
+      (p) => p.digest === digest || (p.path !== undefined && p.path === blobPath),
+    );
+    return match === undefined
+      ? e
+      : problemError(layout, report.problems, match, root.digest, options.label);
+  } catch {
+    return e;
+  }
+}
