@@ -77,6 +77,8 @@ export interface Graph {
   roots: string[];
   /** Edges that close a cycle (child is an ancestor of parent). */
   cycles: { parent: string; child: string }[];
+  /** Per root digest, the keys of the contexts the roots gave it. */
+  rootContexts: Map<string, Set<string>>;
 }
 
 /** A root of the walk: a descriptor (from index.json or a selection) and the tag it answers to. */
@@ -132,7 +134,16 @@ export async function walkGraph(
   const add = (d: Descriptor, edge: Edge, depth: number): GraphNode | undefined => {
     const seen = nodes.get(d.digest);
     if (seen !== undefined) {
-      if (!seen.parents.some((p) => p.parent === edge.parent && p.role === edge.role))
+      // One edge per (parent, role, size): a parent naming a blob with two sizes is kept
+      // twice, for the size check of verify.
+      if (
+        !seen.parents.some(
+          (p) =>
+            p.parent === edge.parent &&
+            p.role === edge.role &&
+            p.descriptor.size === edge.descriptor.size,
+        )
+      )
         seen.parents.push(edge);
       return undefined;
     }
@@ -210,6 +221,7 @@ export async function walkGraph(
     nodes,
     roots: roots.map((r) => r.descriptor.digest),
     cycles: findCycles(nodes, roots),
+    rootContexts: new Map(),
   };
   for (const c of graph.cycles) {
     const node = nodes.get(c.child) as GraphNode;
@@ -291,8 +303,8 @@ async function propagateContexts(
   const back = new Set(graph.cycles.map((c) => `${c.parent}\0${c.child}`));
   const indegree = new Map<string, number>();
   for (const n of nodes.values())
-    for (const p of n.parents)
-      if (p.parent !== 'index.json' && !back.has(`${p.parent}\0${n.digest}`))
+    for (const parent of new Set(n.parents.map((p) => p.parent)))
+      if (parent !== 'index.json' && !back.has(`${parent}\0${n.digest}`))
         indegree.set(n.digest, (indegree.get(n.digest) ?? 0) + 1);
   const keys = new Map<string, Set<string>>();
   for (const r of roots) {
@@ -302,6 +314,9 @@ async function propagateContexts(
     if (r.descriptor.platform !== undefined && !c.attestation)
       c.platform = formatPlatform(r.descriptor.platform);
     addContext(node, c, keys);
+    let rootKeys = graph.rootContexts.get(node.digest);
+    if (rootKeys === undefined) graph.rootContexts.set(node.digest, (rootKeys = new Set()));
+    rootKeys.add(contextKey(c));
   }
   const queue = [...nodes.values()].filter((n) => (indegree.get(n.digest) ?? 0) === 0);
   for (let i = 0; i < queue.length; i++) {
@@ -330,16 +345,7 @@ async function propagateContexts(
       const edge = child.parents.find((p) => p.parent === node.digest);
       const entry = edge?.descriptor;
       for (const c of node.contexts) {
-        const cc: NodeContext = {
-          attestation: c.attestation || (entry !== undefined && isAttestation(entry)),
-        };
-        if (c.tag !== undefined) cc.tag = c.tag;
-        const platform =
-          node.kind === 'index' && entry?.platform !== undefined && !cc.attestation
-            ? formatPlatform(entry.platform)
-            : c.platform;
-        if (platform !== undefined && !cc.attestation) cc.platform = platform;
-        addContext(child, cc, keys);
+        if (entry !== undefined) addContext(child, childContext(node, entry, c), keys);
       }
       if (node.contextsDropped > 0) child.contextsDropped += node.contextsDropped;
       const left = (indegree.get(childDigest) ?? 0) - 1;
@@ -347,6 +353,37 @@ async function propagateContexts(
       if (left === 0) queue.push(child);
     }
   }
+}
+
+/** The context a child inherits from its parent `node` through the descriptor `entry`. */
+function childContext(node: GraphNode, entry: Descriptor, c: NodeContext): NodeContext {
+  const cc: NodeContext = { attestation: c.attestation || isAttestation(entry) };
+  if (c.tag !== undefined) cc.tag = c.tag;
+  const platform =
+    node.kind === 'index' && entry.platform !== undefined && !cc.attestation
+      ? formatPlatform(entry.platform)
+      : c.platform;
+  if (platform !== undefined && !cc.attestation) cc.platform = platform;
+  return cc;
+}
+
+/**
+ * The contexts in which `edge` references its node: the parent's, passed through the edge
+ * (for a root edge, the contexts the roots gave the node). At most {@link MAX_CONTEXTS}.
+ */
+export function edgeContexts(graph: Graph, node: GraphNode, edge: Edge): NodeContext[] {
+  if (edge.parent === 'index.json') {
+    const keys = graph.rootContexts.get(node.digest);
+    return node.contexts.filter((c) => keys?.has(contextKey(c)) === true);
+  }
+  const parent = graph.nodes.get(edge.parent);
+  if (parent === undefined) return [];
+  const out = new Map<string, NodeContext>();
+  for (const c of parent.contexts) {
+    const cc = childContext(parent, edge.descriptor, c);
+    out.set(contextKey(cc), cc);
+  }
+  return [...out.values()];
 }
 
 /** The image manifests below `digest` (itself when it is one), each once, in walk order. */

@@ -10,19 +10,11 @@ import type { Layout } from './layout.js';
 import {
   Annotation,
   isForeignLayerMediaType,
-  isImageConfigMediaType,
   kindOfMediaType,
   type ContentKind,
 } from './media-types.js';
-import { formatPlatform, isAttestation } from './platform.js';
-import {
-  MAX_INDEX_DEPTH,
-  locateDigest,
-  findTag,
-  layoutTags,
-  resolve,
-  type ResolveOptions,
-} from './resolve.js';
+import { edgeContexts, walkGraph } from './graph.js';
+import { locateDigest, findTag, layoutTags, resolve, type ResolveOptions } from './resolve.js';
 import type { Descriptor, Warning } from './schema.js';
 
 /** One way a blob is reached. */
@@ -86,17 +78,6 @@ interface Entry {
   hashed: boolean;
 }
 
-interface Context {
-  tag?: string;
-  platform?: string;
-  attestation?: boolean;
-}
-
-function roleOf(kind: ContentKind, inLayers: boolean): Reference['role'] {
-  if (inLayers) return 'layer';
-  return kind === 'blob' ? 'blob' : kind;
-}
-
 function describeRefs(refs: readonly Reference[]): string {
   const parts = refs.slice(0, 3).map((r) => {
     const where =
@@ -116,9 +97,9 @@ function describeRefs(refs: readonly Reference[]): string {
   return parts.join('; ');
 }
 
+/** The blobs reachable from the roots, each once, with how they are referenced. */
 class Walker {
   readonly entries = new Map<string, Entry>();
-  private readonly expanded = new Set<string>();
 
   constructor(private readonly layout: Layout) {}
 
@@ -134,180 +115,97 @@ class Walker {
     entry.problems.push(toProblem(err, entry));
   }
 
-  async visit(
-    desc: Descriptor,
-    ref: Reference,
-    ctx: Context,
-    ancestry: readonly string[],
+  /**
+   * Walk from the roots with the one graph walk (each digest read once, one depth limit,
+   * cycles found), then check what the walk read: the digest of every index, manifest and
+   * config, and configs' structure. `parent` names a root's referencing index (index.json,
+   * or the index a located digest sits in).
+   */
+  async walk(
+    roots: readonly { descriptor: Descriptor; tag?: string; parent: string }[],
   ): Promise<void> {
-    const entry = this.record(desc, ref);
-    if (entry.kind === 'layer' || entry.kind === 'blob') return;
-    await this.expand(entry, desc, ctx, ancestry);
-  }
-
-  /** Note one reference to a blob (synchronous: layers are most of the blobs). */
-  record(desc: Descriptor, ref: Reference): Entry {
-    let entry = this.entries.get(desc.digest);
-    if (entry === undefined) {
-      entry = {
-        descriptor: desc,
-        kind: kindOfMediaType(desc.mediaType),
+    const graph = await walkGraph(
+      this.layout,
+      roots.map((r) =>
+        r.tag !== undefined
+          ? { descriptor: r.descriptor, tag: r.tag }
+          : { descriptor: r.descriptor },
+      ),
+      { tolerant: true, verifyDigests: false, readConfigs: true },
+    );
+    const rootParent = new Map(roots.map((r) => [r.descriptor.digest, r.parent]));
+    for (const node of graph.nodes.values()) {
+      const entry: Entry = {
+        descriptor: node.descriptor,
+        kind: kindOfMediaType(node.descriptor.mediaType),
         refs: [],
         problems: [],
         hashed: false,
       };
-      this.entries.set(desc.digest, entry);
+      this.entries.set(node.digest, entry);
+      const seenRefs = new Set<string>();
+      for (const edge of node.parents) {
+        const parent =
+          edge.parent === 'index.json'
+            ? (rootParent.get(node.digest) ?? 'index.json')
+            : edge.parent;
+        const known = edgeContexts(graph, node, edge);
+        const contexts = known.length > 0 ? known : [{ attestation: false }];
+        for (const c of contexts) {
+          const ref: Reference = { parent, role: edge.role };
+          if (c.tag !== undefined) ref.tag = c.tag;
+          if (c.platform !== undefined) ref.platform = c.platform;
+          if (c.attestation) ref.attestation = true;
+          const key = refKey(ref);
+          if (seenRefs.has(key)) continue;
+          seenRefs.add(key);
+          entry.refs.push(ref);
+        }
+      }
       try {
-        entry.parsed = parseDigest(desc.digest);
+        entry.parsed = parseDigest(node.digest);
       } catch (e) {
         this.problem(entry, e);
+        continue;
       }
-    } else if (entry.descriptor.size !== desc.size) {
-      this.problem(
-        entry,
-        new OcikitError(
-          ErrorCode.BlobSizeMismatch,
-          `blob ${desc.digest} is referenced with sizes ${entry.descriptor.size} and ${desc.size}`,
-          {
-            hint: 'One of the referencing descriptors is wrong; regenerate the layout.',
-            details: { digest: desc.digest },
-          },
-        ),
-      );
-    }
-    if (
-      !entry.refs.some(
-        (r) =>
-          r.parent === ref.parent &&
-          r.tag === ref.tag &&
-          r.platform === ref.platform &&
-          r.role === ref.role,
-      )
-    ) {
-      entry.refs.push(ref);
-    }
-    return entry;
-  }
-
-  /** Read an index, manifest or config and visit what it references. */
-  private async expand(
-    entry: Entry,
-    desc: Descriptor,
-    ctx: Context,
-    ancestry: readonly string[],
-  ): Promise<void> {
-    const isConfig = entry.kind === 'config';
-    if (!isConfig && ancestry.includes(desc.digest)) {
-      this.problem(
-        entry,
-        new OcikitError(
-          ErrorCode.ReferenceCycle,
-          `index ${desc.digest} references itself (${[...ancestry, desc.digest].join(' -> ')})`,
-          {
-            hint: 'The layout is corrupt; regenerate it.',
-            details: { digest: desc.digest },
-          },
-        ),
-      );
-      return;
-    }
-    // Same limit as resolve: indexes at depth 0..MAX_INDEX_DEPTH, and the manifests they list.
-    if (!isConfig && ancestry.length > MAX_INDEX_DEPTH + (entry.kind === 'manifest' ? 1 : 0)) {
-      this.problem(
-        entry,
-        new OcikitError(
-          ErrorCode.NestingTooDeep,
-          `index ${desc.digest}: indexes nest more than ${MAX_INDEX_DEPTH} deep`,
-          {
-            hint: 'Flatten the index.',
-            details: { digest: desc.digest },
-          },
-        ),
-      );
-      return;
-    }
-    const key = `${desc.digest}\0${ctx.tag ?? ''}\0${ctx.platform ?? ''}\0${ctx.attestation ? 1 : 0}`;
-    if (this.expanded.has(key)) return;
-    this.expanded.add(key);
-    if (entry.problems.length > 0) return;
-    const here = [...ancestry, desc.digest];
-    try {
-      const blob = await this.layout.readJsonBlob(desc, { verifyDigest: false });
-      entry.hashed = true;
-      if (blob.actualDigest !== desc.digest) {
+      const sizes = [...new Set(node.parents.map((edge) => edge.descriptor.size))];
+      if (sizes.length > 1) {
         this.problem(
           entry,
           new OcikitError(
-            ErrorCode.BlobDigestMismatch,
-            `blob ${desc.digest} at ${blobRelPath(parseDigest(desc.digest))} has content with digest ${blob.actualDigest}`,
+            ErrorCode.BlobSizeMismatch,
+            `blob ${node.digest} is referenced with sizes ${sizes.join(' and ')}`,
             {
-              hint: 'The blob is corrupt; copy the layout again from its source.',
+              hint: 'One of the referencing descriptors is wrong; regenerate the layout.',
+              details: { digest: node.digest },
             },
           ),
         );
       }
-      if (isConfig) {
-        await this.layout.readConfig(desc, { verifyDigest: false });
-      } else if (entry.kind === 'index') {
-        const index = await this.layout.readIndex(desc, { verifyDigest: false });
-        await Promise.all(
-          index.manifests.map((child) => {
-            const attestation = ctx.attestation === true || isAttestation(child);
-            const platform =
-              child.platform !== undefined && !isAttestation(child)
-                ? formatPlatform(child.platform)
-                : ctx.platform;
-            const childCtx: Context = { ...ctx, attestation };
-            if (platform !== undefined) childCtx.platform = platform;
-            return this.visit(
-              child,
-              withCtx(
-                { parent: desc.digest, role: roleOf(kindOfMediaType(child.mediaType), false) },
-                childCtx,
-              ),
-              childCtx,
-              here,
-            );
-          }),
-        );
-      } else {
-        const manifest = await this.layout.readManifest(desc, { verifyDigest: false });
-        const childCtx: Context = { ...ctx };
-        // An attestation's config says unknown/unknown: it belongs to no platform of its own.
-        if (
-          childCtx.platform === undefined &&
-          !ctx.attestation &&
-          isImageConfigMediaType(manifest.config.mediaType)
-        ) {
-          try {
-            const config = await this.layout.readConfig(manifest.config, { verifyDigest: false });
-            childCtx.platform = formatPlatform(config);
-          } catch {
-            // reported when the config itself is visited
-          }
+      // A node the walk could not expand still has its own bytes checked (a cycle is also a
+      // corrupt blob); one that could not be read reports that once (problems are deduplicated).
+      if (node.problem !== undefined) this.problem(entry, node.problem);
+      if (entry.kind === 'blob') continue; // layers and other blobs: the file stage
+      try {
+        const blob = await this.layout.readJsonBlob(node.descriptor, { verifyDigest: false });
+        entry.hashed = true;
+        if (blob.actualDigest !== node.digest) {
+          this.problem(
+            entry,
+            new OcikitError(
+              ErrorCode.BlobDigestMismatch,
+              `blob ${node.digest} at ${blobRelPath(entry.parsed)} has content with digest ${blob.actualDigest}`,
+              { hint: 'The blob is corrupt; copy the layout again from its source.' },
+            ),
+          );
         }
-        await this.visit(
-          manifest.config,
-          withCtx({ parent: desc.digest, role: 'config' }, childCtx),
-          childCtx,
-          here,
-        );
-        for (const layer of manifest.layers) {
-          const e = this.record(layer, withCtx({ parent: desc.digest, role: 'layer' }, childCtx));
-          if (e.kind !== 'layer' && e.kind !== 'blob') await this.expand(e, layer, childCtx, here);
-        }
+        if (entry.kind === 'config')
+          await this.layout.readConfig(node.descriptor, { verifyDigest: false });
+      } catch (e) {
+        this.problem(entry, e);
       }
-    } catch (e) {
-      this.problem(entry, e);
     }
   }
-}
-
-function withCtx(ref: Reference, ctx: Context): Reference {
-  if (ctx.tag !== undefined) ref.tag = ctx.tag;
-  if (ctx.platform !== undefined) ref.platform = ctx.platform;
-  if (ctx.attestation) ref.attestation = true;
-  return ref;
 }
 
 function compare(a: string, b: string): number {
@@ -344,7 +242,7 @@ export async function verifyLayout(
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
   const walker = new Walker(layout);
-  const roots: string[] = [];
+  const selected: { descriptor: Descriptor; tag?: string; parent: string }[] = [];
   if (
     options.platform === undefined &&
     (options.tag !== undefined || options.digest !== undefined)
@@ -355,48 +253,30 @@ export async function verifyLayout(
       options.digest !== undefined
         ? await locateDigest(layout, options.digest)
         : { descriptor: findTag(layout, options.tag ?? 'latest').descriptor, path: [] };
-    const root = located.descriptor;
     const parent =
       located.path.length > 1 ? (located.path[located.path.length - 2] as string) : 'index.json';
-    const ctx: Context = {};
-    if (options.tag !== undefined) ctx.tag = options.tag;
-    if (root.platform !== undefined) ctx.platform = formatPlatform(root.platform);
-    roots.push(root.digest);
-    await walker.visit(
-      root,
-      withCtx({ parent, role: roleOf(kindOfMediaType(root.mediaType), false) }, ctx),
-      ctx,
-      [],
-    );
+    selected.push({
+      descriptor: located.descriptor,
+      parent,
+      ...(options.tag !== undefined ? { tag: options.tag } : {}),
+    });
   } else if (options.platform !== undefined) {
     const r = await resolve(layout, options);
     const parent = r.path.length > 1 ? (r.path[r.path.length - 2] as string) : 'index.json';
-    const ctx: Context = {};
-    if (r.tag !== undefined) ctx.tag = r.tag;
-    if (r.descriptor.platform !== undefined) ctx.platform = formatPlatform(r.descriptor.platform);
-    roots.push(r.descriptor.digest);
-    await walker.visit(
-      r.descriptor,
-      withCtx({ parent, role: roleOf(kindOfMediaType(r.descriptor.mediaType), false) }, ctx),
-      ctx,
-      [],
-    );
+    selected.push({
+      descriptor: r.descriptor,
+      parent,
+      ...(r.tag !== undefined ? { tag: r.tag } : {}),
+    });
   } else {
     for (const d of layout.index.manifests) {
-      const ctx: Context = {};
       const tag =
         d.annotations?.[Annotation.RefName] ?? d.annotations?.[Annotation.ContainerdImageName];
-      if (tag !== undefined) ctx.tag = tag;
-      if (d.platform !== undefined) ctx.platform = formatPlatform(d.platform);
-      roots.push(d.digest);
-      await walker.visit(
-        d,
-        withCtx({ parent: 'index.json', role: roleOf(kindOfMediaType(d.mediaType), false) }, ctx),
-        ctx,
-        [],
-      );
+      selected.push({ descriptor: d, parent: 'index.json', ...(tag !== undefined ? { tag } : {}) });
     }
   }
+  const roots = [...new Set(selected.map((r) => r.descriptor.digest))];
+  await walker.walk(selected);
 
   // File checks for every blob not already read (synchronous: a few metadata syscalls per
   // blob, cheaper than a thread-pool round trip each), then hashing.
@@ -488,7 +368,25 @@ export async function verifyLayout(
   if (options.platform === undefined && options.tag === undefined && options.digest === undefined) {
     // Whole layout: a tag that names two different manifests is a problem (buildx would
     // silently take the first one; resolve refuses it).
-    for (const tag of layoutTags(layout)) {
+    // One pass over index.json finds the tags naming more than one digest; only those are
+    // looked up again for the error (linear in index.json entries).
+    const byTag = new Map<string, Set<string>>();
+    for (const d of layout.index.manifests) {
+      for (const key of [Annotation.ContainerdImageName, Annotation.RefName]) {
+        const tag = d.annotations?.[key];
+        if (tag === undefined) continue;
+        const k = `${key}\0${tag}`;
+        let set = byTag.get(k);
+        if (set === undefined) byTag.set(k, (set = new Set()));
+        set.add(d.digest);
+      }
+    }
+    const suspects = new Set(
+      [...byTag]
+        .filter(([, digests]) => digests.size > 1)
+        .map(([k]) => k.slice(k.indexOf('\0') + 1)),
+    );
+    for (const tag of layoutTags(layout).filter((t) => suspects.has(t))) {
       try {
         findTag(layout, tag);
       } catch (e) {

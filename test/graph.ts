@@ -139,3 +139,31 @@ t.test(
     );
   },
 );
+
+t.test(
+  '32k index.json entries naming one manifest: each blob read once, reports bounded',
+  async (t) => {
+    const dir = t.testdir();
+    const b = new LayoutBuilder(dir);
+    const img = b.image({ platform: { os: 'linux', architecture: 'amd64' }, layers: [] });
+    b.writeIndex(Array.from({ length: 32768 }, (_, i) => tagged(img, `t${i}`)));
+    const layout = await openLayout(dir);
+    let reads = 0;
+    const read = layout.readJsonBlob.bind(layout);
+    layout.readJsonBlob = (...args: Parameters<typeof read>) => {
+      reads++;
+      return read(...args);
+    };
+    const report = await verifyLayout(layout);
+    t.equal(report.ok, true);
+    t.equal(report.blobs, 2, 'the manifest and its config');
+    t.ok(reads <= 6, `JSON blobs read ${reads} times (not once per entry)`);
+    // The one tag map is built in one pass: a duplicated tag among 32k is still found.
+    b.writeIndex([
+      ...Array.from({ length: 32767 }, (_, i) => tagged(img, `t${i}`)),
+      tagged(b.image({ platform: { os: 'linux', architecture: 'arm64' }, layers: [] }), 't7'),
+    ]);
+    const dup = await verifyLayout(await openLayout(dir));
+    t.same([...new Set(dup.problems.map((p) => p.code))], ['OCIKIT_TAG_AMBIGUOUS']);
+  },
+);
