@@ -41,16 +41,10 @@ import zlib from 'node:zlib';
 import { isHashable, parseDigest, type Digest } from '../digest.js';
 import { ErrorCode, OcikitError, errnoCode, fsError, isOcikitError, type Side } from '../errors.js';
 import { digestMismatch, openLayout, sizeMismatch, type Layout } from '../layout.js';
-import {
-  MAX_JSON_BYTES,
-  isForeignLayerMediaType,
-  isImageConfigMediaType,
-  isIndexMediaType,
-  isManifestMediaType,
-} from '../media-types.js';
-import { MAX_INDEX_DEPTH } from '../resolve.js';
+import { MAX_JSON_BYTES, isForeignLayerMediaType, isImageConfigMediaType } from '../media-types.js';
+import { walkGraph } from '../graph.js';
 import { withOutputs, type OutputSet } from '../output/outputs.js';
-import type { Descriptor, Warning } from '../schema.js';
+import type { Warning } from '../schema.js';
 import { isGzip } from './gzip.js';
 import { CopyPool, ShortRead } from './blob-copy.js';
 import { DeclaredSizes, type DocumentRef } from './declared-sizes.js';
@@ -680,48 +674,44 @@ async function checkComplete(
   layout: Layout,
   extracted: ReadonlyMap<string, number>,
 ): Promise<void> {
-  const done = new Set<string>();
-  const visit = async (d: Descriptor, parent: string, depth: number): Promise<void> => {
-    const size = extracted.get(d.digest);
-    if (size === undefined) {
-      if (isForeignLayerMediaType(d.mediaType)) return;
-      const digest = parseDigest(d.digest, `${parent} descriptor`);
-      throw new OcikitError(
-        ErrorCode.BlobMissing,
-        `${layout.name}: blob ${d.digest} (${d.mediaType}), referenced by ${parent}, is not in the archive`,
-        {
-          hint: 'The archive is incomplete; produce it again from a complete layout (ocikit verify, then ocikit pack).',
-          details: {
-            digest: d.digest,
-            path: `blobs/${digest.algorithm}/${digest.encoded}`,
-            referencedBy: parent,
+  // The one graph walk (each digest once, one depth limit); then, in walk order, each blob is
+  // first checked against what the archive held, and only then for what reading it found.
+  const graph = await walkGraph(
+    layout,
+    layout.index.manifests.map((descriptor) => ({ descriptor })),
+    { tolerant: true },
+  );
+  for (const node of graph.nodes.values()) {
+    for (const edge of node.parents) {
+      const d = edge.descriptor;
+      const parent =
+        edge.parent === 'index.json'
+          ? 'index.json'
+          : `${edge.role === 'config' || edge.role === 'layer' ? 'manifest' : 'index'} ${edge.parent}`;
+      const size = extracted.get(d.digest);
+      if (size === undefined) {
+        if (isForeignLayerMediaType(d.mediaType)) continue;
+        const digest = parseDigest(d.digest, `${parent} descriptor`);
+        throw new OcikitError(
+          ErrorCode.BlobMissing,
+          `${layout.name}: blob ${d.digest} (${d.mediaType}), referenced by ${parent}, is not in the archive`,
+          {
+            hint: 'The archive is incomplete; produce it again from a complete layout (ocikit verify, then ocikit pack).',
+            details: {
+              digest: d.digest,
+              path: `blobs/${digest.algorithm}/${digest.encoded}`,
+              referencedBy: parent,
+            },
           },
-        },
-      );
+        );
+      }
+      if (size !== d.size)
+        throw sizeMismatch(d.digest, d.size, size, `blobs/${d.digest.replace(':', '/')}`);
     }
-    if (size !== d.size)
-      throw sizeMismatch(d.digest, d.size, size, `blobs/${d.digest.replace(':', '/')}`);
-    if (done.has(d.digest)) return;
-    done.add(d.digest);
-    if (depth > MAX_INDEX_DEPTH + 2) {
-      throw new OcikitError(
-        ErrorCode.NestingTooDeep,
-        `index ${d.digest}: indexes nest more than ${MAX_INDEX_DEPTH} deep`,
-        { hint: 'Flatten the index.', details: { digest: d.digest } },
-      );
-    }
-    if (isIndexMediaType(d.mediaType)) {
-      for (const child of (await layout.readIndex(d)).manifests)
-        await visit(child, `index ${d.digest}`, depth + 1);
-    } else if (isManifestMediaType(d.mediaType)) {
-      const manifest = await layout.readManifest(d);
-      await visit(manifest.config, `manifest ${d.digest}`, depth + 1);
-      for (const layer of manifest.layers) await visit(layer, `manifest ${d.digest}`, depth + 1);
-    } else if (isImageConfigMediaType(d.mediaType)) {
-      await layout.readConfig(d);
-    }
-  };
-  for (const d of layout.index.manifests) await visit(d, 'index.json', 0);
+    if (node.problem !== undefined) throw node.problem;
+    if (isImageConfigMediaType(node.descriptor.mediaType) && extracted.has(node.digest))
+      await layout.readConfig(node.descriptor);
+  }
 }
 
 /**
