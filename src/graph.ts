@@ -98,6 +98,8 @@ export interface WalkOptions {
   tolerant?: boolean;
   /** Read the configs of manifests whose platform no index gives (default false). */
   readConfigs?: boolean;
+  /** Which kinds of node to read and expand (default: indexes and manifests). */
+  expand?: (kind: ContentKind) => boolean;
 }
 
 function edgeRole(kind: ContentKind, inLayers: boolean): Role {
@@ -178,6 +180,7 @@ export async function walkGraph(
     const next: GraphNode[] = [];
     await Promise.all(
       level.map(async (node) => {
+        if (options.expand !== undefined && !options.expand(node.kind)) return undefined;
         if (node.kind === 'index') {
           if (node.depth > MAX_INDEX_DEPTH) return fail(node, nestingTooDeep(node.digest));
           let children: Descriptor[];
@@ -384,6 +387,20 @@ export function edgeContexts(graph: Graph, node: GraphNode, edge: Edge): NodeCon
     out.set(contextKey(cc), cc);
   }
   return [...out.values()];
+}
+
+/** The digests from the root down to `digest`, along the first (shortest) parents. */
+export function pathTo(graph: Graph, digest: string): string[] {
+  const out = [digest];
+  const seen = new Set(out);
+  for (let d = digest; ;) {
+    const parent = graph.nodes.get(d)?.parents[0]?.parent;
+    if (parent === undefined || parent === 'index.json' || seen.has(parent)) break;
+    out.unshift(parent);
+    seen.add(parent);
+    d = parent;
+  }
+  return out;
 }
 
 /** The image manifests below `digest` (itself when it is one), each once, in walk order. */

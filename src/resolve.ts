@@ -68,7 +68,7 @@ export interface Resolved {
 
 /** The most nested indexes ocikit follows (the one limit of the graph walk). */
 export { MAX_INDEX_DEPTH } from './graph.js';
-import { MAX_INDEX_DEPTH } from './graph.js';
+import { MAX_INDEX_DEPTH, pathTo, walkGraph } from './graph.js';
 
 function tagsOf(d: Descriptor): string[] {
   const out: string[] = [];
@@ -284,44 +284,27 @@ interface Candidate {
   path: string[];
 }
 
-async function platformCandidates(
-  layout: Layout,
-  index: Descriptor,
-  trail: string[],
-  depth: number,
-): Promise<Candidate[]> {
-  if (depth > MAX_INDEX_DEPTH) {
-    throw new OcikitError(
-      ErrorCode.NestingTooDeep,
-      `index ${index.digest}: indexes nest more than ${MAX_INDEX_DEPTH} deep`,
-      {
-        hint: 'Flatten the index.',
-        details: { digest: index.digest },
-      },
-    );
-  }
-  if (trail.includes(index.digest)) {
-    throw new OcikitError(
-      ErrorCode.ReferenceCycle,
-      `index ${index.digest} references itself (${[...trail, index.digest].join(' -> ')})`,
-      {
-        hint: 'The layout is corrupt; regenerate it.',
-        details: { digest: index.digest },
-      },
-    );
-  }
-  const here = [...trail, index.digest];
+/**
+ * The image manifests an index offers, each with its platform and the digests walked to it:
+ * the one graph walk over indexes only (each index read once, however often it is named; one
+ * depth limit; cycles refused), attestations left out.
+ */
+async function platformCandidates(layout: Layout, index: Descriptor): Promise<Candidate[]> {
+  const graph = await walkGraph(layout, [{ descriptor: index }], {
+    expand: (kind) => kind === 'index',
+  });
   const out: Candidate[] = [];
-  for (const child of (await layout.readIndex(index)).manifests) {
-    if (isAttestation(child)) continue;
-    if (isIndexMediaType(child.mediaType)) {
-      out.push(...(await platformCandidates(layout, child, here, depth + 1)));
-    } else if (isManifestMediaType(child.mediaType)) {
-      out.push({
-        descriptor: child,
-        platform: await manifestPlatform(layout, child),
-        path: [...here, child.digest],
-      });
+  const seen = new Set<string>();
+  for (const node of graph.nodes.values()) {
+    if (node.kind !== 'manifest' || node.digest === index.digest) continue;
+    for (const edge of node.parents) {
+      if (isAttestation(edge.descriptor)) continue;
+      if (node.contexts.length > 0 && node.contexts.every((c) => c.attestation)) continue;
+      const platform = await manifestPlatform(layout, edge.descriptor);
+      const key = `${node.digest}\0${formatPlatform(platform)}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ descriptor: edge.descriptor, platform, path: pathTo(graph, node.digest) });
     }
   }
   return out;
@@ -370,7 +353,7 @@ export async function resolve(layout: Layout, options: ResolveOptions = {}): Pro
   result.platform = formatPlatform(wanted);
   let candidates: Candidate[];
   if (isIndexMediaType(root.mediaType)) {
-    candidates = await platformCandidates(layout, root, [], 0);
+    candidates = await platformCandidates(layout, root);
   } else if (isManifestMediaType(root.mediaType)) {
     candidates = [
       { descriptor: root, platform: await manifestPlatform(layout, root), path: [root.digest] },

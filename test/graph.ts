@@ -167,3 +167,16 @@ t.test(
     t.same([...new Set(dup.problems.map((p) => p.code))], ['OCIKIT_TAG_AMBIGUOUS']);
   },
 );
+
+t.test('resolve --platform through a shared subtree reads each index once', async (t) => {
+  const dir = t.testdir();
+  const b = new LayoutBuilder(dir);
+  const amd = b.image({ platform: { os: 'linux', architecture: 'amd64' }, layers: [] });
+  const arm = b.image({ platform: { os: 'linux', architecture: 'arm64' }, layers: [] });
+  let d = b.index([amd, arm]);
+  for (let level = 0; level < 4; level++) d = b.index(Array.from({ length: 32 }, () => d));
+  b.writeIndex([tagged(d, 'wide')]);
+  const r = await cli(['resolve', dir, '--tag', 'wide', '--platform', 'linux/arm64'], dir);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, `${arm.digest}\n`, 'one candidate per platform, not 32^4');
+});
