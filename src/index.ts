@@ -1,121 +1,86 @@
 /**
- * ocikit's library API: open, resolve, inspect and verify OCI image layouts without writing
- * to them. The CLI (`ocikit`) is a thin layer over these functions.
+ * ocikit's library API: what a program needs to open, resolve, verify and inspect OCI image
+ * layouts without writing to them, prepare them as buildx build contexts, drive a build, and
+ * merge, pack and unpack layouts. The CLI (`ocikit`) is a thin layer over these functions.
+ * Internals (the tar reader, thin-copy writer, stream parser, hashing pool) are not exported;
+ * see CHANGELOG.md for what left the API in 0.2.0.
  */
-export { ErrorCode, OcikitError, isOcikitError, type OcikitErrorOptions } from './errors.js';
+
+// Errors: one type with a stable code.
 export {
-  parseDigest,
-  blobRelPath,
-  shortDigest,
-  isHashable,
-  HASH_ALGORITHMS,
-  type Digest,
-} from './digest.js';
+  ErrorCode,
+  OcikitError,
+  isOcikitError,
+  type OcikitErrorOptions,
+  type Side,
+} from './errors.js';
+
+// The layout engine (read-only).
+export { parseDigest, shortDigest, HASH_ALGORITHMS, type Digest } from './layout/digest.js';
 export {
   MediaType,
   Annotation,
-  MAX_JSON_BYTES,
   isIndexMediaType,
   isManifestMediaType,
   isImageConfigMediaType,
   isDockerMediaType,
-  kindOfMediaType,
   type ContentKind,
-} from './media-types.js';
+} from './layout/media-types.js';
+export type {
+  Descriptor,
+  ImageIndex,
+  ImageManifest,
+  ImageConfig,
+  OciLayoutFile,
+  Platform,
+  Warning,
+} from './layout/schema.js';
+export { parsePlatform, formatPlatform, isAttestation } from './layout/platform.js';
+export { openLayout, Layout, type OpenOptions, type BlobFile } from './layout/layout.js';
 export {
-  parseDescriptor,
-  parseImageIndex,
-  parseImageManifest,
-  parseImageConfig,
-  parseOciLayoutFile,
-  Lenience,
-  type Descriptor,
-  type ImageIndex,
-  type ImageManifest,
-  type ImageConfig,
-  type OciLayoutFile,
-  type Platform,
-  type Warning,
-} from './schema.js';
+  refCandidates,
+  resolveLayoutRef,
+  checkTag,
+  formatLayoutRef,
+  OCI_LAYOUT_SCHEME,
+  type LayoutRef,
+  type ResolvedRef,
+} from './layout/reference.js';
 export {
-  parsePlatform,
-  formatPlatform,
-  normalizePlatform,
-  platformMatches,
-  isAttestation,
-} from './platform.js';
-export {
-  openLayout,
-  Layout,
-  digestBytes,
-  type OpenOptions,
-  type BlobFile,
-  type JsonBlob,
-} from './layout.js';
+  walkGraph,
+  manifestsBelow,
+  MAX_INDEX_DEPTH,
+  type Graph,
+  type GraphNode,
+  type Root,
+  type WalkOptions,
+} from './layout/graph.js';
 export {
   resolve,
   findTag,
   findDigest,
   layoutTags,
   manifestPlatform,
-  CURRENT_TAG_ORDER,
   type ResolveOptions,
   type Resolved,
   type MatchedBy,
   type TagOrder,
-  type FindTagOptions,
-} from './resolve.js';
-export { checkBase, resolveBase, type BaseCheck, type BaseCheckOptions } from './base-check.js';
+} from './layout/resolve.js';
 export {
   verifyLayout,
   type VerifyOptions,
   type VerifyReport,
   type Problem,
   type Reference,
-} from './verify.js';
+} from './layout/verify.js';
 export {
   inspectLayout,
   type LayoutSummary,
   type ImageSummary,
   type ManifestSummary,
-} from './inspect.js';
-export {
-  hashFiles,
-  hashFileSync,
-  type HashJob,
-  type HashResult,
-  type HashOptions,
-} from './hash.js';
-export {
-  mergeIndex,
-  parseIndexAnnotation,
-  parseIndexSource,
-  type MergeOptions,
-  type MergeResult,
-  type MergedManifest,
-  type IndexAnnotation,
-} from './index-merge.js';
-export { packLayout, type PackOptions, type PackResult } from './archive/pack.js';
-export {
-  unpackArchive,
-  extractLayoutArchive,
-  type UnpackOptions,
-  type UnpackResult,
-  type ExtractResult,
-} from './archive/unpack.js';
-export { unpackContextArchive, isArchiveFile } from './archive/context.js';
-export { DEFAULT_MAX_BYTES, MAX_SKIPPED_BYTES, MAX_TRAILING_BYTES } from './archive/limits.js';
-export {
-  prepareContexts,
-  contextDirName,
-  type ContextRequest,
-  type PrepareOptions,
-  type PreparedContext,
-  type PreparedContexts,
-  type Strategy,
-  type Mode,
-} from './context.js';
-export { writeThinCopy, canonicalJson, type ThinCopy, type LinkKind } from './thin-copy.js';
+} from './layout/inspect.js';
+
+// Outputs: every write goes through an OutputSet (pass one to compose several commands).
 export {
   OutputSet,
   interruptOutputs,
@@ -124,52 +89,54 @@ export {
   type OutputKind,
   type PendingOutput,
 } from './output/outputs.js';
+
+// Operations.
+export { checkBase, resolveBase, type BaseCheck, type BaseCheckOptions } from './ops/base-check.js';
+export {
+  prepareContexts,
+  type ContextRequest,
+  type PrepareOptions,
+  type PreparedContext,
+  type PreparedContexts,
+  type Strategy,
+  type Mode,
+} from './ops/context.js';
+export type { LinkKind } from './ops/thin-copy.js';
+export { buildxInvocation, type Invocation, type InvocationOptions } from './ops/buildx-args.js';
+export { build, type BuildOptions, type BuildResult, type SplitMode } from './ops/build.js';
+export {
+  mergeIndex,
+  parseIndexAnnotation,
+  type MergeOptions,
+  type MergeResult,
+  type MergedManifest,
+  type IndexAnnotation,
+} from './ops/index-merge.js';
+export { packLayout, type PackOptions, type PackResult } from './archive/pack.js';
+export { unpackArchive, type UnpackOptions, type UnpackResult } from './archive/unpack.js';
+export { DEFAULT_MAX_BYTES, MAX_SKIPPED_BYTES, MAX_TRAILING_BYTES } from './archive/limits.js';
+
+// buildx knowledge.
 export {
   parseBuildxVersion,
   buildxBehaviour,
   formatBuildxVersion,
-  isDistroBuild,
-  renderCompatMarkdown,
-  COMPAT,
-  SIDESTEPPED,
   type BuildxVersion,
   type BuildxBehaviour,
-  type CompatRow,
-  type SidesteppedFact,
 } from './buildx/compat.js';
 export { detectBuildxVersion, type Detected } from './buildx/detect.js';
-export {
-  parseLayoutRef,
-  formatLayoutRef,
-  pathNeedsRemap,
-  isValidTag,
-  OCI_LAYOUT_SCHEME,
-  type LayoutRef,
-} from './buildx/ref.js';
-export {
-  parseBuildArgs,
-  flagsFromConfig,
-  flagsToArgv,
-  mergeFlags,
-  FLAGS,
-  type BuildFlags,
-} from './buildx/flags.js';
-export {
-  buildxInvocation,
-  classifyContext,
-  dockerfileReferences,
-  shellQuote,
-  type Invocation,
-  type InvocationOptions,
-} from './buildx/args.js';
-export { RawJsonStream, LOG_TAIL, type Vertex, type StreamEvent } from './buildx/stream.js';
+export { parseBuildArgs, flagsFromConfig, flagsToArgv, type BuildFlags } from './buildx/flags.js';
+export type { StreamEvent, Vertex } from './buildx/stream.js';
 export {
   parseAnnotation,
-  missingAnnotations,
-  repairAnnotations,
   type AnnotationRequest,
   type AnnotationTarget,
   type MissingAnnotation,
 } from './buildx/annotations.js';
-export { preflight, spawnRunner, type Preflight, type Runner } from './buildx/preflight.js';
-export { build, type BuildOptions, type BuildResult } from './build.js';
+export { preflight, type Preflight } from './buildx/preflight.js';
+export {
+  inspectBuilder,
+  hasScratchExportCrash,
+  SCRATCH_EXPORT_CRASH,
+  type BuilderInfo,
+} from './buildx/builder.js';

@@ -28,8 +28,8 @@ import { packLayout } from '../src/archive/pack.js';
 import { unpackArchive, type UnpackOptions } from '../src/archive/unpack.js';
 import { parseByteSize } from '../src/cli/byte-size.js';
 import { isOcikitError, type OcikitError } from '../src/errors.js';
-import { openLayout } from '../src/layout.js';
-import { verifyLayout } from '../src/verify.js';
+import { openLayout } from '../src/layout/layout.js';
+import { verifyLayout } from '../src/layout/verify.js';
 import { BUNDLE, ROOT, bundle } from './helpers/cli.js';
 import {
   OCI_CONFIG,

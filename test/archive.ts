@@ -25,13 +25,13 @@ import t from 'tap';
 import { isArchiveFile } from '../src/archive/context.js';
 import { packLayout } from '../src/archive/pack.js';
 import { unpackArchive } from '../src/archive/unpack.js';
-import { classifyContext } from '../src/buildx/args.js';
+import { classifyContext } from '../src/ops/buildx-args.js';
 import { parseBuildxVersion } from '../src/buildx/compat.js';
-import { prepareContexts } from '../src/context.js';
-import { openLayout } from '../src/layout.js';
-import { resolve } from '../src/resolve.js';
-import type { Descriptor } from '../src/schema.js';
-import { verifyLayout } from '../src/verify.js';
+import { prepareContexts } from '../src/ops/context.js';
+import { openLayout } from '../src/layout/layout.js';
+import { resolve } from '../src/layout/resolve.js';
+import type { Descriptor } from '../src/layout/schema.js';
+import { verifyLayout } from '../src/layout/verify.js';
 import { BUNDLE, bundle, cli, ROOT } from './helpers/cli.js';
 import {
   LayoutBuilder,

@@ -20,10 +20,10 @@ import {
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { isOcikitError } from '../src/errors.js';
-import { openLayout } from '../src/layout.js';
-import { resolve, type ResolveOptions } from '../src/resolve.js';
-import type { Descriptor, Platform } from '../src/schema.js';
-import { verifyLayout } from '../src/verify.js';
+import { openLayout } from '../src/layout/layout.js';
+import { resolve, type ResolveOptions } from '../src/layout/resolve.js';
+import type { Descriptor, Platform } from '../src/layout/schema.js';
+import { verifyLayout } from '../src/layout/verify.js';
 import { BUNDLE, bundle, cli, type CliResult } from './helpers/cli.js';
 import {
   LayoutBuilder,

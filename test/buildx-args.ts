@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { dockerfileReferences, shellQuote } from '../src/buildx/args.js';
+import { dockerfileReferences, shellQuote } from '../src/ops/buildx-args.js';
 import { flagsFromConfig, flagsToArgv, mergeFlags, parseBuildArgs } from '../src/buildx/flags.js';
 import { ROOT, cli } from './helpers/cli.js';
 import { standardLayout } from './helpers/layout-builder.js';

@@ -17,8 +17,8 @@ import {
   parseBuildxVersion,
   renderCompatMarkdown,
 } from '../src/buildx/compat.js';
-import { formatLayoutRef, parseLayoutRef, pathNeedsRemap } from '../src/buildx/ref.js';
-import { prepareContexts } from '../src/context.js';
+import { formatLayoutRef, parseLayoutRef, pathNeedsRemap } from '../src/layout/reference.js';
+import { prepareContexts } from '../src/ops/context.js';
 import { ROOT } from './helpers/cli.js';
 import { LayoutBuilder, standardLayout, tagged } from './helpers/layout-builder.js';
 import { prepareAsNobody, type PrepareCase, type PrepareOutcome } from './helpers/prepare-as.js';

@@ -14,7 +14,7 @@ import {
 import path from 'node:path';
 import t from 'tap';
 import { parseBuildxVersion } from '../src/buildx/compat.js';
-import { contextDirName, prepareContexts } from '../src/context.js';
+import { contextDirName, prepareContexts } from '../src/ops/context.js';
 import type { OcikitError } from '../src/errors.js';
 import { cli } from './helpers/cli.js';
 import { LayoutBuilder, standardLayout } from './helpers/layout-builder.js';

@@ -5,7 +5,7 @@ import {
   isHashable,
   parseDigest,
   shortDigest,
-} from '../src/digest.js';
+} from '../src/layout/digest.js';
 import { OcikitError } from '../src/errors.js';
 
 const caught = (f: () => unknown): unknown => {

@@ -5,10 +5,10 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { MAX_INDEX_DEPTH, manifestsBelow, walkGraph } from '../src/graph.js';
-import { inspectLayout } from '../src/inspect.js';
-import { openLayout } from '../src/layout.js';
-import { verifyLayout } from '../src/verify.js';
+import { MAX_INDEX_DEPTH, manifestsBelow, walkGraph } from '../src/layout/graph.js';
+import { inspectLayout } from '../src/layout/inspect.js';
+import { openLayout } from '../src/layout/layout.js';
+import { verifyLayout } from '../src/layout/verify.js';
 import { cli } from './helpers/cli.js';
 import { LayoutBuilder, OCI_INDEX, tagged } from './helpers/layout-builder.js';
 

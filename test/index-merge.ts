@@ -16,12 +16,12 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { mergeIndex, parseIndexAnnotation } from '../src/index-merge.js';
-import { openLayout } from '../src/layout.js';
-import { resolve } from '../src/resolve.js';
-import { prepareContexts } from '../src/context.js';
-import type { Descriptor, Platform } from '../src/schema.js';
-import { verifyLayout } from '../src/verify.js';
+import { mergeIndex, parseIndexAnnotation } from '../src/ops/index-merge.js';
+import { openLayout } from '../src/layout/layout.js';
+import { resolve } from '../src/layout/resolve.js';
+import { prepareContexts } from '../src/ops/context.js';
+import type { Descriptor, Platform } from '../src/layout/schema.js';
+import { verifyLayout } from '../src/layout/verify.js';
 import { cli } from './helpers/cli.js';
 import { LayoutBuilder, OCI_INDEX, OCI_MANIFEST, tagged } from './helpers/layout-builder.js';
 import { mustRun, requireTool } from './helpers/tools.js';

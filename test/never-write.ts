@@ -40,11 +40,11 @@ import {
 } from 'node:fs';
 import os, { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { openLayout } from '../src/layout.js';
+import { openLayout } from '../src/layout/layout.js';
 import { packLayout } from '../src/archive/pack.js';
-import { parseLayoutRef } from '../src/buildx/ref.js';
-import { prepareContexts } from '../src/context.js';
-import { mergeIndex } from '../src/index-merge.js';
+import { parseLayoutRef } from '../src/layout/reference.js';
+import { prepareContexts } from '../src/ops/context.js';
+import { mergeIndex } from '../src/ops/index-merge.js';
 import { OutputSet } from '../src/output/outputs.js';
 import { BUNDLE, ROOT, bundled, cli, pool, type CliResult, type Runner } from './helpers/cli.js';
 import { LayoutBuilder, standardLayout, tagged, tarOf } from './helpers/layout-builder.js';

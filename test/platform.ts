@@ -6,8 +6,8 @@ import {
   parsePlatform,
   platformMatches,
   platformScore,
-} from '../src/platform.js';
-import type { Descriptor, Platform } from '../src/schema.js';
+} from '../src/layout/platform.js';
+import type { Descriptor, Platform } from '../src/layout/schema.js';
 
 const p = (os: string, architecture: string, variant?: string): Platform =>
   variant === undefined ? { os, architecture } : { os, architecture, variant };

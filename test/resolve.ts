@@ -1,8 +1,8 @@
 import path from 'node:path';
 import t from 'tap';
-import { openLayout } from '../src/layout.js';
-import { CURRENT_TAG_ORDER, resolve, findTag, type TagOrder } from '../src/resolve.js';
-import type { Descriptor } from '../src/schema.js';
+import { openLayout } from '../src/layout/layout.js';
+import { CURRENT_TAG_ORDER, resolve, findTag, type TagOrder } from '../src/layout/resolve.js';
+import type { Descriptor } from '../src/layout/schema.js';
 import { cli } from './helpers/cli.js';
 import { LayoutBuilder, standardLayout, tagged } from './helpers/layout-builder.js';
 

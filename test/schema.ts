@@ -8,7 +8,7 @@ import {
   parseImageManifest,
   parseOciLayoutFile,
   parsePlatform,
-} from '../src/schema.js';
+} from '../src/layout/schema.js';
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';

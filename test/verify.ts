@@ -1,11 +1,11 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { hashFiles } from '../src/hash.js';
-import { openLayout } from '../src/layout.js';
-import { locateDigest, resolve } from '../src/resolve.js';
-import type { Descriptor, Platform } from '../src/schema.js';
-import { verifyLayout, type VerifyOptions, type VerifyReport } from '../src/verify.js';
+import { hashFiles } from '../src/layout/hash.js';
+import { openLayout } from '../src/layout/layout.js';
+import { locateDigest, resolve } from '../src/layout/resolve.js';
+import type { Descriptor, Platform } from '../src/layout/schema.js';
+import { verifyLayout, type VerifyOptions, type VerifyReport } from '../src/layout/verify.js';
 import { cli } from './helpers/cli.js';
 import {
   LayoutBuilder,

@@ -112,7 +112,7 @@ def is_digest(s):
 _TAG_FIRST = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 
 def is_tag(s):
-    """Whether s is a tag as layouts name images (src/buildx/ref.ts checkTag, the same rule).
+    """Whether s is a tag as layouts name images (src/layout/reference.ts checkTag, the same rule).
 
     The OCI ref.name grammar with Docker's leading `_` and without `@`: `v1`, `app:v1`,
     `docker.io/example/app:v1` and `localhost:5000/team/app:v1` are tags.

@@ -15,7 +15,7 @@
  * Lenient on purpose: what does not parse or has no descriptor shape is passed over here and
  * reported, with its own code, by the final check.
  */
-import { isIndexMediaType, isManifestMediaType } from '../media-types.js';
+import { isIndexMediaType, isManifestMediaType } from '../layout/media-types.js';
 
 /** The smallest size declared for a digest, and by which document. */
 export interface Declaration {

@@ -21,8 +21,8 @@ import {
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, OcikitError, errnoCode, fsError, quote } from '../errors.js';
-import { digestMismatch, type Layout } from '../layout.js';
-import { MAX_JSON_BYTES } from '../media-types.js';
+import { digestMismatch, type Layout } from '../layout/layout.js';
+import { MAX_JSON_BYTES } from '../layout/media-types.js';
 import { withOutputs, type OutputSet } from '../output/outputs.js';
 import { deterministicGzip } from './gzip.js';
 import { reachableBlobs } from './reachable.js';

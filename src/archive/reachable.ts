@@ -4,12 +4,12 @@
  * Indexes and manifests are read and digest-checked on the way; every blob is located (a
  * regular file, or a symlink to the same blob, as in thin copies) and its size checked.
  */
-import { parseDigest, type Digest } from '../digest.js';
+import { parseDigest, type Digest } from '../layout/digest.js';
 import { ErrorCode, isOcikitError } from '../errors.js';
-import { walkGraph } from '../graph.js';
-import { sizeMismatch, type BlobFile, type Layout } from '../layout.js';
-import { isForeignLayerMediaType } from '../media-types.js';
-import type { Descriptor } from '../schema.js';
+import { walkGraph } from '../layout/graph.js';
+import { sizeMismatch, type BlobFile, type Layout } from '../layout/layout.js';
+import { isForeignLayerMediaType } from '../layout/media-types.js';
+import type { Descriptor } from '../layout/schema.js';
 
 /** One blob to carry over. */
 export interface ReachableBlob {

@@ -38,13 +38,17 @@ import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { isHashable, parseDigest, type Digest } from '../digest.js';
+import { isHashable, parseDigest, type Digest } from '../layout/digest.js';
 import { ErrorCode, OcikitError, errnoCode, fsError, isOcikitError, type Side } from '../errors.js';
-import { digestMismatch, openLayout, sizeMismatch, type Layout } from '../layout.js';
-import { MAX_JSON_BYTES, isForeignLayerMediaType, isImageConfigMediaType } from '../media-types.js';
-import { walkGraph } from '../graph.js';
+import { digestMismatch, openLayout, sizeMismatch, type Layout } from '../layout/layout.js';
+import {
+  MAX_JSON_BYTES,
+  isForeignLayerMediaType,
+  isImageConfigMediaType,
+} from '../layout/media-types.js';
+import { walkGraph } from '../layout/graph.js';
 import { withOutputs, type OutputSet } from '../output/outputs.js';
-import type { Warning } from '../schema.js';
+import type { Warning } from '../layout/schema.js';
 import { isGzip } from './gzip.js';
 import { CopyPool, ShortRead } from './blob-copy.js';
 import { DeclaredSizes, type DocumentRef } from './declared-sizes.js';

@@ -6,14 +6,19 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { blobRelPath, parseDigest } from '../digest.js';
+import { blobRelPath, parseDigest } from '../layout/digest.js';
 import { ErrorCode, OcikitError } from '../errors.js';
-import { manifestsBelow, walkGraph } from '../graph.js';
-import type { Layout } from '../layout.js';
-import { isDockerMediaType, isIndexMediaType } from '../media-types.js';
-import { formatPlatform, isAttestation, parsePlatform, platformMatches } from '../platform.js';
-import type { Descriptor, Platform } from '../schema.js';
-import { manifestPlatform } from '../resolve.js';
+import { manifestsBelow, walkGraph } from '../layout/graph.js';
+import type { Layout } from '../layout/layout.js';
+import { isDockerMediaType, isIndexMediaType } from '../layout/media-types.js';
+import {
+  formatPlatform,
+  isAttestation,
+  parsePlatform,
+  platformMatches,
+} from '../layout/platform.js';
+import type { Descriptor, Platform } from '../layout/schema.js';
+import { manifestPlatform } from '../layout/resolve.js';
 
 /** Where an annotation goes. */
 export type AnnotationTarget = 'index' | 'manifest' | 'manifest-descriptor' | 'index-descriptor';

@@ -13,7 +13,7 @@
  * the one buildx vendors.
  */
 import { ErrorCode, OcikitError } from '../errors.js';
-import type { TagOrder } from '../resolve.js';
+import type { TagOrder } from '../layout/resolve.js';
 
 /** A parsed buildx version. */
 export interface BuildxVersion {

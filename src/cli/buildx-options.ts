@@ -4,7 +4,7 @@ import { ErrorCode, OcikitError } from '../errors.js';
 import { parseByteSize } from './byte-size.js';
 import { parseBuildxVersion, type BuildxVersion } from '../buildx/compat.js';
 import { detectBuildxVersion } from '../buildx/detect.js';
-import type { Mode } from '../context.js';
+import type { Mode } from '../ops/context.js';
 import type { CliIo } from './io.js';
 
 export interface BuildxArgs {

@@ -2,10 +2,10 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { ErrorCode, OcikitError } from '../errors.js';
-import { openLayout, type Layout } from '../layout.js';
-import type { ResolveOptions } from '../resolve.js';
+import { openLayout, type Layout } from '../layout/layout.js';
+import type { ResolveOptions } from '../layout/resolve.js';
 import type { InputPath, OutputSet } from '../output/outputs.js';
-import { refCandidates } from '../buildx/ref.js';
+import { refCandidates } from '../layout/reference.js';
 import type { CliIo } from './io.js';
 
 export interface GlobalArgs {

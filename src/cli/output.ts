@@ -3,23 +3,9 @@ import { ErrorCode, OcikitError, errnoCode, fsError } from '../errors.js';
 import { sideOf } from '../output/outputs.js';
 import type { CliIo } from './io.js';
 
-/** JSON with object keys sorted at every level and a trailing newline (deterministic). */
-export function stableJson(value: unknown): string {
-  return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
-}
+import { stableJson } from '../layout/json.js';
 
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) {
-      const val = (v as Record<string, unknown>)[k];
-      if (val !== undefined) out[k] = sortKeys(val);
-    }
-    return out;
-  }
-  return v;
-}
+export { stableJson };
 
 /** 1536 -> "1.5 KiB". */
 export function humanBytes(n: number): string {

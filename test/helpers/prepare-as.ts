@@ -1,7 +1,7 @@
 /**
  * Run prepareContexts as another user: the in-place/thin decision depends on who will run
  * buildx (root ignores file modes), so the compat tests run the same cases as root in-process
- * and as uid 65534 in a child node (setpriv). The child runs src/context.ts bundled by esbuild
+ * and as uid 65534 in a child node (setpriv). The child runs src/ops/context.ts bundled by esbuild
  * from the current sources (never a stale dist/), from a directory that user can read.
  */
 import { spawnSync } from 'node:child_process';
@@ -9,8 +9,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
-import type { PreparedContexts } from '../../src/context.js';
-import type { LayoutRef } from '../../src/buildx/ref.js';
+import type { PreparedContexts } from '../../src/ops/context.js';
+import type { LayoutRef } from '../../src/layout/reference.js';
 import { ROOT } from './cli.js';
 import { AS_NOBODY } from './tools.js';
 
@@ -26,7 +26,7 @@ export type PrepareOutcome =
 
 const ENTRY = `
 import { readFileSync } from 'node:fs';
-import { prepareContexts } from ${JSON.stringify(path.join(ROOT, 'src/context.ts'))};
+import { prepareContexts } from ${JSON.stringify(path.join(ROOT, 'src/ops/context.ts'))};
 import { parseBuildxVersion } from ${JSON.stringify(path.join(ROOT, 'src/buildx/compat.ts'))};
 const cases = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const out = [];

@@ -1,6 +1,6 @@
 /** `ocikit build [docker buildx build flags] --out DIR|FILE.tar CONTEXT_DIR`. */
 import type { Argv } from 'yargs';
-import { build, type BuildOptions, type SplitMode } from '../../build.js';
+import { build, type BuildOptions, type SplitMode } from '../../ops/build.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
 import { buildProgress, type ProgressMode } from '../build-progress.js';
 import {

@@ -2,7 +2,7 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { buildxInvocation, shellQuote, type InvocationOptions } from '../../buildx/args.js';
+import { buildxInvocation, shellQuote, type InvocationOptions } from '../../ops/buildx-args.js';
 import { preflight } from '../../buildx/preflight.js';
 import {
   flagsFromConfig,

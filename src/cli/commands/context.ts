@@ -1,7 +1,7 @@
 /** `ocikit context NAME=LAYOUT[:TAG|@DIGEST]...`: prepare read-only-safe oci-layout build contexts. */
 import type { Argv } from 'yargs';
-import { refNotFound, resolveLayoutRef } from '../../buildx/ref.js';
-import { prepareContexts, type ContextRequest, type PrepareOptions } from '../../context.js';
+import { refNotFound, resolveLayoutRef } from '../../layout/reference.js';
+import { prepareContexts, type ContextRequest, type PrepareOptions } from '../../ops/context.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
 import {
   buildxOptions,

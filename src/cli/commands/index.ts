@@ -1,9 +1,9 @@
 /** `ocikit index --out DIR SRC...`: combine images from several layouts into one image index. */
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { parseLayoutRef } from '../../buildx/ref.js';
-import { shortDigest } from '../../digest.js';
-import { mergeIndex, parseIndexAnnotation, type MergeOptions } from '../../index-merge.js';
+import { parseLayoutRef } from '../../layout/reference.js';
+import { shortDigest } from '../../layout/digest.js';
+import { mergeIndex, parseIndexAnnotation, type MergeOptions } from '../../ops/index-merge.js';
 import { outputPath, refInputs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';

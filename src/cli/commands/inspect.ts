@@ -1,9 +1,9 @@
 /** `ocikit inspect <layout>`: tags, manifests, platforms, layers, sizes, annotations. */
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { shortDigest } from '../../digest.js';
-import { inspectLayout } from '../../inspect.js';
-import { Annotation } from '../../media-types.js';
+import { shortDigest } from '../../layout/digest.js';
+import { inspectLayout } from '../../layout/inspect.js';
+import { Annotation } from '../../layout/media-types.js';
 import { openFromArgs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';

@@ -1,7 +1,7 @@
 /** `ocikit resolve <layout>`: print the digest a tag/digest/platform selects. */
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { resolve } from '../../resolve.js';
+import { resolve } from '../../layout/resolve.js';
 import {
   openFromArgs,
   selection,

@@ -1,7 +1,7 @@
 /** `ocikit verify <layout>`: every reachable blob present, right size and digest. */
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { verifyLayout, type VerifyOptions } from '../../verify.js';
+import { verifyLayout, type VerifyOptions } from '../../layout/verify.js';
 import {
   openFromArgs,
   selection,

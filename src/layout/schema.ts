@@ -8,7 +8,7 @@
  * Such deviations go through {@link Lenience}: a warning by default, an error in strict mode.
  */
 import { parseDigest } from './digest.js';
-import { ErrorCode, OcikitError } from './errors.js';
+import { ErrorCode, OcikitError } from '../errors.js';
 import { isIndexMediaType, isManifestMediaType } from './media-types.js';
 
 /** An OCI platform object. */

@@ -4,7 +4,7 @@
  * the blob, what references it, and the tag and platform it belongs to.
  */
 import { blobRelPath, isHashable, parseDigest, type Digest } from './digest.js';
-import { ErrorCode, OcikitError, isOcikitError } from './errors.js';
+import { ErrorCode, OcikitError, isOcikitError } from '../errors.js';
 import { hashFiles, type HashJob } from './hash.js';
 import type { Layout } from './layout.js';
 import {

@@ -2,7 +2,7 @@
  * OCI content digests: parsing, validation and the blob path they map to.
  * A digest string is never used as a path before {@link parseDigest} accepted it.
  */
-import { ErrorCode, OcikitError } from './errors.js';
+import { ErrorCode, OcikitError } from '../errors.js';
 
 /** A digest that passed the OCI grammar and the rules of its algorithm. */
 export interface Digest {

@@ -6,11 +6,12 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { Layout } from './layout.js';
-import { Annotation, MediaType } from './media-types.js';
-import type { Descriptor } from './schema.js';
-import { fsError } from './errors.js';
-import { writeFileIn } from './output/write.js';
+import type { Layout } from '../layout/layout.js';
+import { Annotation, MediaType } from '../layout/media-types.js';
+import type { Descriptor } from '../layout/schema.js';
+import { canonicalJson } from '../layout/json.js';
+import { fsError } from '../errors.js';
+import { writeFileIn } from '../output/write.js';
 
 /** How the blobs of a thin copy reach the input's bytes. */
 export type LinkKind = 'blobs-dir-symlink';
@@ -22,22 +23,7 @@ export interface ThinCopy {
   written: string[];
 }
 
-/** JSON with sorted keys and a trailing newline. */
-export function canonicalJson(value: unknown): string {
-  const sort = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(sort);
-    if (v !== null && typeof v === 'object') {
-      return Object.fromEntries(
-        Object.keys(v)
-          .sort()
-          .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
-      );
-    }
-    return v;
-  };
-  return `${JSON.stringify(sort(value))}\n`;
-}
+export { canonicalJson };
 
 /**
  * Write a thin copy of `layout` into the new directory `target`: `oci-layout`, an index.json

@@ -14,7 +14,7 @@
  *
  * The walk is breadth-first and iterative: no recursion depth grows with the input.
  */
-import { ErrorCode, OcikitError, isOcikitError } from './errors.js';
+import { ErrorCode, OcikitError, isOcikitError } from '../errors.js';
 import type { Layout } from './layout.js';
 import {
   isImageConfigMediaType,

@@ -6,16 +6,21 @@
 import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { isRegularFile, unpackContextArchive } from './archive/context.js';
+import { isRegularFile, unpackContextArchive } from '../archive/context.js';
 import { resolveBase } from './base-check.js';
-import { buildxBehaviour, formatBuildxVersion, type BuildxVersion } from './buildx/compat.js';
-import { buildxSafeTag, formatLayoutRef, pathNeedsRemap, type LayoutRef } from './buildx/ref.js';
-import { ErrorCode, OcikitError, quote } from './errors.js';
-import { Annotation } from './media-types.js';
-import { openLayout, type Layout } from './layout.js';
-import { withOutputs, type OutputSet, type PendingOutput } from './output/outputs.js';
-import type { MatchedBy, ResolveOptions } from './resolve.js';
-import type { Descriptor, Warning } from './schema.js';
+import { buildxBehaviour, formatBuildxVersion, type BuildxVersion } from '../buildx/compat.js';
+import {
+  buildxSafeTag,
+  formatLayoutRef,
+  pathNeedsRemap,
+  type LayoutRef,
+} from '../layout/reference.js';
+import { ErrorCode, OcikitError, quote } from '../errors.js';
+import { Annotation } from '../layout/media-types.js';
+import { openLayout, type Layout } from '../layout/layout.js';
+import { withOutputs, type OutputSet, type PendingOutput } from '../output/outputs.js';
+import type { MatchedBy, ResolveOptions } from '../layout/resolve.js';
+import type { Descriptor, Warning } from '../layout/schema.js';
 import { writeThinCopy, type LinkKind } from './thin-copy.js';
 
 /** How a context reaches buildx. */

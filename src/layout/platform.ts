@@ -1,7 +1,7 @@
 /**
  * Platform strings (`os/arch[/variant]`), normalisation as containerd does it, and matching.
  */
-import { ErrorCode, OcikitError } from './errors.js';
+import { ErrorCode, OcikitError } from '../errors.js';
 import type { Platform } from './schema.js';
 import { Annotation } from './media-types.js';
 import type { Descriptor } from './schema.js';

@@ -14,32 +14,32 @@ import {
   repairAnnotations,
   type AnnotationRequest,
   type MissingAnnotation,
-} from './buildx/annotations.js';
-import { buildxInvocation, classifyContext, type InvocationOptions } from './buildx/args.js';
-import type { BuildFlags } from './buildx/flags.js';
+} from '../buildx/annotations.js';
+import { buildxInvocation, classifyContext, type InvocationOptions } from './buildx-args.js';
+import type { BuildFlags } from '../buildx/flags.js';
 import {
   SCRATCH_EXPORT_CRASH,
   describeBuilder,
   hasScratchExportCrash,
   inspectBuilder,
   type BuilderInfo,
-} from './buildx/builder.js';
-import { preflight, spawnRunner, type Runner } from './buildx/preflight.js';
-import { packLayout } from './archive/pack.js';
+} from '../buildx/builder.js';
+import { preflight, spawnRunner, type Runner } from '../buildx/preflight.js';
+import { packLayout } from '../archive/pack.js';
 import { mergeIndex } from './index-merge.js';
-import { Annotation } from './media-types.js';
-import { formatPlatform, parsePlatform } from './platform.js';
-import { resolve, type ResolveOptions } from './resolve.js';
+import { Annotation } from '../layout/media-types.js';
+import { formatPlatform, parsePlatform } from '../layout/platform.js';
+import { resolve, type ResolveOptions } from '../layout/resolve.js';
 import { resolveBase } from './base-check.js';
-import { buildxBehaviour } from './buildx/compat.js';
-import { RawJsonStream, type StreamEvent, type Vertex } from './buildx/stream.js';
+import { buildxBehaviour } from '../buildx/compat.js';
+import { RawJsonStream, type StreamEvent, type Vertex } from '../buildx/stream.js';
 import type { PreparedContext } from './context.js';
-import { extractLayoutArchive } from './archive/unpack.js';
-import { ErrorCode, OcikitError, errnoCode, isOcikitError } from './errors.js';
-import { openLayout } from './layout.js';
-import { OutputSet, withOutputs, type InputPath } from './output/outputs.js';
-import type { Descriptor, Warning } from './schema.js';
-import { verifyLayout } from './verify.js';
+import { extractLayoutArchive } from '../archive/unpack.js';
+import { ErrorCode, OcikitError, errnoCode, isOcikitError } from '../errors.js';
+import { openLayout } from '../layout/layout.js';
+import { OutputSet, withOutputs, type InputPath } from '../output/outputs.js';
+import type { Descriptor, Warning } from '../layout/schema.js';
+import { verifyLayout } from '../layout/verify.js';
 
 /** Options of {@link build}. */
 export interface BuildOptions extends Omit<InvocationOptions, 'out'> {

@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { blobRelPath, isHashable, parseDigest, type Digest } from './digest.js';
-import { ErrorCode, OcikitError, errnoCode } from './errors.js';
+import { ErrorCode, OcikitError, errnoCode } from '../errors.js';
 import {
   MAX_JSON_BYTES,
   isIndexMediaType,

@@ -10,13 +10,13 @@ import {
   type ContextRequest,
   type PrepareOptions,
   type PreparedContexts,
-} from '../context.js';
+} from './context.js';
 import { ErrorCode, OcikitError, quote } from '../errors.js';
 import { withOutputs, type InputPath } from '../output/outputs.js';
-import type { Warning } from '../schema.js';
-import { buildxBehaviour } from './compat.js';
-import { flagsToArgv, type BuildFlags } from './flags.js';
-import { OCI_LAYOUT_SCHEME, refNotFound, resolveLayoutRef } from './ref.js';
+import type { Warning } from '../layout/schema.js';
+import { buildxBehaviour } from '../buildx/compat.js';
+import { flagsToArgv, type BuildFlags } from '../buildx/flags.js';
+import { OCI_LAYOUT_SCHEME, refNotFound, resolveLayoutRef } from '../layout/reference.js';
 
 /** Options of {@link buildxInvocation}. */
 export interface InvocationOptions extends Omit<PrepareOptions, 'platform'> {

@@ -5,7 +5,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { parseDigest } from '../digest.js';
+import { parseDigest } from './digest.js';
 import { ErrorCode, OcikitError, errnoCode, quote } from '../errors.js';
 
 export const OCI_LAYOUT_SCHEME = 'oci-layout://';

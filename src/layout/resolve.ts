@@ -14,7 +14,7 @@
  * the other lookup order would pick a different manifest.
  */
 import { parseDigest } from './digest.js';
-import { ErrorCode, OcikitError } from './errors.js';
+import { ErrorCode, OcikitError } from '../errors.js';
 import type { Layout } from './layout.js';
 import { Annotation, isIndexMediaType, isManifestMediaType } from './media-types.js';
 import { formatPlatform, isAttestation, parsePlatform, platformScore } from './platform.js';

@@ -7,10 +7,16 @@
  * on the selection, with `noDigests` unless hashing is asked for: one implementation of the
  * per-blob checks.
  */
-import { isOcikitError, OcikitError } from './errors.js';
-import type { Layout } from './layout.js';
-import { findTag, locateDigest, resolve, type Resolved, type ResolveOptions } from './resolve.js';
-import { verifyLayout, type Problem } from './verify.js';
+import { isOcikitError, OcikitError } from '../errors.js';
+import type { Layout } from '../layout/layout.js';
+import {
+  findTag,
+  locateDigest,
+  resolve,
+  type Resolved,
+  type ResolveOptions,
+} from '../layout/resolve.js';
+import { verifyLayout, type Problem } from '../layout/verify.js';
 
 /** Options of {@link checkBase} and {@link resolveBase}. */
 export interface BaseCheckOptions {

@@ -22,24 +22,24 @@
 import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { reachableBlobs, type ReachableBlob } from './archive/reachable.js';
-import { parseLayoutRef, type LayoutRef } from './buildx/ref.js';
-import { blobRelPath, parseDigest } from './digest.js';
-import { ErrorCode, OcikitError, errnoCode, isOcikitError } from './errors.js';
-import { hashFiles } from './hash.js';
-import { openLayout, type Layout } from './layout.js';
+import { reachableBlobs, type ReachableBlob } from '../archive/reachable.js';
+import { parseLayoutRef, type LayoutRef } from '../layout/reference.js';
+import { blobRelPath, parseDigest } from '../layout/digest.js';
+import { ErrorCode, OcikitError, errnoCode, isOcikitError } from '../errors.js';
+import { hashFiles } from '../layout/hash.js';
+import { openLayout, type Layout } from '../layout/layout.js';
 import {
   Annotation,
   MediaType,
   isDockerMediaType,
   isIndexMediaType,
   isManifestMediaType,
-} from './media-types.js';
-import { withOutputs, type OutputSet } from './output/outputs.js';
-import { formatPlatform, isAttestation, normalizePlatform } from './platform.js';
-import { MAX_INDEX_DEPTH, findDigest, findTag, manifestPlatform } from './resolve.js';
-import type { Descriptor, Platform, Warning } from './schema.js';
-import { canonicalJson } from './thin-copy.js';
+} from '../layout/media-types.js';
+import { withOutputs, type OutputSet } from '../output/outputs.js';
+import { formatPlatform, isAttestation, normalizePlatform } from '../layout/platform.js';
+import { MAX_INDEX_DEPTH, findDigest, findTag, manifestPlatform } from '../layout/resolve.js';
+import type { Descriptor, Platform, Warning } from '../layout/schema.js';
+import { canonicalJson } from '../layout/json.js';
 
 /** Options of {@link mergeIndex}. */
 export interface MergeOptions {
