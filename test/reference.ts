@@ -5,7 +5,12 @@
 import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { buildxSafeTag, checkTag, refCandidates, resolveLayoutRef } from '../src/layout/reference.js';
+import {
+  buildxSafeTag,
+  checkTag,
+  refCandidates,
+  resolveLayoutRef,
+} from '../src/layout/reference.js';
 import { parseBuildxVersion } from '../src/buildx/compat.js';
 import { prepareContexts } from '../src/ops/context.js';
 import { cli } from './helpers/cli.js';
