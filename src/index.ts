@@ -89,8 +89,10 @@ export {
   type MergeOptions,
   type MergeResult,
   type MergedManifest,
+  type MergedBlob,
   type IndexAnnotation,
 } from './index-merge.js';
+export { type LinkMode } from './take-blobs.js';
 export { packLayout, type PackOptions, type PackResult } from './archive/pack.js';
 export {
   unpackArchive,
