@@ -11,9 +11,10 @@
  * - Every blob taken is then hashed where the output holds it (the copy, or the shared inode),
  *   so a corrupt input blob (right size, wrong bytes) is never carried into an output unseen;
  *   `trustInputs` checks sizes only. Hashing reuses hash.ts (worker threads, 1 MiB reads).
- *   Hashing the copy was measured against hashing while copying (read, hash, write in 1 MiB
- *   chunks; bench/README.md): on this ext4 machine neither wins clearly (tmpfs: streaming
- *   ~15 % faster), and only the copy can be a reflink (no second copy of the bytes on disk).
+ *   Hashing the copy afterwards was measured against hashing while copying (read, hash and
+ *   write in one pass on worker threads, archive/blob-copy.ts; bench/README.md): the same
+ *   wall time and CPU for 1 GiB on ext4, and only the copy can be a reflink. Verification
+ *   costs ~+25 % over the copies alone there (the copies are hashed from the page cache).
  * - Copies run a few at a time ({@link settledPool}): after the first failure no new copy
  *   starts and the ones in flight finish before the caller removes anything, so cleanup never
  *   races a copy and the first failure is the one reported. errno failures become coded errors
