@@ -24,7 +24,7 @@
 import { createReadStream, constants as fsc, promises as fsp } from 'node:fs';
 import type { Digest } from './digest.js';
 import { ErrorCode, OcikitError, errnoCode, fsError } from './errors.js';
-import { hashFiles } from './hash.js';
+import { hashFiles, type HashJob, type HashResult } from './hash.js';
 import { settledPool } from './pool.js';
 
 /** How the output takes a blob: `copy` (reflink where possible, the default) or `hard` (hardlink). */
@@ -64,6 +64,7 @@ export interface TakeOptions {
 }
 
 const CONCURRENCY = 8;
+const TOO_MANY = new Set(['EMFILE', 'ENFILE']);
 
 /** Read the source again to tell whether it, rather than the copy, failed: undefined if it reads. */
 async function sourceFailure(from: string, wholeFile: boolean): Promise<unknown> {
@@ -90,8 +91,7 @@ async function copy(b: BlobToTake): Promise<void> {
     // the same answer either way; otherwise reading the source again tells (EIO: all of it).
     if (['ENOSPC', 'EDQUOT'].includes(errno))
       throw fsError(e, { path: b.to, side: 'output', what });
-    if (['EMFILE', 'ENFILE'].includes(errno))
-      throw fsError(e, { path: b.from, side: 'input', what });
+    if (TOO_MANY.has(errno)) throw fsError(e, { path: b.from, side: 'input', what });
     const source = await sourceFailure(b.from, errno === 'EIO');
     throw source !== undefined
       ? fsError(source, { path: b.from, side: 'input', what })
@@ -190,13 +190,24 @@ export async function takeBlobs(
   });
   if (trust || blobs.length === 0) return taken;
 
+  const jobs = blobs.map((b) => ({ path: b.to, algorithm: b.digest.algorithm, size: b.size }));
   let results;
   try {
-    results = await hashFiles(
-      blobs.map((b) => ({ path: b.to, algorithm: b.digest.algorithm, size: b.size })),
-    );
+    results = await hashFiles(jobs);
   } catch (e) {
-    throw errnoCode(e) === undefined ? e : fsError(e, { path: blobs[0]?.to ?? '', side: 'output' });
+    // A hashing thread that could not start ("Worker initialization failure: EMFILE"): the
+    // process is short of descriptors, so hash on this thread instead, one file at a time.
+    if (!/\b(EMFILE|ENFILE)\b/.test(e instanceof Error ? e.message : '')) throw e;
+    results = await hashFiles(jobs, { workers: 0 });
+  }
+  // Files the threads could not open for want of descriptors: once more on this thread.
+  const starved = results.flatMap((r, i) => ('error' in r && TOO_MANY.has(r.error) ? [i] : []));
+  if (starved.length > 0) {
+    const again = await hashFiles(
+      starved.map((i) => jobs[i] as HashJob),
+      { workers: 0 },
+    );
+    starved.forEach((i, k) => (results[i] = again[k] as HashResult));
   }
   blobs.forEach((b, i) => {
     const r = results[i];
