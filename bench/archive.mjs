@@ -2,15 +2,19 @@
 // Archive and index benchmarks, side by side with the tools people would otherwise use:
 //   1. ocikit pack   vs GNU `tar cf`  on the 2,047-blob, 1 GiB layout of bench/layout.mjs;
 //   2. ocikit unpack vs GNU `tar xf`  of those archives (ocikit hashes every blob as it goes);
-//   3. ocikit index  of 8 single-platform layouts vs `cp -a` (and `cp -al`) of their blobs.
+//   3. ocikit index  of 8 single-platform layouts (1 GiB, 2,016 blobs in all): the default
+//      (copy, a reflink where the file system can, and verify every blob's digest),
+//      --trust-inputs (sizes only), --link hard (with and without --trust-inputs), against
+//      `cp -a`, `cp -al` and `sha256sum` over the same blobs, and the two ways of verifying a
+//      copy (hash the copy afterwards, or hash while copying: bench/take-strategy.mjs).
 // Rounds are interleaved (ocikit, peer, ocikit, peer, ...) so both see the same machine; the
 // median wall time of each is reported, with throughput (MB = 10^6 bytes of blob content)
 // and "ratio" lines (ocikit throughput / peer throughput; target ≥ 0.8 for pack and unpack).
 // Reports, does not gate: exit 0 on a missed target, 1 when a command fails or answers wrong.
 //
-//   npm run build && node bench/archive.mjs [--rounds 3]
+//   npm run build && node bench/archive.mjs [--rounds 3] [--only archive|index]
 //
-// OCIKIT_BENCH_CACHE (default /var/tmp/ocikit-bench) holds the generated layouts (~1.4 GB).
+// OCIKIT_BENCH_CACHE (default /var/tmp/ocikit-bench) holds the generated layouts (~2.2 GB).
 import { spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import {
@@ -37,8 +41,14 @@ const NODE = process.execPath;
 const CLEAN_ENV = { PATH: '/usr/bin:/bin' };
 const TARGET = 0.8;
 
-const { values: opts } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
+const { values: opts } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    only: { type: 'string', default: 'archive,index' },
+  },
+});
 const ROUNDS = Math.max(1, Number(opts.rounds));
+const SECTIONS = new Set(opts.only.split(','));
 const log = (msg) => process.stderr.write(`${msg}\n`);
 let failed = false;
 
@@ -120,8 +130,14 @@ const PLATFORMS = [
   ['s390x'],
   ['riscv64'],
 ];
-const INDEX_LAYOUT_VERSION = 'v1';
+// v2: ~1 GiB and ~2,000 blobs in all (v1 was 208 MiB, ~500 blobs).
+const INDEX_LAYOUT_VERSION = 'v2';
+const SMALL_PER_PLATFORM = 245;
+const MEDIUM_PER_PLATFORM = 4;
+const MEDIUM_BYTES = 6 * 1024 * 1024;
+const PLATFORM_BYTES = 128 * 1024 * 1024;
 
+/** One single-platform layout: 245 small layers (4–64 KiB), 4 of 6 MiB, one large (128 MiB in all). */
 function generatePlatformLayout(dir, n) {
   const blobs = path.join(dir, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
@@ -137,11 +153,16 @@ function generatePlatformLayout(dir, n) {
     return createCipheriv('aes-256-ctr', key, iv).update(Buffer.alloc(size));
   };
   const layers = [];
-  for (let i = 0; i < 60; i++)
-    layers.push(
-      write(bytes(i, 4096 + ((i * 7919) % 61440)), 'application/vnd.oci.image.layer.v1.tar'),
-    );
-  layers.push(write(bytes(1000, 24 * 1024 * 1024), 'application/vnd.oci.image.layer.v1.tar'));
+  const layer = (i, size) =>
+    layers.push(write(bytes(i, size), 'application/vnd.oci.image.layer.v1.tar'));
+  let total = 0;
+  for (let i = 0; i < SMALL_PER_PLATFORM; i++) {
+    const size = 4096 + ((i * 7919) % 61440);
+    layer(i, size);
+    total += size;
+  }
+  for (let i = 0; i < MEDIUM_PER_PLATFORM; i++) layer(1000 + i, MEDIUM_BYTES);
+  layer(2000, PLATFORM_BYTES - total - MEDIUM_PER_PLATFORM * MEDIUM_BYTES);
   const [architecture, variant] = PLATFORMS[n];
   const platform = { architecture, os: 'linux', ...(variant ? { variant } : {}) };
   writeSingleImage(dir, write, layers, { platform, tag: 'latest' });
@@ -152,7 +173,7 @@ function ensurePlatformLayouts() {
   if (existsSync(path.join(dir, 'p7', 'index.json'))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  log(`generating 8 platform layouts in ${dir} (once; ~250 MB) ...`);
+  log(`generating 8 platform layouts in ${dir} (once; ~1.1 GB) ...`);
   for (let n = 0; n < PLATFORMS.length; n++) generatePlatformLayout(path.join(tmp, `p${n}`), n);
   try {
     renameSync(tmp, dir);
@@ -176,8 +197,6 @@ if (!/GNU tar/.test(tarVersion)) {
   log(`GNU tar is needed (found: ${tarVersion || 'none'})`);
   process.exit(1);
 }
-const { dir: layout } = ensureLayout(CACHE, log);
-const stats = blobStats(layout);
 const work = path.join(CACHE, `archive-work-${process.pid}`);
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
@@ -187,11 +206,31 @@ console.log(
     .map((x) => x.toFixed(1))
     .join(' ')}`,
 );
-console.log(
-  `# layout: ${stats.files} blobs, ${(stats.bytes / 2 ** 20).toFixed(0)} MiB (${layout})`,
-);
 
 try {
+  if (SECTIONS.has('archive')) archiveSection();
+  if (SECTIONS.has('index')) indexSection();
+} catch (e) {
+  failed = true;
+  log(String(e?.stack ?? e));
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+console.log(
+  `# total ${((performance.now() - started) / 1000).toFixed(1)} s, load ${os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
+process.exit(failed ? 1 : 0);
+
+/** pack vs tar cf, unpack vs tar xf, on the 1 GiB, 2,047-blob layout of bench/layout.mjs. */
+function archiveSection() {
+  const { dir: layout } = ensureLayout(CACHE, log);
+  const stats = blobStats(layout);
+  console.log(
+    `# layout: ${stats.files} blobs, ${(stats.bytes / 2 ** 20).toFixed(0)} MiB (${layout})`,
+  );
   const ours = path.join(work, 'ocikit.tar');
   const theirs = path.join(work, 'gnu.tar');
   const oursDir = path.join(work, 'ocikit-unpacked');
@@ -265,71 +304,139 @@ try {
   rmSync(theirsDir, { recursive: true, force: true });
   rmSync(ours, { force: true });
   rmSync(theirs, { force: true });
+}
 
-  // Index merge of 8 platform layouts vs copying their blobs.
+/**
+ * ocikit index of the 8 platform layouts (1 GiB, 2,016 blobs): what taking the blobs honestly
+ * (copy and verify) costs, against hardlinks, `cp -a`, `cp -al` and `sha256sum`.
+ */
+function indexSection() {
   const platforms = ensurePlatformLayouts();
   const sources = readdirSync(platforms)
     .sort()
     .map((p) => path.join(platforms, p));
-  const indexBytes = sources.reduce((n, s) => n + blobStats(s).bytes, 0);
+  const { files, bytes } = sources
+    .map((s) => blobStats(s))
+    .reduce((a, b) => ({ files: a.files + b.files, bytes: a.bytes + b.bytes }));
   const merged = path.join(work, 'merged');
   const copied = path.join(work, 'copied');
+  const clear = () => {
+    rmSync(merged, { recursive: true, force: true });
+    rmSync(copied, { recursive: true, force: true });
+  };
   const copyCmd = (flags) => [
     'sh',
     '-c',
     `mkdir -p ${copied}/blobs && for s in ${sources.join(' ')}; do cp ${flags} "$s/blobs/." ${copied}/blobs/; done`,
   ];
-  run('index', [
+  const index = (...flags) => [NODE, BUNDLE, 'index', '--out', merged, ...sources, ...flags];
+  const strategy = (name) => [
     NODE,
-    BUNDLE,
-    'index',
-    '--out',
-    merged,
+    path.join(ROOT, 'bench', 'take-strategy.mjs'),
+    name,
+    copied,
     ...sources,
-    '--tag',
-    'multi',
-    '--annotation',
-    'org.opencontainers.image.version=1',
-  ]);
-  const mergedIndex = JSON.parse(
-    run('verify', [NODE, BUNDLE, 'resolve', merged, '--tag', 'multi', '--json']).stdout,
+  ];
+
+  // Preflight (also the warm-up): every mode gives the same index; the counts are honest.
+  let digest;
+  for (const flags of [[], ['--trust-inputs'], ['--link', 'hard']]) {
+    clear();
+    const r = JSON.parse(run('index', index('--tag', 'multi', '--json', ...flags)).stdout);
+    const taken = r.blobs.copied + r.blobs.linked;
+    const want = flags.includes('hard') ? r.blobs.linked : r.blobs.copied;
+    digest ??= r.descriptor.digest;
+    if (r.descriptor.digest !== digest || taken !== files || want !== files) {
+      failed = true;
+      log(`FAIL: ocikit index ${flags.join(' ')} took ${JSON.stringify(r.blobs)} of ${files}`);
+    }
+    if (r.blobs.verified !== (flags.includes('--trust-inputs') ? 0 : files)) {
+      failed = true;
+      log(`FAIL: ocikit index ${flags.join(' ')} verified ${r.blobs.verified} blobs`);
+    }
+  }
+  const resolved = JSON.parse(
+    run('resolve', [NODE, BUNDLE, 'resolve', merged, '--tag', 'multi', '--json']).stdout,
   );
-  if (mergedIndex.descriptor?.mediaType !== 'application/vnd.oci.image.index.v1+json') {
+  if (resolved.descriptor?.mediaType !== 'application/vnd.oci.image.index.v1+json') {
     failed = true;
     log('FAIL: ocikit index did not produce an image index');
   }
+  for (const name of ['copy-then-hash', 'hash-while-copy']) {
+    clear();
+    run(name, strategy(name));
+  }
+  const sums = run('sha256sum', ['sh', '-c', 'sha256sum */blobs/sha256/*'], platforms).stdout;
+  const wrong = sums
+    .trim()
+    .split('\n')
+    .filter((l) => l.slice(0, 64) !== path.basename(l.slice(66)));
+  if (wrong.length > 0) {
+    failed = true;
+    log(`FAIL: sha256sum disagrees with ${wrong.length} blob names`);
+  }
+
   const ti = rounds(
     [
+      ['ocikit index (copy + verify)', clear, index()],
+      ['ocikit index --trust-inputs', clear, index('--trust-inputs')],
+      ['ocikit index --link hard', clear, index('--link', 'hard')],
+      ['ocikit index --link hard --trust-inputs', clear, index('--link', 'hard', '--trust-inputs')],
+      ['cp -a', clear, copyCmd('-a')],
+      ['cp -al', clear, copyCmd('-al')],
       [
-        'ocikit index',
-        () => rmSync(merged, { recursive: true, force: true }),
-        [NODE, BUNDLE, 'index', '--out', merged, ...sources, '--tag', 'multi'],
+        'sha256sum',
+        clear,
+        ['sh', '-c', `cd ${platforms} && sha256sum */blobs/sha256/* >/dev/null`],
       ],
-      ['cp -a', () => rmSync(copied, { recursive: true, force: true }), copyCmd('-a')],
-      ['cp -al', () => rmSync(copied, { recursive: true, force: true }), copyCmd('-al')],
+      ['copy-then-hash (take-blobs)', clear, strategy('copy-then-hash')],
+      ['hash-while-copy (blob-copy)', clear, strategy('hash-while-copy')],
     ],
     work,
   );
+  clear();
   console.log('');
-  console.log(`# index: 8 platform layouts, ${(indexBytes / 2 ** 20).toFixed(0)} MiB of blobs`);
-  console.log('| command | median wall s | median CPU s |');
-  console.log('|---|---:|---:|');
-  for (const [label, s] of ti)
-    console.log(`| ${label} | ${s.wall.toFixed(3)} | ${s.cpu.toFixed(3)} |`);
-  console.log('');
+  console.log(
+    `# index: 8 platform layouts, ${files} blobs, ${(bytes / 2 ** 20).toFixed(0)} MiB (${platforms})`,
+  );
+  console.log('| command | median wall s | MB/s | median CPU s (user+sys) | wall × cp -a |');
+  console.log('|---|---:|---:|---:|---:|');
   const iwall = (label) => ti.get(label).wall;
-  ratioLine('index/cp-a speed', iwall('ocikit index'), iwall('cp -a'));
-  ratioLine('index/cp-al speed (both hardlink)', iwall('ocikit index'), iwall('cp -al'));
-} catch (e) {
-  failed = true;
-  log(String(e?.stack ?? e));
-} finally {
-  rmSync(work, { recursive: true, force: true });
+  for (const [label, s] of ti)
+    console.log(
+      `| ${label} | ${s.wall.toFixed(3)} | ${mbps(bytes, s.wall).toFixed(0)} | ${s.cpu.toFixed(3)} | ${(s.wall / iwall('cp -a')).toFixed(2)} |`,
+    );
+  console.log('');
+  const verifyCost = iwall('ocikit index (copy + verify)') - iwall('ocikit index --trust-inputs');
+  const linkVerifyCost =
+    iwall('ocikit index --link hard') - iwall('ocikit index --link hard --trust-inputs');
+  ratioLine(
+    'index (copy + verify)/cp-a speed',
+    iwall('ocikit index (copy + verify)'),
+    iwall('cp -a'),
+  );
+  ratioLine(
+    'index (copy + verify)/(cp-a + sha256sum) speed',
+    iwall('ocikit index (copy + verify)'),
+    iwall('cp -a') + iwall('sha256sum'),
+  );
+  ratioLine(
+    'index --trust-inputs/cp-a speed',
+    iwall('ocikit index --trust-inputs'),
+    iwall('cp -a'),
+  );
+  ratioLine('index --link hard/cp-al speed', iwall('ocikit index --link hard'), iwall('cp -al'));
+  ratioLine(
+    'index --link hard --trust-inputs/cp-al speed',
+    iwall('ocikit index --link hard --trust-inputs'),
+    iwall('cp -al'),
+  );
+  ratioLine(
+    'hash-while-copy/copy-then-hash speed',
+    iwall('hash-while-copy (blob-copy)'),
+    iwall('copy-then-hash (take-blobs)'),
+  );
+  console.log(
+    `verification costs ${verifyCost.toFixed(3)} s after copies (${mbps(bytes, verifyCost).toFixed(0)} MB/s), ${linkVerifyCost.toFixed(3)} s after hardlinks; sha256sum alone ${iwall('sha256sum').toFixed(3)} s`,
+  );
 }
-console.log(
-  `# total ${((performance.now() - started) / 1000).toFixed(1)} s, load ${os
-    .loadavg()
-    .map((x) => x.toFixed(1))
-    .join(' ')}`,
-);
-process.exit(failed ? 1 : 0);

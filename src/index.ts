@@ -110,8 +110,10 @@ export {
   type MergeOptions,
   type MergeResult,
   type MergedManifest,
+  type MergedBlob,
   type IndexAnnotation,
 } from './ops/index-merge.js';
+export type { LinkMode } from './ops/take-blobs.js';
 export { packLayout, type PackOptions, type PackResult } from './archive/pack.js';
 export { unpackArchive, type UnpackOptions, type UnpackResult } from './archive/unpack.js';
 export { DEFAULT_MAX_BYTES, MAX_SKIPPED_BYTES, MAX_TRAILING_BYTES } from './archive/limits.js';

@@ -1,7 +1,9 @@
 /**
  * `ocikit index`: per-platform layouts (and indexes) merged into one layout with an image
  * index. Oracles: skopeo reads the result and its annotations; `ocikit verify` passes; inode
- * numbers show hardlinks; a different filesystem (/dev/shm) forces verified copies.
+ * numbers, link counts and ctimes show whether the inputs were touched (copies by default,
+ * hardlinks with --link hard); corrupt inputs, and a process out of file descriptors (the
+ * bundled CLI under `ulimit -n`), fail with coded errors and leave nothing behind.
  */
 import {
   mkdtempSync,
@@ -22,9 +24,16 @@ import { resolve } from '../src/layout/resolve.js';
 import { prepareContexts } from '../src/ops/context.js';
 import type { Descriptor, Platform } from '../src/layout/schema.js';
 import { verifyLayout } from '../src/layout/verify.js';
-import { cli } from './helpers/cli.js';
-import { LayoutBuilder, OCI_INDEX, OCI_MANIFEST, tagged } from './helpers/layout-builder.js';
-import { mustRun, requireTool } from './helpers/tools.js';
+import type { LinkMode } from '../src/ops/take-blobs.js';
+import { BUNDLE, bundle, cli } from './helpers/cli.js';
+import {
+  LayoutBuilder,
+  OCI_CONFIG,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  tagged,
+} from './helpers/layout-builder.js';
+import { CLEAN_ENV, mustRun, requireTool } from './helpers/tools.js';
 
 const AMD64: Platform = { os: 'linux', architecture: 'amd64' };
 const ARM64: Platform = { os: 'linux', architecture: 'arm64' };
@@ -102,12 +111,45 @@ function withAttestation(
   return { image, attestation, index: idx };
 }
 
+/** Flip one byte in the middle of the first layer of `manifest` in `dir`: right size, wrong bytes. */
+function corruptLayer(dir: string, manifest: string): string {
+  const layer = blobJson<{ layers: Descriptor[] }>(dir, manifest).layers[0] as Descriptor;
+  const file = path.join(dir, 'blobs', 'sha256', layer.digest.slice(7));
+  const bytes = readFileSync(file);
+  const at = bytes.length >> 1;
+  bytes.writeUInt8(bytes.readUInt8(at) ^ 0xff, at);
+  writeFileSync(file, bytes);
+  return layer.digest;
+}
+
+interface InodeState {
+  ino: bigint;
+  nlink: bigint;
+  ctimeNs: bigint;
+}
+
+/** Inode, link count and ctime of every blob file of the layouts `dirs`, by path. */
+function blobInodes(dirs: string[]): Map<string, InodeState> {
+  const out = new Map<string, InodeState>();
+  for (const dir of dirs) {
+    const blobs = path.join(dir, 'blobs', 'sha256');
+    for (const f of readdirSync(blobs)) {
+      const st = statSync(path.join(blobs, f), { bigint: true });
+      out.set(path.join(blobs, f), { ino: st.ino, nlink: st.nlink, ctimeNs: st.ctimeNs });
+    }
+  }
+  return out;
+}
+
+/** Long enough for a changed ctime to show at the file system's timestamp granularity. */
+const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
+
 function formatted(p: Platform): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }
 
 t.test(
-  'three per-platform layouts become one index: platforms, annotations, tags, hardlinks, determinism',
+  'three per-platform layouts become one index: platforms, annotations, tags, copies, determinism',
   async (t) => {
     const root = t.testdir();
     const d = perPlatform(root);
@@ -123,7 +165,12 @@ t.test(
       ['linux/amd64', 'linux/arm/v7', 'linux/arm64'],
       'sorted by platform',
     );
-    t.same(r.blobs, { total: 10, linked: 9, copied: 0, written: 1 });
+    t.same(r.blobs, { total: 10, linked: 0, copied: 9, written: 1, verified: 9 });
+    t.same(
+      r.blobList.map((b) => b.how).sort(),
+      [...Array<string>(9).fill('copied'), 'written'],
+      'each blob reports how it was taken',
+    );
     const indexJson = JSON.parse(readFileSync(path.join(merged, 'index.json'), 'utf8')) as IndexDoc;
     t.same(
       indexJson.manifests.map((m) => m.annotations),
@@ -155,13 +202,13 @@ t.test(
       text,
       `${JSON.stringify(JSON.parse(text), (_k, v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v))}\n`,
     );
-    // Hardlinked: same inode as the source blob; never a symlink.
+    // Copied: an inode of its own, never a symlink.
     const layer = blobJson<{ layers: Descriptor[] }>(
       path.join(root, 'amd64'),
       d['amd64']?.digest as string,
     ).layers[0] as Descriptor;
     const rel = path.join('blobs', 'sha256', layer.digest.slice(7));
-    t.equal(statSync(path.join(merged, rel)).ino, statSync(path.join(root, 'amd64', rel)).ino);
+    t.not(statSync(path.join(merged, rel)).ino, statSync(path.join(root, 'amd64', rel)).ino);
     for (const f of readdirSync(path.join(merged, 'blobs', 'sha256')))
       t.ok(lstatSync(path.join(merged, 'blobs', 'sha256', f)).isFile());
     t.ok((await verifyLayout(await openLayout(merged))).ok);
@@ -334,8 +381,8 @@ t.test(
     t.equal(oci.descriptor.mediaType, OCI_INDEX);
     t.same(
       oci.blobs,
-      { total: 7, linked: 4, copied: 0, written: 3 },
-      'configs and layers linked, two manifests and the index written',
+      { total: 7, linked: 0, copied: 4, written: 3, verified: 4 },
+      'configs and layers copied, two manifests and the index written',
     );
     const amd = oci.manifests[0];
     t.equal(amd?.convertedFrom, layouts['amd64']?.manifest.digest);
@@ -376,9 +423,19 @@ t.test('thin copies and symlinked sources give a self-contained output', async (
     path.join(root, 'merged'),
     { cwd: root },
   );
-  t.equal(r.blobs.linked, 6);
+  t.equal(r.blobs.copied, 6);
   for (const f of readdirSync(path.join(root, 'merged', 'blobs', 'sha256')))
     t.ok(lstatSync(path.join(root, 'merged', 'blobs', 'sha256', f)).isFile(), f);
+  // --link hard links the files the symlinks point to, not the symlinks.
+  const hard = await mergeIndex(
+    [`${thin.contexts[0]?.path}:app`, 'arm64:app'],
+    path.join(root, 'hard'),
+    { cwd: root, link: 'hard' },
+  );
+  t.equal(hard.blobs.linked, 6);
+  for (const f of readdirSync(path.join(root, 'hard', 'blobs', 'sha256')))
+    t.ok(lstatSync(path.join(root, 'hard', 'blobs', 'sha256', f)).isFile(), f);
+  rmSync(path.join(root, 'hard'), { recursive: true });
   rmSync(path.join(root, 'thin'), { recursive: true });
   rmSync(path.join(root, 'amd64'), { recursive: true });
   t.ok(
@@ -387,7 +444,7 @@ t.test('thin copies and symlinked sources give a self-contained output', async (
   );
 });
 
-t.test('another filesystem: blobs are copied and verified', async (t) => {
+t.test('another filesystem: blobs are copied and verified, with --link hard too', async (t) => {
   if (!existsSync('/dev/shm')) {
     t.plan(0, 'no /dev/shm');
     return;
@@ -401,8 +458,18 @@ t.test('another filesystem: blobs are copied and verified', async (t) => {
     return;
   }
   const r = await mergeIndex(['amd64:app', 'arm64:app'], path.join(shm, 'merged'), { cwd: root });
-  t.same(r.blobs, { total: 7, linked: 0, copied: 6, written: 1 });
+  t.same(r.blobs, { total: 7, linked: 0, copied: 6, written: 1, verified: 6 });
   t.ok((await verifyLayout(await openLayout(path.join(shm, 'merged')))).ok);
+  const hard = await mergeIndex(['amd64:app', 'arm64:app'], path.join(shm, 'hard'), {
+    cwd: root,
+    link: 'hard',
+  });
+  t.same(
+    hard.blobs,
+    { total: 7, linked: 0, copied: 6, written: 1, verified: 6 },
+    'no hardlink across file systems: copied instead',
+  );
+  rmSync(path.join(shm, 'hard'), { recursive: true });
   // A corrupt layer (same size) is caught by the copy's verification.
   const amdManifest = readdirSync(path.join(root, 'amd64', 'blobs', 'sha256'));
   for (const f of amdManifest) {
@@ -418,6 +485,226 @@ t.test('another filesystem: blobs are copied and verified', async (t) => {
   });
   t.same(readdirSync(shm), ['merged'], 'nothing left of the failed merge');
 });
+
+t.test(
+  'by default the inputs are only read: inodes, link counts and ctimes unchanged',
+  async (t) => {
+    const root = t.testdir();
+    perPlatform(root);
+    const inputs = ['amd64', 'arm64', 'armv7'].map((n) => path.join(root, n));
+    const before = blobInodes(inputs);
+    await tick();
+    const r = await mergeIndex(['amd64:app', 'arm64:app', 'armv7:app'], path.join(root, 'merged'), {
+      cwd: root,
+    });
+    t.same(r.blobs, { total: 10, linked: 0, copied: 9, written: 1, verified: 9 });
+    const c = await cli(
+      ['index', '--out', 'cli', 'amd64:app', 'arm64:app', '--link', 'copy'],
+      root,
+    );
+    t.equal(c.code, 0, c.stderr);
+    t.same(blobInodes(inputs), before, 'every input blob: same inode, link count and ctime');
+    const inputInodes = new Set([...before.values()].map((s) => s.ino));
+    for (const [file, s] of blobInodes([path.join(root, 'merged'), path.join(root, 'cli')])) {
+      t.notOk(inputInodes.has(s.ino), `${path.basename(file)} has an inode of its own`);
+      t.equal(s.nlink, 1n);
+    }
+  },
+);
+
+t.test(
+  '--link hard shares inodes with the inputs: their link count and ctime change',
+  async (t) => {
+    const root = t.testdir();
+    perPlatform(root);
+    const inputs = ['amd64', 'arm64', 'armv7'].map((n) => path.join(root, n));
+    const before = blobInodes(inputs);
+    await tick();
+    const r = await mergeIndex(['amd64:app', 'arm64:app', 'armv7:app'], path.join(root, 'merged'), {
+      cwd: root,
+      link: 'hard',
+    });
+    t.same(r.blobs, { total: 10, linked: 9, copied: 0, written: 1, verified: 9 });
+    t.same(
+      r.blobList.filter((b) => b.how === 'linked').length,
+      9,
+      'each blob reports it was linked',
+    );
+    const after = blobInodes(inputs);
+    const merged = blobInodes([path.join(root, 'merged')]);
+    for (const [file, was] of before) {
+      const now = after.get(file) as InodeState;
+      const out = merged.get(path.join(root, 'merged', 'blobs', 'sha256', path.basename(file)));
+      t.equal(out?.ino, was.ino, `${path.basename(file)}: the output's file is the input's inode`);
+      t.equal(now.nlink, was.nlink + 1n, 'one more link to the input');
+      t.ok(now.ctimeNs > was.ctimeNs, "the input's ctime changed");
+    }
+    const c = await cli(['index', '--out', 'cli', 'amd64:app', '--link', 'hard'], root);
+    t.equal(c.code, 0, c.stderr);
+    t.match(
+      c.stderr,
+      /4 blobs: 0 copied \(reflink where the file system supports it\) and verified, 3 hardlinked and verified, 1 written/,
+    );
+  },
+);
+
+t.test('--link takes copy or hard only', async (t) => {
+  const root = t.testdir();
+  perPlatform(root);
+  await t.rejects(
+    mergeIndex(['amd64:app'], path.join(root, 'x'), { cwd: root, link: 'soft' as LinkMode }),
+    { code: 'OCIKIT_USAGE' },
+  );
+  const c = await cli(['index', '--out', 'x', 'amd64:app', '--link', 'soft'], root);
+  t.equal(c.code, 2, 'usage error');
+  t.notOk(existsSync(path.join(root, 'x')));
+});
+
+t.test(
+  'a corrupt input layer (right size, wrong bytes) fails the merge, copied or linked, and leaves nothing',
+  async (t) => {
+    const root = t.testdir();
+    const d = perPlatform(root);
+    const manifest = d['amd64']?.digest as string;
+    const bad = corruptLayer(path.join(root, 'amd64'), manifest);
+    for (const link of ['copy', 'hard'] as const) {
+      await t.rejects(
+        mergeIndex(['arm64:app', 'amd64:app'], path.join(root, 'merged'), { cwd: root, link }),
+        {
+          code: 'OCIKIT_BLOB_DIGEST_MISMATCH',
+          details: { digest: bad, source: 'amd64:app', manifest },
+        },
+        `--link ${link}`,
+      );
+    }
+    const r = await cli(['index', '--out', 'merged', 'amd64:app', 'arm64:app', '--json'], root);
+    t.equal(r.code, 1);
+    const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+    t.equal(doc.error.code, 'OCIKIT_BLOB_DIGEST_MISMATCH');
+    for (const named of [bad, 'amd64:app', manifest])
+      t.ok(doc.error.message.includes(named), `the message names ${named}`);
+    t.same(
+      readdirSync(root).sort(),
+      ['amd64', 'arm64', 'armv7'],
+      'no output and no .ocikit-tmp-* left',
+    );
+  },
+);
+
+t.test(
+  '--trust-inputs checks sizes only: a corrupt blob passes with it, fails without',
+  async (t) => {
+    const root = t.testdir();
+    const d = perPlatform(root);
+    const bad = corruptLayer(path.join(root, 'amd64'), d['amd64']?.digest as string);
+    const rel = path.join('blobs', 'sha256', bad.slice(7));
+    await t.rejects(
+      mergeIndex(['amd64:app', 'arm64:app'], path.join(root, 'checked'), { cwd: root }),
+      {
+        code: 'OCIKIT_BLOB_DIGEST_MISMATCH',
+      },
+    );
+    const r = await mergeIndex(['amd64:app', 'arm64:app'], path.join(root, 'trusted'), {
+      cwd: root,
+      trustInputs: true,
+    });
+    t.same(r.blobs, { total: 7, linked: 0, copied: 6, written: 1, verified: 0 }, 'nothing hashed');
+    t.same(
+      readFileSync(path.join(root, 'trusted', rel)),
+      readFileSync(path.join(root, 'amd64', rel)),
+      'the corrupt bytes were carried, as trusted',
+    );
+    t.notOk((await verifyLayout(await openLayout(path.join(root, 'trusted')))).ok);
+    const c = await cli(
+      ['index', '--out', 'cli', 'amd64:app', 'arm64:app', '--trust-inputs', '--link', 'hard'],
+      root,
+    );
+    t.equal(c.code, 0, c.stderr);
+    t.match(
+      c.stderr,
+      /7 blobs: 0 copied .* and size-checked \(--trust-inputs\), 6 hardlinked and size-checked, 1 written/,
+    );
+    // Sizes are still checked.
+    writeFileSync(
+      path.join(root, 'amd64', rel),
+      readFileSync(path.join(root, 'amd64', rel)).subarray(1),
+    );
+    await t.rejects(
+      mergeIndex(['amd64:app', 'arm64:app'], path.join(root, 'short'), {
+        cwd: root,
+        trustInputs: true,
+      }),
+      { code: 'OCIKIT_BLOB_SIZE_MISMATCH' },
+    );
+    t.same(
+      readdirSync(root).sort(),
+      ['amd64', 'arm64', 'armv7', 'cli', 'trusted'],
+      'nothing else left',
+    );
+  },
+);
+
+t.test(
+  'out of file descriptors (bundled CLI under ulimit -n): OCIKIT_TOO_MANY_OPEN_FILES, nothing left',
+  async (t) => {
+    t.ok(existsSync(BUNDLE), `${BUNDLE} exists (npm run build)`);
+    const root = t.testdir();
+    // 64 layers of 1 MiB: copies last long enough to overlap and hold descriptors together.
+    const b = new LayoutBuilder(path.join(root, 'many'));
+    const layers = Array.from({ length: 64 }, (_, i) =>
+      b.blob(Buffer.alloc(1024 * 1024, i), 'application/vnd.oci.image.layer.v1.tar'),
+    );
+    const config = b.json(
+      { ...AMD64, config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } },
+      OCI_CONFIG,
+    );
+    b.writeIndex([
+      tagged(
+        b.json({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers }, OCI_MANIFEST),
+        'app',
+      ),
+    ]);
+    const limited = (n: number, args: string[]): ReturnType<typeof bundle> =>
+      bundle(args, {
+        cwd: root,
+        prefix: [...CLEAN_ENV, 'bash', '-c', `ulimit -n ${n} && exec "$@"`, 'ocikit'],
+      });
+    // node and the CLI need ~20 descriptors of their own: find the fewest with which the CLI
+    // gets as far as running the command (a missing source: OCIKIT_LAYOUT_NOT_FOUND).
+    const starts = (n: number): boolean =>
+      limited(n, ['index', '--out', 'merged', 'nowhere:app', '--json']).stdout.includes(
+        'OCIKIT_LAYOUT_NOT_FOUND',
+      );
+    let lowest = 8;
+    while (lowest < 64 && !starts(lowest)) lowest++;
+    t.ok(lowest < 64, `the CLI starts with ulimit -n ${lowest}`);
+    // From there up to 24 (or a few above the lowest), every run is a complete output or a
+    // coded error (never OCIKIT_INTERNAL) that leaves nothing behind; some run is EMFILE.
+    const codes = new Map<number, string>();
+    for (let n = lowest; n <= Math.max(24, lowest + 4); n++) {
+      const r = limited(n, ['index', '--out', 'merged', 'many:app', '--json']);
+      const doc = JSON.parse(r.stdout || '{}') as { error?: { code: string } };
+      const code = doc.error?.code ?? (r.code === 0 ? 'ok' : `exit ${r.code}: ${r.stderr}`);
+      codes.set(n, code);
+      if (r.code === 0) {
+        t.ok(
+          (await verifyLayout(await openLayout(path.join(root, 'merged')))).ok,
+          `${n}: complete`,
+        );
+        rmSync(path.join(root, 'merged'), { recursive: true });
+      } else {
+        t.equal(r.code, 1, `ulimit -n ${n}: exit 1`);
+        t.match(code, /^OCIKIT_(?!INTERNAL)/, `ulimit -n ${n}: a coded error`);
+      }
+      t.same(readdirSync(root), ['many'], `ulimit -n ${n}: nothing left`);
+    }
+    t.comment([...codes].map(([n, c]) => `ulimit -n ${n}: ${c}`).join(', '));
+    t.ok(
+      [...codes.values()].includes('OCIKIT_TOO_MANY_OPEN_FILES'),
+      'the copies ran out of descriptors: OCIKIT_TOO_MANY_OPEN_FILES',
+    );
+  },
+);
 
 t.test('parseIndexAnnotation', async (t) => {
   t.same(parseIndexAnnotation('a.b=c=d'), { target: 'index', key: 'a.b', value: 'c=d' });
@@ -451,7 +738,10 @@ t.test('CLI: text and --json output', async (t) => {
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^sha256:[0-9a-f]{64}\n$/);
   t.match(r.stderr, /linux\/amd64 .* amd64:app/);
-  t.match(r.stderr, /7 blobs: 6 hardlinked, 0 copied and verified, 1 written/);
+  t.match(
+    r.stderr,
+    /7 blobs: 6 copied \(reflink where the file system supports it\) and verified, 0 hardlinked, 1 written/,
+  );
   const j = await cli(
     [
       'index',

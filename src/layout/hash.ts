@@ -145,14 +145,18 @@ export async function hashFiles(
           feed();
         });
         worker.on('error', (e) => {
-          // One crashed worker stops them all: no thread keeps hashing for a failed call.
-          for (const w of threads) void w.terminate();
-          reject(e);
+          // One crashed worker (or one that could not start, e.g. out of file descriptors)
+          // stops them all, and the call rejects only once every thread is gone: no thread
+          // keeps reading files that the caller may remove after the failure.
+          void Promise.all(threads.map((w) => w.terminate())).then(() => reject(e));
         });
         feed();
       }),
     );
   }
+  // A worker may fail while the main thread is still hashing (and yielding): its rejection is
+  // observed by the Promise.all below, never reported as unhandled in the meantime.
+  for (const w of workers) w.catch(() => undefined);
   // The main thread hashes the small files while the workers run, yielding between files.
   const buffer = Buffer.allocUnsafe(CHUNK);
   for (const i of small) {

@@ -13,20 +13,21 @@
  * - Docker manifest lists cannot carry annotations: asking for any is
  *   `OCIKIT_ANNOTATIONS_UNSUPPORTED`, unless `oci` converts the Docker manifests to OCI ones
  *   (new manifest blobs; config and layer bytes are unchanged, only their media types).
- * - Blobs are hardlinked from the sources where the filesystem allows, else copied and
- *   hashed; never symlinked: the output stands alone. Sources are only read.
+ * - Blobs are taken by take-blobs.ts: copied (a reflink where the file system can clone) by
+ *   default, so sources are only read (not even their link counts or ctimes change);
+ *   hardlinked with `link: 'hard'`; never symlinked: the output stands alone. Every blob
+ *   taken is hashed where the output holds it, unless `trustInputs` (sizes only).
  * - JSON is canonical (sorted keys); the manifests are sorted by platform, so the same
  *   sources in any order give the same bytes. Written to a temporary sibling, verified,
  *   renamed into place.
  */
 import { createHash } from 'node:crypto';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { reachableBlobs, type ReachableBlob } from '../archive/reachable.js';
 import { parseLayoutRef, type LayoutRef } from '../layout/reference.js';
 import { blobRelPath, parseDigest } from '../layout/digest.js';
-import { ErrorCode, OcikitError, errnoCode, isOcikitError } from '../errors.js';
-import { hashFiles } from '../layout/hash.js';
+import { ErrorCode, OcikitError, fsError, quote } from '../errors.js';
 import { openLayout, type Layout } from '../layout/layout.js';
 import {
   Annotation,
@@ -40,6 +41,7 @@ import { formatPlatform, isAttestation, normalizePlatform } from '../layout/plat
 import { MAX_INDEX_DEPTH, findDigest, findTag, manifestPlatform } from '../layout/resolve.js';
 import type { Descriptor, Platform, Warning } from '../layout/schema.js';
 import { canonicalJson } from '../layout/json.js';
+import { LINK_MODES, takeBlobs, type BlobToTake, type LinkMode } from './take-blobs.js';
 
 /** Options of {@link mergeIndex}. */
 export interface MergeOptions {
@@ -60,6 +62,18 @@ export interface MergeOptions {
    * default a set of its own, committed when the merge succeeds.
    */
   outputs?: OutputSet;
+  /**
+   * How blobs are taken from the sources. `copy` (default): copied, as a reflink where the file
+   * system can clone, so the sources are only read. `hard`: hardlinked where the file system
+   * allows (else copied): the output shares inodes with the sources, whose link count and
+   * ctime change, and a later write to either side shows in both.
+   */
+  link?: LinkMode;
+  /**
+   * Check the blobs taken by size only. Default false: every blob taken is hashed where the
+   * output holds it, and one whose bytes do not match its digest is `OCIKIT_BLOB_DIGEST_MISMATCH`.
+   */
+  trustInputs?: boolean;
 }
 
 /** One descriptor of the new index. */
@@ -75,6 +89,16 @@ export interface MergedManifest {
   convertedFrom?: string;
 }
 
+/** One blob of the new layout and how it got there. */
+export interface MergedBlob {
+  digest: string;
+  size: number;
+  /** `copied` (a reflink where the file system could clone), `linked` (hardlink) or `written` (new JSON). */
+  how: 'copied' | 'linked' | 'written';
+  /** The source it was taken from, as given; absent for written blobs. */
+  source?: string;
+}
+
 /** The result of {@link mergeIndex}. */
 export interface MergeResult {
   out: string;
@@ -83,7 +107,13 @@ export interface MergeResult {
   manifests: MergedManifest[];
   annotations: Record<string, string>;
   tags: string[];
-  blobs: { total: number; linked: number; copied: number; written: number };
+  /**
+   * Counts. `verified`: blobs taken from the sources whose bytes were hashed in the output
+   * (all of them, or 0 with `trustInputs`).
+   */
+  blobs: { total: number; linked: number; copied: number; written: number; verified: number };
+  /** Every blob of the new layout, by digest. */
+  blobList: MergedBlob[];
   warnings: Warning[];
 }
 
@@ -145,6 +175,12 @@ interface Source {
   layout: Layout;
   /** Index annotations of the source's root, when it is an index. */
   indexAnnotations: Record<string, string>;
+}
+
+/** A descriptor a source must give, and the manifest that references it (none: the new index does). */
+interface Root {
+  descriptor: Descriptor;
+  manifest?: string;
 }
 
 interface Entry {
@@ -296,40 +332,13 @@ async function convertManifest(entry: Entry): Promise<{ bytes: Buffer; needs: De
   };
 }
 
-/** Blobs linked (or copied) at the same time. */
-const PLACE_CONCURRENCY = 8;
-
-async function placeBlob(blob: ReachableBlob, target: string): Promise<'linked' | 'copied'> {
-  const real = await fsp.realpath(blob.file.path);
-  try {
-    await fsp.link(real, target);
-    const st = await fsp.stat(target);
-    if (st.size !== blob.descriptor.size) {
-      throw new OcikitError(
-        ErrorCode.BlobSizeMismatch,
-        `blob ${blob.digest.value} is ${st.size} bytes, the descriptor says ${blob.descriptor.size}`,
-        {
-          hint: 'The source changed while ocikit read it.',
-          details: { digest: blob.digest.value },
-        },
-      );
-    }
-    return 'linked';
-  } catch (e) {
-    if (isOcikitError(e)) throw e;
-    const code = errnoCode(e);
-    if (code === 'EEXIST') throw e;
-    // EXDEV (another filesystem), EPERM (protected_hardlinks, no link support), EMLINK, ...
-    await fsp.copyFile(real, target, fsc.COPYFILE_FICLONE);
-    return 'copied';
-  }
-}
-
 /**
  * Merge the images of `sources` into a new layout at `out` (absolute; new or empty).
  * @throws OcikitError `OCIKIT_USAGE`, `OCIKIT_INDEX_CONFLICT`, `OCIKIT_ANNOTATIONS_UNSUPPORTED`,
- *   `OCIKIT_MEDIA_TYPE_UNSUPPORTED`, `OCIKIT_OUT_*`, `OCIKIT_BLOB_*`, and the errors of opening
- *   and resolving the sources (`OCIKIT_LAYOUT_NOT_FOUND`, `OCIKIT_TAG_NOT_FOUND`, ...)
+ *   `OCIKIT_MEDIA_TYPE_UNSUPPORTED`, `OCIKIT_OUT_*`, `OCIKIT_BLOB_*` (a blob taken that does
+ *   not match its digest: `OCIKIT_BLOB_DIGEST_MISMATCH`), by cause `OCIKIT_NO_SPACE`,
+ *   `OCIKIT_TOO_MANY_OPEN_FILES`, `OCIKIT_IO_ERROR`, `OCIKIT_INPUT_UNREADABLE`, and the errors
+ *   of opening and resolving the sources (`OCIKIT_LAYOUT_NOT_FOUND`, `OCIKIT_TAG_NOT_FOUND`, ...)
  */
 export async function mergeIndex(
   sources: readonly string[],
@@ -352,6 +361,14 @@ export async function mergeIndex(
         },
       );
     }
+  }
+  const link = options.link ?? 'copy';
+  if (!LINK_MODES.includes(link)) {
+    throw new OcikitError(
+      ErrorCode.Usage,
+      `link ${quote(link)} is not one of ${LINK_MODES.join(', ')}`,
+      { hint: 'Use copy (the default: reflink where possible, inputs untouched) or hard.' },
+    );
   }
   const cwd = options.cwd ?? process.cwd();
   const warnings: Warning[] = [];
@@ -485,10 +502,11 @@ export async function mergeIndex(
   return withOutputs(options.outputs, inputs, cwd, async (set) => {
     const pending = await set.dir('--out', out);
     const written = new Map<string, Buffer>();
-    const needed = new Map<string, { source: Source; roots: Descriptor[] }>();
-    const need = (s: Source, d: Descriptor): void => {
+    // What each source must give, and the manifest referencing it (none: listed in the new index).
+    const needed = new Map<string, { source: Source; roots: Root[] }>();
+    const need = (s: Source, descriptor: Descriptor, manifest?: string): void => {
       const n = needed.get(s.input) ?? { source: s, roots: [] };
-      n.roots.push(d);
+      n.roots.push(manifest === undefined ? { descriptor } : { descriptor, manifest });
       needed.set(s.input, n);
     };
     const renamed = new Map<string, string>();
@@ -516,7 +534,7 @@ export async function mergeIndex(
           digest,
           size: bytes.length,
         };
-        for (const d of needs) need(e.source, d);
+        for (const d of needs) need(e.source, d, m.convertedFrom);
       } else {
         need(e.source, e.descriptor);
       }
@@ -584,61 +602,70 @@ export async function mergeIndex(
       size: indexBytes.length,
     };
 
-    // Blobs: the sources' (linked or copied), then the new JSON documents.
-    const blobs = new Map<string, ReachableBlob>();
+    // Blobs: the sources' (copied or linked, and verified), then the new JSON documents.
+    // One walk per root, so that every blob is known with the manifest that references it.
+    const blobs = new Map<string, { blob: ReachableBlob; source: Source; manifest?: string }>();
     for (const { source, roots } of needed.values()) {
-      for (const [digest, blob] of await reachableBlobs(source.layout, roots))
-        if (!blobs.has(digest) && !written.has(digest)) blobs.set(digest, blob);
+      for (const root of roots) {
+        for (const [digest, blob] of await reachableBlobs(source.layout, [root.descriptor])) {
+          if (blobs.has(digest) || written.has(digest)) continue;
+          const manifest =
+            digest === root.descriptor.digest ? root.manifest : root.descriptor.digest;
+          blobs.set(digest, manifest === undefined ? { blob, source } : { blob, source, manifest });
+        }
+      }
     }
-    const counts = { total: 0, linked: 0, copied: 0, written: 0 };
     const dirs = new Set<string>();
     const target = (digest: string): string => {
       const rel = blobRelPath(parseDigest(digest));
       dirs.add(path.dirname(rel));
       return path.join(pending.tmp, rel);
     };
-    for (const d of [...blobs.keys(), ...written.keys()]) target(d);
-    for (const d of dirs) await fsp.mkdir(path.join(pending.tmp, d), { recursive: true });
-    const copies: ReachableBlob[] = [];
-    // Links are cheap but each is a few system calls: keep the thread pool busy.
-    const queue = [...blobs.values()];
-    const place = async (): Promise<void> => {
-      for (let blob = queue.shift(); blob !== undefined; blob = queue.shift()) {
-        const how = await placeBlob(blob, target(blob.digest.value));
-        counts[how]++;
-        if (how === 'copied') copies.push(blob);
+    const jobs: BlobToTake[] = [...blobs.values()]
+      .sort((a, b) => (a.blob.digest.value < b.blob.digest.value ? -1 : 1))
+      .map(({ blob, source, manifest }) => ({
+        digest: blob.digest,
+        size: blob.descriptor.size,
+        from: blob.file.path,
+        to: target(blob.digest.value),
+        source: source.input,
+        relPath: blob.file.relPath,
+        ...(manifest !== undefined ? { manifest } : {}),
+      }));
+    for (const d of written.keys()) target(d);
+    const write = async (file: string, bytes: string | Buffer, what: string): Promise<void> => {
+      try {
+        await fsp.writeFile(file, bytes, { flag: 'wx', mode: 0o644 });
+      } catch (e) {
+        throw fsError(e, { path: file, side: 'output', what });
       }
     };
-    await Promise.all(Array.from({ length: PLACE_CONCURRENCY }, place));
-    copies.sort((a, b) => (a.digest.value < b.digest.value ? -1 : 1));
-    if (copies.length > 0) {
-      const results = await hashFiles(
-        copies.map((b) => ({
-          path: target(b.digest.value),
-          algorithm: b.digest.algorithm,
-          size: b.descriptor.size,
-        })),
-      );
-      copies.forEach((b, i) => {
-        const r = results[i];
-        const actual = r !== undefined && 'hex' in r ? `${b.digest.algorithm}:${r.hex}` : undefined;
-        if (actual !== b.digest.value) {
-          throw new OcikitError(
-            ErrorCode.BlobDigestMismatch,
-            `blob ${b.digest.value} from ${b.file.relPath} copied with content ${actual ?? `unreadable (${r !== undefined && 'error' in r ? r.error : 'EIO'})`}`,
-            {
-              hint: 'The source blob is corrupt; verify the source layout (ocikit verify) and copy it again.',
-              details: { digest: b.digest.value },
-            },
-          );
-        }
+    for (const d of dirs) {
+      const dir = path.join(pending.tmp, d);
+      await fsp.mkdir(dir, { recursive: true }).catch((e: unknown) => {
+        throw fsError(e, { path: dir, side: 'output', what: 'create the blob directory' });
       });
     }
+    const trustInputs = options.trustInputs === true;
+    const taken = await takeBlobs(jobs, { link, trustInputs });
+    const blobList: MergedBlob[] = jobs.map((j, i) => ({
+      digest: j.digest.value,
+      size: j.size,
+      how: taken[i] ?? 'copied',
+      source: j.source,
+    }));
     for (const [digest, bytes] of written) {
-      await fsp.writeFile(target(digest), bytes, { flag: 'wx', mode: 0o644 });
-      counts.written++;
+      await write(target(digest), bytes, `write blob ${digest}`);
+      blobList.push({ digest, size: bytes.length, how: 'written' });
     }
-    counts.total = blobs.size + written.size;
+    blobList.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+    const counts = {
+      total: blobList.length,
+      copied: taken.filter((h) => h === 'copied').length,
+      linked: taken.filter((h) => h === 'linked').length,
+      written: written.size,
+      verified: trustInputs ? 0 : jobs.length,
+    };
 
     const descriptorAnnotations = { ...(options.descriptorAnnotations ?? {}) };
     const entryFor = (tag?: string): Descriptor => {
@@ -653,14 +680,12 @@ export async function mergeIndex(
       mediaType: MediaType.OciIndex,
       manifests: tags.length > 0 ? tags.map(entryFor) : [entryFor()],
     };
-    await fsp.writeFile(
+    await write(
       path.join(pending.tmp, 'oci-layout'),
       canonicalJson({ imageLayoutVersion: '1.0.0' }),
-      { flag: 'wx' },
+      'write oci-layout',
     );
-    await fsp.writeFile(path.join(pending.tmp, 'index.json'), canonicalJson(indexJson), {
-      flag: 'wx',
-    });
+    await write(path.join(pending.tmp, 'index.json'), canonicalJson(indexJson), 'write index.json');
 
     // Check what was written before it is published: every blob there, with its size.
     const result = await openLayout(pending.tmp, { name: out });
@@ -683,6 +708,7 @@ export async function mergeIndex(
       annotations,
       tags,
       blobs: counts,
+      blobList,
       warnings,
     };
   });

@@ -10,10 +10,54 @@ exports[`test/index-merge.ts > TAP > CLI: text and --json output > index --json 
   "annotations": {
     "org.opencontainers.image.version": "1"
   },
+  "blobList": [
+    {
+      "digest": "sha256:23792d7dbe1afd4184087c352b025329ca981a08e20ecc516bc16030cf448a9c",
+      "how": "copied",
+      "size": 89,
+      "source": "arm64:app"
+    },
+    {
+      "digest": "sha256:2998e9ee760d2cdbb1e185988c0258391ef027717b13e4b9914a26214ac6f535",
+      "how": "copied",
+      "size": 89,
+      "source": "amd64:app"
+    },
+    {
+      "digest": "sha256:69a95a8143664dc9e3b67c72909622f527f829d179154f0247c517db3e315ec1",
+      "how": "copied",
+      "size": 447,
+      "source": "amd64:app"
+    },
+    {
+      "digest": "sha256:75ea8c2f8a93e489ee9f57eff659db70172a863c5005d1595a3ddb4ccd34c220",
+      "how": "copied",
+      "size": 447,
+      "source": "arm64:app"
+    },
+    {
+      "digest": "sha256:98e64b9cb94c79eb0fe59faa62f4af3f82a883530a62010eae778b092a397767",
+      "how": "copied",
+      "size": 163,
+      "source": "amd64:app"
+    },
+    {
+      "digest": "sha256:d34e579b8afa1875a602d4d96315a9aff202754e7c03f68df42408715fa769a1",
+      "how": "written",
+      "size": 633
+    },
+    {
+      "digest": "sha256:d7686e38223ba9542303a6b66e5caa4f782c607e869cb6e642e9c847b1d7bb4b",
+      "how": "copied",
+      "size": 163,
+      "source": "arm64:app"
+    }
+  ],
   "blobs": {
-    "copied": 0,
-    "linked": 6,
+    "copied": 6,
+    "linked": 0,
     "total": 7,
+    "verified": 6,
     "written": 1
   },
   "descriptor": {

@@ -6,6 +6,7 @@ import { shortDigest } from '../../layout/digest.js';
 import { mergeIndex, parseIndexAnnotation, type MergeOptions } from '../../ops/index-merge.js';
 import { outputPath, refInputs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
+import { LINK_MODES, type LinkMode } from '../../ops/take-blobs.js';
 import type { CliIo } from '../io.js';
 import { printWarnings, stableJson, table } from '../output.js';
 
@@ -15,6 +16,8 @@ type IndexArgs = {
   annotation: string[];
   tag: string[];
   oci: boolean;
+  link: LinkMode;
+  'trust-inputs': boolean;
 };
 
 export const command = 'index <sources..>';
@@ -52,6 +55,18 @@ export function builder<T>(y: Argv<T>): Argv<T & IndexArgs> {
       default: false,
       describe: 'Convert Docker manifests to OCI media types (needed for annotations)',
     })
+    .option('link', {
+      choices: LINK_MODES,
+      default: 'copy' as LinkMode,
+      describe:
+        'How blobs are taken from the sources: copy (a reflink where the file system can clone, else a copy; sources untouched) or hard (hardlinks: the output shares inodes with the sources, whose link count and ctime change)',
+    })
+    .option('trust-inputs', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'Check the blobs taken by size only (default: hash every one where the output holds it, so a corrupt source blob fails the merge)',
+    })
     .example(
       '$0 index --out ./multi ./amd64:app ./arm64:app --tag app --annotation org.opencontainers.image.version=1.2',
       'one index over two per-platform layouts',
@@ -82,6 +97,8 @@ export async function handler(
     oci: args.oci,
     strict: args.strict,
     outputs,
+    link: args.link,
+    trustInputs: args['trust-inputs'],
   };
   await outputs.addInputs(
     args.sources.flatMap((s) => {
@@ -107,8 +124,9 @@ export async function handler(
   }
   io.stderr(table(rows));
   const b = result.blobs;
+  const check = args['trust-inputs'] ? 'size-checked (--trust-inputs)' : 'verified';
   io.stderr(
-    `ocikit: ${b.total} blobs: ${b.linked} hardlinked, ${b.copied} copied and verified, ${b.written} written\n`,
+    `ocikit: ${b.total} blobs: ${b.copied} copied (reflink where the file system supports it) and ${check}, ${b.linked} hardlinked${b.linked > 0 ? ` and ${args['trust-inputs'] ? 'size-checked' : 'verified'}` : ''}, ${b.written} written\n`,
   );
   io.stdout(`${result.descriptor.digest}\n`);
   return 0;
