@@ -265,8 +265,8 @@ function absoluteContexts(cfg, baseDir) {
 
 /** The part of `ocikit build --json` that is the same on every machine (no absolute paths). */
 function portableReport(result) {
-  const { digest, buildxDigest, descriptor, format, steps, annotations } = result;
-  return { digest, buildxDigest, descriptor, format, steps, annotations };
+  const { digest, buildxDigest, descriptor, format, steps, annotations, split } = result;
+  return { digest, buildxDigest, descriptor, format, steps, annotations, split };
 }
 
 function build(argv) {

@@ -539,7 +539,7 @@ async function crashed(
   job: BuildJob,
 ): Promise<OcikitError> {
   const text = [...stream.text, err.message].join('\n');
-  if (!/code = Unavailable/.test(text) || !/\bEOF\b/.test(text)) return err;
+  if (!/\bUnavailable\b/.test(text) || !/\bEOF\b/.test(text)) return err;
   const docker = job.options.docker ?? 'docker';
   const probe = await (job.options.runner ?? spawnRunner)(
     [docker, 'version', '--format', '{{.Server.Version}}'],

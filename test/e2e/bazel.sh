@@ -39,10 +39,13 @@ fi
 work="$(mktemp -d /tmp/ocikit-bazel.XXXXXX)"
 state="$work/dockerd"
 started=""
+trixie_state="$work/dockerd-trixie"
+trixie_started=""
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   # Stop only a daemon this script started (its own fresh state directory).
   if [[ -n "$started" ]]; then "$e2e/dockerd.sh" stop "$state" >/dev/null 2>&1 || true; fi
+  if [[ -n "$trixie_started" ]]; then "$e2e/dockerd.sh" stop "$trixie_state" >/dev/null 2>&1 || true; fi
   if [[ "${OCIKIT_KEEP:-0}" == 1 ]]; then echo "kept $work"; else rm -rf --one-file-system "$work"; fi
   echo "bazel: $passed passed, $failed failed"
   [[ "$failed" -eq 0 ]] || exit 1
@@ -92,6 +95,28 @@ else
   finish
 fi
 
+# An affected daemon for the split-platforms build (Debian trixie's dockerd 26.1.5): its socket
+# is bound into the forky rootfs at the same path (e2e/BUILD.bazel: multi_app_affected).
+trixie_run=""
+if trixie_rootfs="$("$e2e/rootfs.sh" trixie 2>>"$work/rootfs.log")"; then
+  tpid="$(cat "$trixie_rootfs/run/docker.pid" 2>/dev/null || true)"
+  if [[ -n "$tpid" ]] && kill -0 "$tpid" 2>/dev/null && [[ "$(awk '{print $3}' "/proc/$tpid/stat" 2>/dev/null)" != Z ]]; then
+    trixie_run="$trixie_rootfs/run"
+  elif "$e2e/dockerd.sh" start trixie "$trixie_state" >"$work/dockerd-trixie.log" 2>&1; then
+    trixie_started=1
+    trixie_run="$trixie_rootfs/run"
+  else
+    tail -n 20 "$work/dockerd-trixie.log"
+    fail "trixie dockerd start (the affected daemon of multi_app_affected)"
+  fi
+  if [[ -n "$trixie_run" && "$trixie_run" != /var/cache/ocikit/rootfs-trixie/run ]]; then
+    fail "the trixie rootfs is not at /var/cache/ocikit/rootfs-trixie (e2e/BUILD.bazel names that socket)"
+    trixie_run=""
+  fi
+else
+  fail "trixie rootfs (the affected daemon of multi_app_affected)"
+fi
+
 # --- Bazel, inside the rootfs (one call: each call starts the servers anew) -------------------
 echo "== bazel (forky rootfs: $(grep -m1 '^bazel-bootstrap:' "$rootfs/.ocikit-rootfs-stamp" 2>/dev/null || echo '?'))"
 # shellcheck disable=SC2016 # expanded by the inner shell
@@ -106,9 +131,15 @@ cd "$root/e2e"
 B test //... --keep_going --spawn_strategy=linux-sandbox >"$work/e2e.log" 2>&1; echo "$?" >"$work/e2e.rc"
 B aquery "mnemonic(BuildxBuild, //:app)" --output=jsonproto >"$work/aquery.json" 2>"$work/aquery.log"; echo "$?" >"$work/aquery.rc"
 B run //:app2_args -- --output "type=oci,dest=$work/run-out,tar=false" >"$work/run.log" 2>&1; echo "$?" >"$work/run.rc"
+if [ -n "$3" ]; then
+  B test //:multi_app_affected_verify_amd64 //:multi_app_affected_verify_arm64 //:multi_app_affected_split_test \
+    --keep_going --spawn_strategy=linux-sandbox >"$work/affected.log" 2>&1; echo "$?" >"$work/affected.rc"
+fi
 B shutdown >/dev/null 2>&1
 '
-"$e2e/in-rootfs.sh" forky --bind "$root" --bind "$work" -- bash -c "$inner" inner "$root" "$work" \
+trixie_bind=()
+[[ -n "$trixie_run" ]] && trixie_bind=(--bind "$trixie_run")
+"$e2e/in-rootfs.sh" forky --bind "$root" --bind "$work" "${trixie_bind[@]}" -- bash -c "$inner" inner "$root" "$work" "$trixie_run" \
   >"$work/in-rootfs.log" 2>&1 || true
 
 # count_tests NAME LOG RC: one pass/fail per test target in the summary of `bazel test`.
@@ -133,6 +164,10 @@ count_tests() {
 }
 count_tests module "$work/module.log" "$work/module.rc"
 count_tests e2e "$work/e2e.log" "$work/e2e.rc"
+if [[ -n "$trixie_run" ]]; then
+  count_tests affected "$work/affected.log" "$work/affected.rc"
+  grep -m1 -o 'split: .*' "$work/affected.log" 2>/dev/null || true
+fi
 
 # Execution requirements are not visible to Starlark (Bazel 7): read them from aquery.
 # shellcheck disable=SC2016 # JavaScript, not shell
