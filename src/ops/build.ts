@@ -530,7 +530,8 @@ async function buildOnce(job: BuildJob): Promise<BuildResult> {
 }
 
 /**
- * A stream that ends with `Unavailable … EOF` (the connection to BuildKit dropped) followed by a
+ * A stream that ends with `Unavailable … EOF` or `… connection reset by peer` (the connection to
+ * BuildKit dropped) followed by a
  * daemon that no longer answers is the builder crashing, not the build failing.
  */
 async function crashed(
@@ -539,7 +540,9 @@ async function crashed(
   job: BuildJob,
 ): Promise<OcikitError> {
   const text = [...stream.text, err.message].join('\n');
-  if (!/\bUnavailable\b/.test(text) || !/\bEOF\b/.test(text)) return err;
+  // buildx words the broken connection several ways ("… EOF", "connection reset by peer");
+  // whether the daemon still answers decides.
+  if (!/\bUnavailable\b|connection reset by peer|\bEOF\b/.test(text)) return err;
   const docker = job.options.docker ?? 'docker';
   const probe = await (job.options.runner ?? spawnRunner)(
     [docker, 'version', '--format', '{{.Server.Version}}'],
