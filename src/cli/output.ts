@@ -1,5 +1,5 @@
 /** Printing: deterministic JSON, human sizes, errors with hints. */
-import { ErrorCode, OcikitError, errnoCode } from '../errors.js';
+import { ErrorCode, OcikitError, environmentError, errnoCode } from '../errors.js';
 import type { CliIo } from './io.js';
 
 /** JSON with object keys sorted at every level and a trailing newline (deterministic). */
@@ -48,9 +48,15 @@ export function table(rows: string[][]): string {
   );
 }
 
-/** Turn anything thrown into an OcikitError (unexpected ones become OCIKIT_INTERNAL). */
+/**
+ * Turn anything thrown into an OcikitError. A failure of the environment that no code path
+ * coded (no space, no file descriptors, EIO: e.g. yargs reading its locale files at EMFILE) is
+ * coded by its cause; only what is left, unexpected, becomes OCIKIT_INTERNAL.
+ */
 export function asOcikitError(e: unknown): OcikitError {
   if (e instanceof OcikitError) return e;
+  const byCause = environmentError(e, {});
+  if (byCause !== undefined) return byCause;
   const code = errnoCode(e);
   const message = e instanceof Error ? e.message : String(e);
   return new OcikitError(
