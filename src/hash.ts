@@ -102,7 +102,8 @@ interface WorkerMessage {
 
 /**
  * Hash many files; results come back in the order of `jobs`. Never throws for a file that
- * cannot be read: that file's result carries the errno code.
+ * cannot be read: that file's result carries the errno code. Throws when a worker thread
+ * fails (e.g. `ERR_WORKER_INIT_FAILED` at the open-file limit), after the small files.
  */
 export async function hashFiles(
   jobs: readonly HashJob[],
@@ -153,6 +154,9 @@ export async function hashFiles(
       }),
     );
   }
+  // Awaited after the small files: until then a worker that fails to start (EMFILE) must not
+  // be an unhandled rejection, which ends the process with a stack trace instead of an error.
+  for (const running of workers) running.catch(() => undefined);
   // The main thread hashes the small files while the workers run, yielding between files.
   const buffer = Buffer.allocUnsafe(CHUNK);
   for (const i of small) {
