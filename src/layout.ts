@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { blobRelPath, isHashable, parseDigest, type Digest } from './digest.js';
-import { ErrorCode, OcikitError, errnoCode } from './errors.js';
+import { ErrorCode, OcikitError, environmentError, errnoCode, isOcikitError } from './errors.js';
 import {
   MAX_JSON_BYTES,
   isIndexMediaType,
@@ -56,6 +56,21 @@ export interface JsonBlob {
   size: number;
 }
 
+/**
+ * A file of the layout could not be opened or read: coded by cause (EIO, EMFILE, ...), else
+ * unreadable (`details.errno` says why).
+ */
+function unreadable(e: unknown, file: string, rel: string): OcikitError {
+  const errno = errnoCode(e);
+  return (
+    environmentError(e, { path: file, side: 'input', what: `read ${rel}` }) ??
+    new OcikitError(ErrorCode.BlobUnreadable, `${rel}: cannot be read (${errno ?? String(e)})`, {
+      hint: 'Check the permissions of the layout directory.',
+      details: { path: rel, errno },
+    })
+  );
+}
+
 async function readSmallFile(
   file: string,
   rel: string,
@@ -68,14 +83,7 @@ async function readSmallFile(
   } catch (e) {
     const code = errnoCode(e);
     if (code === 'ENOENT' || code === 'ENOTDIR') throw missing();
-    throw new OcikitError(
-      ErrorCode.BlobUnreadable,
-      `${rel}: cannot be read (${code ?? String(e)})`,
-      {
-        hint: 'Check the permissions of the layout directory.',
-        details: { path: rel },
-      },
-    );
+    throw unreadable(e, file, rel);
   }
   try {
     const st = await handle.stat();
@@ -98,7 +106,9 @@ async function readSmallFile(
     const buf = Buffer.alloc(st.size + 1);
     let n = 0;
     for (;;) {
-      const { bytesRead } = await handle.read(buf, n, buf.length - n, n);
+      const { bytesRead } = await handle.read(buf, n, buf.length - n, n).catch((e: unknown) => {
+        throw unreadable(e, file, rel);
+      });
       if (bytesRead === 0) break;
       n += bytesRead;
       if (n === buf.length) break;
@@ -263,7 +273,8 @@ export class Layout {
   /**
    * Read a JSON blob (manifest, index, config), checking size and, unless `verifyDigest` is
    * false, its digest. Results are cached per digest.
-   * @throws OcikitError `OCIKIT_BLOB_*`, `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`, `OCIKIT_DIGEST_UNSUPPORTED`
+   * @throws OcikitError `OCIKIT_BLOB_*`, `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`,
+   *   `OCIKIT_DIGEST_UNSUPPORTED`, and by cause `OCIKIT_IO_ERROR`, `OCIKIT_TOO_MANY_OPEN_FILES`
    */
   async readJsonBlob(
     desc: Descriptor,
@@ -424,11 +435,20 @@ export function digestMismatch(digest: string, actual: string, relPath: string):
   );
 }
 
+/** Codes that say what they say whichever layout file they come from (not rewrapped). */
+const KEPT_CODES = new Set<string>([
+  ErrorCode.LayoutInvalid,
+  ErrorCode.NoSpace,
+  ErrorCode.TooManyOpenFiles,
+  ErrorCode.IoError,
+]);
+
 /**
  * Open a layout directory: check it exists, parse `oci-layout` and `index.json`.
  * Never writes anything.
- * @throws OcikitError `OCIKIT_LAYOUT_NOT_FOUND`, `OCIKIT_LAYOUT_INVALID`, `OCIKIT_INDEX_MISSING`,
- *   `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`, `OCIKIT_SCHEMA_INVALID`
+ * @throws OcikitError `OCIKIT_LAYOUT_NOT_FOUND`, `OCIKIT_LAYOUT_UNREADABLE`, `OCIKIT_LAYOUT_INVALID`,
+ *   `OCIKIT_INDEX_MISSING`, `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`,
+ *   `OCIKIT_SCHEMA_INVALID`, and by cause `OCIKIT_IO_ERROR`, `OCIKIT_TOO_MANY_OPEN_FILES`
  */
 export async function openLayout(dir: string, options: OpenOptions = {}): Promise<Layout> {
   const maxJsonBytes = options.maxJsonBytes ?? MAX_JSON_BYTES;
@@ -438,8 +458,12 @@ export async function openLayout(dir: string, options: OpenOptions = {}): Promis
     realDir = await fsp.realpath(dir);
     if (!(await fsp.stat(realDir)).isDirectory())
       throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    // A directory this user may not search (0700, someone else's) opens nothing inside.
+    await fsp.access(realDir, fsc.X_OK);
   } catch (e) {
     const code = errnoCode(e);
+    const byCause = environmentError(e, { path: name, side: 'input', what: 'open the layout' });
+    if (byCause !== undefined) throw byCause;
     if (code === 'EACCES' || code === 'EPERM') {
       throw new OcikitError(
         ErrorCode.LayoutUnreadable,
@@ -479,7 +503,18 @@ export async function openLayout(dir: string, options: OpenOptions = {}): Promis
     );
     ociLayout = parseOciLayoutFile(parseJsonText(bytes, layoutFile), layoutFile);
   } catch (e) {
-    if (e instanceof OcikitError && e.code !== ErrorCode.LayoutInvalid) {
+    const errno = isOcikitError(e, ErrorCode.BlobUnreadable) ? e.details['errno'] : undefined;
+    if (errno === 'EACCES' || errno === 'EPERM') {
+      throw new OcikitError(
+        ErrorCode.LayoutUnreadable,
+        `${name}/${layoutFile}: this user (uid ${process.getuid?.() ?? '?'}) may not read it (${errno})`,
+        {
+          hint: 'Let this user read the layout (its files r, its directories r-x), or run as a user who can.',
+          details: { layout: name },
+        },
+      );
+    }
+    if (e instanceof OcikitError && !KEPT_CODES.has(e.code)) {
       throw new OcikitError(
         ErrorCode.LayoutInvalid,
         `${name}/${layoutFile}: ${e.message.replace(/^oci-layout: /, '')}`,
