@@ -125,7 +125,45 @@ async function readSmallFile(
   }
 }
 
+/** Deepest nesting of arrays and objects read; OCI documents need about 5. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Refuse JSON nested deeper than {@link MAX_JSON_DEPTH}, in one pass over the bytes before
+ * it is parsed (deep values would overflow the stack of whatever walks them recursively).
+ * Brackets inside strings do not count; UTF-8 continuation bytes never look like a quote, a
+ * backslash or a bracket.
+ */
+function checkJsonDepth(buf: Uint8Array, rel: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) {
+        throw new OcikitError(
+          ErrorCode.JsonTooDeep,
+          `${rel}: nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (at byte ${i})`,
+          {
+            hint: 'No OCI document nests this deep; the file is corrupt or hostile. Regenerate the layout.',
+            details: { path: rel, maxDepth: MAX_JSON_DEPTH },
+          },
+        );
+      }
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+}
+
 function parseJsonText(buf: Buffer, rel: string): unknown {
+  checkJsonDepth(buf, rel);
   try {
     return JSON.parse(buf.toString('utf8'));
   } catch (e) {
@@ -273,7 +311,7 @@ export class Layout {
   /**
    * Read a JSON blob (manifest, index, config), checking size and, unless `verifyDigest` is
    * false, its digest. Results are cached per digest.
-   * @throws OcikitError `OCIKIT_BLOB_*`, `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`,
+   * @throws OcikitError `OCIKIT_BLOB_*`, `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`, `OCIKIT_JSON_TOO_DEEP`,
    *   `OCIKIT_DIGEST_UNSUPPORTED`, and by cause `OCIKIT_IO_ERROR`, `OCIKIT_TOO_MANY_OPEN_FILES`
    */
   async readJsonBlob(
@@ -447,7 +485,7 @@ const KEPT_CODES = new Set<string>([
  * Open a layout directory: check it exists, parse `oci-layout` and `index.json`.
  * Never writes anything.
  * @throws OcikitError `OCIKIT_LAYOUT_NOT_FOUND`, `OCIKIT_LAYOUT_UNREADABLE`, `OCIKIT_LAYOUT_INVALID`,
- *   `OCIKIT_INDEX_MISSING`, `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`,
+ *   `OCIKIT_INDEX_MISSING`, `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`, `OCIKIT_JSON_TOO_DEEP`,
  *   `OCIKIT_SCHEMA_INVALID`, and by cause `OCIKIT_IO_ERROR`, `OCIKIT_TOO_MANY_OPEN_FILES`
  */
 export async function openLayout(dir: string, options: OpenOptions = {}): Promise<Layout> {
