@@ -137,6 +137,8 @@ function fileSink(fh: fsp.FileHandle): Sink {
 
 function gzipSink(file: string, level: number): Sink {
   const [tap, deflate, frame] = deterministicGzip(level);
+  // Up to SLOTS - 1 writes wait for 'drain' (and 'close') at once, besides pipeline's own.
+  tap.setMaxListeners(2 * SLOTS + 10);
   let failure: unknown;
   const done = pipeline(tap, deflate, frame, createWriteStream(file, { flags: 'r+' }));
   done.catch((e: unknown) => {
@@ -145,7 +147,15 @@ function gzipSink(file: string, level: number): Sink {
   return {
     write: (data) =>
       new Promise<void>((resolve, reject) => {
+        // 'close' comes before the pipeline's rejection: wait for that, so the caller sees
+        // the real cause (ENOSPC, EIO, ...) and not just a closed stream.
+        const closed = (): void =>
+          void done.then(
+            () => reject(failure ?? new Error('the gzip stream closed')),
+            (e: unknown) => reject(failure ?? e),
+          );
         if (failure !== undefined) return reject(failure);
+        if (tap.destroyed) return closed(); // 'close' was emitted already
         // The stream keeps what it is given until it is deflated: give it a copy.
         if (tap.write(Buffer.from(data))) return resolve();
         const onDrain = (): void => {
@@ -154,7 +164,7 @@ function gzipSink(file: string, level: number): Sink {
         };
         const onClose = (): void => {
           tap.off('drain', onDrain);
-          reject(failure ?? new Error('the gzip stream closed'));
+          closed();
         };
         tap.once('drain', onDrain);
         tap.once('close', onClose);
@@ -226,20 +236,28 @@ class ArchiveWriter {
     progress: (n: number) => void,
   ): Promise<void> {
     const fd = openSync(entry.source, fsc.O_RDONLY);
+    // readSync's errors carry no path: give them the file's, so they are told as input errors.
+    const read = (buf: Buffer, length: number, pos: number): number => {
+      try {
+        return readSync(fd, buf, 0, length, pos);
+      } catch (e) {
+        throw Object.assign(e as Error, { path: entry.source });
+      }
+    };
     try {
       if (fstatSync(fd).size !== entry.size) throw changed(entry);
       let pos = 0;
       while (pos < entry.size) {
         const room = await this.room();
         const want = Math.min(room.length, entry.size - pos);
-        const n = readSync(fd, room, 0, want, pos);
+        const n = read(room, want, pos);
         if (n === 0) throw changed(entry);
         hash?.update(room.subarray(0, n));
         pos += n;
         this.used += n;
         progress(n);
       }
-      if (readSync(fd, Buffer.alloc(1), 0, 1, pos) !== 0) throw changed(entry);
+      if (read(Buffer.alloc(1), 1, pos) !== 0) throw changed(entry);
     } finally {
       closeSync(fd);
     }
