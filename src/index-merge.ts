@@ -35,7 +35,7 @@ import {
   isIndexMediaType,
   isManifestMediaType,
 } from './media-types.js';
-import { pendingDir } from './out-dir.js';
+import { OutputSet } from './output/outputs.js';
 import { formatPlatform, isAttestation, normalizePlatform } from './platform.js';
 import { MAX_INDEX_DEPTH, findDigest, findTag, manifestPlatform } from './resolve.js';
 import type { Descriptor, Platform, Warning } from './schema.js';
@@ -55,6 +55,8 @@ export interface MergeOptions {
   oci?: boolean;
   /** Reject spec deviations in the sources. */
   strict?: boolean;
+  /** The run's outputs (the caller commits); default: a set of its own, committed on success. */
+  outputs?: OutputSet;
 }
 
 /** One descriptor of the new index. */
@@ -475,12 +477,13 @@ export async function mergeIndex(
     });
   }
 
-  // 5. Write everything into a temporary sibling of out.
-  const pending = await pendingDir(
-    out,
-    opened.map((s) => s.layout.dir),
-  );
+  // 5. Write everything into a temporary sibling of out: an output of the run's set, committed
+  // with the run's other outputs (all or nothing), or of a set of its own.
+  const own = options.outputs === undefined ? new OutputSet({ cwd }) : undefined;
+  const set = options.outputs ?? (own as OutputSet);
   try {
+    await set.addInputs(opened.map((s) => ({ path: s.layout.dir, label: `source ${s.input}` })));
+    const pending = await set.dir('--out', out);
     const written = new Map<string, Buffer>();
     const needed = new Map<string, { source: Source; roots: Descriptor[] }>();
     const need = (s: Source, d: Descriptor): void => {
@@ -673,7 +676,7 @@ export async function mergeIndex(
         },
       );
     }
-    await pending.commit();
+    await own?.commit();
     return {
       out,
       descriptor,
@@ -684,6 +687,6 @@ export async function mergeIndex(
       warnings,
     };
   } finally {
-    await pending.abort();
+    await own?.close();
   }
 }

@@ -81,6 +81,7 @@ export async function handler(
     tags: args.tag,
     oci: args.oci,
     strict: args.strict,
+    outputs,
   };
   await outputs.addInputs(
     args.sources.flatMap((s) => {
