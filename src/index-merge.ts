@@ -25,7 +25,15 @@ import path from 'node:path';
 import { reachableBlobs, type ReachableBlob } from './archive/reachable.js';
 import { parseLayoutRef, type LayoutRef } from './buildx/ref.js';
 import { blobRelPath, parseDigest } from './digest.js';
-import { ErrorCode, OcikitError, errnoCode, isOcikitError } from './errors.js';
+import {
+  ErrorCode,
+  OcikitError,
+  environmentError,
+  errnoCode,
+  fsError,
+  isOcikitError,
+  quote,
+} from './errors.js';
 import { hashFiles } from './hash.js';
 import { openLayout, type Layout } from './layout.js';
 import {
@@ -320,6 +328,39 @@ async function placeBlob(blob: ReachableBlob, target: string): Promise<'linked' 
     await fsp.copyFile(real, target, fsc.COPYFILE_FICLONE);
     return 'copied';
   }
+}
+
+/**
+ * The coded error of a failure while the new layout is written: a source blob that a copy
+ * could not read is the input's (`OCIKIT_BLOB_UNREADABLE`); mkdir, link, copy and write
+ * failures are the output's, by cause first (ENOSPC, EMFILE, EIO).
+ */
+async function writeFailure(e: unknown, out: string): Promise<OcikitError> {
+  const byCause = environmentError(e, {
+    path: out,
+    side: 'output',
+    what: 'write the merged layout',
+  });
+  if (byCause !== undefined || isOcikitError(e)) return byCause ?? (e as OcikitError);
+  const { syscall, path: src } = e as { syscall?: unknown; path?: unknown };
+  if (syscall === 'copyfile' && typeof src === 'string') {
+    const readable = await fsp.access(src, fsc.R_OK).then(
+      () => true,
+      () => false,
+    );
+    if (!readable) {
+      return new OcikitError(
+        ErrorCode.BlobUnreadable,
+        `cannot read ${quote(src, 400)} to copy it into ${quote(out, 400)} (${errnoCode(e) ?? 'unknown'})`,
+        {
+          hint: 'Every blob of the source layouts must be readable by this user.',
+          details: { path: src },
+          cause: e,
+        },
+      );
+    }
+  }
+  return fsError(e, { path: out, side: 'output', what: 'write the merged layout' });
 }
 
 /**
@@ -686,6 +727,8 @@ export async function mergeIndex(
       blobs: counts,
       warnings,
     };
+  } catch (e) {
+    throw await writeFailure(e, out);
   } finally {
     await own?.close();
   }
