@@ -82,11 +82,9 @@ export async function run(argv: readonly string[], outerIo: CliIo): Promise<numb
     } catch (e) {
       await outputs.abort();
       captured = '';
-      code = reportError(
-        jsonOut !== undefined ? outerIo : io,
-        e,
-        wantsJson && jsonOut === undefined,
-      );
+      // With --json-out the document cannot be committed now: the error goes where --json
+      // (if given) prints it, as when --json-out cannot even be opened, else to stderr.
+      code = reportError(jsonOut !== undefined ? outerIo : io, e, argv.includes('--json'));
     }
     if (jsonOut === undefined) {
       if (captured !== '') outerIo.stdout(captured);
