@@ -187,6 +187,9 @@ export class OutputSet {
         );
       }
     }
+    // Leftovers of killed runs go first, also when the output exists (a run killed between
+    // committing a file and unlinking its temporary name left both) and this run stops here.
+    await sweepStale(abs);
     const existedEmpty = await checkFree(label, abs, kind);
     const entry: Entry = {
       label,
