@@ -314,9 +314,11 @@ export class OutputSet {
    * Idempotent. Outputs whose label `keep` accepts stay open.
    */
   async abort(keep?: (label: string) => boolean): Promise<void> {
-    for (const e of this.entries) {
-      if (!e.opened || e.committed || keep?.(e.label) === true) continue;
+    const gone = this.entries.filter((e) => e.opened && !e.committed && keep?.(e.label) !== true);
+    for (const e of gone)
       await fsp.rm(e.tmp, { recursive: true, force: true }).catch(() => undefined);
+    // Parents last: one created for the first output may hold the temporary sibling of another.
+    for (const e of gone.reverse()) {
       for (const d of [...e.createdParents].reverse()) await fsp.rmdir(d).catch(() => undefined);
       e.createdParents = [];
     }
@@ -327,13 +329,15 @@ export class OutputSet {
 
   /** {@link OutputSet.abort} with synchronous calls (for the last moments of an exiting process). */
   abortSync(): void {
-    for (const e of this.entries) {
-      if (!e.opened || e.committed) continue;
+    const gone = this.entries.filter((e) => e.opened && !e.committed);
+    for (const e of gone) {
       try {
         rmSync(e.tmp, { recursive: true, force: true });
       } catch {
         // best effort
       }
+    }
+    for (const e of gone.reverse()) {
       for (const d of [...e.createdParents].reverse()) {
         try {
           rmdirSync(d);
