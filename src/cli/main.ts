@@ -68,10 +68,13 @@ export async function run(argv: readonly string[], outerIo: CliIo): Promise<numb
       else outerIo.stdout(captured);
       return code;
     }
+    let committed = false;
     try {
       if (code === 0) {
         if (jsonOut !== undefined) await outputs.writeFile(JSON_OUT, jsonOut, captured);
         await outputs.commit();
+        committed = true;
+        published = true;
       } else {
         await outputs.abort((label) => label === JSON_OUT);
         if (jsonOut !== undefined) {
@@ -91,13 +94,26 @@ export async function run(argv: readonly string[], outerIo: CliIo): Promise<numb
     } else if (code !== 0) {
       tellError(outerIo, captured);
     }
-    return outputs.interrupted !== undefined ? signalExitCode(outputs.interrupted) : code;
+    // A signal that came while the last commit finished did not stop it: the run succeeded.
+    return outputs.interrupted !== undefined && !committed
+      ? signalExitCode(outputs.interrupted)
+      : code;
   } finally {
     await outputs.close();
   }
 }
 
 const JSON_OUT = '--json-out';
+
+let published = false;
+
+/**
+ * True once a run in this process has committed its outputs: a signal can no longer take them
+ * back, so it must not make the process exit as interrupted (see signals.ts).
+ */
+export function outputsPublished(): boolean {
+  return published;
+}
 
 /** With --json-out the error document went to the file; people (and Bazel's log) read stderr. */
 function tellError(io: CliIo, doc: string): void {

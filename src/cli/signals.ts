@@ -2,7 +2,8 @@
  * SIGINT, SIGTERM and SIGHUP: the run is interrupted (no output is committed after this), the
  * command gets a moment to let its in-flight I/O settle, then every temporary output is
  * removed and the process exits 130, 143 or 129. A second signal exits at once, after the
- * same removal done synchronously.
+ * same removal done synchronously. A signal that comes once the outputs are committed (the
+ * run is printing its result) changes nothing: exit 130 must mean nothing was written.
  */
 import {
   abortOutputs,
@@ -10,7 +11,7 @@ import {
   hasOpenOutputs,
   interruptOutputs,
 } from '../output/outputs.js';
-import { signalExitCode } from './main.js';
+import { outputsPublished, signalExitCode } from './main.js';
 
 /** How long an interrupted command may take to stop writing before its outputs are removed. */
 export const GRACE_MS = 3000;
@@ -32,15 +33,17 @@ export function installSignalHandlers(
       const code = signalExitCode(sig);
       if (interrupted) exitNow(code);
       interrupted = true;
+      if (outputsPublished()) return; // committed: the run ends as it would have
       stderr(`ocikit: interrupted by ${sig}; removing what this run wrote\n`);
       if (!hasOpenOutputs()) exitNow(code);
       interruptOutputs(sig);
       const timer = setTimeout(() => exitNow(code), GRACE_MS);
-      void running.finally(async () => {
+      void running.then(async (result) => {
         clearTimeout(timer);
         await abortOutputs();
-        // Late completions of I/O started before the signal: one more sweep, then exit.
-        setTimeout(() => exitNow(code), 20);
+        // Late completions of I/O started before the signal: one more sweep, then exit. A
+        // commit that was finishing when the signal came has published: the run's own code.
+        setTimeout(() => exitNow(outputsPublished() ? (result as number) : code), 20);
       });
     });
   }

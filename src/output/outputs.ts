@@ -113,6 +113,7 @@ export class OutputSet {
   private readonly controller = new AbortController();
   private interruptedBy: NodeJS.Signals | undefined;
   private closed = false;
+  private committing = false;
 
   constructor(options: OutputSetOptions = {}) {
     this.cwd = options.cwd ?? process.cwd();
@@ -291,21 +292,26 @@ export class OutputSet {
   async commit(only?: (label: string) => boolean): Promise<void> {
     const todo = this.entries.filter((e) => e.opened && !e.committed && (only?.(e.label) ?? true));
     const done: Entry[] = [];
+    this.committing = true;
     try {
-      for (const e of todo) {
-        this.throwIfInterrupted();
-        if (e.kind === 'dir') await commitDir(e);
-        else await commitFile(e);
-        e.committed = true;
-        done.push(e);
+      try {
+        for (const e of todo) {
+          this.throwIfInterrupted();
+          if (e.kind === 'dir') await commitDir(e);
+          else await commitFile(e);
+          e.committed = true;
+          done.push(e);
+        }
+      } catch (err) {
+        for (const e of done.reverse()) await rollback(e);
+        throw err;
       }
-    } catch (err) {
-      for (const e of done.reverse()) await rollback(e);
-      throw err;
-    }
-    for (const e of done) {
-      if (e.linked) await fsp.rm(e.tmp, { force: true });
-      e.createdParents = [];
+      for (const e of done) {
+        if (e.linked) await fsp.rm(e.tmp, { force: true });
+        e.createdParents = [];
+      }
+    } finally {
+      this.committing = false;
     }
   }
 
@@ -367,9 +373,16 @@ export class OutputSet {
     return this.closed;
   }
 
-  /** True when something was created that is not committed or removed yet. */
+  /**
+   * True when something was created that is not committed or removed yet, or a commit is under
+   * way (its outputs may be in place while their temporary names are not removed yet).
+   */
   get hasPending(): boolean {
-    return this.scratches.length > 0 || this.entries.some((e) => e.opened && !e.committed);
+    return (
+      this.committing ||
+      this.scratches.length > 0 ||
+      this.entries.some((e) => e.opened && !e.committed)
+    );
   }
 
   /** The outputs declared so far. */
