@@ -18,7 +18,7 @@ export const GRACE_MS = 3000;
 
 const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-/** Install the handlers for the run `running` (the promise of {@link run}). */
+/** Install the handlers for the run `running` (the promise of {@link run}), and exit when it ends. */
 export function installSignalHandlers(
   running: Promise<unknown>,
   stderr: (t: string) => void,
@@ -47,4 +47,11 @@ export function installSignalHandlers(
       });
     });
   }
+  // A run that ends unsignalled exits explicitly once stdout and stderr are flushed: a natural
+  // exit first closes node's signal handles, and a signal in that window would kill the
+  // finished process (status "killed by SIGINT", outputs in place).
+  void running.then((result) => {
+    if (interrupted && !outputsPublished()) return; // the handler exits, after its sweep
+    process.stdout.write('', () => process.stderr.write('', () => process.exit(result as number)));
+  });
 }
