@@ -113,7 +113,8 @@ export class OutputSet {
   private readonly controller = new AbortController();
   private interruptedBy: NodeJS.Signals | undefined;
   private closed = false;
-  private committing = false;
+  /** Creations and commits under way (their results may be on disk before they are recorded). */
+  private busy = 0;
 
   constructor(options: OutputSetOptions = {}) {
     this.cwd = options.cwd ?? process.cwd();
@@ -245,9 +246,11 @@ export class OutputSet {
   private async open(entry: Entry, create: () => Promise<unknown>): Promise<void> {
     this.throwIfInterrupted();
     const what = `create ${entry.label}`;
+    // Pending from the first mkdir on: a signal meanwhile waits for the run to stop and then
+    // removes what was made (the parents are recorded as they are created).
+    entry.opened = true;
     try {
-      entry.createdParents = await mkdirParents(path.dirname(entry.out));
-      entry.opened = true;
+      await mkdirParents(path.dirname(entry.out), entry.createdParents);
       await sweepStale(entry.out);
       await create();
     } catch (e) {
@@ -258,13 +261,22 @@ export class OutputSet {
   /** A private scratch directory (under the system's temp directory), removed when the set closes. */
   async scratch(prefix: string): Promise<string> {
     this.throwIfInterrupted();
-    const dir = await fsp
-      .mkdtemp(path.join(os.tmpdir(), `ocikit-${prefix}-`))
-      .catch((e: unknown) => {
-        throw fsError(e, { path: os.tmpdir(), side: 'output', what: 'create a scratch directory' });
-      });
-    this.scratches.push(dir);
-    return dir;
+    this.busy++;
+    try {
+      const dir = await fsp
+        .mkdtemp(path.join(os.tmpdir(), `ocikit-${prefix}-`))
+        .catch((e: unknown) => {
+          throw fsError(e, {
+            path: os.tmpdir(),
+            side: 'output',
+            what: 'create a scratch directory',
+          });
+        });
+      this.scratches.push(dir);
+      return dir;
+    } finally {
+      this.busy--;
+    }
   }
 
   /** Throw `OCIKIT_INTERRUPTED` when a signal interrupted the run. Long loops call this. */
@@ -292,7 +304,7 @@ export class OutputSet {
   async commit(only?: (label: string) => boolean): Promise<void> {
     const todo = this.entries.filter((e) => e.opened && !e.committed && (only?.(e.label) ?? true));
     const done: Entry[] = [];
-    this.committing = true;
+    this.busy++;
     try {
       try {
         for (const e of todo) {
@@ -311,7 +323,7 @@ export class OutputSet {
         e.createdParents = [];
       }
     } finally {
-      this.committing = false;
+      this.busy--;
     }
   }
 
@@ -374,12 +386,13 @@ export class OutputSet {
   }
 
   /**
-   * True when something was created that is not committed or removed yet, or a commit is under
-   * way (its outputs may be in place while their temporary names are not removed yet).
+   * True when something was created that is not committed or removed yet, or a creation or a
+   * commit is under way (a commit's outputs may be in place before their temporary names are
+   * removed).
    */
   get hasPending(): boolean {
     return (
-      this.committing ||
+      this.busy > 0 ||
       this.scratches.length > 0 ||
       this.entries.some((e) => e.opened && !e.committed)
     );
@@ -431,8 +444,8 @@ async function checkFree(label: string, out: string, kind: OutputKind): Promise<
   );
 }
 
-/** mkdir -p, returning the directories it created (outermost first). */
-async function mkdirParents(dir: string): Promise<string[]> {
+/** mkdir -p, adding each directory it creates to `created` (outermost first) as it goes. */
+async function mkdirParents(dir: string, created: string[]): Promise<void> {
   const missing: string[] = [];
   let cur = dir;
   for (;;) {
@@ -452,19 +465,16 @@ async function mkdirParents(dir: string): Promise<string[]> {
       cur = parent;
     }
   }
-  const created: string[] = [];
   for (const d of missing.reverse()) {
     try {
       await fsp.mkdir(d);
       created.push(d);
     } catch (e) {
-      if (errnoCode(e) !== 'EEXIST') {
-        for (const c of created.reverse()) await fsp.rmdir(c).catch(() => undefined);
-        throw e;
-      }
+      // Another writer made it meanwhile: not ours to remove. Anything else: the caller's
+      // abort removes what was created so far.
+      if (errnoCode(e) !== 'EEXIST') throw e;
     }
   }
-  return created;
 }
 
 function lostRace(e: Entry, cause: unknown): OcikitError {
