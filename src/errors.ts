@@ -235,6 +235,17 @@ export function quote(value: unknown, max = 200): string {
   return cut ? `"${shown}"… (${text.length} characters)` : `"${shown}"`;
 }
 
+/**
+ * A JSON value from an input, fit to be echoed in a message: numbers, booleans and null as
+ * JSON writes them, strings as {@link quote} does, arrays and objects summarised by type.
+ */
+export function quoteJson(value: unknown, max = 200): string {
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) {
+    return String(value);
+  }
+  return quote(value, max);
+}
+
 /** Which side of a command a file-system failure happened on. */
 export type Side = 'input' | 'output';
 

@@ -6,7 +6,7 @@
  * too), skipping attestation manifests.
  */
 import { parseDigest } from './digest.js';
-import { ErrorCode, OcikitError } from './errors.js';
+import { ErrorCode, OcikitError, quote } from './errors.js';
 import type { Layout } from './layout.js';
 import { Annotation, isIndexMediaType, isManifestMediaType } from './media-types.js';
 import { formatPlatform, isAttestation, parsePlatform, platformScore } from './platform.js';
@@ -61,6 +61,9 @@ export function layoutTags(layout: Layout): string[] {
   return [...new Set(layout.index.manifests.flatMap(tagsOf))].sort();
 }
 
+/** A tag shown as it is in a list; any other is quoted (escaped and cut). */
+const PLAIN_TAG = /^[\x21-\x7e]{1,60}$/;
+
 /**
  * Find the index.json entry a tag names, with buildx's order; duplicates that disagree are
  * an error (buildx would silently take the first).
@@ -76,7 +79,7 @@ export function findTag(
     if (distinct.length > 1) {
       throw new OcikitError(
         ErrorCode.TagAmbiguous,
-        `${layout.name}: tag ${JSON.stringify(tag)} (${key}) names ${distinct.length} different manifests: ${distinct.map((d) => d.digest).join(', ')}`,
+        `${layout.name}: tag ${quote(tag)} (${key}) names ${distinct.length} different manifests: ${distinct.map((d) => d.digest).join(', ')}`,
         {
           hint: 'Pass --digest to pick one, and fix the producer so each tag is unique.',
           details: { tag, digests: distinct.map((d) => d.digest) },
@@ -93,11 +96,14 @@ export function findTag(
   const known = layoutTags(layout);
   throw new OcikitError(
     ErrorCode.TagNotFound,
-    `${layout.name}: no manifest is tagged ${JSON.stringify(tag)}`,
+    `${layout.name}: no manifest is tagged ${quote(tag)}`,
     {
       hint:
         known.length > 0
-          ? `Tags in this layout: ${known.join(', ')}.`
+          ? `Tags in this layout: ${known
+              .slice(0, 10)
+              .map((k) => (PLAIN_TAG.test(k) ? k : quote(k, 60)))
+              .join(', ')}${known.length > 10 ? ` and ${known.length - 10} more` : ''}.`
           : 'This layout has no tags; pass --digest (see ocikit inspect).',
       details: { tag, tags: known },
     },

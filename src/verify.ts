@@ -4,7 +4,14 @@
  * the blob, what references it, and the tag and platform it belongs to.
  */
 import { blobRelPath, isHashable, parseDigest } from './digest.js';
-import { ErrorCode, OcikitError, environmentError, fsError, isOcikitError } from './errors.js';
+import {
+  ErrorCode,
+  OcikitError,
+  environmentError,
+  fsError,
+  isOcikitError,
+  quote,
+} from './errors.js';
 import { hashFiles, type HashJob } from './hash.js';
 import type { Layout } from './layout.js';
 import {
@@ -102,7 +109,7 @@ function describeRefs(refs: readonly Reference[]): string {
         ? 'index.json'
         : `${r.role === 'config' || r.role === 'layer' ? 'manifest' : 'index'} ${r.parent}`;
     const ctx = [
-      r.tag !== undefined ? `tag ${JSON.stringify(r.tag)}` : '',
+      r.tag !== undefined ? `tag ${quote(r.tag, 60)}` : '',
       r.platform !== undefined ? `platform ${r.platform}` : '',
       r.attestation ? 'attestation' : '',
     ]
