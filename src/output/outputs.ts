@@ -62,6 +62,11 @@ interface Entry extends PendingOutput {
 }
 
 const TMP_MARK = '.ocikit-tmp-';
+/**
+ * How temporary outputs are removed. A run that failed for lack of file descriptors (EMFILE)
+ * may still hold some while it cleans up: retry (EMFILE, ENFILE, EBUSY, ENOTEMPTY) a few times.
+ */
+const REMOVE = { recursive: true, force: true, maxRetries: 5, retryDelay: 20 } as const;
 const HOST = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
 const active = new Set<OutputSet>();
 
@@ -333,8 +338,7 @@ export class OutputSet {
    */
   async abort(keep?: (label: string) => boolean): Promise<void> {
     const gone = this.entries.filter((e) => e.opened && !e.committed && keep?.(e.label) !== true);
-    for (const e of gone)
-      await fsp.rm(e.tmp, { recursive: true, force: true }).catch(() => undefined);
+    for (const e of gone) await fsp.rm(e.tmp, REMOVE).catch(() => undefined);
     // Parents last: one created for the first output may hold the temporary sibling of another.
     for (const e of gone.reverse()) {
       for (const d of [...e.createdParents].reverse()) await fsp.rmdir(d).catch(() => undefined);
@@ -350,7 +354,7 @@ export class OutputSet {
     const gone = this.entries.filter((e) => e.opened && !e.committed);
     for (const e of gone) {
       try {
-        rmSync(e.tmp, { recursive: true, force: true });
+        rmSync(e.tmp, REMOVE);
       } catch {
         // best effort
       }
