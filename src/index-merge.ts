@@ -31,6 +31,7 @@ import {
   environmentError,
   errnoCode,
   fsError,
+  isEnvironmentErrno,
   isOcikitError,
   quote,
 } from './errors.js';
@@ -645,12 +646,18 @@ export async function mergeIndex(
     const queue = [...blobs.values()];
     const place = async (): Promise<void> => {
       for (let blob = queue.shift(); blob !== undefined; blob = queue.shift()) {
-        const how = await placeBlob(blob, target(blob.digest.value));
+        const how = await placeBlob(blob, target(blob.digest.value)).catch((e: unknown) => {
+          queue.length = 0; // the first failure stops every worker
+          throw e;
+        });
         counts[how]++;
         if (how === 'copied') copies.push(blob);
       }
     };
-    await Promise.all(Array.from({ length: PLACE_CONCURRENCY }, place));
+    // Every worker has stopped before a failure is thrown: none may still be copying into the
+    // temporary directory (or holding descriptors) while it is removed.
+    const placed = await Promise.allSettled(Array.from({ length: PLACE_CONCURRENCY }, place));
+    for (const p of placed) if (p.status === 'rejected') throw p.reason;
     copies.sort((a, b) => (a.digest.value < b.digest.value ? -1 : 1));
     if (copies.length > 0) {
       const results = await hashFiles(
@@ -662,6 +669,14 @@ export async function mergeIndex(
       );
       copies.forEach((b, i) => {
         const r = results[i];
+        // Out of descriptors (or EIO) reading the copy back says nothing about the blob.
+        if (r !== undefined && 'error' in r && isEnvironmentErrno(r.error)) {
+          throw fsError(Object.assign(new Error(r.error), { code: r.error }), {
+            path: target(b.digest.value),
+            side: 'output',
+            what: 'check a copied blob',
+          });
+        }
         const actual = r !== undefined && 'hex' in r ? `${b.digest.algorithm}:${r.hex}` : undefined;
         if (actual !== b.digest.value) {
           throw new OcikitError(
