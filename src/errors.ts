@@ -239,6 +239,17 @@ export function quote(value: unknown, max = 200): string {
   return cut ? `"${shown}"… (${text.length} characters)` : `"${shown}"`;
 }
 
+/**
+ * A JSON value from an input, fit to be echoed in a message: numbers, booleans and null as
+ * JSON writes them, strings as {@link quote} does, arrays and objects summarised by type.
+ */
+export function quoteJson(value: unknown, max = 200): string {
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) {
+    return String(value);
+  }
+  return quote(value, max);
+}
+
 /** Which side of a command a file-system failure happened on. */
 export type Side = 'input' | 'output';
 
@@ -247,9 +258,73 @@ const TOO_MANY = new Set(['EMFILE', 'ENFILE']);
 const DENIED = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 /**
+ * The errno behind a failure: a Node.js system error's code, or the errno a worker thread
+ * could not start with (`ERR_WORKER_INIT_FAILED` carries it only in its message, e.g.
+ * "Worker initialization failure: EMFILE").
+ */
+export function causeErrno(e: unknown): string | undefined {
+  const code = errnoCode(e);
+  if (code === 'ERR_WORKER_INIT_FAILED' && e instanceof Error) {
+    return /\b(E[A-Z]{2,})\b/.exec(e.message.replace(/^.*?:/, ''))?.[1] ?? code;
+  }
+  return code;
+}
+
+/** True when `errno` says something about the environment, not the path: no space, no descriptors, EIO. */
+export function isEnvironmentErrno(errno: string | undefined): boolean {
+  return errno !== undefined && (NO_SPACE.has(errno) || TOO_MANY.has(errno) || errno === 'EIO');
+}
+
+/**
+ * The coded error of a failure caused by the environment (see {@link isEnvironmentErrno}):
+ * `OCIKIT_NO_SPACE`, `OCIKIT_TOO_MANY_OPEN_FILES` or `OCIKIT_IO_ERROR`, naming the path when
+ * it is known; undefined for any other failure.
+ */
+export function environmentError(
+  e: unknown,
+  where: { path?: string; side?: Side; what?: string },
+): OcikitError | undefined {
+  const errno = causeErrno(e);
+  if (!isEnvironmentErrno(errno)) return undefined;
+  const known = where.path ?? (e as { path?: unknown }).path;
+  const p = typeof known === 'string' ? ` ${quote(known, 400)}` : '';
+  const doing = where.what !== undefined ? ` (${where.what})` : '';
+  const details: Record<string, unknown> = { errno };
+  if (typeof known === 'string') details['path'] = known;
+  if (where.side !== undefined) details['side'] = where.side;
+  const options = (hint: string): OcikitErrorOptions => ({ hint, details, cause: e });
+  if (NO_SPACE.has(errno as string)) {
+    return new OcikitError(
+      ErrorCode.NoSpace,
+      `no space left writing${p}${doing} (${errno})`,
+      options('Free space on that file system, or write the output elsewhere; nothing was kept.'),
+    );
+  }
+  if (TOO_MANY.has(errno as string)) {
+    return new OcikitError(
+      ErrorCode.TooManyOpenFiles,
+      `too many open files${p === '' ? '' : ` at${p}`}${doing} (${errno})`,
+      options('Raise the open-file limit (ulimit -n) and rerun; nothing was kept.'),
+    );
+  }
+  const verb = where.side === 'input' ? 'reading' : where.side === 'output' ? 'writing' : 'at';
+  return new OcikitError(
+    ErrorCode.IoError,
+    `I/O error ${verb}${p}${doing} (EIO)`,
+    options(
+      where.side === 'input'
+        ? 'The device holding this input failed to read; check it (dmesg) and rerun.'
+        : where.side === 'output'
+          ? 'The device holding this output failed to write; check it (dmesg) and rerun.'
+          : 'The device failed to read or write; check it (dmesg) and rerun.',
+    ),
+  );
+}
+
+/**
  * Turn an errno failure into a coded error naming the path and the side it happened on:
- * no space, too many open files and I/O errors by cause; otherwise an unreadable input or an
- * unwritable output. An {@link OcikitError} is returned unchanged.
+ * no space, too many open files and I/O errors by cause ({@link environmentError}); otherwise
+ * an unreadable input or an unwritable output. An {@link OcikitError} is returned unchanged.
  * @param what what was being done, e.g. "write the thin copy" (optional)
  */
 export function fsError(
@@ -257,36 +332,13 @@ export function fsError(
   where: { path: string; side: Side; what?: string },
 ): OcikitError {
   if (e instanceof OcikitError) return e;
-  const errno = errnoCode(e) ?? 'unknown';
+  const byCause = environmentError(e, where);
+  if (byCause !== undefined) return byCause;
+  const errno = causeErrno(e) ?? 'unknown';
   const p = quote(where.path, 400);
   const doing = where.what !== undefined ? ` (${where.what})` : '';
   const details = { path: where.path, side: where.side, errno };
   const options = (hint: string): OcikitErrorOptions => ({ hint, details, cause: e });
-  if (NO_SPACE.has(errno)) {
-    return new OcikitError(
-      ErrorCode.NoSpace,
-      `no space left writing ${p}${doing} (${errno})`,
-      options('Free space on that file system, or write the output elsewhere; nothing was kept.'),
-    );
-  }
-  if (TOO_MANY.has(errno)) {
-    return new OcikitError(
-      ErrorCode.TooManyOpenFiles,
-      `too many open files at ${p}${doing} (${errno})`,
-      options('Raise the open-file limit (ulimit -n) and rerun; nothing was kept.'),
-    );
-  }
-  if (errno === 'EIO') {
-    return new OcikitError(
-      ErrorCode.IoError,
-      `I/O error ${where.side === 'input' ? 'reading' : 'writing'} ${p}${doing} (EIO)`,
-      options(
-        where.side === 'input'
-          ? 'The device holding this input failed to read; check it (dmesg) and rerun.'
-          : 'The device holding this output failed to write; check it (dmesg) and rerun.',
-      ),
-    );
-  }
   if (where.side === 'output') {
     return new OcikitError(
       DENIED.has(errno) || errno === 'ENOTDIR' || errno === 'EISDIR'

@@ -275,8 +275,8 @@ const cases: Case[] = [
       writeFileSync(path.join(dir, 'index.json'), '['.repeat(1e5) + ']'.repeat(1e5));
       return 'index.json';
     },
-    resolve: 'OCIKIT_SCHEMA_INVALID',
-    verify: 'OCIKIT_SCHEMA_INVALID',
+    resolve: 'OCIKIT_JSON_TOO_DEEP',
+    verify: 'OCIKIT_JSON_TOO_DEEP',
   },
   {
     name: 'index.json is a FIFO (must not block)',

@@ -1761,9 +1761,6 @@ t.test('3b. of 16 concurrent runs writing one output, exactly one wins', async (
         .sort(),
       ['ok', ...Array<string>(15).fill('OCIKIT_OUT_NOT_EMPTY')].sort(),
       `${what}: every --json-out holds its run's document`,
-      {
-        todo: 'a run that loses the commit race takes its --json-out back and tells the error on stderr only - reported',
-      },
     );
     t.same(
       readdirSync(dir).filter((n) => n.includes('ocikit-tmp')),

@@ -156,7 +156,12 @@ function gzipSink(file: string, level: number): Sink {
       const onClose = (): void => {
         tap.off('drain', onDrain);
         drained = undefined;
-        reject(failure ?? new Error('the gzip stream closed'));
+        // 'close' comes before the pipeline's rejection: wait for that, so the caller sees the
+        // real cause (ENOSPC, EIO, ...) and not just a closed stream.
+        void done.then(
+          () => reject(failure ?? new Error('the gzip stream closed')),
+          (e: unknown) => reject(failure ?? e),
+        );
       };
       tap.once('drain', onDrain);
       tap.once('close', onClose);
@@ -164,6 +169,10 @@ function gzipSink(file: string, level: number): Sink {
   return {
     async write(data) {
       if (failure !== undefined) throw failure;
+      if (tap.destroyed) {
+        await done;
+        throw failure ?? new Error('the gzip stream closed');
+      }
       // The stream keeps what it is given until it is deflated: give it a copy.
       if (!tap.write(Buffer.from(data))) await drain();
     },
@@ -234,20 +243,28 @@ class ArchiveWriter {
     progress: (n: number) => void,
   ): Promise<void> {
     const fd = openSync(entry.source, fsc.O_RDONLY);
+    // readSync's errors carry no path: give them the file's, so they are told as input errors.
+    const read = (buf: Buffer, length: number, pos: number): number => {
+      try {
+        return readSync(fd, buf, 0, length, pos);
+      } catch (e) {
+        throw Object.assign(e as Error, { path: entry.source });
+      }
+    };
     try {
       if (fstatSync(fd).size !== entry.size) throw changed(entry);
       let pos = 0;
       while (pos < entry.size) {
         const room = await this.room();
         const want = Math.min(room.length, entry.size - pos);
-        const n = readSync(fd, room, 0, want, pos);
+        const n = read(room, want, pos);
         if (n === 0) throw changed(entry);
         hash?.update(room.subarray(0, n));
         pos += n;
         this.used += n;
         progress(n);
       }
-      if (readSync(fd, Buffer.alloc(1), 0, 1, pos) !== 0) throw changed(entry);
+      if (read(Buffer.alloc(1), 1, pos) !== 0) throw changed(entry);
     } finally {
       closeSync(fd);
     }

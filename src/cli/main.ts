@@ -15,7 +15,7 @@ import * as resolveCmd from './commands/resolve.js';
 import * as unpackCmd from './commands/unpack.js';
 import * as verifyCmd from './commands/verify.js';
 import type { CliIo } from './io.js';
-import { reportError } from './output.js';
+import { asOcikitError, reportError, stableJson } from './output.js';
 import { OutputSet, type InputPath } from '../output/outputs.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,7 +48,6 @@ export async function run(argv: readonly string[], outerIo: CliIo): Promise<numb
   const io: CliIo = { ...outerIo, stdout: (t) => void (captured += t) };
   const args = jsonOut !== undefined && !argv.includes('--json') ? [...argv, '--json'] : [...argv];
   const outputs = new OutputSet({ cwd: outerIo.cwd });
-  const wantsJson = args.includes('--json');
   try {
     let jsonOutFailed = false;
     // Runs after the command's inputs are known and before any of its work.
@@ -71,10 +70,13 @@ export async function run(argv: readonly string[], outerIo: CliIo): Promise<numb
       else outerIo.stdout(captured);
       return code;
     }
+    let committed = false;
     try {
       if (code === 0) {
         if (jsonOut !== undefined) await outputs.writeFile(JSON_OUT, jsonOut, captured);
         await outputs.commit();
+        committed = true;
+        published = true;
       } else {
         await outputs.abort((label) => label === JSON_OUT);
         if (jsonOut !== undefined) {
@@ -83,26 +85,53 @@ export async function run(argv: readonly string[], outerIo: CliIo): Promise<numb
         }
       }
     } catch (e) {
-      await outputs.abort();
+      await outputs.abort((label) => label === JSON_OUT);
       captured = '';
-      code = reportError(
-        jsonOut !== undefined ? outerIo : io,
-        e,
-        wantsJson && jsonOut === undefined,
-      );
+      code = asOcikitError(e).code === ErrorCode.Usage ? 2 : 1;
+      // The run failed at its commit (another writer won, the disk filled): --json-out still
+      // gets this run's error document when it can; otherwise the error goes where --json
+      // (if given) prints it, else to stderr.
+      let told = false;
+      if (jsonOut !== undefined && !committed) {
+        const doc = stableJson(asOcikitError(e).toJSON());
+        try {
+          await outputs.writeFile(JSON_OUT, jsonOut, doc);
+          await outputs.commit((label) => label === JSON_OUT);
+          captured = doc;
+          told = true;
+        } catch {
+          // --json-out itself is what failed
+        }
+      }
+      await outputs.abort();
+      if (!told)
+        code = reportError(jsonOut !== undefined ? outerIo : io, e, argv.includes('--json'));
     }
     if (jsonOut === undefined) {
       if (captured !== '') outerIo.stdout(captured);
     } else if (code !== 0) {
       tellError(outerIo, captured);
     }
-    return outputs.interrupted !== undefined ? signalExitCode(outputs.interrupted) : code;
+    // A signal that came while the last commit finished did not stop it: the run succeeded.
+    return outputs.interrupted !== undefined && !committed
+      ? signalExitCode(outputs.interrupted)
+      : code;
   } finally {
     await outputs.close();
   }
 }
 
 const JSON_OUT = '--json-out';
+
+let published = false;
+
+/**
+ * True once a run in this process has committed its outputs: a signal can no longer take them
+ * back, so it must not make the process exit as interrupted (see signals.ts).
+ */
+export function outputsPublished(): boolean {
+  return published;
+}
 
 /** With --json-out the error document went to the file; people (and Bazel's log) read stderr. */
 function tellError(io: CliIo, doc: string): void {

@@ -1,9 +1,8 @@
 /** Printing: deterministic JSON, human sizes, errors with hints. */
-import { ErrorCode, OcikitError, errnoCode, fsError } from '../errors.js';
+import { ErrorCode, OcikitError, environmentError, errnoCode, fsError } from '../errors.js';
+import { stableJson } from '../layout/json.js';
 import { sideOf } from '../output/outputs.js';
 import type { CliIo } from './io.js';
-
-import { stableJson } from '../layout/json.js';
 
 export { stableJson };
 
@@ -35,9 +34,15 @@ export function table(rows: string[][]): string {
   );
 }
 
-/** Turn anything thrown into an OcikitError (unexpected ones become OCIKIT_INTERNAL). */
+/**
+ * Turn anything thrown into an OcikitError. A failure of the environment that no code path
+ * coded (no space, no file descriptors, EIO: e.g. yargs reading its locale files at EMFILE) is
+ * coded by its cause; only what is left, unexpected, becomes OCIKIT_INTERNAL.
+ */
 export function asOcikitError(e: unknown): OcikitError {
   if (e instanceof OcikitError) return e;
+  const byCause = environmentError(e, {});
+  if (byCause !== undefined) return byCause;
   const code = errnoCode(e);
   // A failure of the environment (errno) is never a bug: coded by cause, on the side its path is.
   const where = (e as { path?: unknown; dest?: unknown }).dest ?? (e as { path?: unknown }).path;

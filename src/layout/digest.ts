@@ -2,7 +2,7 @@
  * OCI content digests: parsing, validation and the blob path they map to.
  * A digest string is never used as a path before {@link parseDigest} accepted it.
  */
-import { ErrorCode, OcikitError } from '../errors.js';
+import { ErrorCode, OcikitError, quote } from '../errors.js';
 
 /** A digest that passed the OCI grammar and the rules of its algorithm. */
 export interface Digest {
@@ -38,8 +38,8 @@ export function isHashable(algorithm: string): boolean {
  * @throws OcikitError `OCIKIT_DIGEST_INVALID`
  */
 export function parseDigest(value: unknown, where = 'digest'): Digest {
+  const shown = quote(value);
   const fail = (why: string): never => {
-    const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 200)) : String(value);
     throw new OcikitError(
       ErrorCode.DigestInvalid,
       `${where}: ${shown} is not a valid digest: ${why}`,

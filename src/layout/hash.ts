@@ -102,7 +102,8 @@ interface WorkerMessage {
 
 /**
  * Hash many files; results come back in the order of `jobs`. Never throws for a file that
- * cannot be read: that file's result carries the errno code.
+ * cannot be read: that file's result carries the errno code. Throws when a worker thread
+ * fails (e.g. `ERR_WORKER_INIT_FAILED` at the open-file limit), after the small files.
  */
 export async function hashFiles(
   jobs: readonly HashJob[],

@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { blobRelPath, isHashable, parseDigest, type Digest } from './digest.js';
-import { ErrorCode, OcikitError, errnoCode } from '../errors.js';
+import { ErrorCode, OcikitError, environmentError, errnoCode, isOcikitError } from '../errors.js';
 import {
   MAX_JSON_BYTES,
   isIndexMediaType,
@@ -63,6 +63,21 @@ export interface JsonBlob {
   size: number;
 }
 
+/**
+ * A file of the layout could not be opened or read: coded by cause (EIO, EMFILE, ...), else
+ * unreadable (`details.errno` says why).
+ */
+function unreadable(e: unknown, file: string, rel: string): OcikitError {
+  const errno = errnoCode(e);
+  return (
+    environmentError(e, { path: file, side: 'input', what: `read ${rel}` }) ??
+    new OcikitError(ErrorCode.BlobUnreadable, `${rel}: cannot be read (${errno ?? String(e)})`, {
+      hint: 'Check the permissions of the layout directory.',
+      details: { path: rel, errno },
+    })
+  );
+}
+
 async function readSmallFile(
   file: string,
   rel: string,
@@ -75,14 +90,7 @@ async function readSmallFile(
   } catch (e) {
     const code = errnoCode(e);
     if (code === 'ENOENT' || code === 'ENOTDIR') throw missing();
-    throw new OcikitError(
-      ErrorCode.BlobUnreadable,
-      `${rel}: cannot be read (${code ?? String(e)})`,
-      {
-        hint: 'Check the permissions of the layout directory.',
-        details: { path: rel },
-      },
-    );
+    throw unreadable(e, file, rel);
   }
   try {
     const st = await handle.stat();
@@ -105,7 +113,9 @@ async function readSmallFile(
     const buf = Buffer.alloc(st.size + 1);
     let n = 0;
     for (;;) {
-      const { bytesRead } = await handle.read(buf, n, buf.length - n, n);
+      const { bytesRead } = await handle.read(buf, n, buf.length - n, n).catch((e: unknown) => {
+        throw unreadable(e, file, rel);
+      });
       if (bytesRead === 0) break;
       n += bytesRead;
       if (n === buf.length) break;
@@ -122,7 +132,45 @@ async function readSmallFile(
   }
 }
 
+/** Deepest nesting of arrays and objects read; OCI documents need about 5. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Refuse JSON nested deeper than {@link MAX_JSON_DEPTH}, in one pass over the bytes before
+ * it is parsed (deep values would overflow the stack of whatever walks them recursively).
+ * Brackets inside strings do not count; UTF-8 continuation bytes never look like a quote, a
+ * backslash or a bracket.
+ */
+function checkJsonDepth(buf: Uint8Array, rel: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) {
+        throw new OcikitError(
+          ErrorCode.JsonTooDeep,
+          `${rel}: nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (at byte ${i})`,
+          {
+            hint: 'No OCI document nests this deep; the file is corrupt or hostile. Regenerate the layout.',
+            details: { path: rel, maxDepth: MAX_JSON_DEPTH },
+          },
+        );
+      }
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+}
+
 function parseJsonText(buf: Buffer, rel: string): unknown {
+  checkJsonDepth(buf, rel);
   try {
     return JSON.parse(buf.toString('utf8'));
   } catch (e) {
@@ -298,7 +346,8 @@ export class Layout {
   /**
    * Read a JSON blob (manifest, index, config), checking size and, unless `verifyDigest` is
    * false, its digest. Results are cached per digest.
-   * @throws OcikitError `OCIKIT_BLOB_*`, `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`, `OCIKIT_DIGEST_UNSUPPORTED`
+   * @throws OcikitError `OCIKIT_BLOB_*`, `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`, `OCIKIT_JSON_TOO_DEEP`,
+   *   `OCIKIT_DIGEST_UNSUPPORTED`, and by cause `OCIKIT_IO_ERROR`, `OCIKIT_TOO_MANY_OPEN_FILES`
    */
   async readJsonBlob(
     desc: Descriptor,
@@ -459,11 +508,20 @@ export function digestMismatch(digest: string, actual: string, relPath: string):
   );
 }
 
+/** Codes that say what they say whichever layout file they come from (not rewrapped). */
+const KEPT_CODES = new Set<string>([
+  ErrorCode.LayoutInvalid,
+  ErrorCode.NoSpace,
+  ErrorCode.TooManyOpenFiles,
+  ErrorCode.IoError,
+]);
+
 /**
  * Open a layout directory: check it exists, parse `oci-layout` and `index.json`.
  * Never writes anything.
- * @throws OcikitError `OCIKIT_LAYOUT_NOT_FOUND`, `OCIKIT_LAYOUT_INVALID`, `OCIKIT_INDEX_MISSING`,
- *   `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`, `OCIKIT_SCHEMA_INVALID`
+ * @throws OcikitError `OCIKIT_LAYOUT_NOT_FOUND`, `OCIKIT_LAYOUT_UNREADABLE`, `OCIKIT_LAYOUT_INVALID`,
+ *   `OCIKIT_INDEX_MISSING`, `OCIKIT_JSON_INVALID`, `OCIKIT_JSON_TOO_LARGE`, `OCIKIT_JSON_TOO_DEEP`,
+ *   `OCIKIT_SCHEMA_INVALID`, and by cause `OCIKIT_IO_ERROR`, `OCIKIT_TOO_MANY_OPEN_FILES`
  */
 export async function openLayout(dir: string, options: OpenOptions = {}): Promise<Layout> {
   const maxJsonBytes = options.maxJsonBytes ?? MAX_JSON_BYTES;
@@ -473,8 +531,12 @@ export async function openLayout(dir: string, options: OpenOptions = {}): Promis
     realDir = await fsp.realpath(dir);
     if (!(await fsp.stat(realDir)).isDirectory())
       throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    // A directory this user may not search (0700, someone else's) opens nothing inside.
+    await fsp.access(realDir, fsc.X_OK);
   } catch (e) {
     const code = errnoCode(e);
+    const byCause = environmentError(e, { path: name, side: 'input', what: 'open the layout' });
+    if (byCause !== undefined) throw byCause;
     if (code === 'EACCES' || code === 'EPERM') {
       throw new OcikitError(
         ErrorCode.LayoutUnreadable,
@@ -514,7 +576,18 @@ export async function openLayout(dir: string, options: OpenOptions = {}): Promis
     );
     ociLayout = parseOciLayoutFile(parseJsonText(bytes, layoutFile), layoutFile);
   } catch (e) {
-    if (e instanceof OcikitError && e.code !== ErrorCode.LayoutInvalid) {
+    const errno = isOcikitError(e, ErrorCode.BlobUnreadable) ? e.details['errno'] : undefined;
+    if (errno === 'EACCES' || errno === 'EPERM') {
+      throw new OcikitError(
+        ErrorCode.LayoutUnreadable,
+        `${name}/${layoutFile}: this user (uid ${process.getuid?.() ?? '?'}) may not read it (${errno})`,
+        {
+          hint: 'Let this user read the layout (its files r, its directories r-x), or run as a user who can.',
+          details: { layout: name },
+        },
+      );
+    }
+    if (e instanceof OcikitError && !KEPT_CODES.has(e.code)) {
       throw new OcikitError(
         ErrorCode.LayoutInvalid,
         `${name}/${layoutFile}: ${e.message.replace(/^oci-layout: /, '')}`,

@@ -1,7 +1,7 @@
 /**
  * Platform strings (`os/arch[/variant]`), normalisation as containerd does it, and matching.
  */
-import { ErrorCode, OcikitError } from '../errors.js';
+import { ErrorCode, OcikitError, quote } from '../errors.js';
 import type { Platform } from './schema.js';
 import { Annotation } from './media-types.js';
 import type { Descriptor } from './schema.js';
@@ -17,7 +17,7 @@ export function parsePlatform(value: string): Platform {
   if (parts.length < 2 || parts.length > 3 || !parts.every((p) => PART.test(p))) {
     throw new OcikitError(
       ErrorCode.PlatformInvalid,
-      `platform ${JSON.stringify(value)} is not os/arch[/variant]`,
+      `platform ${quote(value)} is not os/arch[/variant]`,
       {
         hint: 'Write the platform as buildx does, e.g. linux/amd64 or linux/arm/v7.',
       },

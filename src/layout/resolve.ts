@@ -14,7 +14,7 @@
  * the other lookup order would pick a different manifest.
  */
 import { parseDigest } from './digest.js';
-import { ErrorCode, OcikitError } from '../errors.js';
+import { ErrorCode, OcikitError, quote } from '../errors.js';
 import type { Layout } from './layout.js';
 import { Annotation, isIndexMediaType, isManifestMediaType } from './media-types.js';
 import { formatPlatform, isAttestation, parsePlatform, platformScore } from './platform.js';
@@ -85,6 +85,10 @@ export function layoutTags(layout: Layout): string[] {
   return [...new Set(layout.index.manifests.flatMap(tagsOf))].sort();
 }
 
+/** A tag shown as it is in a list; any other is quoted (escaped and cut). */
+// eslint-disable-next-line no-control-regex
+const PLAIN_TAG = /^[\x21-\x7e]{1,60}$/;
+
 /** Options of {@link findTag}. */
 export interface FindTagOptions {
   /** How tags are looked up. Default {@link CURRENT_TAG_ORDER}. */
@@ -119,7 +123,7 @@ function lookup(layout: Layout, tag: string, order: TagOrder): Lookup {
       return {
         ambiguous: new OcikitError(
           ErrorCode.TagAmbiguous,
-          `${layout.name}: tag ${JSON.stringify(tag)} (${key}) names ${distinct.length} different manifests: ${distinct.map((d) => d.digest).join(', ')}`,
+          `${layout.name}: tag ${quote(tag)} (${key}) names ${distinct.length} different manifests: ${distinct.map((d) => d.digest).join(', ')}`,
           {
             hint: 'Pass --digest to pick one, and fix the producer so each tag is unique.',
             details: { tag, digests: distinct.map((d) => d.digest) },
@@ -184,13 +188,16 @@ export function findTag(
     const known = layoutTags(layout);
     throw new OcikitError(
       ErrorCode.TagNotFound,
-      `${layout.name}: no manifest is tagged ${JSON.stringify(wanted)}${order === CURRENT_TAG_ORDER ? '' : ` for ${WHO[order]}`}`,
+      `${layout.name}: no manifest is tagged ${quote(wanted)}${order === CURRENT_TAG_ORDER ? '' : ` for ${WHO[order]}`}`,
       {
         hint:
           'descriptor' in alternative
             ? `${WHO[other]} would take ${alternative.descriptor.digest}; tag it with org.opencontainers.image.ref.name, or pass its digest.`
             : known.length > 0
-              ? `Tags in this layout: ${known.join(', ')}.`
+              ? `Tags in this layout: ${known
+                  .slice(0, 10)
+                  .map((k) => (PLAIN_TAG.test(k) ? k : quote(k, 60)))
+                  .join(', ')}${known.length > 10 ? ` and ${known.length - 10} more` : ''}.`
               : 'This layout has no tags; pass --digest (see ocikit inspect).',
         details: { tag: wanted, tags: known },
       },
@@ -200,7 +207,7 @@ export function findTag(
     if (layout.lenience.strict) {
       throw new OcikitError(
         ErrorCode.TagNotFound,
-        `${layout.name}: no manifest is tagged ${JSON.stringify(tag)}; buildx would take the only manifest, ${found.descriptor.digest} (rejected by --strict)`,
+        `${layout.name}: no manifest is tagged ${quote(tag)}; buildx would take the only manifest, ${found.descriptor.digest} (rejected by --strict)`,
         {
           hint: 'Pass the digest, name no tag (the only manifest is then meant), or tag the manifest.',
           details: { tag, tags: layoutTags(layout), digest: found.descriptor.digest },
@@ -210,7 +217,7 @@ export function findTag(
     note(
       layout,
       'OCIKIT_W_TAG_FALLBACK',
-      `${layout.name}: no manifest is tagged ${JSON.stringify(tag)}; using the only manifest in index.json, ${found.descriptor.digest}, as buildx does`,
+      `${layout.name}: no manifest is tagged ${quote(tag)}; using the only manifest in index.json, ${found.descriptor.digest}, as buildx does`,
     );
   }
   const same =
@@ -219,7 +226,7 @@ export function findTag(
     note(
       layout,
       'OCIKIT_W_TAG_ORDER',
-      `${layout.name}: tag ${JSON.stringify(wanted)} means ${found.descriptor.digest} for ${WHO[order]}, but ${describeLookup(alternative)} for ${WHO[other]}; using ${found.descriptor.digest}`,
+      `${layout.name}: tag ${quote(wanted)} means ${found.descriptor.digest} for ${WHO[order]}, but ${describeLookup(alternative)} for ${WHO[other]}; using ${found.descriptor.digest}`,
     );
   }
   return { descriptor: found.descriptor, matchedBy: found.matchedBy };

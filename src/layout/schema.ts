@@ -8,7 +8,7 @@
  * Such deviations go through {@link Lenience}: a warning by default, an error in strict mode.
  */
 import { parseDigest } from './digest.js';
-import { ErrorCode, OcikitError } from '../errors.js';
+import { ErrorCode, OcikitError, quote, quoteJson } from '../errors.js';
 import { isIndexMediaType, isManifestMediaType } from './media-types.js';
 
 /** An OCI platform object. */
@@ -143,7 +143,7 @@ function optAnnotations(o: Obj, where: string): Record<string, string> | undefin
   if (!isObj(v)) throw invalid(where, '"annotations" must be an object of strings');
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v)) {
-    if (typeof val !== 'string') throw invalid(where, `annotation "${k}" must be a string`);
+    if (typeof val !== 'string') throw invalid(where, `annotation ${quote(k)} must be a string`);
     out[k] = val;
   }
   return out;
@@ -173,7 +173,7 @@ export function parseDescriptor(v: Json, where: string): Descriptor {
   const o = obj(v, where);
   const mediaType = str(o, 'mediaType', where);
   if (!MEDIA_TYPE.test(mediaType))
-    throw invalid(where, `"mediaType" ${JSON.stringify(mediaType)} is not a media type`);
+    throw invalid(where, `"mediaType" ${quote(mediaType)} is not a media type`);
   const digest = parseDigest(o['digest'], `${where}.digest`).value;
   const size = o['size'];
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
@@ -219,7 +219,7 @@ function schemaVersion(o: Obj, where: string, lenience: Lenience): number {
   if (v !== 2) {
     throw invalid(
       where,
-      `"schemaVersion" is ${JSON.stringify(v)}, expected 2`,
+      `"schemaVersion" is ${quoteJson(v)}, expected 2`,
       'Only schema version 2 images (OCI, Docker v2.2) are supported.',
     );
   }
@@ -257,7 +257,7 @@ export function parseImageIndex(v: Json, where: string, lenience: Lenience): Ima
   );
   // mediaType is optional in an index (a SHOULD): umoci, skopeo and buildx 0.13 omit it.
   if (index.mediaType !== undefined && !isIndexMediaType(index.mediaType)) {
-    throw invalid(where, `"mediaType" is ${JSON.stringify(index.mediaType)}, not an image index`);
+    throw invalid(where, `"mediaType" is ${quote(index.mediaType)}, not an image index`);
   }
   if (o['manifests'] === undefined && o['layers'] !== undefined) {
     throw invalid(where, 'is an image manifest, but an image index was expected');
@@ -281,10 +281,7 @@ export function parseImageManifest(v: Json, where: string, lenience: Lenience): 
     where,
   );
   if (manifest.mediaType !== undefined && !isManifestMediaType(manifest.mediaType)) {
-    throw invalid(
-      where,
-      `"mediaType" is ${JSON.stringify(manifest.mediaType)}, not an image manifest`,
-    );
+    throw invalid(where, `"mediaType" is ${quote(manifest.mediaType)}, not an image manifest`);
   }
   manifest.layers = descriptorList(o, 'layers', where, lenience);
   return manifest;
@@ -331,7 +328,7 @@ export function parseOciLayoutFile(v: Json, where: string): OciLayoutFile {
   if (!/^1\.\d+\.\d+$/.test(version)) {
     throw new OcikitError(
       ErrorCode.LayoutInvalid,
-      `${where}: imageLayoutVersion ${JSON.stringify(version)} is not supported`,
+      `${where}: imageLayoutVersion ${quoteJson(version)} is not supported`,
       {
         hint: 'ocikit reads OCI image layout version 1.x.',
       },

@@ -4,7 +4,14 @@
  * the blob, what references it, and the tag and platform it belongs to.
  */
 import { blobRelPath, isHashable, parseDigest, type Digest } from './digest.js';
-import { ErrorCode, OcikitError, isOcikitError } from '../errors.js';
+import {
+  ErrorCode,
+  OcikitError,
+  environmentError,
+  fsError,
+  isOcikitError,
+  quote,
+} from '../errors.js';
 import { hashFiles, type HashJob } from './hash.js';
 import type { Layout } from './layout.js';
 import {
@@ -85,7 +92,7 @@ function describeRefs(refs: readonly Reference[]): string {
         ? 'index.json'
         : `${r.role === 'config' || r.role === 'layer' ? 'manifest' : 'index'} ${r.parent}`;
     const ctx = [
-      r.tag !== undefined ? `tag ${JSON.stringify(r.tag)}` : '',
+      r.tag !== undefined ? `tag ${quote(r.tag, 60)}` : '',
       r.platform !== undefined ? `platform ${r.platform}` : '',
       r.attestation ? 'attestation' : '',
     ]
@@ -106,11 +113,14 @@ class Walker {
   problem(entry: Entry, e: unknown): void {
     const err = isOcikitError(e)
       ? e
-      : new OcikitError(
+      : (environmentError(e, { side: 'input' }) ??
+        new OcikitError(
           ErrorCode.Internal,
           `${entry.descriptor.digest}: ${(e as Error).message ?? String(e)}`,
           { hint: 'Please report this.' },
-        );
+        ));
+    // Out of file descriptors is the run's failure, not the blob's.
+    if (err.code === ErrorCode.TooManyOpenFiles) throw err;
     if (entry.problems.some((p) => p.code === err.code && p.message === err.message)) return;
     entry.problems.push(toProblem(err, entry));
   }
@@ -337,11 +347,21 @@ export async function verifyLayout(
   const results = await hashFiles(
     toHash.map((x) => x.job),
     hashOptions,
-  );
+  ).catch((e: unknown) => {
+    throw fsError(e, { path: layout.name, side: 'input', what: 'hash the blobs' });
+  });
   results.forEach((res, i) => {
     const { entry, job } = toHash[i] as { entry: Entry; job: HashJob };
     const d = entry.descriptor;
     const rel = blobRelPath(parseDigest(d.digest));
+    // Out of file descriptors says nothing about the blob: the run fails, coded by cause.
+    if ('error' in res && (res.error === 'EMFILE' || res.error === 'ENFILE')) {
+      throw fsError(Object.assign(new Error(res.error), { code: res.error }), {
+        path: rel,
+        side: 'input',
+        what: 'hash the blob',
+      });
+    }
     if ('error' in res) {
       walker.problem(
         entry,

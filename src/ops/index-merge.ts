@@ -269,7 +269,7 @@ function mergeAnnotations(
     if (have === undefined) into.annotations = { ...(into.annotations ?? {}), [k]: v };
     else if (have !== v) {
       throw conflict(
-        `${where}: annotation ${k} is ${JSON.stringify(have)} in ${sources[0]} but ${JSON.stringify(v)} in ${sources[1]}`,
+        `${where}: annotation ${quote(k, 100)} is ${quote(have, 100)} in ${sources[0]} but ${quote(v, 100)} in ${sources[1]}`,
         'Give the manifest once, or make the sources agree on its descriptor annotations.',
         { key: k, values: [have, v], sources },
       );
@@ -453,7 +453,7 @@ export async function mergeIndex(
       if (options.annotations?.[k] !== undefined) continue;
       if (annotations[k] !== undefined && annotations[k] !== v) {
         throw conflict(
-          `index annotation ${k} is ${JSON.stringify(annotations[k])} in ${origin[k]} but ${JSON.stringify(v)} in ${s.input}`,
+          `index annotation ${quote(k, 100)} is ${quote(annotations[k], 100)} in ${origin[k]} but ${quote(v, 100)} in ${s.input}`,
           `Choose the value: --annotation ${k}=VALUE.`,
           { key: k, values: [annotations[k], v], sources: [origin[k], s.input] },
         );

@@ -65,6 +65,11 @@ interface Entry extends PendingOutput {
 }
 
 const TMP_MARK = '.ocikit-tmp-';
+/**
+ * How temporary outputs are removed. A run that failed for lack of file descriptors (EMFILE)
+ * may still hold some while it cleans up: retry (EMFILE, ENFILE, EBUSY, ENOTEMPTY) a few times.
+ */
+const REMOVE = { recursive: true, force: true, maxRetries: 5, retryDelay: 20 } as const;
 const HOST = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
 const active = new Set<OutputSet>();
 
@@ -142,6 +147,8 @@ export class OutputSet {
   private readonly controller = new AbortController();
   private interruptedBy: NodeJS.Signals | undefined;
   private closed = false;
+  /** Creations and commits under way (their results may be on disk before they are recorded). */
+  private busy = 0;
 
   constructor(options: OutputSetOptions = {}) {
     this.cwd = options.cwd ?? process.cwd();
@@ -221,6 +228,9 @@ export class OutputSet {
         );
       }
     }
+    // Leftovers of killed runs go first, also when the output exists (a run killed between
+    // committing a file and unlinking its temporary name left both) and this run stops here.
+    await sweepStale(abs);
     const existedEmpty = await checkFree(label, abs, kind);
     const entry: Entry = {
       label,
@@ -267,7 +277,8 @@ export class OutputSet {
   ): Promise<PendingOutput> {
     const entry = await this.file(label, out);
     this.throwIfInterrupted();
-    await fsp.writeFile(entry.tmp, content, { flag: 'wx' }).catch((e: unknown) => {
+    // The temporary name is this run's own (random): a second write replaces the first.
+    await fsp.writeFile(entry.tmp, content).catch((e: unknown) => {
       throw fsError(e, { path: entry.out, side: 'output', what: `write ${label}` });
     });
     return entry;
@@ -276,9 +287,11 @@ export class OutputSet {
   private async open(entry: Entry, create: () => Promise<unknown>): Promise<void> {
     this.throwIfInterrupted();
     const what = `create ${entry.label}`;
+    // Pending from the first mkdir on: a signal meanwhile waits for the run to stop and then
+    // removes what was made (the parents are recorded as they are created).
+    entry.opened = true;
     try {
-      entry.createdParents = await mkdirParents(path.dirname(entry.out));
-      entry.opened = true;
+      await mkdirParents(path.dirname(entry.out), entry.createdParents);
       await sweepStale(entry.out);
       await create();
     } catch (e) {
@@ -289,13 +302,22 @@ export class OutputSet {
   /** A private scratch directory (under the system's temp directory), removed when the set closes. */
   async scratch(prefix: string): Promise<string> {
     this.throwIfInterrupted();
-    const dir = await fsp
-      .mkdtemp(path.join(os.tmpdir(), `ocikit-${prefix}-`))
-      .catch((e: unknown) => {
-        throw fsError(e, { path: os.tmpdir(), side: 'output', what: 'create a scratch directory' });
-      });
-    this.scratches.push(dir);
-    return dir;
+    this.busy++;
+    try {
+      const dir = await fsp
+        .mkdtemp(path.join(os.tmpdir(), `ocikit-${prefix}-`))
+        .catch((e: unknown) => {
+          throw fsError(e, {
+            path: os.tmpdir(),
+            side: 'output',
+            what: 'create a scratch directory',
+          });
+        });
+      this.scratches.push(dir);
+      return dir;
+    } finally {
+      this.busy--;
+    }
   }
 
   /** Throw `OCIKIT_INTERRUPTED` when a signal interrupted the run. Long loops call this. */
@@ -323,21 +345,26 @@ export class OutputSet {
   async commit(only?: (label: string) => boolean): Promise<void> {
     const todo = this.entries.filter((e) => e.opened && !e.committed && (only?.(e.label) ?? true));
     const done: Entry[] = [];
+    this.busy++;
     try {
-      for (const e of todo) {
-        this.throwIfInterrupted();
-        if (e.kind === 'dir') await commitDir(e);
-        else await commitFile(e);
-        e.committed = true;
-        done.push(e);
+      try {
+        for (const e of todo) {
+          this.throwIfInterrupted();
+          if (e.kind === 'dir') await commitDir(e);
+          else await commitFile(e);
+          e.committed = true;
+          done.push(e);
+        }
+      } catch (err) {
+        for (const e of done.reverse()) await rollback(e);
+        throw err;
       }
-    } catch (err) {
-      for (const e of done.reverse()) await rollback(e);
-      throw err;
-    }
-    for (const e of done) {
-      if (e.linked) await fsp.rm(e.tmp, { force: true });
-      e.createdParents = [];
+      for (const e of done) {
+        if (e.linked) await fsp.rm(e.tmp, { force: true });
+        e.createdParents = [];
+      }
+    } finally {
+      this.busy--;
     }
   }
 
@@ -346,9 +373,10 @@ export class OutputSet {
    * Idempotent. Outputs whose label `keep` accepts stay open.
    */
   async abort(keep?: (label: string) => boolean): Promise<void> {
-    for (const e of this.entries) {
-      if (!e.opened || e.committed || keep?.(e.label) === true) continue;
-      await fsp.rm(e.tmp, { recursive: true, force: true }).catch(() => undefined);
+    const gone = this.entries.filter((e) => e.opened && !e.committed && keep?.(e.label) !== true);
+    for (const e of gone) await fsp.rm(e.tmp, REMOVE).catch(() => undefined);
+    // Parents last: one created for the first output may hold the temporary sibling of another.
+    for (const e of gone.reverse()) {
       for (const d of [...e.createdParents].reverse()) await fsp.rmdir(d).catch(() => undefined);
       e.createdParents = [];
     }
@@ -359,13 +387,15 @@ export class OutputSet {
 
   /** {@link OutputSet.abort} with synchronous calls (for the last moments of an exiting process). */
   abortSync(): void {
-    for (const e of this.entries) {
-      if (!e.opened || e.committed) continue;
+    const gone = this.entries.filter((e) => e.opened && !e.committed);
+    for (const e of gone) {
       try {
-        rmSync(e.tmp, { recursive: true, force: true });
+        rmSync(e.tmp, REMOVE);
       } catch {
         // best effort
       }
+    }
+    for (const e of gone.reverse()) {
       for (const d of [...e.createdParents].reverse()) {
         try {
           rmdirSync(d);
@@ -403,9 +433,17 @@ export class OutputSet {
     );
   }
 
-  /** True when something was created that is not committed or removed yet. */
+  /**
+   * True when something was created that is not committed or removed yet, or a creation or a
+   * commit is under way (a commit's outputs may be in place before their temporary names are
+   * removed).
+   */
   get hasPending(): boolean {
-    return this.scratches.length > 0 || this.entries.some((e) => e.opened && !e.committed);
+    return (
+      this.busy > 0 ||
+      this.scratches.length > 0 ||
+      this.entries.some((e) => e.opened && !e.committed)
+    );
   }
 
   /** The outputs declared so far. */
@@ -454,8 +492,8 @@ async function checkFree(label: string, out: string, kind: OutputKind): Promise<
   );
 }
 
-/** mkdir -p, returning the directories it created (outermost first). */
-async function mkdirParents(dir: string): Promise<string[]> {
+/** mkdir -p, adding each directory it creates to `created` (outermost first) as it goes. */
+async function mkdirParents(dir: string, created: string[]): Promise<void> {
   const missing: string[] = [];
   let cur = dir;
   for (;;) {
@@ -475,19 +513,16 @@ async function mkdirParents(dir: string): Promise<string[]> {
       cur = parent;
     }
   }
-  const created: string[] = [];
   for (const d of missing.reverse()) {
     try {
       await fsp.mkdir(d);
       created.push(d);
     } catch (e) {
-      if (errnoCode(e) !== 'EEXIST') {
-        for (const c of created.reverse()) await fsp.rmdir(c).catch(() => undefined);
-        throw e;
-      }
+      // Another writer made it meanwhile: not ours to remove. Anything else: the caller's
+      // abort removes what was created so far.
+      if (errnoCode(e) !== 'EEXIST') throw e;
     }
   }
-  return created;
 }
 
 function lostRace(e: Entry, cause: unknown): OcikitError {
