@@ -13,25 +13,16 @@ import path from 'node:path';
 import t from 'tap';
 import { BUNDLE } from '../helpers/cli.js';
 import { standardLayout } from '../helpers/layout-builder.js';
-import { isCI, privateTestdir } from '../helpers/tools.js';
+import { privateTestdir } from '../helpers/tools.js';
 import { run, tail, type Ran } from './helpers/exec.js';
 import { imagesOf, indexEntries, normPlatform, readJson } from './helpers/oci.js';
-import { loadSuite, type SuiteDaemon } from './helpers/suite.js';
+import { withSuite, type SuiteDaemon } from './helpers/suite.js';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
 const TITLE = 'org.opencontainers.image.title';
 
-const loaded = loadSuite();
-if ('problem' in loaded) {
-  if (isCI())
-    t.fail(
-      `missing prerequisite "buildx daemon": ${loaded.problem}. CI=true: a missing prerequisite is a failure.`,
-    );
-  else t.plan(0, `missing prerequisite "buildx daemon": ${loaded.problem}`);
-} else {
-  main(loaded);
-}
+withSuite(t, main);
 
 function ocikit(d: SuiteDaemon, args: string[], cwd: string): Ran {
   return run([process.execPath, BUNDLE, ...args], {

@@ -10,20 +10,11 @@ import path from 'node:path';
 import t from 'tap';
 import { BUNDLE, ROOT } from '../helpers/cli.js';
 import { standardLayout } from '../helpers/layout-builder.js';
-import { isCI, privateTestdir } from '../helpers/tools.js';
+import { privateTestdir } from '../helpers/tools.js';
 import { run, tail } from './helpers/exec.js';
-import { loadSuite, type SuiteDaemon } from './helpers/suite.js';
+import { withSuite, type SuiteDaemon } from './helpers/suite.js';
 
-const loaded = loadSuite();
-if ('problem' in loaded) {
-  if (isCI())
-    t.fail(
-      `missing prerequisite "buildx daemon": ${loaded.problem}. CI=true: a missing prerequisite is a failure.`,
-    );
-  else t.plan(0, `missing prerequisite "buildx daemon": ${loaded.problem}`);
-} else {
-  main(loaded);
-}
+withSuite(t, main);
 
 function main(d: SuiteDaemon): void {
   t.test(`--split-platforms=never on ${d.suite}`, async (t) => {

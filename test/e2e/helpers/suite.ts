@@ -89,3 +89,19 @@ export function nobodyClientEnv(d: SuiteDaemon, home: string): NodeJS.ProcessEnv
 export function asNobodyWithDocker(d: SuiteDaemon): string[] {
   return ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, `--groups=${d.sockGid}`];
 }
+
+/**
+ * Run `main` with the suite's daemon, or report the missing prerequisite: a failure under
+ * CI=true, a skip with the reason elsewhere.
+ */
+export function withSuite(
+  tap: { fail: (m: string) => void; plan: (n: number, m: string) => void },
+  main: (d: SuiteDaemon) => void,
+): void {
+  const loaded = loadSuite();
+  if (!('problem' in loaded)) return main(loaded);
+  const why = `missing prerequisite "buildx daemon": ${loaded.problem}`;
+  if (/^(true|1)$/i.test(process.env['CI'] ?? ''))
+    tap.fail(`${why}. CI=true: a missing prerequisite is a failure.`);
+  else tap.plan(0, why);
+}
