@@ -12,9 +12,8 @@
 //   - no temporary sibling (`.NAME.ocikit-tmp-*`) anywhere, no parent directory the run
 //     created, no scratch directory in its TMPDIR, no process of the run still alive;
 //   - SIGKILL: one more (uninterrupted) run to the same destination, after which no temporary
-//     sibling is left (ocikit sweeps those of dead processes) and the outputs are complete.
-//     Scratch directories a killed build leaves in TMPDIR are counted, not failed: nothing
-//     can remove them (see the report).
+//     sibling and no scratch directory is left (ocikit sweeps those of dead processes) and the
+//     outputs are complete.
 //
 //   npm run build && node scripts/stress-signals.mjs [--trials N] [--commands a,b]
 //       [--signals SIGINT,SIGTERM,SIGHUP,SIGKILL] [--jobs N] [--seed N] [--workload full|small]
@@ -450,6 +449,9 @@ async function runTrial(name, cmd, reference, base, signal, delay) {
     const temps = tempSiblings(trial.dir);
     if (temps.length > 0)
       problems.push(`temporary siblings left after a rerun: ${temps.join(', ')}`);
+    const scratch = scratchLeft(trial);
+    if (scratch.length > 0)
+      problems.push(`scratch left in TMPDIR after a rerun: ${scratch.join(', ')}`);
     if (expectOk) {
       const after = outputStates(trial, reference);
       if (after.some((s) => s !== 'complete')) problems.push(`rerun outputs ${after.join(', ')}`);
@@ -586,7 +588,7 @@ async function main() {
       if (s === 'SIGKILL') {
         const temps = rs.filter((r) => r.tempsAfterKill > 0).length;
         const scratch = rs.filter((r) => r.scratchAfterKill > 0).length;
-        extra = `; temporary siblings left by the kill ${temps} (all swept by the rerun unless failed)${scratch > 0 ? `, scratch directories left in TMPDIR ${scratch}` : ''}`;
+        extra = `; temporary siblings left by the kill ${temps}${scratch > 0 ? `, scratch directories ${scratch}` : ''} (all swept by the rerun unless failed)`;
       }
       lines.push(
         `  ${s}: ${outcomes(rs)}${extra}; ${rs.filter((r) => r.problems.length > 0).length} failed`,

@@ -553,7 +553,11 @@ t.test(
       layers: [{ 'a.txt': 'a\n' }],
       annotations: { 'x.evil': EVIL },
     });
-    const two = b.image({ platform: { os: 'linux', architecture: 'arm64' }, layers: [] });
+    // A platform holding the same bytes, and a layer of it missing too.
+    const two = b.image({
+      platform: { os: 'linux', architecture: `arm64${EVIL}` },
+      layers: [{ 'b.txt': 'b\n' }],
+    });
     b.writeIndex([
       {
         ...tagged(one, EVIL),
@@ -567,6 +571,10 @@ t.test(
       layers: { digest: string }[];
     };
     unlinkSync(path.join(layout, 'blobs/sha256', (manifest.layers[0]?.digest ?? '').slice(7)));
+    const manifest2 = JSON.parse(
+      readFileSync(path.join(layout, 'blobs/sha256', two.digest.slice(7)), 'utf8'),
+    ) as { layers: { digest: string }[] };
+    unlinkSync(path.join(layout, 'blobs/sha256', (manifest2.layers[0]?.digest ?? '').slice(7)));
 
     const notFound = await runBundle(['--json', 'resolve', layout, '--tag', 'nope']);
     failsWith(
@@ -599,9 +607,9 @@ t.test(
       .problems;
     t.same(
       problems.map((p) => p.code),
-      ['OCIKIT_BLOB_MISSING'],
+      ['OCIKIT_BLOB_MISSING', 'OCIKIT_BLOB_MISSING'],
     );
-    // Three digests, a path and the references (tags cut at 60 characters).
+    // Three digests, a path and the references (tags and platforms cut at 60 characters).
     for (const p of problems) cleanText(t, p, 'verify problem', 800);
 
     // The same runs without --json: every stderr line printable.

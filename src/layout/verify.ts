@@ -93,7 +93,9 @@ function describeRefs(refs: readonly Reference[]): string {
         : `${r.role === 'config' || r.role === 'layer' ? 'manifest' : 'index'} ${r.parent}`;
     const ctx = [
       r.tag !== undefined ? `tag ${quote(r.tag, 60)}` : '',
-      r.platform !== undefined ? `platform ${r.platform}` : '',
+      r.platform !== undefined
+        ? `platform ${/^[\w./+-]{1,60}$/.test(r.platform) ? r.platform : quote(r.platform, 60)}`
+        : '',
       r.attestation ? 'attestation' : '',
     ]
       .filter(Boolean)

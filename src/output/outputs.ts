@@ -21,7 +21,8 @@
  *   commit throws `OCIKIT_INTERRUPTED`, child processes are told through {@link OutputSet.signal});
  *   {@link abortOutputs} removes what they wrote. The CLI calls both on SIGINT/SIGTERM/SIGHUP.
  * - **Leftovers of killed runs.** kill -9 cannot be caught; a temporary sibling of a process
- *   that no longer runs on this host is removed by the next run that writes the same output.
+ *   that no longer runs on this host is removed by the next run that writes the same output,
+ *   a scratch directory by the next run that makes one of the same kind.
  */
 import { randomBytes, createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp, rmSync, rmdirSync, mkdirSync } from 'node:fs';
@@ -117,10 +118,17 @@ function alive(pid: number): boolean {
 
 /** Remove temporary siblings of `out` left by processes of this host that no longer run. */
 async function sweepStale(out: string): Promise<void> {
-  const prefix = `.${path.basename(out)}${TMP_MARK}${HOST}-`;
+  await sweepDead(path.dirname(out), `.${path.basename(out)}${TMP_MARK}${HOST}-`);
+}
+
+/**
+ * Remove the entries of `dir` named `PREFIX<pid>-...` whose process no longer runs (best
+ * effort: what cannot be removed, e.g. another user's, stays).
+ */
+async function sweepDead(dir: string, prefix: string): Promise<void> {
   let names: string[];
   try {
-    names = await fsp.readdir(path.dirname(out));
+    names = await fsp.readdir(dir);
   } catch {
     return;
   }
@@ -128,7 +136,7 @@ async function sweepStale(out: string): Promise<void> {
     if (!name.startsWith(prefix)) continue;
     const pid = Number(name.slice(prefix.length).split('-')[0]);
     if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
-    await fsp.rm(path.join(path.dirname(out), name), { recursive: true, force: true });
+    await fsp.rm(path.join(dir, name), REMOVE).catch(() => undefined);
   }
 }
 
@@ -299,13 +307,18 @@ export class OutputSet {
     }
   }
 
-  /** A private scratch directory (under the system's temp directory), removed when the set closes. */
+  /**
+   * A private scratch directory (under the system's temp directory), removed when the set
+   * closes. Named for this host and process (`ocikit-PREFIX-HOST-PID-XXXXXX`): those of killed
+   * processes are removed here, as temporary siblings are when their output is written again.
+   */
   async scratch(prefix: string): Promise<string> {
     this.throwIfInterrupted();
     this.busy++;
     try {
+      await sweepDead(os.tmpdir(), `ocikit-${prefix}-${HOST}-`);
       const dir = await fsp
-        .mkdtemp(path.join(os.tmpdir(), `ocikit-${prefix}-`))
+        .mkdtemp(path.join(os.tmpdir(), `ocikit-${prefix}-${HOST}-${process.pid}-`))
         .catch((e: unknown) => {
           throw fsError(e, {
             path: os.tmpdir(),
