@@ -8,6 +8,8 @@
  * per-blob checks.
  */
 import { isOcikitError, OcikitError } from '../errors.js';
+import { parseDigest } from '../layout/digest.js';
+import { walkGraph } from '../layout/graph.js';
 import type { Layout } from '../layout/layout.js';
 import {
   findTag,
@@ -86,11 +88,38 @@ export async function checkBase(
   selected: { digest: string; tag?: string },
   options: BaseCheckOptions = {},
 ): Promise<BaseCheck> {
+  // Sizes only: the happy path is the graph walk and one lstat per blob; anything off (or a
+  // read the walk cannot do) goes to verify, which words the problem with its references.
+  if (options.hash !== true) {
+    const quick = await quickCheck(layout, selected.digest);
+    if (quick !== undefined) return quick;
+  }
   const report = await verifyLayout(layout, selectionOf(selected, options.hash === true));
   const [first] = report.problems;
   if (first !== undefined)
     throw problemError(layout, report.problems, first, selected.digest, options.label);
   return { blobs: report.blobs, bytes: report.bytes, digests: report.digests };
+}
+
+/** Every blob below `digest` present with its size, or undefined when verify must look. */
+async function quickCheck(layout: Layout, digest: string): Promise<BaseCheck | undefined> {
+  try {
+    const located = await locateDigest(layout, digest);
+    const graph = await walkGraph(layout, [{ descriptor: located.descriptor }]);
+    let bytes = 0;
+    for (const node of graph.nodes.values()) {
+      const size = node.descriptor.size;
+      for (const edge of node.parents) if (edge.descriptor.size !== size) return undefined;
+      const file = layout.locateBlobSync(parseDigest(node.digest));
+      if (file.size !== size) return undefined;
+      // Indexes and manifests were digest-checked as the walk read them; configs are read here.
+      if (node.kind === 'config') await layout.readConfig(node.descriptor);
+      bytes += size;
+    }
+    return { blobs: graph.nodes.size, bytes, digests: false };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
