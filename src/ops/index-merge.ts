@@ -404,7 +404,7 @@ export async function mergeIndex(
       else if (have.descriptor.digest !== e.descriptor.digest) {
         const label = platformLabel(e.platform as Platform);
         throw conflict(
-          `platform ${label} is given twice: ${have.descriptor.digest} from ${have.source.input} and ${e.descriptor.digest} from ${e.source.input}`,
+          `platform ${quote(label, 100)} is given twice: ${have.descriptor.digest} from ${quote(have.source.input)} and ${e.descriptor.digest} from ${quote(e.source.input)}`,
           'Each platform may come from one source: drop one, or pick the images with LAYOUT@DIGEST.',
           {
             platform: label,
@@ -692,6 +692,14 @@ export async function mergeIndex(
     try {
       await reachableBlobs(result, result.index.manifests);
     } catch (e) {
+      // The environment failing (no space, no descriptors, EIO) is not a bug of the merge.
+      if (
+        e instanceof OcikitError &&
+        (e.code === ErrorCode.NoSpace ||
+          e.code === ErrorCode.TooManyOpenFiles ||
+          e.code === ErrorCode.IoError)
+      )
+        throw e;
       throw new OcikitError(
         ErrorCode.Internal,
         `the merged layout is incomplete: ${(e as Error).message}`,
