@@ -36,7 +36,7 @@ const MT = {
 };
 
 /** Seeded PRNG (mulberry32) for sizes. */
-function prng(seed) {
+export function prng(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

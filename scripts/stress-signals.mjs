@@ -23,6 +23,7 @@
 // 1), --keep keeps every trial's directory (failed ones are always kept). Commands: context,
 // buildx-args, build, index, pack, pack-gzip, unpack, resolve-json-out. Prints a summary per
 // command and signal and a closing line "N passed, N failed"; exits 1 on any failure.
+import { prng } from '../bench/layout.mjs'; // seeded (mulberry32): replay a run with --seed
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -61,18 +62,6 @@ const { values: opts } = parseArgs({
   },
 });
 const log = (msg) => process.stderr.write(`${msg}\n`);
-
-/** Seeded PRNG (mulberry32): a failing run can be replayed with --seed. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // --- workloads --------------------------------------------------------------------------------
 

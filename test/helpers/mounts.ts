@@ -8,9 +8,10 @@
  * by a killed earlier run (their pid is gone) are unmounted by {@link cleanStaleMounts}, which
  * every test file that mounts calls before it touches a testdir.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './cli.js';
+import { mountPoints } from '../e2e/helpers/mounts.js';
 import { mustRun, runTool } from './tools.js';
 
 /** Where tap puts testdirs. */
@@ -18,20 +19,7 @@ export const FIXTURES = path.join(ROOT, '.tap', 'fixtures');
 
 const NAME = /^(ro|tmpfs)-mount-(\d+)-\d+$/;
 
-/** Every mount point on this host (from /proc/mounts, octal escapes decoded). */
-export function mountPoints(): string[] {
-  let text = '';
-  try {
-    text = readFileSync('/proc/mounts', 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .map((line) => line.split(' ')[1])
-    .filter((f): f is string => f !== undefined)
-    .map((f) => f.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
-}
+export { mountPoints };
 
 /** Mount points made by this helper under .tap/fixtures, by any process. */
 function testMountPoints(): { mp: string; pid: number }[] {
