@@ -565,7 +565,7 @@ t.test('index: two different manifests for one platform', async (t) => {
   );
   t.match(
     r.error.message,
-    /linux\/amd64.*sha256:[0-9a-f]{64} from a:app and sha256:[0-9a-f]{64} from b:app/,
+    /"linux\/amd64".*sha256:[0-9a-f]{64} from "a:app" and sha256:[0-9a-f]{64} from "b:app"/,
   );
 });
 
