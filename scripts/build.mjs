@@ -3,7 +3,8 @@
 // The CLI bundle needs only `node` at run time: no node_modules, as Bazel actions want.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,24 +25,52 @@ execFileSync(
 );
 
 const out = path.join(root, 'dist/ocikit.mjs');
+/** Where the CLI's code starts in the bundle (src/cli/bin.ts looks for the last one). */
+const CLI_MARK = '\n/*OCIKIT-CLI\n';
 const tmp = `${out}.tmp-${process.pid}`;
-await build({
-  entryPoints: [path.join(root, 'src/cli/bin.ts')],
-  outfile: tmp,
+const common = {
   bundle: true,
   platform: 'node',
-  format: 'esm',
   target: 'node20',
   minify: true,
   legalComments: 'none',
   define: { __OCIKIT_VERSION__: JSON.stringify(pkg.version) },
+  logLevel: 'warning',
+};
+// The CLI itself (src/cli/entry.ts and everything it loads), as CommonJS: then node's built-in
+// modules are loaded where a module first runs (esbuild's ESM output would import all of them
+// at start), and each command's code runs only when the command does (dynamic imports become
+// lazy initialisers). It is appended to the bootstrap as a block comment (node skips a comment
+// at almost no cost; code would be parsed, a string literal copied): the function expression
+// `(function (require, module, importMetaUrl) {...})`, with every `*/` written `*\/`. The
+// bootstrap reads it back and compiles it through V8's code cache (src/cli/code-cache.ts).
+const cli = await build({
+  ...common,
+  entryPoints: [path.join(root, 'src/cli/entry.ts')],
+  format: 'cjs',
+  write: false,
+  define: { ...common.define, 'import.meta.url': '__ocikit_import_meta_url' },
   // Startup cost: see scripts/shims/string-width.js.
   alias: { 'string-width': path.join(root, 'scripts/shims/string-width.js') },
-  banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __ocikitCreateRequire } from 'node:module'; const require = __ocikitCreateRequire(import.meta.url);",
-  },
-  logLevel: 'warning',
 });
+const code = `(function (require, module, __ocikit_import_meta_url) {${cli.outputFiles[0].text}\n})`;
+if (code.includes('*\\/')) throw new Error('the CLI code holds "*\\/": pick another escape');
+// The bootstrap (src/cli/bin.ts): what node parses at every start.
+const bootstrap = await build({
+  ...common,
+  entryPoints: [path.join(root, 'src/cli/bin.ts')],
+  write: false,
+  format: 'esm',
+  define: {
+    ...common.define,
+    __OCIKIT_CLI_ID__: JSON.stringify(createHash('sha256').update(code).digest('hex').slice(0, 16)),
+  },
+  banner: { js: '#!/usr/bin/env node' },
+});
+writeFileSync(
+  tmp,
+  `${bootstrap.outputFiles[0].text}${CLI_MARK}${code.replaceAll('*/', '*\\/')}\n*/\n`,
+);
 chmodSync(tmp, 0o755);
 renameSync(tmp, out);
 console.error(`built ${path.relative(root, out)} and dist/lib`);

@@ -136,6 +136,8 @@ export const ErrorCode = {
   ArchiveTrailingData: 'OCIKIT_ARCHIVE_TRAILING_DATA',
   /** `verify` found problems (each listed separately). */
   VerifyFailed: 'OCIKIT_VERIFY_FAILED',
+  /** A persistent-worker request (`ocikit --persistent_worker`) is not a WorkRequest ocikit can read. */
+  WorkerRequestInvalid: 'OCIKIT_WORKER_REQUEST_INVALID',
   /** Something ocikit did not expect; a bug report is welcome. */
   Internal: 'OCIKIT_INTERNAL',
 } as const;

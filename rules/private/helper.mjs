@@ -17,11 +17,17 @@
 //
 // Exit codes: the child's, 1 on failure, 2 on a usage error. Files are written atomically
 // (temporary sibling, then rename). JSON files have sorted keys and a trailing newline.
+//
+// The rules run stage and config through the ocikit bundle (`node ocikit.mjs @ARGS`, whose
+// first line names this file), which calls runHelper in its own process, and in its
+// persistent worker once per request: those two commands read and write only the paths they
+// are given, relative to the request's directory, and keep no state.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 class UsageError extends Error {}
 
@@ -109,15 +115,15 @@ function copyDeref(src, dest) {
   fs.chmodSync(dest, st.mode & 0o111 ? 0o755 : 0o644);
 }
 
-function stage(argv) {
+function stage(argv, cwd = process.cwd()) {
   const { opts } = parseOptions(argv, ['out', 'manifest']);
-  const out = one(opts, 'out');
-  const manifest = readJson(one(opts, 'manifest'), 'stage manifest');
+  const out = path.resolve(cwd, one(opts, 'out'));
+  const manifest = readJson(path.resolve(cwd, one(opts, 'manifest')), 'stage manifest');
   fs.mkdirSync(out, { recursive: true });
   for (const [src, dest] of manifest) {
     if (path.isAbsolute(dest) || dest.split('/').includes('..'))
       throw new Error(`bad destination ${dest}`);
-    copyDeref(src, path.join(out, dest));
+    copyDeref(path.resolve(cwd, src), path.join(out, dest));
   }
   return 0;
 }
@@ -208,23 +214,24 @@ function pinnedRef(layoutPath, resolved, name) {
   return `oci-layout://${layoutPath}${tag}@${digest}`;
 }
 
-function config(argv) {
+function config(argv, cwd = process.cwd()) {
   const { opts } = parseOptions(argv, ['spec', 'config-out', 'argv-out', 'run-config-out']);
-  const spec = readJson(one(opts, 'spec'), 'spec');
+  const at = (p) => path.resolve(cwd, p);
+  const spec = readJson(at(one(opts, 'spec')), 'spec');
   const configs = { exec: { ...spec.config }, run: { ...spec.config, ...spec.run } };
   for (const c of Object.values(configs)) c.buildContext = [];
   for (const ctx of spec.contexts) {
-    const resolved = readJson(ctx.resolved, `resolve output of context ${ctx.name}`);
+    const resolved = readJson(at(ctx.resolved), `resolve output of context ${ctx.name}`);
     configs.exec.buildContext.push(`${ctx.name}=${pinnedRef(ctx.layout, resolved, ctx.name)}`);
     configs.run.buildContext.push(`${ctx.name}=${pinnedRef(ctx.runLayout, resolved, ctx.name)}`);
   }
   for (const c of Object.values(configs)) if (c.buildContext.length === 0) delete c.buildContext;
-  writeAtomic(one(opts, 'config-out'), stableJson(configs.exec));
+  writeAtomic(at(one(opts, 'config-out')), stableJson(configs.exec));
   const argvOut = one(opts, 'argv-out', false);
   if (argvOut !== undefined)
-    writeAtomic(argvOut, `${JSON.stringify(configToArgv(configs.exec))}\n`);
+    writeAtomic(at(argvOut), `${JSON.stringify(configToArgv(configs.exec))}\n`);
   const runOut = one(opts, 'run-config-out', false);
-  if (runOut !== undefined) writeAtomic(runOut, stableJson(configs.run));
+  if (runOut !== undefined) writeAtomic(at(runOut), stableJson(configs.run));
   return 0;
 }
 
@@ -375,6 +382,30 @@ function run(argv) {
 
 const COMMANDS = { stage, config, build, run };
 
+/** The commands that may run inside another process (the ocikit bundle, its worker). */
+const IN_PROCESS = { stage, config };
+
+/**
+ * Run `stage` or `config` in this process: paths relative to `io.cwd`, messages to
+ * `io.stderr`. Never throws, never exits: returns the exit code.
+ */
+export function runHelper(argv, io) {
+  const [cmd, ...rest] = argv;
+  const f = Object.hasOwn(IN_PROCESS, cmd) ? IN_PROCESS[cmd] : undefined;
+  if (f === undefined) {
+    io.stderr(
+      `ocikit (bazel helper): usage: helper.mjs ${Object.keys(IN_PROCESS).join('|')} ... (in process)\n`,
+    );
+    return 2;
+  }
+  try {
+    return f(rest, io.cwd);
+  } catch (e) {
+    io.stderr(`ocikit (bazel helper): ${cmd}: ${e.message}\n`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
 function main() {
   const [cmd, ...argv] = process.argv.slice(2);
   const f = COMMANDS[cmd];
@@ -387,4 +418,13 @@ function main() {
   }
 }
 
-main();
+/** Whether this file is the script node was started with (not imported by another). */
+function isMain() {
+  try {
+    return fs.realpathSync(process.argv[1] ?? '') === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) main();

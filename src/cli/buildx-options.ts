@@ -1,5 +1,4 @@
-/** Options shared by `context`, `buildx-args` and `build`: --out, --mode, --buildx-version, --docker. */
-import type { Argv } from 'yargs';
+/** What `context`, `buildx-args` and `build` share: the buildx version and --max-bytes (options: spec.ts). */
 import { ErrorCode, OcikitError } from '../errors.js';
 import { parseByteSize } from './byte-size.js';
 import { parseBuildxVersion, type BuildxVersion } from '../buildx/compat.js';
@@ -13,48 +12,6 @@ export interface BuildxArgs {
   mode: Mode;
   'buildx-version': string;
   docker: string;
-}
-
-export function buildxOptions<T>(y: Argv<T>): Argv<T & BuildxArgs> {
-  return y
-    .option('out', {
-      type: 'string',
-      describe: 'Directory for thin copies (new or empty); written atomically',
-    })
-    .option('mode', {
-      choices: ['auto', 'in-place', 'thin'] as const,
-      default: 'auto' as Mode,
-      describe: 'Use layouts in place when safe (auto), always, or always copy thinly',
-    })
-    .option('buildx-version', {
-      type: 'string',
-      default: 'auto',
-      describe:
-        'buildx version whose behaviour to plan for: auto (ask docker buildx version), unknown (assume every write), or e.g. 0.29.1',
-    })
-    .option('max-bytes', {
-      type: 'string',
-      describe:
-        'Largest size an archive context (FILE.tar) may expand to: bytes or K/M/G/T (default 64G)',
-    })
-    .option('docker', {
-      type: 'string',
-      default: 'docker',
-      describe: 'docker CLI to run (and argv[0] of the invocation)',
-    }) as Argv<T & BuildxArgs>;
-}
-
-/**
- * `--verify`: also hash every blob of the base images before buildx runs (without it they are
- * checked for presence, kind and size only). For `context`, `buildx-args` and `build`.
- */
-export function verifyOption<T>(y: Argv<T>): Argv<T & { verify: boolean }> {
-  return y.option('verify', {
-    type: 'boolean',
-    default: false,
-    describe:
-      'Also hash every blob of the base images before buildx runs (always checked: present, a file, the declared size)',
-  }) as Argv<T & { verify: boolean }>;
 }
 
 /** The buildx version to plan for, asking docker when `auto`. Warns on stderr when unknown. */

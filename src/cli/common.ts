@@ -1,6 +1,5 @@
 /** Options shared by the layout commands, and opening a layout from CLI arguments. */
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { ErrorCode, OcikitError } from '../errors.js';
 import { openLayout, type Layout } from '../layout/layout.js';
 import type { ResolveOptions } from '../layout/resolve.js';
@@ -17,23 +16,6 @@ export interface SelectionArgs {
   tag?: string;
   digest?: string;
   platform?: string;
-}
-
-/** `--tag`, `--digest`, `--platform`. */
-export function selectionOptions<T>(y: Argv<T>): Argv<T & SelectionArgs> {
-  return y
-    .option('tag', {
-      type: 'string',
-      describe: 'Tag to resolve, matched as buildx does (default: latest, or the only manifest)',
-    })
-    .option('digest', {
-      type: 'string',
-      describe: 'Digest to select (wins over --tag, as in buildx)',
-    })
-    .option('platform', {
-      type: 'string',
-      describe: 'Select one platform from an index: os/arch[/variant]',
-    }) as Argv<T & SelectionArgs>;
 }
 
 /** The ResolveOptions the selection flags ask for. */

@@ -1,35 +1,30 @@
 /**
- * The ocikit command line: a yargs parser that tests drive directly through {@link run}.
+ * The ocikit command line, which tests drive directly through {@link run}. Commands, options
+ * and help are data (spec.ts); a well-formed command line is read by the fast parser
+ * (parse.ts) and only the command it names is loaded; help, usage errors and unusual
+ * spellings go to yargs (yargs.ts), loaded on demand.
  * Exit codes: 0 ok, 1 failure (including verification failures), 2 usage error.
  */
-import yargs, { type Argv } from 'yargs';
-import { ErrorCode, OcikitError } from '../errors.js';
-import type { GlobalArgs } from './common.js';
-import * as buildCmd from './commands/build.js';
-import * as buildxArgsCmd from './commands/buildx-args.js';
-import * as contextCmd from './commands/context.js';
-import * as indexCmd from './commands/index.js';
-import * as inspectCmd from './commands/inspect.js';
-import * as packCmd from './commands/pack.js';
-import * as resolveCmd from './commands/resolve.js';
-import * as unpackCmd from './commands/unpack.js';
-import * as verifyCmd from './commands/verify.js';
+import { ErrorCode } from '../errors.js';
 import type { CliIo } from './io.js';
+import { parseFast } from './parse.js';
+import type { Args, CommandSpec } from './spec.js';
 import { asOcikitError, reportError, stableJson } from './output.js';
 import { OutputSet, type InputPath } from '../output/outputs.js';
 import os from 'node:os';
 import path from 'node:path';
 
-declare const __OCIKIT_VERSION__: string | undefined;
-/** The version baked in by the bundler (`dev` when run from sources). */
-export const VERSION = typeof __OCIKIT_VERSION__ === 'string' ? __OCIKIT_VERSION__ : 'dev';
+import { VERSION } from './version.js';
 
-interface CommandModule<A> {
-  command: string;
-  describe: string;
-  builder: (y: Argv<GlobalArgs>) => Argv<A>;
-  handler: (io: CliIo, args: GlobalArgs & A, outputs: OutputSet) => Promise<number>;
-  inputs: (io: CliIo, args: GlobalArgs & A) => InputPath[];
+/** How a caller other than a one-run process (the persistent worker) steers a run. */
+export interface RunOptions {
+  /** Aborting it interrupts the run as SIGTERM does (Bazel's cancel of a worker request). */
+  signal?: AbortSignal;
+  /**
+   * Called once the run has committed its outputs: a signal can no longer take them back, so
+   * it must not make the process exit as interrupted (see signals.ts).
+   */
+  onPublished?: () => void;
 }
 
 /**
@@ -42,12 +37,19 @@ interface CommandModule<A> {
  * at the last step prints no result. A failed run with `--json-out` commits only that file,
  * holding the error document.
  */
-export async function run(argv: readonly string[], outerIo: CliIo): Promise<number> {
+export async function run(
+  argv: readonly string[],
+  outerIo: CliIo,
+  options: RunOptions = {},
+): Promise<number> {
   const jsonOut = jsonOutPath(argv);
   let captured = '';
   const io: CliIo = { ...outerIo, stdout: (t) => void (captured += t) };
   const args = jsonOut !== undefined && !argv.includes('--json') ? [...argv, '--json'] : [...argv];
   const outputs = new OutputSet({ cwd: outerIo.cwd });
+  const cancel = (): void => outputs.interrupt('SIGTERM', 'cancelled');
+  if (options.signal?.aborted === true) cancel();
+  options.signal?.addEventListener('abort', cancel, { once: true });
   try {
     let jsonOutFailed = false;
     // Runs after the command's inputs are known and before any of its work.
@@ -76,7 +78,7 @@ export async function run(argv: readonly string[], outerIo: CliIo): Promise<numb
         if (jsonOut !== undefined) await outputs.writeFile(JSON_OUT, jsonOut, captured);
         await outputs.commit();
         committed = true;
-        published = true;
+        options.onPublished?.();
       } else {
         await outputs.abort((label) => label === JSON_OUT);
         if (jsonOut !== undefined) {
@@ -117,21 +119,12 @@ export async function run(argv: readonly string[], outerIo: CliIo): Promise<numb
       ? signalExitCode(outputs.interrupted)
       : code;
   } finally {
+    options.signal?.removeEventListener('abort', cancel);
     await outputs.close();
   }
 }
 
 const JSON_OUT = '--json-out';
-
-let published = false;
-
-/**
- * True once a run in this process has committed its outputs: a signal can no longer take them
- * back, so it must not make the process exit as interrupted (see signals.ts).
- */
-export function outputsPublished(): boolean {
-  return published;
-}
 
 /** With --json-out the error document went to the file; people (and Bazel's log) read stderr. */
 function tellError(io: CliIo, doc: string): void {
@@ -167,89 +160,24 @@ async function runParsed(
   outputs: OutputSet,
   beforeWork: () => Promise<void>,
 ): Promise<number> {
-  let exitCode: number | undefined;
-  const wantsJson = argv.includes('--json');
-  const parser = yargs([...argv])
-    .scriptName('ocikit')
-    .version(VERSION)
-    .strict()
-    .exitProcess(false)
-    .wrap(Math.min(100, process.stdout.columns ?? 100))
-    .option('json', {
-      type: 'boolean',
-      default: false,
-      global: true,
-      describe: 'Print exactly one JSON document on stdout',
-    })
-    .option('json-out', {
-      type: 'string',
-      global: true,
-      describe: 'Write the --json document to this file (atomically) instead of stdout',
-    })
-    .option('strict', {
-      type: 'boolean',
-      default: false,
-      global: true,
-      describe: 'Reject spec deviations that are otherwise warnings',
-    })
-    .demandCommand(1, 'Name a command.')
-    .recommendCommands()
-    .fail((msg, err) => {
-      if (exitCode !== undefined) return;
-      const message = msg ?? err?.message ?? 'invalid arguments';
-      exitCode = reportError(
-        io,
-        new OcikitError(ErrorCode.Usage, message, { hint: 'Run ocikit --help for usage.' }),
-        wantsJson,
-      );
-    })
-    .help()
-    .epilog('Exit codes: 0 ok, 1 failure, 2 usage error. Docs: README.md');
-
-  const commands = [
-    resolveCmd,
-    inspectCmd,
-    verifyCmd,
-    contextCmd,
-    buildxArgsCmd,
-    buildCmd,
-    indexCmd,
-    packCmd,
-    unpackCmd,
-  ] as unknown as CommandModule<Record<string, unknown>>[];
-  for (const c of commands) {
-    parser.command(
-      c.command,
-      c.describe,
-      (y) => c.builder(y as Argv<GlobalArgs>),
-      async (args) => {
-        if (exitCode !== undefined) return; // a usage error was already reported
-        try {
-          await outputs.addInputs(
-            c.inputs(io, args as unknown as GlobalArgs & Record<string, unknown>),
-          );
-          await beforeWork();
-          exitCode = await c.handler(
-            io,
-            args as unknown as GlobalArgs & Record<string, unknown>,
-            outputs,
-          );
-        } catch (e) {
-          exitCode = reportError(io, e, (args as { json?: boolean }).json === true);
-        }
-      },
-    );
+  const execute = async (command: CommandSpec, args: Args): Promise<number> => {
+    try {
+      const c = await command.load();
+      const inputs = c.inputs as (io: CliIo, args: Args) => InputPath[];
+      const handler = c.handler as (io: CliIo, args: Args, o: OutputSet) => Promise<number>;
+      await outputs.addInputs(inputs(io, args));
+      await beforeWork();
+      return await handler(io, args, outputs);
+    } catch (e) {
+      return reportError(io, e, args.json === true);
+    }
+  };
+  if (argv.length === 1 && argv[0] === '--version') {
+    io.stdout(`${VERSION}\n`);
+    return 0;
   }
-  let output = '';
-  try {
-    await parser.parseAsync([...argv], {}, (_err, _argv, out) => {
-      output = out;
-    });
-  } catch (e) {
-    if (exitCode === undefined) exitCode = reportError(io, e, wantsJson);
-  }
-  if (output !== '' && exitCode === undefined) {
-    io.stdout(output.endsWith('\n') ? output : `${output}\n`);
-  }
-  return exitCode ?? 0;
+  const fast = parseFast(argv);
+  if (fast !== undefined) return execute(fast.command, fast.args);
+  const { parseWithYargs } = await import('./yargs.js');
+  return parseWithYargs(argv, io, VERSION, execute);
 }

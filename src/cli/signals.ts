@@ -11,17 +11,21 @@ import {
   hasOpenOutputs,
   interruptOutputs,
 } from '../output/outputs.js';
-import { outputsPublished, signalExitCode } from './main.js';
+import { signalExitCode } from './main.js';
 
 /** How long an interrupted command may take to stop writing before its outputs are removed. */
 export const GRACE_MS = 3000;
 
 const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-/** Install the handlers for the run `running` (the promise of {@link run}), and exit when it ends. */
+/**
+ * Install the handlers for the run `running` (the promise of {@link run}), and exit when it
+ * ends. `outputsPublished` tells whether the run has committed its outputs (its onPublished).
+ */
 export function installSignalHandlers(
   running: Promise<unknown>,
   stderr: (t: string) => void,
+  outputsPublished: () => boolean,
 ): void {
   let interrupted = false;
   const exitNow = (code: number): never => {

@@ -154,6 +154,7 @@ export class OutputSet {
   private readonly scratches: string[] = [];
   private readonly controller = new AbortController();
   private interruptedBy: NodeJS.Signals | undefined;
+  private interruptedWhy = '';
   private closed = false;
   /** Creations and commits under way (their results may be on disk before they are recorded). */
   private busy = 0;
@@ -336,18 +337,22 @@ export class OutputSet {
   /** Throw `OCIKIT_INTERRUPTED` when a signal interrupted the run. Long loops call this. */
   throwIfInterrupted(): void {
     if (this.interruptedBy !== undefined) {
-      throw new OcikitError(ErrorCode.Interrupted, `interrupted by ${this.interruptedBy}`, {
+      throw new OcikitError(ErrorCode.Interrupted, this.interruptedWhy, {
         hint: 'Nothing was written; rerun when ready.',
         details: { signal: this.interruptedBy },
       });
     }
   }
 
-  /** Mark the run interrupted (see {@link interruptOutputs}). */
-  interrupt(signal: NodeJS.Signals): void {
+  /**
+   * Mark the run interrupted (see {@link interruptOutputs}); `why` words the error (default
+   * `interrupted by SIGNAL`; a cancelled persistent-worker request says `cancelled`).
+   */
+  interrupt(signal: NodeJS.Signals, why = `interrupted by ${signal}`): void {
     if (this.interruptedBy !== undefined) return;
     this.interruptedBy = signal;
-    this.controller.abort(new OcikitError(ErrorCode.Interrupted, `interrupted by ${signal}`));
+    this.interruptedWhy = why;
+    this.controller.abort(new OcikitError(ErrorCode.Interrupted, why));
   }
 
   /**

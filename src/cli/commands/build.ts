@@ -1,15 +1,8 @@
 /** `ocikit build [docker buildx build flags] --out DIR|FILE.tar CONTEXT_DIR`. */
-import type { Argv } from 'yargs';
 import { build, type BuildOptions, type SplitMode } from '../../ops/build.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
 import { buildProgress, type ProgressMode } from '../build-progress.js';
-import {
-  buildxOptions,
-  buildxVersionFromArgs,
-  maxBytesFromArgs,
-  verifyOption,
-  type BuildxArgs,
-} from '../buildx-options.js';
+import { buildxVersionFromArgs, maxBytesFromArgs, type BuildxArgs } from '../buildx-options.js';
 import { outputPath, type GlobalArgs } from '../common.js';
 import type { OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
@@ -28,51 +21,6 @@ type BuildArgs = BuildxArgs & {
 };
 
 const PROGRESS: readonly ProgressMode[] = ['auto', 'tty', 'plain', 'quiet', 'json'];
-
-export const command = 'build [args..]';
-export const describe =
-  'Run docker buildx build with safe contexts, read its whole stream, verify and publish the result';
-
-export function builder<T>(y: Argv<T>): Argv<T & BuildArgs> {
-  return verifyOption(buildxOptions(y))
-    .parserConfiguration({ 'unknown-options-as-args': true })
-    .positional('args', {
-      type: 'string',
-      array: true,
-      describe:
-        'docker buildx build flags and the context directory (--progress auto|tty|plain|quiet|json chooses the display)',
-    })
-    .option('config', {
-      type: 'string',
-      describe: 'JSON file with build flags (as for buildx-args)',
-    })
-    .option('repair-annotations', {
-      type: 'boolean',
-      default: false,
-      describe: 'Add requested index annotations that the builder dropped, instead of failing',
-    })
-    .option('preflight', {
-      type: 'boolean',
-      default: true,
-      describe: 'Check the builder driver first (--no-preflight skips docker buildx inspect)',
-    })
-    .option('private-docker-config', {
-      choices: ['auto', 'always', 'never'] as const,
-      default: 'auto' as const,
-      describe:
-        'Give buildx a private copy of DOCKER_CONFIG (auto: when the current one is not writable, as in Bazel sandboxes)',
-    })
-    .option('split-platforms', {
-      choices: ['auto', 'always', 'never'] as const,
-      default: 'auto' as const,
-      describe:
-        'Build a multi-platform image one platform at a time and merge (auto: on builders whose BuildKit crashes on an empty platform, when a platform may be empty)',
-    })
-    .example(
-      '$0 build --build-context base=./layout:base --platform linux/amd64,linux/arm64 --out ./result .',
-      'build on a read-only layout, result as an OCI layout',
-    ) as unknown as Argv<T & BuildArgs>;
-}
 
 export async function handler(
   io: CliIo,

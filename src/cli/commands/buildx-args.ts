@@ -1,7 +1,6 @@
 /** `ocikit buildx-args [docker buildx build flags] CONTEXT_DIR`: the complete, safe invocation. */
 import { promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { buildxInvocation, shellQuote, type InvocationOptions } from '../../ops/buildx-args.js';
 import { preflight } from '../../buildx/preflight.js';
 import {
@@ -11,13 +10,7 @@ import {
   type BuildFlags,
 } from '../../buildx/flags.js';
 import { ErrorCode, OcikitError, errnoCode } from '../../errors.js';
-import {
-  buildxOptions,
-  buildxVersionFromArgs,
-  maxBytesFromArgs,
-  verifyOption,
-  type BuildxArgs,
-} from '../buildx-options.js';
+import { buildxVersionFromArgs, maxBytesFromArgs, type BuildxArgs } from '../buildx-options.js';
 import { outputPath, refInputs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
@@ -32,44 +25,6 @@ type ArgsArgs = BuildxArgs & {
   preflight: boolean;
   verify: boolean;
 };
-
-export const command = 'buildx-args [args..]';
-export const describe =
-  'Print the complete docker buildx build invocation with every oci-layout context made safe';
-
-export function builder<T>(y: Argv<T>): Argv<T & ArgsArgs> {
-  return verifyOption(buildxOptions(y))
-    .parserConfiguration({ 'unknown-options-as-args': true })
-    .positional('args', {
-      type: 'string',
-      array: true,
-      describe: 'docker buildx build flags and the context directory',
-    })
-    .option('config', {
-      type: 'string',
-      describe:
-        'JSON file with build flags (keys: camelCase flag names; "context" for the directory)',
-    })
-    .option('format', {
-      choices: ['json', 'lines', 'shell'] as const,
-      default: 'json' as Format,
-      describe: 'argv as a JSON array, one argument per line, or a shell-quoted line',
-    })
-    .option('preflight', {
-      type: 'boolean',
-      default: false,
-      describe:
-        'Also ask the builder whether its driver can read oci-layout contexts (runs docker buildx inspect)',
-    })
-    .option('args-file', {
-      type: 'string',
-      describe: 'Write the output to this file (atomically) instead of stdout',
-    })
-    .example(
-      '$0 buildx-args --build-context base=./layout:latest -t app --out /tmp/ctx .',
-      'docker buildx build ... --build-context base=oci-layout:///tmp/ctx/base:latest@sha256:... .',
-    ) as unknown as Argv<T & ArgsArgs>;
-}
 
 /** Render argv in one of the output formats. */
 export function formatArgv(argv: readonly string[], format: Format): string {

@@ -1,44 +1,14 @@
 /** `ocikit context NAME=LAYOUT[:TAG|@DIGEST]...`: prepare read-only-safe oci-layout build contexts. */
-import type { Argv } from 'yargs';
 import { refNotFound, resolveLayoutRef } from '../../layout/reference.js';
 import { prepareContexts, type ContextRequest, type PrepareOptions } from '../../ops/context.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
-import {
-  buildxOptions,
-  buildxVersionFromArgs,
-  maxBytesFromArgs,
-  verifyOption,
-  type BuildxArgs,
-} from '../buildx-options.js';
+import { buildxVersionFromArgs, maxBytesFromArgs, type BuildxArgs } from '../buildx-options.js';
 import { outputPath, refInputs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printStrategies, printWarnings, stableJson } from '../output.js';
 
 type ContextArgs = BuildxArgs & { contexts: string[]; platform?: string; verify: boolean };
-
-export const command = 'context <contexts..>';
-export const describe =
-  'Resolve oci-layout build contexts and make them safe for buildx (in place or thin copy)';
-
-export function builder<T>(y: Argv<T>): Argv<T & ContextArgs> {
-  return verifyOption(buildxOptions(y))
-    .positional('contexts', {
-      type: 'string',
-      array: true,
-      demandOption: true,
-      describe:
-        'NAME=LAYOUT[:TAG|@DIGEST] (LAYOUT may be oci-layout://PATH, or an OCI archive FILE.tar)',
-    })
-    .option('platform', {
-      type: 'string',
-      describe: 'Pin one platform manifest instead of the whole index',
-    })
-    .example(
-      '$0 context base=./layout:latest --out /tmp/ctx',
-      'print base=oci-layout:///...:latest@sha256:...',
-    ) as unknown as Argv<T & ContextArgs>;
-}
 
 /**
  * Parse `NAME=LAYOUT[:TAG][@DIGEST]`, splitting LAYOUT where it names an existing layout

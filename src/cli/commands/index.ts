@@ -1,12 +1,11 @@
 /** `ocikit index --out DIR SRC...`: combine images from several layouts into one image index. */
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { parseLayoutRef } from '../../layout/reference.js';
 import { shortDigest } from '../../layout/digest.js';
 import { mergeIndex, parseIndexAnnotation, type MergeOptions } from '../../ops/index-merge.js';
 import { outputPath, refInputs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
-import { LINK_MODES, type LinkMode } from '../../ops/take-blobs.js';
+import type { LinkMode } from '../../ops/take-blobs.js';
 import type { CliIo } from '../io.js';
 import { printWarnings, stableJson, table } from '../output.js';
 
@@ -19,59 +18,6 @@ type IndexArgs = {
   link: LinkMode;
   'trust-inputs': boolean;
 };
-
-export const command = 'index <sources..>';
-export const describe =
-  'Combine images from several layouts into one new layout with an OCI image index';
-
-export function builder<T>(y: Argv<T>): Argv<T & IndexArgs> {
-  return y
-    .positional('sources', {
-      type: 'string',
-      array: true,
-      demandOption: true,
-      describe: 'LAYOUT[:TAG|@DIGEST] (an image or an index; one per platform or several)',
-    })
-    .option('out', {
-      type: 'string',
-      demandOption: true,
-      describe: 'Layout directory to create (new or empty); written atomically',
-    })
-    .option('annotation', {
-      type: 'string',
-      array: true,
-      default: [],
-      describe:
-        'Index annotation KEY=VALUE (index-descriptor:KEY=VALUE for the index.json entry); repeatable',
-    })
-    .option('tag', {
-      type: 'string',
-      array: true,
-      default: [],
-      describe: 'Tag of the new index (org.opencontainers.image.ref.name); repeatable',
-    })
-    .option('oci', {
-      type: 'boolean',
-      default: false,
-      describe: 'Convert Docker manifests to OCI media types (needed for annotations)',
-    })
-    .option('link', {
-      choices: LINK_MODES,
-      default: 'copy' as LinkMode,
-      describe:
-        'How blobs are taken from the sources: copy (a reflink where the file system can clone, else a copy; sources untouched) or hard (hardlinks: the output shares inodes with the sources, whose link count and ctime change)',
-    })
-    .option('trust-inputs', {
-      type: 'boolean',
-      default: false,
-      describe:
-        'Check the blobs taken by size only (default: hash every one where the output holds it, so a corrupt source blob fails the merge)',
-    })
-    .example(
-      '$0 index --out ./multi ./amd64:app ./arm64:app --tag app --annotation org.opencontainers.image.version=1.2',
-      'one index over two per-platform layouts',
-    ) as unknown as Argv<T & IndexArgs>;
-}
 
 /** What the command reads: outputs are checked against these before any work. */
 export function inputs(io: CliIo, args: IndexArgs): InputPath[] {

@@ -1,6 +1,5 @@
 /** `ocikit inspect <layout>`: tags, manifests, platforms, layers, sizes, annotations. */
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { shortDigest } from '../../layout/digest.js';
 import { inspectLayout } from '../../layout/inspect.js';
 import { Annotation } from '../../layout/media-types.js';
@@ -8,17 +7,6 @@ import { openFromArgs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { humanBytes, printWarnings, stableJson, table } from '../output.js';
-
-export const command = 'inspect <layout>';
-export const describe = 'Show the tags, manifests, platforms, layers and annotations of a layout';
-
-export function builder<T>(y: Argv<T>): Argv<T & { layout: string }> {
-  return y.positional('layout', {
-    type: 'string',
-    demandOption: true,
-    describe: 'OCI layout directory',
-  }) as Argv<T & { layout: string }>;
-}
 
 /** What the command reads: outputs are checked against these before any work. */
 export function inputs(io: CliIo, args: { layout: string }): InputPath[] {

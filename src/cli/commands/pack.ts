@@ -1,6 +1,5 @@
 /** `ocikit pack <layout> --out FILE.tar [--gzip]`: a byte-identical OCI archive of a layout. */
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { packLayout, type PackOptions } from '../../archive/pack.js';
 import { openFromArgs, outputPath, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
@@ -15,43 +14,6 @@ type PackArgs = {
   'gzip-level': number;
   verify: boolean;
 };
-
-export const command = 'pack <layout>';
-export const describe =
-  'Write a layout as an OCI archive (tar), byte-identical across runs and machines';
-
-export function builder<T>(y: Argv<T>): Argv<T & PackArgs> {
-  return y
-    .positional('layout', {
-      type: 'string',
-      demandOption: true,
-      describe: 'OCI layout directory (read only)',
-    })
-    .option('out', {
-      type: 'string',
-      demandOption: true,
-      describe: 'The archive to write (must not exist); written atomically',
-    })
-    .option('gzip', {
-      type: 'boolean',
-      default: false,
-      describe: 'gzip the archive (fixed header: no name, mtime 0)',
-    })
-    .option('gzip-level', {
-      type: 'number',
-      default: 6,
-      describe: 'Deflate level with --gzip, 1-9',
-    })
-    .option('verify', {
-      type: 'boolean',
-      default: false,
-      describe: 'Hash every blob while packing (sizes and metadata digests are always checked)',
-    })
-    .example(
-      '$0 pack ./layout --out image.tar',
-      'skopeo inspect oci-archive:image.tar reads it',
-    ) as unknown as Argv<T & PackArgs>;
-}
 
 /** What the command reads: outputs are checked against these before any work. */
 export function inputs(io: CliIo, args: PackArgs): InputPath[] {

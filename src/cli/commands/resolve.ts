@@ -1,30 +1,10 @@
 /** `ocikit resolve <layout>`: print the digest a tag/digest/platform selects. */
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { resolve } from '../../layout/resolve.js';
-import {
-  openFromArgs,
-  selection,
-  selectionOptions,
-  type GlobalArgs,
-  type SelectionArgs,
-} from '../common.js';
+import { openFromArgs, selection, type GlobalArgs, type SelectionArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printWarnings, stableJson } from '../output.js';
-
-export const command = 'resolve <layout>';
-export const describe =
-  'Resolve a tag or digest (and platform) to a digest, without writing anything';
-
-export function builder<T>(y: Argv<T>): Argv<T & SelectionArgs & { layout: string }> {
-  return selectionOptions(y)
-    .positional('layout', { type: 'string', demandOption: true, describe: 'OCI layout directory' })
-    .example(
-      '$0 resolve ./layout --tag v1 --platform linux/arm64',
-      'print the arm64 manifest digest of tag v1',
-    ) as Argv<T & SelectionArgs & { layout: string }>;
-}
 
 /** What the command reads: outputs are checked against these before any work. */
 export function inputs(io: CliIo, args: SelectionArgs & { layout: string }): InputPath[] {

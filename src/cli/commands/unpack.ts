@@ -1,7 +1,5 @@
 /** `ocikit unpack <archive> --out DIR`: safe extraction of an OCI archive into a new layout. */
 import path from 'node:path';
-import type { Argv } from 'yargs';
-import { DEFAULT_MAX_BYTES } from '../../archive/limits.js';
 import { unpackArchive, type UnpackOptions } from '../../archive/unpack.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
 import { parseByteSize } from '../byte-size.js';
@@ -12,33 +10,6 @@ import { humanBytes, printWarnings, stableJson } from '../output.js';
 import { progressBar } from '../progress.js';
 
 type UnpackArgs = { archive: string; out: string; 'max-bytes'?: string | string[] };
-
-export const command = 'unpack <archive>';
-export const describe =
-  'Extract an OCI archive (.tar, .tar.gz) into a new layout, refusing anything unsafe';
-
-export function builder<T>(y: Argv<T>): Argv<T & UnpackArgs> {
-  return y
-    .positional('archive', {
-      type: 'string',
-      demandOption: true,
-      describe: 'OCI archive: ocikit pack, skopeo oci-archive:, buildx --output type=oci,dest=',
-    })
-    .option('out', {
-      type: 'string',
-      demandOption: true,
-      describe:
-        'Layout directory to create (new or empty); appears only when everything checked out',
-    })
-    .option('max-bytes', {
-      type: 'string',
-      describe: `Refuse an archive larger than this uncompressed: bytes, or with K, M, G, T (powers of 1024). Default ${DEFAULT_MAX_BYTES / 2 ** 30}G`,
-    })
-    .example(
-      '$0 unpack image.tar --out ./layout',
-      'every blob hashed while it streams',
-    ) as unknown as Argv<T & UnpackArgs>;
-}
 
 /** What the command reads: outputs are checked against these before any work. */
 export function inputs(io: CliIo, args: UnpackArgs): InputPath[] {

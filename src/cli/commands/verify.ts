@@ -1,44 +1,13 @@
 /** `ocikit verify <layout>`: every reachable blob present, right size and digest. */
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { verifyLayout, type VerifyOptions } from '../../layout/verify.js';
-import {
-  openFromArgs,
-  selection,
-  selectionOptions,
-  type GlobalArgs,
-  type SelectionArgs,
-} from '../common.js';
+import { openFromArgs, selection, type GlobalArgs, type SelectionArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { humanBytes, printWarnings, stableJson } from '../output.js';
 import { progressBar } from '../progress.js';
 
 type VerifyArgs = SelectionArgs & { layout: string; digests: boolean; jobs?: number };
-
-export const command = 'verify <layout>';
-export const describe =
-  'Check that every blob the layout references exists with the right size and digest';
-
-export function builder<T>(y: Argv<T>): Argv<T & VerifyArgs> {
-  return selectionOptions(y)
-    .positional('layout', { type: 'string', demandOption: true, describe: 'OCI layout directory' })
-    .option('digests', {
-      type: 'boolean',
-      default: true,
-      describe: 'Hash blobs (--no-digests checks presence and sizes only)',
-    })
-    .option('jobs', {
-      type: 'number',
-      describe: 'Worker threads for hashing large blobs (default: cores)',
-    })
-    .check(
-      (a) =>
-        a.jobs === undefined ||
-        (Number.isInteger(a.jobs) && a.jobs >= 0) ||
-        '--jobs must be a whole number',
-    ) as Argv<T & VerifyArgs>;
-}
 
 /** What the command reads: outputs are checked against these before any work. */
 export function inputs(io: CliIo, args: VerifyArgs): InputPath[] {

@@ -1,0 +1,260 @@
+/**
+ * `ocikit --persistent_worker`: Bazel's JSON worker protocol, singleplex and multiplex.
+ *
+ * Bazel writes WorkRequests to stdin as compact JSON objects (back to back, or one per line):
+ * `arguments` (the lines of the action's argument files), `requestId` (0 for singleplex),
+ * `inputs`, `sandboxDir` (the request's directory, relative to the worker's; with multiplex
+ * sandboxing), `verbosity` (10 with --worker_verbose) and `cancel`. For each request the
+ * worker writes one WorkResponse line to stdout: `exitCode`, `output` (what the command wrote
+ * on stdout and stderr, in order), `requestId`, and `wasCancelled` for a request it
+ * cancelled. Requests run concurrently, each in its own directory with its own streams,
+ * environment copy and output set; nothing of one is left for the next. A request that cannot
+ * be read is answered with exit code 1 and the reason; the worker keeps serving.
+ */
+import path from 'node:path';
+import { ErrorCode } from '../errors.js';
+
+/** One WorkRequest, as read. */
+export interface WorkRequest {
+  arguments: string[];
+  requestId: number;
+  cancel: boolean;
+  sandboxDir: string;
+  verbosity: number;
+}
+
+/** One WorkResponse. */
+export interface WorkResponse {
+  exitCode: number;
+  output: string;
+  requestId: number;
+  wasCancelled?: boolean;
+}
+
+/** What a request runs with. */
+export interface RequestContext {
+  /** The request's working directory: the worker's, or its sandboxDir under it. */
+  cwd: string;
+  /** Aborted when Bazel cancels the request. */
+  signal: AbortSignal;
+  /** Where the command's stdout and stderr go (both into the response's output). */
+  write: (text: string) => void;
+}
+
+export interface WorkerOptions {
+  /** Chunks of stdin. */
+  input: AsyncIterable<string | Buffer>;
+  /** Writes one response line (the protocol's stdout). */
+  respond: (line: string) => void;
+  /** The worker's own log (stderr: Bazel keeps it in the worker's log file). */
+  log: (text: string) => void;
+  /** The worker's working directory. */
+  cwd: string;
+  /** Runs one request's arguments; returns its exit code. May throw (a bug): exit code 1. */
+  run: (argv: string[], ctx: RequestContext) => Promise<number>;
+}
+
+/** Requests larger than this are refused (Bazel's are a few KiB: argument lines only). */
+export const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+
+/** Serve requests until stdin ends and every request has been answered. */
+export async function serveWorker(options: WorkerOptions): Promise<void> {
+  const inFlight = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  let served = 0;
+  const answer = (r: WorkResponse): void => {
+    options.respond(`${JSON.stringify(r)}\n`);
+  };
+  const refuse = (requestId: number, why: string): void => {
+    options.log(`ocikit worker: ${why}\n`);
+    answer({
+      exitCode: 1,
+      output: `ocikit: error ${ErrorCode.WorkerRequestInvalid}: ${why}\n  hint: This is a malformed worker request; Bazel sends well-formed ones (was the worker started by hand?).\n`,
+      requestId,
+    });
+  };
+  const handle = (text: string): void => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      refuse(0, `request is not JSON (${(e as Error).message}): ${clip(text)}`);
+      return;
+    }
+    const request = readRequest(parsed);
+    if (typeof request === 'string') {
+      refuse(requestIdOf(parsed), `${request}: ${clip(text)}`);
+      return;
+    }
+    if (request.cancel) {
+      // A cancel for a request already answered (or never seen) is ignored, as Bazel asks.
+      inFlight.get(request.requestId)?.controller.abort();
+      return;
+    }
+    if (inFlight.has(request.requestId)) {
+      refuse(request.requestId, `request ${request.requestId} is already running`);
+      return;
+    }
+    const controller = new AbortController();
+    const n = ++served;
+    const done = execute(request, controller.signal, n).then((r) => {
+      inFlight.delete(request.requestId);
+      answer(r);
+    });
+    inFlight.set(request.requestId, { controller, done });
+  };
+  const execute = async (
+    request: WorkRequest,
+    signal: AbortSignal,
+    n: number,
+  ): Promise<WorkResponse> => {
+    let output = '';
+    let exitCode: number;
+    try {
+      exitCode = await options.run(request.arguments, {
+        cwd: path.resolve(options.cwd, request.sandboxDir),
+        signal,
+        write: (t) => void (output += t),
+      });
+    } catch (e) {
+      exitCode = 1;
+      output += `ocikit: error ${ErrorCode.Internal}: the worker failed on this request: ${(e as Error)?.message ?? String(e)}\n  hint: This is a bug in ocikit; the worker keeps serving. Report it with the arguments.\n`;
+      options.log(
+        `ocikit worker: request ${request.requestId} threw: ${(e as Error)?.stack ?? e}\n`,
+      );
+    }
+    if (request.verbosity >= 10) {
+      const rss = (process.memoryUsage.rss() / 2 ** 20).toFixed(0);
+      output += `ocikit worker: pid ${process.pid}, request ${n} of this process, ${rss} MiB resident\n`;
+    }
+    const r: WorkResponse = { exitCode, output, requestId: request.requestId };
+    if (signal.aborted) r.wasCancelled = true;
+    return r;
+  };
+
+  const splitter = new RequestSplitter(handle, (why) => refuse(0, why));
+  for await (const chunk of options.input) splitter.push(chunk.toString());
+  splitter.end();
+  await Promise.all([...inFlight.values()].map((r) => r.done));
+}
+
+function clip(text: string): string {
+  const t = text.trim();
+  return t.length > 200 ? `${JSON.stringify(t.slice(0, 200))}...` : JSON.stringify(t);
+}
+
+/** The requestId of a request that is otherwise unreadable (0 when there is none). */
+function requestIdOf(v: unknown): number {
+  const id = (v as { requestId?: unknown } | null)?.requestId;
+  return Number.isSafeInteger(id) && (id as number) >= 0 ? (id as number) : 0;
+}
+
+/** A WorkRequest from parsed JSON (proto3 JSON: absent fields are defaults), or what is wrong. */
+export function readRequest(v: unknown): WorkRequest | string {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'request is not an object';
+  const o = v as Record<string, unknown>;
+  const args = o['arguments'] ?? [];
+  if (!Array.isArray(args) || !args.every((a) => typeof a === 'string'))
+    return '"arguments" is not a list of strings';
+  const requestId = o['requestId'] ?? 0;
+  if (!Number.isSafeInteger(requestId) || (requestId as number) < 0)
+    return '"requestId" is not a whole number';
+  const cancel = o['cancel'] ?? false;
+  if (typeof cancel !== 'boolean') return '"cancel" is not true or false';
+  const sandboxDir = o['sandboxDir'] ?? '';
+  if (typeof sandboxDir !== 'string') return '"sandboxDir" is not a string';
+  if (path.isAbsolute(sandboxDir) || sandboxDir.split('/').includes('..'))
+    return '"sandboxDir" is not a relative path inside the worker\'s directory';
+  const verbosity = o['verbosity'] ?? 0;
+  if (!Number.isSafeInteger(verbosity)) return '"verbosity" is not a whole number';
+  return {
+    arguments: args as string[],
+    requestId: requestId as number,
+    cancel,
+    sandboxDir,
+    verbosity: verbosity as number,
+  };
+}
+
+/**
+ * Cuts stdin into requests: a compact JSON object ends where its braces balance (Bazel writes
+ * them back to back) or at the end of its line (a line that ends inside an object is a bad
+ * request, so the next line starts afresh). Text outside objects up to the end of its line is
+ * a bad request too.
+ */
+export class RequestSplitter {
+  private buffer = '';
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  /** Scanning text that is not an object, up to the end of its line. */
+  private junk = false;
+
+  constructor(
+    private readonly onRequest: (text: string) => void,
+    private readonly onGarbage: (why: string) => void,
+  ) {}
+
+  push(chunk: string): void {
+    for (const c of chunk) this.take(c);
+  }
+
+  end(): void {
+    if (this.buffer.trim() !== '')
+      this.onGarbage(`stdin ended inside a request: ${clip(this.buffer)}`);
+    this.reset();
+  }
+
+  private reset(): void {
+    this.buffer = '';
+    this.depth = 0;
+    this.inString = false;
+    this.escaped = false;
+    this.junk = false;
+  }
+
+  private take(c: string): void {
+    if (this.buffer.length >= MAX_REQUEST_BYTES) {
+      if (c !== '\n') return; // drop the rest of the oversized line
+      this.onGarbage(`request longer than ${MAX_REQUEST_BYTES} bytes`);
+      this.reset();
+      return;
+    }
+    if (c === '\n' && (this.depth > 0 || this.junk)) {
+      this.onGarbage(
+        this.junk
+          ? `not a request: ${clip(this.buffer)}`
+          : `request ends inside its JSON object: ${clip(this.buffer)}`,
+      );
+      this.reset();
+      return;
+    }
+    if (this.depth === 0 && !this.junk) {
+      if (c === '{') {
+        this.depth = 1;
+        this.buffer = c;
+      } else if (c.trim() !== '') {
+        this.junk = true;
+        this.buffer = c;
+      }
+      return;
+    }
+    this.buffer += c;
+    if (this.junk) return;
+    if (this.inString) {
+      if (this.escaped) this.escaped = false;
+      else if (c === '\\') this.escaped = true;
+      else if (c === '"') this.inString = false;
+      return;
+    }
+    if (c === '"') this.inString = true;
+    else if (c === '{' || c === '[') this.depth++;
+    else if (c === '}' || c === ']') {
+      this.depth--;
+      if (this.depth === 0) {
+        const text = this.buffer;
+        this.reset();
+        this.onRequest(text);
+      }
+    }
+  }
+}
