@@ -321,6 +321,7 @@ def _buildx_build_impl(ctx):
             "PATH": ctx.attr.path,
         },
         execution_requirements = execution_requirements,
+        worker = False,
     )
     return [
         DefaultInfo(

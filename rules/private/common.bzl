@@ -1,6 +1,7 @@
 """Shared pieces of ocikit's rules: the CLI and helper attributes, running node, validation."""
 
 load(":node_toolchain.bzl", "NODE_TOOLCHAIN_TYPE", "node_for_action")
+load(":providers.bzl", "OcikitSettingInfo")
 
 TOOLCHAINS = [NODE_TOOLCHAIN_TYPE]
 
@@ -16,10 +17,34 @@ CLI_ATTRS = {
         allow_single_file = True,
         cfg = "exec",
     ),
+    "_worker": attr.label(
+        default = Label("//:worker"),
+        providers = [OcikitSettingInfo],
+    ),
 }
 
-def run_node(ctx, *, arguments, inputs, outputs, mnemonic, progress_message, env = {}, execution_requirements = {}):
+# What lets Bazel run an action in ocikit's persistent worker (`node ocikit.mjs
+# --persistent_worker`, README "Persistent worker"): Bazel's JSON protocol, singleplex or
+# multiplex (sandboxed too: each request's files are under its sandboxDir), cancellable, and
+# one worker pool for every ocikit action whatever its mnemonic.
+WORKER_REQUIREMENTS = {
+    "requires-worker-protocol": "json",
+    "supports-multiplex-sandboxing": "1",
+    "supports-multiplex-workers": "1",
+    "supports-worker-cancellation": "1",
+    "supports-workers": "1",
+    "worker-key-mnemonic": "Ocikit",
+}
+
+def run_node(ctx, *, arguments, inputs, outputs, mnemonic, progress_message, env = {}, execution_requirements = {}, worker = True):
     """Runs `node ARGUMENTS...` in an action; node comes from the node toolchain.
+
+    With `worker` (the default) the action runs as `node ocikit.mjs @ARGS...`: each Args in
+    `arguments` is written to a param file (one argument per line), whose first line is the
+    script (the CLI, or helper.mjs: the bundle runs either in its own process), and the action
+    may run in ocikit's persistent worker (WORKER_REQUIREMENTS) unless
+    `--@ocikit//:worker=false`. Without a worker strategy (`--strategy=NAME=linux-sandbox`) it
+    runs as one process, with the same result.
 
     Args:
       ctx: rule context (the rule has CLI_ATTRS and TOOLCHAINS).
@@ -30,17 +55,45 @@ def run_node(ctx, *, arguments, inputs, outputs, mnemonic, progress_message, env
       progress_message: progress message.
       env: environment of the action (no other variables reach it).
       execution_requirements: dict for ctx.actions.run.
+      worker: False for an action that must run as its own process (buildx_build: it drives
+        docker for minutes, and its environment is the action's), or that runs another script
+        (the bundle runs only itself and helper.mjs). Rules without CLI_ATTRS never use it.
     """
     node = node_for_action(ctx)
+    if not worker or not hasattr(ctx.attr, "_worker"):
+        ctx.actions.run(
+            executable = node.executable,
+            arguments = arguments,
+            inputs = depset(node.inputs, transitive = [inputs]),
+            outputs = outputs,
+            mnemonic = mnemonic,
+            progress_message = progress_message,
+            env = env,
+            execution_requirements = execution_requirements,
+            toolchain = NODE_TOOLCHAIN_TYPE,
+        )
+        return
+    for a in arguments:
+        a.use_param_file("@%s", use_always = True)
+        a.set_param_file_format("multiline")
+    startup = ctx.actions.args()
+    startup.add(ctx.file._cli)
+    requirements = dict(execution_requirements)
+    if ctx.attr._worker[OcikitSettingInfo].value:
+        requirements.update(WORKER_REQUIREMENTS)
     ctx.actions.run(
         executable = node.executable,
-        arguments = arguments,
+        arguments = [startup] + arguments,
         inputs = depset(node.inputs, transitive = [inputs]),
+        # The worker's files: its key hashes them, so a new bundle or helper starts a new one.
+        tools = [ctx.file._cli, ctx.file._helper],
         outputs = outputs,
         mnemonic = mnemonic,
         progress_message = progress_message,
-        env = env,
-        execution_requirements = execution_requirements,
+        # V8's code cache (src/cli/code-cache.ts) is off: a sandboxed action's /tmp and home are
+        # its own, so the cache would be written and never read; the worker compiles once.
+        env = dict(env, OCIKIT_COMPILE_CACHE = "off"),
+        execution_requirements = requirements,
         toolchain = NODE_TOOLCHAIN_TYPE,
     )
 

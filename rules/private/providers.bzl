@@ -20,6 +20,6 @@ context by that digest.""",
 )
 
 OcikitSettingInfo = provider(
-    doc = "The value of one of ocikit's string flags (`--@ocikit//:docker_host=...`).",
-    fields = {"value": "string: the flag's value."},
+    doc = "The value of one of ocikit's flags (`--@ocikit//:docker_host=...`, `--@ocikit//:worker=false`).",
+    fields = {"value": "string (bool for a boolean flag): the flag's value."},
 )

@@ -63,25 +63,31 @@ function sameBytes(a: string, b: string): boolean {
 
 /**
  * The script and arguments a command line asks for. `self` is the real path of the running
- * bundle. A command line read from argument files may start with a script path (run_node's
+ * bundle. A command line read from argument files — `@FILE` arguments, or a worker request,
+ * whose arguments Bazel read from them (`expanded`) — may start with a script path (run_node's
  * convention): this bundle (dropped: the rest is an ocikit command line) or the rules'
  * `helper.mjs`. Anything else is the CLI's as written.
  * @throws ArgFileError when an argument file cannot be read, or names another script
  */
-export function targetOf(argv: readonly string[], cwd: string, self: string): Target {
-  if (!hasArgFiles(argv)) return { kind: 'cli', argv: [...argv] };
-  const expanded = expandArgFiles(argv, cwd);
-  const first = expanded[0];
-  if (first === undefined || !SCRIPT.test(first)) return { kind: 'cli', argv: expanded };
+export function targetOf(
+  argv: readonly string[],
+  cwd: string,
+  self: string,
+  expanded = false,
+): Target {
+  if (!expanded && !hasArgFiles(argv)) return { kind: 'cli', argv: [...argv] };
+  const lines = expandArgFiles(argv, cwd);
+  const first = lines[0];
+  if (first === undefined || !SCRIPT.test(first)) return { kind: 'cli', argv: lines };
   let real: string;
   try {
     real = realpathSync(path.resolve(cwd, first));
   } catch (e) {
     throw new ArgFileError(`script ${first}: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
-  if (real === self || sameBytes(real, self)) return { kind: 'cli', argv: expanded.slice(1) };
+  if (real === self || sameBytes(real, self)) return { kind: 'cli', argv: lines.slice(1) };
   if (path.basename(real) === 'helper.mjs')
-    return { kind: 'helper', path: real, argv: expanded.slice(1) };
+    return { kind: 'helper', path: real, argv: lines.slice(1) };
   throw new ArgFileError(
     `${first} is neither this ocikit (${self}) nor the rules' helper.mjs: ocikit runs only those`,
   );

@@ -48,11 +48,11 @@ async function runTarget(
   io: CliIo,
   host: Host,
   given: Target | undefined,
-  options: { signal?: AbortSignal; onPublished?: () => void },
+  options: { signal?: AbortSignal; onPublished?: () => void; request?: boolean },
 ): Promise<number> {
   let target: Target;
   try {
-    target = given ?? targetOf(argv, io.cwd, host.self);
+    target = given ?? targetOf(argv, io.cwd, host.self, options.request === true);
   } catch (e) {
     if (!(e instanceof ArgFileError)) throw e;
     return reportError(
@@ -107,7 +107,7 @@ async function worker(host: Host): Promise<void> {
         },
         host,
         undefined,
-        { signal: ctx.signal },
+        { signal: ctx.signal, request: true },
       ),
   });
   protocolWrite('', () => process.exit(0));

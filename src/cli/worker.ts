@@ -60,12 +60,19 @@ export const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 /** Serve requests until stdin ends and every request has been answered. */
 export async function serveWorker(options: WorkerOptions): Promise<void> {
   const inFlight = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  // Singleplex requests (requestId 0) run one after the other, in the order they came.
+  let singleplex: Promise<void> = Promise.resolve();
   let served = 0;
   const answer = (r: WorkResponse): void => {
     options.respond(`${JSON.stringify(r)}\n`);
   };
   const refuse = (requestId: number, why: string): void => {
     options.log(`ocikit worker: ${why}\n`);
+    // For a singleplex request (0), after the ones before it: Bazel reads responses in order.
+    if (requestId === 0) singleplex = singleplex.then(() => tell(requestId, why));
+    else tell(requestId, why);
+  };
+  const tell = (requestId: number, why: string): void => {
     answer({
       exitCode: 1,
       output: `ocikit: error ${ErrorCode.WorkerRequestInvalid}: ${why}\n  hint: This is a malformed worker request; Bazel sends well-formed ones (was the worker started by hand?).\n`,
@@ -90,10 +97,17 @@ export async function serveWorker(options: WorkerOptions): Promise<void> {
       inFlight.get(request.requestId)?.controller.abort();
       return;
     }
+    if (request.requestId === 0) {
+      singleplex = singleplex.then(() => start(request).done);
+      return;
+    }
     if (inFlight.has(request.requestId)) {
       refuse(request.requestId, `request ${request.requestId} is already running`);
       return;
     }
+    start(request);
+  };
+  const start = (request: WorkRequest): { done: Promise<void> } => {
     const controller = new AbortController();
     const n = ++served;
     const done = execute(request, controller.signal, n).then((r) => {
@@ -101,6 +115,7 @@ export async function serveWorker(options: WorkerOptions): Promise<void> {
       answer(r);
     });
     inFlight.set(request.requestId, { controller, done });
+    return { done };
   };
   const execute = async (
     request: WorkRequest,
@@ -134,6 +149,7 @@ export async function serveWorker(options: WorkerOptions): Promise<void> {
   const splitter = new RequestSplitter(handle, (why) => refuse(0, why));
   for await (const chunk of options.input) splitter.push(chunk.toString());
   splitter.end();
+  await singleplex;
   await Promise.all([...inFlight.values()].map((r) => r.done));
 }
 
