@@ -2,20 +2,17 @@
 
 load(":providers.bzl", "OcikitSettingInfo")
 
-def _ocikit_string_flag_impl(ctx):
+def _ocikit_flag_impl(ctx):
     return [OcikitSettingInfo(value = ctx.build_setting_value)]
 
 ocikit_string_flag = rule(
-    implementation = _ocikit_string_flag_impl,
+    implementation = _ocikit_flag_impl,
     doc = "A string flag set with `--@ocikit//:NAME=VALUE` (e.g. in .bazelrc).",
     build_setting = config.string(flag = True),
 )
 
-def _ocikit_bool_flag_impl(ctx):
-    return [OcikitSettingInfo(value = ctx.build_setting_value)]
-
 ocikit_bool_flag = rule(
-    implementation = _ocikit_bool_flag_impl,
+    implementation = _ocikit_flag_impl,
     doc = "A boolean flag set with `--@ocikit//:NAME=true|false` (e.g. in .bazelrc).",
     build_setting = config.bool(flag = True),
 )
