@@ -1,0 +1,341 @@
+/**
+ * `ocikit --persistent_worker`, driven as Bazel drives it (the bundle, Bazel's JSON protocol:
+ * compact requests back to back on stdin, one response line each on stdout), and the
+ * argument files (`@FILE`) of the rules' command lines.
+ */
+import { spawnSync } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { serveWorker, type WorkResponse } from '../src/cli/worker.js';
+import { BUNDLE, ROOT } from './helpers/cli.js';
+import { standardLayout } from './helpers/layout-builder.js';
+import { WorkerProcess } from './helpers/worker.js';
+
+const HELPER = path.join(ROOT, 'rules/private/helper.mjs');
+const FAKE_DOCKER = path.join(ROOT, 'test/fixtures/fake-docker.mjs');
+
+/** A request's arguments as run_node writes them: the script first (the bundle's own path). */
+const cli = (...args: string[]): string[] => [BUNDLE, ...args];
+
+/** Every name under `dir`, recursively (relative paths), for "nothing else was written". */
+function tree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(path.join(dir, rel)).sort()) {
+      const r = rel === '' ? name : `${rel}/${name}`;
+      out.push(r);
+      const st = lstatSync(path.join(dir, r));
+      if (st.isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  return out;
+}
+
+t.test('singleplex: requests back to back, answered in order', async (t) => {
+  const dir = t.testdir();
+  const s = standardLayout(path.join(dir, 'layout'));
+  const w = new WorkerProcess(dir);
+  t.teardown(() => w.stop());
+  // Bazel writes each request as compact JSON without a newline.
+  w.send({ arguments: cli('resolve', 'layout', '--tag', 'multi', '--platform', 'linux/amd64') });
+  w.send({ arguments: cli('resolve', 'layout', '--tag', 'nope'), requestId: 0 });
+  w.send({ arguments: cli('resolve', 'layout', '--tag', 'single', '--json-out', 'out/r.json') });
+  w.send({ arguments: cli('resolve', '--bogus'), verbosity: 10 });
+  w.send({ arguments: cli('--version') });
+  const [ok, missing, jsonOut, usage, version] = await w.take(5);
+  t.same(ok, { exitCode: 0, output: `${s.amd64.digest}\n`, requestId: 0 });
+  t.equal(missing?.exitCode, 1);
+  t.match(missing?.output, /^ocikit: error OCIKIT_TAG_NOT_FOUND: .*"nope"\n  hint: /);
+  t.same(jsonOut, { exitCode: 0, output: '', requestId: 0 }, '--json-out: nothing printed');
+  t.match(JSON.parse(readFileSync(path.join(dir, 'out/r.json'), 'utf8')), {
+    descriptor: { digest: s.single.digest },
+  });
+  t.equal(usage?.exitCode, 2, 'usage errors keep exit code 2');
+  t.match(usage?.output, /^ocikit: error OCIKIT_USAGE: /);
+  t.match(
+    usage?.output,
+    /ocikit worker: pid \d+, request 4 of this process, \d+ MiB resident\n$/,
+    'verbosity 10 (--worker_verbose) adds the worker line',
+  );
+  t.same(version, { exitCode: 0, output: '0.1.0\n', requestId: 0 });
+  t.equal(await w.stop(), 0, 'the worker exits 0 when stdin ends');
+  t.same(w.stray, [], 'stdout holds responses only');
+});
+
+t.test('multiplex: concurrent requests, each in its own sandboxDir', async (t) => {
+  const dir = t.testdir();
+  const n = 8;
+  for (let i = 1; i <= n; i++) standardLayout(path.join(dir, `sandbox/${i}/layout`));
+  const w = new WorkerProcess(dir);
+  t.teardown(() => w.stop());
+  for (let i = 1; i <= n; i++) {
+    const args =
+      i % 2 === 0
+        ? cli('context', 'base=layout:multi', '--out', 'ctx', '--mode', 'thin')
+        : cli('resolve', 'layout', '--tag', 'multi', '--json-out', 'r.json');
+    w.send({
+      arguments: [...args, ...(i % 2 === 0 ? ['--buildx-version', '0.29.1'] : [])],
+      requestId: i,
+      sandboxDir: `sandbox/${i}`,
+      inputs: [{ path: 'layout/index.json', digest: 'x' }],
+    });
+  }
+  const responses = await w.take(n);
+  t.same(
+    responses.map((r) => r.requestId).sort((a, b) => a - b),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+  );
+  for (const r of responses) {
+    const sandbox = path.join(dir, `sandbox/${r.requestId}`);
+    t.equal(r.exitCode, 0, `request ${r.requestId}: ${r.output}`);
+    t.notOk('wasCancelled' in r);
+    if (r.requestId % 2 === 0) {
+      // The thin copy is in this request's sandbox, its blobs link to this sandbox's layout.
+      t.equal(r.output.split('\n').filter((l) => l.startsWith('base=')).length, 1);
+      t.match(r.output, `base=oci-layout://${realpathSync(sandbox)}/ctx/base:multi@sha256:`);
+      t.equal(
+        readlinkSync(path.join(sandbox, 'ctx/base/blobs')),
+        path.join(realpathSync(sandbox), 'layout/blobs'),
+      );
+      for (let other = 1; other <= n; other++)
+        if (other !== r.requestId) t.notMatch(r.output, `sandbox/${other}/`, 'only its own paths');
+      t.same(
+        tree(sandbox).filter((p) => !p.startsWith('layout')),
+        [
+          'ctx',
+          'ctx/base',
+          'ctx/base/blobs',
+          'ctx/base/index.json',
+          'ctx/base/index.json.lock',
+          'ctx/base/ingest',
+          'ctx/base/oci-layout',
+        ],
+      );
+    } else {
+      t.equal(r.output, '');
+      t.match(JSON.parse(readFileSync(path.join(sandbox, 'r.json'), 'utf8')), {
+        layout: 'layout',
+      });
+      t.same(
+        tree(sandbox).filter((p) => !p.startsWith('layout')),
+        ['r.json'],
+      );
+    }
+  }
+  t.same(
+    tree(dir).filter((p) => !p.startsWith('sandbox')),
+    [],
+    'nothing outside the sandboxes',
+  );
+  t.same(w.stray, []);
+});
+
+t.test('cancel: the request stops, answers wasCancelled, leaves nothing', async (t) => {
+  const dir = t.testdir({ app: { Dockerfile: 'FROM base\n' }, tmp: {} });
+  standardLayout(path.join(dir, 'sandbox/layout'));
+  standardLayout(path.join(dir, 'layout'));
+  const w = new WorkerProcess(dir, { FAKE_MODE: 'hang', TMPDIR: path.join(dir, 'tmp') });
+  t.teardown(() => w.stop());
+  const build = cli(
+    'build',
+    '--docker',
+    FAKE_DOCKER,
+    '--buildx-version',
+    '0.13.1',
+    '--no-preflight',
+    '--split-platforms',
+    'never',
+    '--progress',
+    'quiet',
+    '--build-context',
+    'base=layout:multi',
+    '--out',
+    'result',
+    '../app',
+  );
+  w.send({ arguments: build, requestId: 7, sandboxDir: 'sandbox' });
+  w.send({ arguments: cli('resolve', 'layout', '--tag', 'single'), requestId: 8 });
+  const [first] = await w.take(1);
+  t.equal(first?.requestId, 8, 'other requests go on while one hangs');
+  t.equal(first?.exitCode, 0);
+  w.send({ requestId: 7, cancel: true });
+  const [cancelled] = await w.take(1);
+  t.equal(cancelled?.requestId, 7);
+  t.equal(cancelled?.wasCancelled, true, 'wasCancelled');
+  t.match(cancelled?.output, /OCIKIT_INTERRUPTED: cancelled/);
+  t.same(
+    tree(path.join(dir, 'sandbox')).filter((p) => !p.startsWith('layout')),
+    [],
+    'no output',
+  );
+  t.same(readdirSync(path.join(dir, 'tmp')), [], 'no scratch directory left');
+  w.send({ requestId: 7, cancel: true });
+  w.send({ requestId: 99, cancel: true });
+  const after = await w.request({ arguments: cli('resolve', 'layout', '--tag', 'single') });
+  t.equal(after.exitCode, 0, 'a cancel for an answered or unknown request is ignored');
+  t.equal(after.requestId, 0);
+  t.same(w.stray, []);
+});
+
+t.test('bad requests are answered, and the worker goes on', async (t) => {
+  const dir = t.testdir({ 'other.mjs': 'export {};\n' });
+  standardLayout(path.join(dir, 'layout'));
+  const w = new WorkerProcess(dir);
+  t.teardown(() => w.stop());
+  const bad: [string | object, RegExp, number][] = [
+    ['this is not json\n', /OCIKIT_WORKER_REQUEST_INVALID: not a request/, 1],
+    ['{"arguments": ["resolve",\n', /OCIKIT_WORKER_REQUEST_INVALID: request ends inside/, 1],
+    ['{"arguments": [1]}', /"arguments" is not a list of strings/, 1],
+    ['{"arguments": [], "requestId": -4}', /"requestId" is not a whole number/, 1],
+    ['{"arguments": [], "sandboxDir": "../x"}', /"sandboxDir" is not a relative path/, 1],
+    ['[1, 2]\n', /not a request/, 1],
+    ['{"arguments": ["x"], "cancel": "yes"}\n', /"cancel" is not true or false/, 1],
+    ['{"argu', /stdin ended inside a request/, 1],
+  ];
+  const cases: [string | object, RegExp, number][] = [
+    [{ arguments: cli('bogus') }, /OCIKIT_USAGE: Unknown argument: bogus/, 2],
+    [{ arguments: cli() }, /OCIKIT_USAGE: Name a command/, 2],
+    [{ arguments: ['@missing.params'] }, /OCIKIT_USAGE: argument file @missing.params: ENOENT/, 2],
+    [
+      { arguments: [path.join(dir, 'other.mjs'), 'resolve'] },
+      /other.mjs is neither this ocikit .* nor the rules' helper.mjs/,
+      2,
+    ],
+    [{ arguments: cli('verify', 'nowhere') }, /OCIKIT_LAYOUT_NOT_FOUND/, 1],
+    [{ arguments: cli('resolve', 'layout', '--tag', 'multi', '--json') }, /"digest": "sha256:/, 0],
+  ];
+  for (const [request, expected, code] of [...bad.slice(0, -1), ...cases]) {
+    const r = await w.request(request);
+    t.equal(r.exitCode, code, `${JSON.stringify(request)}: exit ${code}`);
+    t.match(r.output, expected);
+    t.equal(r.requestId, 0);
+  }
+  // The last bad request is cut by the end of stdin: answered, then the worker exits cleanly.
+  w.send(bad.at(-1)?.[0] as string);
+  t.equal(await w.stop(), 0);
+  const [last] = await w.take(1);
+  t.match(last?.output, /stdin ended inside a request/);
+  t.same(w.stray, []);
+  t.match(w.log, /ocikit worker: not a request/, 'bad requests are logged on stderr');
+});
+
+t.test('a request that throws (a bug) is answered with exit 1; the next one runs', async (t) => {
+  const responses: WorkResponse[] = [];
+  const input = (async function* () {
+    yield '{"arguments":["boom"],"requestId":1}{"arguments":["fine"],"requestId":2}';
+    yield '{"arguments":["fine"]}\n';
+  })();
+  await serveWorker({
+    input,
+    respond: (line) => void responses.push(JSON.parse(line) as WorkResponse),
+    log: () => undefined,
+    cwd: '/',
+    run: async (argv, ctx) => {
+      if (argv[0] === 'boom') throw new TypeError('x is undefined');
+      ctx.write(`ran in ${ctx.cwd}\n`);
+      return 0;
+    },
+  });
+  t.same(
+    responses.sort((a, b) => a.requestId - b.requestId),
+    [
+      { exitCode: 0, output: 'ran in /\n', requestId: 0 },
+      {
+        exitCode: 1,
+        output:
+          'ocikit: error OCIKIT_INTERNAL: the worker failed on this request: x is undefined\n  hint: This is a bug in ocikit; the worker keeps serving. Report it with the arguments.\n',
+        requestId: 1,
+      },
+      { exitCode: 0, output: 'ran in /\n', requestId: 2 },
+    ],
+  );
+});
+
+t.test('10,000 requests: memory stays bounded, nothing leaks between them', async (t) => {
+  const dir = t.testdir();
+  const s = standardLayout(path.join(dir, 'layout'));
+  const w = new WorkerProcess(dir);
+  t.teardown(() => w.stop());
+  const total = 10_000;
+  const window = 64;
+  const rss: number[] = [];
+  let sent = 0;
+  let failures = 0;
+  const send = (): void => {
+    const id = ++sent;
+    const tag = id % 10 === 0 ? 'nope' : 'multi';
+    w.send({
+      arguments: cli('resolve', 'layout', '--tag', tag, '--platform', 'linux/amd64'),
+      requestId: id,
+      verbosity: id % 1000 === 0 ? 10 : 0,
+    });
+  };
+  for (let i = 0; i < window; i++) send();
+  for (let done = 0; done < total;) {
+    const [r] = await w.take(1);
+    done++;
+    if (r === undefined) break;
+    const want = r.requestId % 10 === 0 ? 1 : 0;
+    const digestOk = want === 1 || r.output.startsWith(`${s.amd64.digest}\n`);
+    if (r.exitCode !== want || !digestOk) failures++;
+    const m = /(\d+) MiB resident/.exec(r.output);
+    if (m !== null) rss.push(Number(m[1]));
+    if (sent < total) send();
+  }
+  t.equal(failures, 0, 'every request answered as it would be on its own');
+  t.equal(rss.length, 10);
+  const grown = (rss.at(-1) ?? 0) - (rss[1] ?? 0);
+  t.ok(grown < 24, `resident memory from request 2,000 to 10,000: ${rss.join(', ')} MiB`);
+  t.same(w.stray, []);
+});
+
+t.test('argument files: @FILE lines, the script first line', async (t) => {
+  const dir = t.testdir({ src: { 'a.txt': 'A\n' } });
+  const s = standardLayout(path.join(dir, 'layout'));
+  const run = (...args: string[]): { code: number | null; stdout: string; stderr: string } => {
+    const r = spawnSync(process.execPath, [BUNDLE, ...args], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  writeFileSync(path.join(dir, 'plain.params'), 'resolve\nlayout\n--tag\nmulti\n');
+  t.same(run('@plain.params'), { code: 0, stdout: `${s.multi.digest}\n`, stderr: '' });
+  // As run_node writes them: the bundle's path first, from two Args (two files).
+  writeFileSync(path.join(dir, 'a.params'), `${BUNDLE}\nresolve\nlayout\n`);
+  writeFileSync(path.join(dir, 'b.params'), '--tag\nsingle\n');
+  t.same(run('@a.params', '@b.params'), { code: 0, stdout: `${s.single.digest}\n`, stderr: '' });
+  // A copy of the bundle (a sandbox that copies inputs) is the bundle too.
+  cpSync(BUNDLE, path.join(dir, 'ocikit.mjs'));
+  writeFileSync(path.join(dir, 'c.params'), 'ocikit.mjs\nresolve\nlayout\n--tag\nsingle\n');
+  t.equal(run('@c.params').code, 0);
+  // The rules' helper, in the bundle's process.
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify([['src/a.txt', 'x/a.txt']]));
+  writeFileSync(path.join(dir, 'h.params'), `${HELPER}\nstage\n--out\nstaged\n--manifest\n`);
+  writeFileSync(path.join(dir, 'h2.params'), 'manifest.json\n');
+  t.same(run('@h.params', '@h2.params'), { code: 0, stdout: '', stderr: '' });
+  t.equal(readFileSync(path.join(dir, 'staged/x/a.txt'), 'utf8'), 'A\n');
+  writeFileSync(path.join(dir, 'h3.params'), `${HELPER}\nbuild\n`);
+  const notHere = run('@h3.params');
+  t.equal(notHere.code, 2, 'helper commands that drive docker do not run in the bundle');
+  t.match(notHere.stderr, /usage: helper.mjs stage\|config/);
+  const missing = run('@nope.params', '--json');
+  t.equal(missing.code, 2);
+  t.match(JSON.parse(missing.stdout), {
+    error: { code: 'OCIKIT_USAGE', message: 'argument file @nope.params: ENOENT' },
+  });
+  t.equal(run('resolve', '@layout').code, 1, 'only leading arguments are argument files');
+  t.notOk(existsSync(path.join(dir, '@layout')));
+});
