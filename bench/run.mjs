@@ -4,18 +4,18 @@
 // are skipped when those are missing. Prints a table and writes bench/results/latest.json.
 // A benchmark reports, it does not gate: exit 0 on a missed target, 1 only on a crash.
 //
-//   node bench/run.mjs [--only startup,verify,engine]
+//   node bench/run.mjs [--only startup,worker,verify,engine]
 //
 // OCIKIT_BENCH_CACHE (default /var/tmp/ocikit-bench) holds the generated layout (~1.1 GB).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BIG_TAG, blobStats, ensureLayout } from './layout.mjs';
+import { BIG_TAG, blobStats, ensureLayout, writeBlobsLayout } from './layout.mjs';
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const BUNDLE = path.join(ROOT, 'dist', 'ocikit.mjs');
@@ -26,12 +26,15 @@ const NODE = process.execPath;
 const CLEAN_ENV = { PATH: '/usr/bin:/bin' };
 
 const TARGETS = {
-  resolveVsNode: 3.5, // cold `ocikit resolve` ≤ 3.5 × `node -e 0`
+  resolveVsNode: 1.4, // cold `ocikit resolve` ≤ 1.4 × `node -e 0`
+  versionVsNode: 1.2, // cold `ocikit --version` ≤ 1.2 × `node -e 0`
+  workerResolveVsSkopeo: 0.2, // a resolve request in a warm worker ≤ 0.2 × `skopeo inspect --raw`
+  workerContextMs: 15, // a thin-copy context request on 2,000 blobs in a warm worker ≤ 15 ms
   verifyVsSha256sum: 2, // `ocikit verify` throughput ≥ 2 × `sha256sum`
 };
 
 const { values: opts } = parseArgs({
-  options: { only: { type: 'string', default: 'startup,verify,engine' } },
+  options: { only: { type: 'string', default: 'startup,worker,verify,engine' } },
 });
 const sections = new Set(opts.only.split(',').map((s) => s.trim()));
 
@@ -124,16 +127,24 @@ function machineBusy() {
  */
 const interference = [];
 function measureInterference(section, fn, ownCpu) {
+  const done = startInterference(section);
+  const value = fn();
+  done(ownCpu(value));
+  return value;
+}
+
+/** Start watching the machine; call the result with the CPU seconds our own work used. */
+function startInterference(section) {
   const b0 = machineBusy();
   const t0 = performance.now();
-  const value = fn();
-  const wall = (performance.now() - t0) / 1000;
-  const b1 = machineBusy();
-  if (b0 !== undefined && b1 !== undefined) {
-    const foreign = Math.max(0, b1 - b0 - ownCpu(value)) / wall;
-    interference.push({ section, wall, foreignCores: foreign });
-  }
-  return value;
+  return (own) => {
+    const wall = (performance.now() - t0) / 1000;
+    const b1 = machineBusy();
+    if (b0 !== undefined && b1 !== undefined) {
+      const foreign = Math.max(0, b1 - b0 - own) / wall;
+      interference.push({ section, wall, foreignCores: foreign });
+    }
+  };
 }
 
 /**
@@ -291,7 +302,19 @@ function startup(layoutDir) {
     ratio,
     pass: ratio <= TARGETS.resolveVsNode,
   });
-  results.sections.startup = { results: r, skipped, ratioResolveVsNode: ratio };
+  const versionRatio = ver / base;
+  targets.push({
+    name: `cold --version ≤ ${TARGETS.versionVsNode}× node -e 0`,
+    value: `${fmtRatio(versionRatio)} (${ms(ver)} ms vs ${ms(base)} ms)`,
+    ratio: versionRatio,
+    pass: versionRatio <= TARGETS.versionVsNode,
+  });
+  results.sections.startup = {
+    results: r,
+    skipped,
+    ratioResolveVsNode: ratio,
+    ratioVersionVsNode: versionRatio,
+  };
 }
 
 function verify(layoutDir) {
@@ -509,6 +532,175 @@ function engine() {
   };
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined elsewhere. */
+function processCpu(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A warm persistent worker (`node dist/ocikit.mjs --persistent_worker`, in the clean
+ * environment), driven as Bazel drives it: one request at a time, the time from writing the
+ * request to reading its response. Side by side in the same run: `skopeo inspect --raw` and
+ * `node -e 0` as processes (hyperfine), and the worker's own CPU time per request.
+ */
+async function worker(layoutDir) {
+  const index = JSON.parse(readFileSync(path.join(layoutDir, 'index.json'), 'utf8'));
+  const expected = index.manifests.find(
+    (d) => d.annotations?.['org.opencontainers.image.ref.name'] === BIG_TAG,
+  ).digest;
+  const many = path.join(CACHE, 'base-check-2000');
+  writeBlobsLayout(many, { small: 2000, tag: 'bench' });
+  const scratch = mkdtempSync(path.join(CACHE, 'worker-'));
+  const child = spawn(NODE, [BUNDLE, '--persistent_worker'], { cwd: scratch, env: CLEAN_ENV });
+  let pending = '';
+  const waiting = [];
+  child.stdout.setEncoding('utf8').on('data', (d) => {
+    pending += d;
+    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      waiting.shift()?.(JSON.parse(line));
+    }
+  });
+  const request = (args) =>
+    new Promise((resolve) => {
+      waiting.push(resolve);
+      child.stdin.write(JSON.stringify({ arguments: [BUNDLE, ...args] }));
+    });
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  /** Median wall ms per request, and the worker's CPU ms per request. */
+  const measure = async (label, args, check, { warmup, runs }) => {
+    for (let i = 0; i < warmup; i++) check(await request(args(`w${i}`)));
+    const times = [];
+    const cpu0 = processCpu(child.pid);
+    for (let i = 0; i < runs; i++) {
+      const a = args(`r${i}`);
+      const t0 = performance.now();
+      const r = await request(a);
+      times.push(performance.now() - t0);
+      check(r);
+    }
+    const cpu1 = processCpu(child.pid);
+    log(`  worker: ${label}: ${warmup} warmup + ${runs} requests`);
+    return {
+      median: median(times),
+      min: Math.min(...times),
+      runs,
+      cpuPerRequest:
+        cpu0 === undefined || cpu1 === undefined ? undefined : ((cpu1 - cpu0) * 1000) / runs,
+    };
+  };
+  const ok = (want) => (r) => {
+    if (r.exitCode !== 0 || (want !== undefined && r.output !== want))
+      throw new Error(`worker request failed: ${JSON.stringify(r)}`);
+  };
+  let rows;
+  const done = startInterference('worker');
+  const self0 = process.cpuUsage();
+  const worker0 = processCpu(child.pid) ?? 0;
+  try {
+    rows = {
+      resolve: await measure(
+        'resolve',
+        () => ['resolve', layoutDir, '--tag', BIG_TAG],
+        ok(`${expected}\n`),
+        { warmup: 50, runs: 300 },
+      ),
+      context: await measure(
+        'context (thin copy, 2,000 blobs)',
+        (name) => [
+          'context',
+          `base=${many}:bench`,
+          '--buildx-version',
+          '0.29.1',
+          '--mode',
+          'thin',
+          '--out',
+          path.join(scratch, name),
+        ],
+        ok(),
+        { warmup: 10, runs: 60 },
+      ),
+    };
+    const self = process.cpuUsage(self0);
+    done((self.user + self.system) / 1e6 + (processCpu(child.pid) ?? worker0) - worker0);
+  } finally {
+    child.stdin.end();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  // The processes they replace, in the same run.
+  const skopeo = which('skopeo');
+  const procs = [['node -e 0', cmd(NODE, '-e', '0')]];
+  if (skopeo)
+    procs.push([
+      'skopeo inspect --raw',
+      cmd(skopeo, 'inspect', '--raw', `oci:${layoutDir}:${BIG_TAG}`),
+    ]);
+  const p = hyperfine('worker-peers', procs, { warmup: 3, runs: 30 });
+  const node = p['node -e 0'].median * 1000;
+  say(
+    '## 2. Persistent worker (warm `ocikit --persistent_worker`, one request at a time, medians)',
+  );
+  say("   wall: request written to response read (pipe round trip included); CPU: the worker's");
+  say();
+  const fmt = (x) => (x === undefined ? '?' : x.toFixed(2));
+  say(
+    table(
+      ['what', 'median ms', 'min ms', 'worker CPU ms', 'runs'],
+      [
+        [
+          'resolve request',
+          fmt(rows.resolve.median),
+          fmt(rows.resolve.min),
+          fmt(rows.resolve.cpuPerRequest),
+          rows.resolve.runs,
+        ],
+        [
+          'context request, thin copy, 2,000 blobs',
+          fmt(rows.context.median),
+          fmt(rows.context.min),
+          fmt(rows.context.cpuPerRequest),
+          rows.context.runs,
+        ],
+        ...Object.entries(p).map(([l, s]) => [
+          `${l} (process)`,
+          ms(s.median),
+          ms(s.min),
+          '',
+          s.runs,
+        ]),
+      ],
+    ),
+  );
+  sayLoad('worker', 'worker-peers');
+  say();
+  if (p['skopeo inspect --raw']) {
+    const sk = p['skopeo inspect --raw'].median * 1000;
+    const ratio = rows.resolve.median / sk;
+    say(
+      `   resolve request / skopeo inspect --raw: ${fmtRatio(ratio)}; / node -e 0: ${fmtRatio(rows.resolve.median / node)}`,
+    );
+    targets.push({
+      name: `worker resolve request ≤ ${TARGETS.workerResolveVsSkopeo}× skopeo inspect --raw`,
+      value: `${fmtRatio(ratio)} (${fmt(rows.resolve.median)} ms vs ${fmt(sk)} ms)`,
+      ratio,
+      pass: ratio <= TARGETS.workerResolveVsSkopeo,
+    });
+  } else say('   skipped: skopeo inspect --raw (skopeo not on PATH): no ratio');
+  targets.push({
+    name: `worker thin-copy context request on 2,000 blobs ≤ ${TARGETS.workerContextMs} ms`,
+    value: `${fmt(rows.context.median)} ms (worker CPU ${fmt(rows.context.cpuPerRequest)} ms)`,
+    pass: rows.context.median <= TARGETS.workerContextMs,
+  });
+  say();
+  results.sections.worker = { requests: rows, processes: p };
+}
+
 async function main() {
   const t0 = performance.now();
   if (!existsSync(BUNDLE))
@@ -530,13 +722,14 @@ async function main() {
   say();
 
   let layoutDir;
-  if (sections.has('startup') || sections.has('verify')) {
+  if (sections.has('startup') || sections.has('worker') || sections.has('verify')) {
     const l = ensureLayout(CACHE, log);
     layoutDir = l.dir;
     results.layout = { dir: l.dir, generatedNow: l.generated, generateSeconds: l.seconds };
   }
   results.loadBeforeStart = await waitForQuiet(30);
   if (sections.has('startup')) startup(layoutDir);
+  if (sections.has('worker')) await worker(layoutDir);
   if (sections.has('verify')) verify(layoutDir);
   if (sections.has('engine')) engine();
 

@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
 import t from 'tap';
+import { digestBytes } from '../src/layout/layout.js';
+import { sha256Hex } from '../src/layout/sha256.js';
 import {
   HASH_ALGORITHMS,
   blobRelPath,
@@ -17,6 +20,7 @@ const caught = (f: () => unknown): unknown => {
   return undefined;
 };
 
+const HEX_EMPTY = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const HEX64 = '2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae';
 const HEX128 =
   'f7fbba6e0636f890e56fbbf3283e524c6fa3204ae298382d624741d0dc6638326e282c41be5e4254d8820772c5518a2c5a8c0c7f7eda19594a7eb539453e1ed7';
@@ -104,4 +108,36 @@ t.test('blob paths and short digests', async (t) => {
   t.equal(blobRelPath(parseDigest('multihash+base58:Qm')), 'blobs/multihash+base58/Qm');
   t.equal(shortDigest(`sha256:${HEX64}`), HEX64.slice(0, 12));
   t.equal(shortDigest(HEX64), HEX64.slice(0, 12));
+});
+
+t.test('sha256.ts agrees with node:crypto', async (t) => {
+  // Every length around the block and padding boundaries, and larger documents, seeded bytes.
+  let seed = 12345;
+  const bytes = (n: number): Buffer => {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      b[i] = seed >>> 24;
+    }
+    return b;
+  };
+  const node = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+  const wrong: number[] = [];
+  for (let n = 0; n <= 200; n++) {
+    const b = bytes(n);
+    if (sha256Hex(b) !== node(b)) wrong.push(n);
+  }
+  for (const n of [447, 448, 511, 512, 4095, 4096, 16383, 16384, 16385, 100_000]) {
+    const b = bytes(n);
+    if (sha256Hex(b) !== node(b)) wrong.push(n);
+  }
+  t.same(wrong, [], 'same digest for every length tried');
+  t.equal(sha256Hex(new Uint8Array()), HEX_EMPTY);
+  // digestBytes: sha256.ts for small documents, node:crypto for larger ones and other algorithms.
+  for (const n of [10, 16 * 1024, 16 * 1024 + 1, 70_000]) {
+    const b = bytes(n);
+    t.equal(digestBytes('sha256', b), `sha256:${node(b)}`, `digestBytes sha256, ${n} bytes`);
+  }
+  const b = bytes(10);
+  t.equal(digestBytes('sha512', b), `sha512:${createHash('sha512').update(b).digest('hex')}`);
 });

@@ -15,52 +15,61 @@ declare const __OCIKIT_CLI_ID__: string;
 type Entry = { main: (argv: string[], host: Host, target?: Target) => void };
 
 // Built-ins through process.getBuiltinModule: see argfile.ts.
-const { readFileSync } = process.getBuiltinModule('node:fs');
-const { fileURLToPath, pathToFileURL } = process.getBuiltinModule('node:url');
-
-const argv = process.argv.slice(2);
-const self = fileURLToPath(import.meta.url);
-const host: Host = { self, importModule: (url) => import(url) };
+const fs = process.getBuiltinModule('node:fs');
 
 /**
  * The CLI's code, `(function (require, module, importMetaUrl) {...})`: the block comment that
  * ends this file (scripts/build.mjs wrote every `*\/` in it with a backslash).
  */
-function cliCode(): string {
-  const text = readFileSync(self, 'utf8');
+function cliCode(self: string): string {
+  const text = fs.readFileSync(self, 'utf8');
   const start = text.lastIndexOf('\n/*OCIKIT-CLI\n') + '\n/*OCIKIT-CLI\n'.length;
   return text.slice(start, text.lastIndexOf('\n*/')).replaceAll('*\\/', '*/');
 }
 
-function cli(target?: Target): void {
+function cli(argv: string[], host: Host, target?: Target): void {
   const factory = compileCached(
-    cliCode(),
+    cliCode(host.self),
     __OCIKIT_CLI_ID__,
-    `${self} (cli)`,
+    `${host.self} (cli)`,
     cacheDir(process.env),
   ) as (require: NodeJS.Require, module: { exports: unknown }, url: string) => void;
   const module = { exports: {} as unknown };
-  const { createRequire } = process.getBuiltinModule('node:module');
-  factory(createRequire(import.meta.url), module, import.meta.url);
+  // The CLI requires only node's built-ins (esbuild bundled everything else); a require made
+  // with createRequire would load node:module's source-map support first.
+  const require = ((id: string) =>
+    process.getBuiltinModule(id) ??
+    process.getBuiltinModule('node:module').createRequire(import.meta.url)(id)) as NodeJS.Require;
+  factory(require, module, import.meta.url);
   (module.exports as Entry).main(argv, host, target);
 }
 
-if (argv.length === 1 && argv[0] === '--version') {
-  process.stdout.write(`${VERSION}\n`);
-} else if (!argv.includes('--persistent_worker') && hasArgFiles(argv)) {
+function main(argv: string[]): void {
+  const url = process.getBuiltinModule('node:url');
+  const host: Host = { self: url.fileURLToPath(import.meta.url), importModule: (u) => import(u) };
+  if (argv.includes('--persistent_worker') || !hasArgFiles(argv)) return cli(argv, host);
   let target: Target | undefined;
   try {
-    target = targetOf(argv, process.cwd(), self);
+    target = targetOf(argv, process.cwd(), host.self);
   } catch {
     // the CLI reports it
   }
-  if (target?.kind === 'helper') {
-    const { path, argv: rest } = target;
-    void import(pathToFileURL(path).href).then((m: { runHelper: Function }) => {
-      process.exitCode = m.runHelper(rest, {
-        cwd: process.cwd(),
-        stderr: (t: string) => process.stderr.write(t),
-      }) as number;
-    });
-  } else cli(target);
-} else cli();
+  if (target?.kind !== 'helper') return cli(argv, host, target);
+  const { path, argv: rest } = target;
+  void import(url.pathToFileURL(path).href).then((m: { runHelper: Function }) => {
+    process.exitCode = m.runHelper(rest, {
+      cwd: process.cwd(),
+      stderr: (t: string) => process.stderr.write(t),
+    }) as number;
+  });
+}
+
+const argv = process.argv.slice(2);
+if (argv.length === 1 && argv[0] === '--version') {
+  // write(2): process.stdout would load Node's stream modules for one line (see io.ts).
+  try {
+    fs.writeSync(1, `${VERSION}\n`);
+  } catch {
+    process.stdout.write(`${VERSION}\n`);
+  }
+} else main(argv);

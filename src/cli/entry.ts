@@ -39,7 +39,7 @@ export function main(argv: string[], host: Host, target?: Target): void {
   const running = runTarget(argv, io, host, target, {
     onPublished: () => void (published = true),
   });
-  installSignalHandlers(running, io.stderr, () => published);
+  installSignalHandlers(running, io.stderr, () => published, io.flush);
 }
 
 /** One command line as the CLI, or as the helper when it names helper.mjs. */

@@ -44,7 +44,16 @@ export async function run(
 ): Promise<number> {
   const jsonOut = jsonOutPath(argv);
   let captured = '';
-  const io: CliIo = { ...outerIo, stdout: (t) => void (captured += t) };
+  const io: CliIo = {
+    stdout: (t) => void (captured += t),
+    stderr: outerIo.stderr,
+    // Asked only when a progress bar may be drawn (processIo finds out lazily).
+    get stderrIsTTY() {
+      return outerIo.stderrIsTTY;
+    },
+    cwd: outerIo.cwd,
+    env: outerIo.env,
+  };
   const args = jsonOut !== undefined && !argv.includes('--json') ? [...argv, '--json'] : [...argv];
   const outputs = new OutputSet({ cwd: outerIo.cwd });
   const cancel = (): void => outputs.interrupt('SIGTERM', 'cancelled');

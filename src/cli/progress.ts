@@ -15,7 +15,7 @@ export function progressBar(
   let drawn = false;
   return {
     update: ({ total, done }) => {
-      if (!io.stderrIsTTY || total < PROGRESS_MIN_BYTES) return;
+      if (total < PROGRESS_MIN_BYTES || !io.stderrIsTTY) return;
       const now = Date.now();
       if (now - last < 100 && done < total) return;
       last = now;

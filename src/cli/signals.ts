@@ -20,12 +20,14 @@ const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
  * Install the handlers for the run `running` (the promise of {@link run}), and exit when it
- * ends. `outputsPublished` tells whether the run has committed its outputs (its onPublished).
+ * ends. `outputsPublished` tells whether the run has committed its outputs (its onPublished);
+ * `flush` calls back once stdout and stderr are written out.
  */
 export function installSignalHandlers(
   running: Promise<unknown>,
   stderr: (t: string) => void,
   outputsPublished: () => boolean,
+  flush: (done: () => void) => void,
 ): void {
   let interrupted = false;
   const exitNow = (code: number): never => {
@@ -56,6 +58,6 @@ export function installSignalHandlers(
   // finished process (status "killed by SIGINT", outputs in place).
   void running.then((result) => {
     if (interrupted && !outputsPublished()) return; // the handler exits, after its sweep
-    process.stdout.write('', () => process.stderr.write('', () => process.exit(result as number)));
+    flush(() => process.exit(result as number));
   });
 }

@@ -100,6 +100,11 @@ export interface WalkOptions {
   readConfigs?: boolean;
   /** Which kinds of node to read and expand (default: indexes and manifests). */
   expand?: (kind: ContentKind) => boolean;
+  /**
+   * Record each node's contexts (tags, platforms; default true). A walk that reports nothing
+   * per node (the base check's fast path) skips them.
+   */
+  contexts?: boolean;
 }
 
 function edgeRole(kind: ContentKind, inLayers: boolean): Role {
@@ -237,7 +242,7 @@ export async function walkGraph(
       ),
     );
   }
-  await propagateContexts(layout, graph, roots, options);
+  if (options.contexts !== false) await propagateContexts(layout, graph, roots, options);
   return graph;
 }
 

@@ -2,7 +2,6 @@
  * Opening an OCI image layout, read-only. Nothing in this module writes, creates, locks or
  * renames anything: it opens files with O_RDONLY and reads them.
  */
-import { createHash } from 'node:crypto';
 import {
   constants as fsc,
   lstatSync,
@@ -13,6 +12,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { blobRelPath, isHashable, parseDigest, type Digest } from './digest.js';
+import { sha256Hex } from './sha256.js';
 import { ErrorCode, OcikitError, environmentError, errnoCode, isOcikitError } from '../errors.js';
 import {
   MAX_JSON_BYTES,
@@ -188,8 +188,17 @@ function parseJsonText(buf: Buffer, rel: string): unknown {
   }
 }
 
-/** Hash bytes with a digest's algorithm and return the full digest string. */
+/** Documents up to this size are hashed by sha256.ts (well under a millisecond). */
+const SMALL_DOCUMENT = 16 * 1024;
+
+/**
+ * Hash bytes with a digest's algorithm and return the full digest string. A small sha256
+ * document (most manifests, configs and indexes) is hashed without loading node:crypto, which
+ * alone costs a cold process ~3 ms (sha256.ts).
+ */
 export function digestBytes(algorithm: string, bytes: Uint8Array): string {
+  if (algorithm === 'sha256' && bytes.length <= SMALL_DOCUMENT) return `sha256:${sha256Hex(bytes)}`;
+  const { createHash } = process.getBuiltinModule('node:crypto');
   return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
 }
 

@@ -105,7 +105,10 @@ export async function checkBase(
 async function quickCheck(layout: Layout, digest: string): Promise<BaseCheck | undefined> {
   try {
     const located = await locateDigest(layout, digest);
-    const graph = await walkGraph(layout, [{ descriptor: located.descriptor }]);
+    // No contexts: a problem goes to verify, which names them.
+    const graph = await walkGraph(layout, [{ descriptor: located.descriptor }], {
+      contexts: false,
+    });
     let bytes = 0;
     for (const node of graph.nodes.values()) {
       const size = node.descriptor.size;

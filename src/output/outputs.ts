@@ -24,7 +24,6 @@
  *   that no longer runs on this host is removed by the next run that writes the same output,
  *   a scratch directory by the next run that makes one of the same kind.
  */
-import { randomBytes, createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp, rmSync, rmdirSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,7 +70,20 @@ const TMP_MARK = '.ocikit-tmp-';
  * may still hold some while it cleans up: retry (EMFILE, ENFILE, EBUSY, ENOTEMPTY) a few times.
  */
 const REMOVE = { recursive: true, force: true, maxRetries: 5, retryDelay: 20 } as const;
-const HOST = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+let host: string | undefined;
+/**
+ * This host, as temporary names carry it (8 hex of the hostname's SHA-256). node:crypto is
+ * loaded when first needed: a command that writes nothing (resolve) never loads it for this.
+ */
+function hostTag(): string {
+  host ??= crypto().createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+  return host;
+}
+
+/** node:crypto, loaded on first use (it costs a cold process ~3 ms). */
+function crypto(): typeof import('node:crypto') {
+  return process.getBuiltinModule('node:crypto');
+}
 const active = new Set<OutputSet>();
 
 /**
@@ -103,7 +115,7 @@ function overlapOf(
 function tmpSibling(out: string): string {
   return path.join(
     path.dirname(out),
-    `.${path.basename(out)}${TMP_MARK}${HOST}-${process.pid}-${randomBytes(6).toString('hex')}`,
+    `.${path.basename(out)}${TMP_MARK}${hostTag()}-${process.pid}-${crypto().randomBytes(6).toString('hex')}`,
   );
 }
 
@@ -118,7 +130,7 @@ function alive(pid: number): boolean {
 
 /** Remove temporary siblings of `out` left by processes of this host that no longer run. */
 async function sweepStale(out: string): Promise<void> {
-  await sweepDead(path.dirname(out), `.${path.basename(out)}${TMP_MARK}${HOST}-`);
+  await sweepDead(path.dirname(out), `.${path.basename(out)}${TMP_MARK}${hostTag()}-`);
 }
 
 /**
@@ -152,7 +164,8 @@ export class OutputSet {
   private readonly inputs: (InputPath & { reals: string[] })[] = [];
   private readonly entries: Entry[] = [];
   private readonly scratches: string[] = [];
-  private readonly controller = new AbortController();
+  /** Made when first asked for: in Node 20 an AbortController loads the stream modules (~2 ms). */
+  private controller: AbortController | undefined;
   private interruptedBy: NodeJS.Signals | undefined;
   private interruptedWhy = '';
   private closed = false;
@@ -166,6 +179,10 @@ export class OutputSet {
 
   /** Aborted when the run is interrupted: pass it to child processes and long loops. */
   get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.interruptedBy !== undefined) this.controller.abort(this.interruptedError());
+    }
     return this.controller.signal;
   }
 
@@ -317,9 +334,9 @@ export class OutputSet {
     this.throwIfInterrupted();
     this.busy++;
     try {
-      await sweepDead(os.tmpdir(), `ocikit-${prefix}-${HOST}-`);
+      await sweepDead(os.tmpdir(), `ocikit-${prefix}-${hostTag()}-`);
       const dir = await fsp
-        .mkdtemp(path.join(os.tmpdir(), `ocikit-${prefix}-${HOST}-${process.pid}-`))
+        .mkdtemp(path.join(os.tmpdir(), `ocikit-${prefix}-${hostTag()}-${process.pid}-`))
         .catch((e: unknown) => {
           throw fsError(e, {
             path: os.tmpdir(),
@@ -332,6 +349,10 @@ export class OutputSet {
     } finally {
       this.busy--;
     }
+  }
+
+  private interruptedError(): OcikitError {
+    return new OcikitError(ErrorCode.Interrupted, this.interruptedWhy);
   }
 
   /** Throw `OCIKIT_INTERRUPTED` when a signal interrupted the run. Long loops call this. */
@@ -352,7 +373,7 @@ export class OutputSet {
     if (this.interruptedBy !== undefined) return;
     this.interruptedBy = signal;
     this.interruptedWhy = why;
-    this.controller.abort(new OcikitError(ErrorCode.Interrupted, why));
+    this.controller?.abort(this.interruptedError());
   }
 
   /**

@@ -6,9 +6,12 @@
 #   lint:bzl      buildifier format + lint of every Starlark file (scripts/lint-bzl.sh)
 #   module        `bazel test //...` in the repository: analysis tests, golden diffs, the
 #                 helper's argv against `ocikit buildx-args`, docs/rules.md freshness, verify tests
-#   e2e           `bazel test //...` in e2e/ (local_path_override) with --spawn_strategy=linux-sandbox:
+#   e2e           `bazel test //...` in e2e/ (local_path_override) with
+#                 --spawn_strategy=worker,linux-sandbox (sandboxed persistent workers):
 #                 a layout made by one action, pinned, built on with buildx, a second build chained
 #                 on the first, verify tests, the input tree artifact unchanged, portable outputs
+#   worker        the resolve, context and config actions ran in the reused ocikit worker
+#                 (execution log, --worker_verbose); buildx_build as a linux-sandbox process
 #   aquery        the BuildxBuild action carries no-remote + no-remote-exec, no absolute argument
 #   bazel run     `bazel run //:app2_args -- --output type=oci,dest=DIR,tar=false`, then
 #                 `ocikit verify DIR`
@@ -128,7 +131,7 @@ cd "$root"
 B test //... --keep_going >"$work/module.log" 2>&1; echo "$?" >"$work/module.rc"
 B shutdown >/dev/null 2>&1
 cd "$root/e2e"
-B test //... --keep_going --spawn_strategy=linux-sandbox >"$work/e2e.log" 2>&1; echo "$?" >"$work/e2e.rc"
+B test //... --keep_going --spawn_strategy=worker,linux-sandbox --worker_verbose --execution_log_json_file="$work/e2e-exec.json" >"$work/e2e.log" 2>&1; echo "$?" >"$work/e2e.rc"
 B aquery "mnemonic(BuildxBuild, //:app)" --output=jsonproto >"$work/aquery.json" 2>"$work/aquery.log"; echo "$?" >"$work/aquery.rc"
 B run //:app2_args -- --output "type=oci,dest=$work/run-out,tar=false" >"$work/run.log" 2>&1; echo "$?" >"$work/run.rc"
 if [ -n "$3" ]; then
@@ -185,6 +188,42 @@ if [[ "$(cat "$work/aquery.rc" 2>/dev/null)" == 0 ]] && node -e '
 else
   cat "$work/aquery.log" "$work/aquery-check.log" 2>/dev/null | tail -n 10
   fail "aquery: BuildxBuild execution requirements"
+fi
+
+# The persistent worker: every action that may use it ran in it (the execution log names the
+# runner of each spawn), Bazel reused the worker processes (--worker_verbose), buildx_build ran
+# sandboxed as a process.
+# shellcheck disable=SC2016 # JavaScript, not shell
+if node -e '
+  const text = require("fs").readFileSync(process.argv[1], "utf8");
+  // Concatenated JSON objects (Bazel 7 writes them back to back): cut where the braces balance.
+  const spawns = [];
+  for (let i = 0, depth = 0, start = 0, str = false, esc = false; i < text.length; i++) {
+    const c = text[i];
+    if (str) { if (esc) esc = false; else if (c === "\\") esc = true; else if (c === "\"") str = false; continue; }
+    if (c === "\"") str = true;
+    else if (c === "{") { if (depth++ === 0) start = i; }
+    else if (c === "}" && --depth === 0) spawns.push(JSON.parse(text.slice(start, i + 1)));
+  }
+  const by = {};
+  for (const s of spawns) (by[s.mnemonic] ??= []).push(s.runner);
+  for (const m of ["OciLayoutResolve", "BuildxContext", "BuildxConfig"]) {
+    if (!(m in by)) throw new Error(`no ${m} spawn`);
+    if (by[m].some((r) => r !== "worker")) throw new Error(`${m} ran as ${by[m]}`);
+  }
+  if ((by.BuildxBuild ?? []).some((r) => r !== "linux-sandbox")) throw new Error(`BuildxBuild ran as ${by.BuildxBuild}`);
+  const log = require("fs").readFileSync(process.argv[2], "utf8");
+  const created = (log.match(/Created new .*Ocikit.*worker/g) ?? []).length;
+  const answered = (log.match(/ocikit worker: pid \d+/g) ?? []).length;
+  const pids = new Set(log.match(/ocikit worker: pid \d+/g)).size;
+  const inWorker = Object.values(by).flat().filter((r) => r === "worker").length;
+  if (created < 1 || pids < 1 || answered < inWorker || pids >= answered) throw new Error(`created ${created}, ${pids} processes answered ${answered} requests of ${inWorker}`);
+  console.log(`${inWorker} spawns in the worker, answered by ${pids} process(es); BuildxBuild: ${(by.BuildxBuild ?? []).length} linux-sandbox`);
+' "$work/e2e-exec.json" "$work/e2e.log" >"$work/worker-check.log" 2>&1; then
+  pass "persistent worker: $(cat "$work/worker-check.log")"
+else
+  cat "$work/worker-check.log"
+  fail "persistent worker: resolve, context and config actions in the reused worker"
 fi
 
 # `bazel run` for a person: a real build, written where the flags after -- say.
