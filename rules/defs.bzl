@@ -55,6 +55,30 @@ path (paths are relative to the execution root; `buildx_build`'s layout holds re
 symlinks), so what a remote cache serves is right on every machine. With
 `build_args = {"SOURCE_DATE_EPOCH": "0"}` buildx pins timestamps and a rebuild gives the same
 digest.
+
+## Persistent worker
+
+Every action of these rules that runs ocikit or its helper, except `buildx_build`'s build itself
+(`oci_layout_context`'s resolve, the build context and config of `buildx_args` and
+`buildx_build`, and the other rules' CLI actions), runs as `node ocikit.mjs @ARGS` and may be
+served by ocikit's persistent worker (`ocikit --persistent_worker`: Bazel's JSON worker
+protocol, singleplex and multiplex): one node process answers them all, in process, instead of
+one process per action. The actions carry `supports-workers`, `supports-multiplex-workers`,
+`supports-multiplex-sandboxing`, `supports-worker-cancellation`,
+`requires-worker-protocol=json` and `worker-key-mnemonic=Ocikit` (one worker pool for all of
+them). Bazel uses the worker when the spawn strategy lists it, as its default
+(`remote,worker,sandboxed,local`) does. Sandbox it, so a request sees only its inputs:
+
+```
+build --spawn_strategy=worker,linux-sandbox
+build --worker_sandboxing
+build --experimental_worker_multiplex_sandboxing
+```
+
+The outputs are the same with or without the worker. `--@ocikit//:worker=false` turns it off
+(the actions then carry no worker requirements); `--strategy=OciLayoutResolve=linux-sandbox`
+(or another mnemonic) does it for one kind of action. With `--worker_verbose` each response
+ends with the worker's pid, how many requests it served and its resident memory.
 """
 
 load("//rules/private:buildx.bzl", _buildx_args = "buildx_args", _buildx_build = "buildx_build")
