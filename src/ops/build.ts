@@ -30,7 +30,7 @@ import { mergeIndex } from './index-merge.js';
 import { Annotation } from '../layout/media-types.js';
 import { formatPlatform, parsePlatform } from '../layout/platform.js';
 import { resolve, type ResolveOptions } from '../layout/resolve.js';
-import { resolveBase } from './base-check.js';
+import { Bases } from './base-check.js';
 import { buildxBehaviour } from '../buildx/compat.js';
 import { RawJsonStream, type StreamEvent, type Vertex } from '../buildx/stream.js';
 import type { PreparedContext } from './context.js';
@@ -249,7 +249,10 @@ export async function build(
     // before buildx reads them, and removed with it.
     const contexts = new OutputSet({ cwd });
     try {
-      return await runBuild(flags, contextDir, options, set, contexts);
+      // Each base layout is opened, resolved and checked once for the whole run: before docker
+      // is asked anything, by the split plan and by every buildx run's context preparation.
+      const bases = options.bases ?? new Bases();
+      return await runBuild(flags, contextDir, { ...options, bases }, set, contexts);
     } finally {
       await contexts.close();
     }
@@ -275,9 +278,8 @@ async function runBuild(
   if (configMode === 'always' || (configMode === 'auto' && !(await writableDir(currentConfig)))) {
     env['DOCKER_CONFIG'] = await privateDockerConfig(env, path.join(tmpRoot, 'docker-config'));
   }
-  const job0 = { flags, options, cwd: options.cwd ?? process.cwd() };
   // The bases first: a missing or wrong blob stops the build before docker is asked anything.
-  await checkBases(job0.flags, job0.options, job0.cwd);
+  await checkBases(flags, options, options.cwd ?? process.cwd());
   if (options.preflight !== false) await preflight(docker, flags.builder, env);
   const job: BuildJob = {
     flags,
@@ -311,19 +313,20 @@ async function runBuild(
 
 /** {@link resolveBase} on every oci-layout context directory (archives are checked as they unpack). */
 async function checkBases(flags: BuildFlags, options: BuildOptions, cwd: string): Promise<void> {
+  const bases = options.bases ?? new Bases();
   for (const arg of flags.buildContext ?? []) {
     const c = await classifyContext(arg, cwd);
     if (c.layout === undefined) continue;
     const abs = path.resolve(cwd, c.layout.ref.path);
     if ((await fsp.stat(abs).catch(() => undefined))?.isFile() !== false) continue;
-    const layout = await openLayout(abs, {
+    const layout = await bases.open(abs, {
       strict: options.strict ?? false,
       name: c.layout.ref.path,
     });
     const selection: ResolveOptions = { tagOrder: buildxBehaviour(options.buildx).tagOrder };
     if (c.layout.ref.tag !== undefined) selection.tag = c.layout.ref.tag;
     if (c.layout.ref.digest !== undefined) selection.digest = c.layout.ref.digest;
-    await resolveBase(layout, selection, {
+    await bases.resolveChecked(layout, selection, {
       hash: options.verify === true,
       label: `build context ${c.name}`,
     });
@@ -621,7 +624,10 @@ async function emptyPlatforms(job: BuildJob, platforms: readonly string[]): Prom
     if (c.layout === undefined) continue;
     let layout;
     try {
-      layout = await openLayout(path.resolve(cwd, c.layout.ref.path), { name: c.layout.ref.path });
+      layout = await (job.options.bases ?? new Bases()).open(path.resolve(cwd, c.layout.ref.path), {
+        strict: job.options.strict ?? false,
+        name: c.layout.ref.path,
+      });
     } catch {
       continue; // an archive, or broken: the build reports it
     }
