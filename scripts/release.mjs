@@ -11,9 +11,10 @@
 // Deterministic bytes: entries sorted by path, directories before their contents, every header
 // with mtime 0, uid/gid 0, no user or group names, mode 0755 for directories and for files that
 // start with `#!`, 0644 for the others; gzip without a file name or timestamp (OS byte 255).
-// The writers are ocikit's own (src/archive/ustar.ts and gzip.ts, as `ocikit pack` uses them):
-// node-tar, a dev dependency here, takes mtimes, owners and modes from the file system unless
-// each is overridden, and its gzip header carries the OS byte of the machine that wrote it.
+// The writers are ocikit's own (src/archive/ustar.ts and gzip.ts, compiled fresh with the
+// bundle), the ones `ocikit pack` writes byte-identical archives with: one tar writer in the
+// repository. node-tar (a dev dependency, for the bench) takes mtimes, owners and modes from the
+// file system unless each is overridden, and its gzip header carries zlib's OS byte.
 // The archive is written through OutputSet (src/output/outputs.ts): atomically, and never over
 // an existing file.
 //
