@@ -22,7 +22,7 @@
 //            url, the others its mirror_urls); default: the file:// URL of the written archive
 // --json     one JSON document on stdout instead of the text (keys sorted)
 // Exit 0 written, 1 refused or failed (nothing written), 2 usage.
-import { execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -232,12 +232,45 @@ async function main(argv) {
 
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'ocikit-release-'));
   const removeScratch = () => rmSync(scratch, { recursive: true, force: true });
+  // From here on a signal leaves nothing: not the build, not the scratch directory, not a
+  // temporary archive.
+  let build;
   let lib;
+  const onSignal = (signal, code) => () => {
+    // The build runs in its own process group: stop it with its tsc child.
+    if (build?.pid !== undefined) {
+      try {
+        process.kill(-build.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    lib?.abortOutputsSync();
+    removeScratch();
+    process.stderr.write(`release: interrupted (${signal}), nothing written\n`);
+    process.exit(code);
+  };
+  process.once('SIGINT', onSignal('SIGINT', 130));
+  process.once('SIGTERM', onSignal('SIGTERM', 143));
+  process.once('SIGHUP', onSignal('SIGHUP', 129));
   try {
     // The bundle and the library, fresh from src/; build output goes to stderr (stdout is data).
-    execFileSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs'), '--out-dir', scratch], {
+    build = spawn(process.execPath, [path.join(ROOT, 'scripts/build.mjs'), '--out-dir', scratch], {
       stdio: ['ignore', 2, 2],
+      detached: true,
     });
+    const code = await new Promise((resolve, reject) => {
+      build.on('error', reject);
+      build.on('close', resolve);
+    });
+    build = undefined;
+    if (code !== 0) {
+      throw new ReleaseError(
+        'RELEASE_BUILD',
+        `node scripts/build.mjs --out-dir ${scratch} exited ${code}`,
+        'Fix the build error above (npm ci first if node_modules is missing).',
+      );
+    }
     const load = (rel) => import(pathToFileURL(path.join(scratch, 'lib', rel)).href);
     lib = {
       ...(await load('archive/ustar.js')),
@@ -250,14 +283,6 @@ async function main(argv) {
   }
 
   const set = new lib.OutputSet();
-  const onSignal = (signal, code) => () => {
-    lib.abortOutputsSync();
-    removeScratch();
-    process.stderr.write(`release: interrupted (${signal}), nothing written\n`);
-    process.exit(code);
-  };
-  process.once('SIGINT', onSignal('SIGINT', 130));
-  process.once('SIGTERM', onSignal('SIGTERM', 143));
   try {
     const inputs = [...TOP_FILES, 'rules'];
     await set.addInputs(inputs.map((f) => ({ path: path.join(ROOT, f), label: `source ${f}` })));

@@ -6,9 +6,9 @@
  * that disagree, and stray files under rules/, are refused. Also: the npm package ships LICENSE.
  * Consumed by real Bazel through archive_override in test/e2e/bazel.sh.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
@@ -32,10 +32,10 @@ interface Run {
 }
 
 /** The release script as a person runs it (only PATH in its environment). */
-function release(args: string[]): Promise<Run> {
+function release(args: string[], started?: (child: ChildProcess) => void): Promise<Run> {
   return new Promise((resolve) => {
     const argv = [...CLEAN_ENV, process.execPath, SCRIPT, ...args];
-    execFile(
+    const child = execFile(
       argv[0] as string,
       argv.slice(1),
       { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } },
@@ -46,6 +46,7 @@ function release(args: string[]): Promise<Run> {
           stderr,
         }),
     );
+    started?.(child);
   });
 }
 
@@ -207,6 +208,27 @@ t.test('npm run release', async (t) => {
     t.match(r.stderr, 'release: error OCIKIT_OUT_NOT_EMPTY');
     t.ok(readFileSync(sa.archive).equals(bytes), 'archive unchanged');
     t.same(readdirSync(path.join(dir, 'a')), before, 'nothing else written');
+  });
+
+  t.test('interrupted during the build: nothing left', async (t) => {
+    // The child runs with only PATH: its scratch directory is under /tmp.
+    const scratches = (): string[] =>
+      readdirSync('/tmp').filter((n) => n.startsWith('ocikit-release-'));
+    const before = scratches();
+    const out = path.join(dir, 'interrupted');
+    const r = await release(['--out', out], (child) => {
+      setTimeout(() => child.kill('SIGINT'), 1500);
+    });
+    t.equal(r.code, 130, 'exit 130', { stderr: r.stderr });
+    t.match(r.stderr, 'release: interrupted (SIGINT), nothing written');
+    // The build's compiler would recreate the scratch directory if it outlived the release.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    t.notOk(existsSync(out), 'no --out directory');
+    t.same(
+      scratches().filter((n) => !before.includes(n)),
+      [],
+      'no scratch directory',
+    );
   });
 
   t.test('usage', async (t) => {
