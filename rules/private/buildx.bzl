@@ -1,10 +1,15 @@
 """buildx_args and buildx_build: `docker buildx build` on pinned OCI layout contexts."""
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "is_context_name", "is_platform", "launcher", "run_node")
+load(":platforms.bzl", "ALLOW_UNKNOWN_PLATFORMS_DOC", "check_known_platforms")
 load(":providers.bzl", "OciLayoutContextInfo", "OcikitSettingInfo")
 
 # Attributes buildx_args and buildx_build share: what goes into the build.
 _BUILD_ATTRS = {
+    "allow_unknown_platforms": attr.bool(
+        default = False,
+        doc = ALLOW_UNKNOWN_PLATFORMS_DOC,
+    ),
     "annotations": attr.string_dict(
         doc = "`--annotation KEY=VALUE` for each entry; a key may carry buildx's level prefix (`index:`, `manifest:`, `manifest[linux/amd64]:`). Written in key order.",
     ),
@@ -48,6 +53,11 @@ _BUILD_ATTRS = {
     ),
     "target": attr.string(
         doc = "`--target`: the Dockerfile stage to build. Default: the last stage.",
+    ),
+    "verify_base": attr.string(
+        default = "size",
+        values = ["size", "digest"],
+        doc = "How each base (every layout of `contexts`) is checked before buildx runs, with `ocikit build`'s / `ocikit buildx-args`' check: `size` = every blob the pinned image reaches is present, a regular file (or a symlink to the same blob, as in Bazel's sandbox) and of its declared size, without reading it; `digest` = also hashed against its digest (`--verify`; reads every byte of the base). A problem fails the action before buildx starts, with `OCIKIT_BLOB_MISSING`, `OCIKIT_BLOB_SIZE_MISMATCH`, `OCIKIT_BLOB_NOT_FILE`, `OCIKIT_BLOB_SYMLINK_ESCAPES` or (`digest`) `OCIKIT_BLOB_DIGEST_MISMATCH`, naming the blob, the manifest that references it, the tag and the platform: a base missing a layer never builds from what the daemon happens to have cached.",
     ),
 }
 
@@ -106,6 +116,7 @@ def _check_attrs(ctx, rule):
     for p in ctx.attr.platforms:
         if not is_platform(p):
             fail("%s %s: platforms entry %r is not os/arch[/variant]; write e.g. \"linux/amd64\"" % (rule, ctx.label, p))
+    check_known_platforms("%s %s" % (rule, ctx.label), "platforms entry", ctx.attr.platforms, ctx.attr.allow_unknown_platforms)
     for key in ctx.attr.build_args:
         if not key or "=" in key:
             fail("%s %s: build_args key %r must be a non-empty name without '='" % (rule, ctx.label, key))
@@ -205,6 +216,15 @@ def prepare_build(ctx, rule, *, outputs = []):
         staged = staged,
     )
 
+def _check_flags(ctx):
+    """Helper options that carry verify_base and allow_unknown_platforms to the CLI (launcher argv)."""
+    return [
+        ("lit", "--verify-base"),
+        ("lit", ctx.attr.verify_base),
+        ("lit", "--allow-unknown-platforms"),
+        ("lit", "true" if ctx.attr.allow_unknown_platforms else "false"),
+    ]
+
 def _runner(ctx, prep):
     """The `bazel run` launcher: ocikit buildx-args, then docker, output streamed."""
     exe = ctx.actions.declare_file(ctx.label.name + ".run.sh")
@@ -217,6 +237,7 @@ def _runner(ctx, prep):
         ("rf", prep.run_config.short_path),
         ("lit", "--root"),
         ("rf", "."),
+    ] + _check_flags(ctx) + [
         ("lit", "--"),
     ])
     runfiles = ctx.runfiles(
@@ -302,6 +323,7 @@ def _buildx_build_impl(ctx):
         args.add("--buildx-version", ctx.attr.buildx_version)
     args.add("--progress", ctx.attr.progress)
     args.add("--split-platforms", ctx.attr.split_platforms)
+    args.add_all([value for _, value in _check_flags(ctx)])
 
     execution_requirements = {
         # The daemon socket exists only on this machine, and the result depends on that
