@@ -376,6 +376,35 @@ layouts. The output is not byte-reproducible unless the build pins timestamps
 
 For a person, `buildx_args` with the same attributes is the `bazel run` target.
 
+Bases and platforms: before buildx starts, every base (each layout of `contexts`) is checked
+as `verify_base` says; a base missing a blob fails with `OCIKIT_BLOB_MISSING` naming the
+blob, the manifest that references it, the tag and the platform, and never builds from what
+the daemon happens to have cached. `platforms` are checked at analysis against the known
+os/arch/variant values (`allow_unknown_platforms` for exotic ones). Failures read as the CLI
+prints them, `ocikit: error CODE: message` and `  hint: ...` on stderr (what Bazel shows);
+`ocikit build`'s JSON document goes to a file inside the action. Warnings
+(`ocikit: warning CODE: ...`) appear as `INFO: From Building ...`.
+
+Tags: without `repo_tags` the image in `<name>/` is tagged `latest`
+(`org.opencontainers.image.ref.name: latest`, written by BuildKit's OCI exporter; seen with
+buildx 0.29.1 on dockerd 28.5.2, and on dockerd 26.1.5), so an `oci_layout_context` on it
+needs no `tag`. With `repo_tags = ["example.com/app:1.0"]` it is named
+`io.containerd.image.name: example.com/app:1.0` and `ref.name: 1.0` (older builders write the
+full name as `ref.name`): `tag = "example.com/app:1.0"` selects it on both.
+
+Caching: `no-remote` keeps the action off remote executors and out of remote caches, because
+its result depends on the local daemon, which the action key does not cover. Bazel (since 6.0)
+counts `--disk_cache` as a local cache, to which `no-remote` does not apply: the result is
+written to the disk cache and served from it, also to other clones and workspaces on the
+machine, whatever the daemon holds at that time (the key covers the inputs, the flags, the
+attributes and `DOCKER_HOST`, not the daemon's state or version).
+
+Sandbox: when the action finds itself unsandboxed it prints `ocikit: warning
+OCIKIT_W_UNSANDBOXED` naming `--spawn_strategy=linux-sandbox`: its inputs are the real files
+(`--spawn_strategy=local` / `standalone`, `no-sandbox`), or the files behind its input symlinks
+are writable (processwrapper-sandbox). Under linux-sandbox they are symlinks to a read-only
+mount.
+
 ```starlark
 load("@ocikit//rules:defs.bzl", "buildx_build", "oci_layout_context", "oci_layout_verify_test")
 
