@@ -55,6 +55,16 @@ path (paths are relative to the execution root; `buildx_build`'s layout holds re
 symlinks), so what a remote cache serves is right on every machine. With
 `build_args = {"SOURCE_DATE_EPOCH": "0"}` buildx pins timestamps and a rebuild gives the same
 digest.
+
+## Bases, platforms, failures
+
+Every base of a `buildx_build` is checked before buildx runs (`verify_base`: `size` by
+default, `digest` also hashes); a missing or corrupt blob fails the action with
+`OCIKIT_BLOB_MISSING` / `OCIKIT_BLOB_DIGEST_MISMATCH` naming it. `platform` / `platforms`
+attributes are checked at analysis against Go's GOOS/GOARCH values, containerd's aliases and
+the OCI variants (`allow_unknown_platforms = True` accepts others). Every action prints its
+failure as `ocikit: error CODE: message` with a `hint:` line, and `buildx_build` warns
+(`OCIKIT_W_UNSANDBOXED`) when it runs without linux-sandbox.
 """
 
 load("//rules/private:buildx.bzl", _buildx_args = "buildx_args", _buildx_build = "buildx_build")

@@ -1,10 +1,15 @@
 """buildx_args and buildx_build: `docker buildx build` on pinned OCI layout contexts."""
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "is_context_name", "is_platform", "launcher", "run_node")
+load(":platforms.bzl", "ALLOW_UNKNOWN_PLATFORMS_DOC", "check_known_platforms")
 load(":providers.bzl", "OciLayoutContextInfo", "OcikitSettingInfo")
 
 # Attributes buildx_args and buildx_build share: what goes into the build.
 _BUILD_ATTRS = {
+    "allow_unknown_platforms": attr.bool(
+        default = False,
+        doc = ALLOW_UNKNOWN_PLATFORMS_DOC,
+    ),
     "annotations": attr.string_dict(
         doc = "`--annotation KEY=VALUE` for each entry; a key may carry buildx's level prefix (`index:`, `manifest:`, `manifest[linux/amd64]:`). Written in key order.",
     ),
@@ -48,6 +53,11 @@ _BUILD_ATTRS = {
     ),
     "target": attr.string(
         doc = "`--target`: the Dockerfile stage to build. Default: the last stage.",
+    ),
+    "verify_base": attr.string(
+        default = "size",
+        values = ["size", "digest"],
+        doc = "How each base (every layout of `contexts`) is checked before buildx runs, with `ocikit build`'s / `ocikit buildx-args`' check: `size` = every blob the pinned image reaches is present, a regular file (or a symlink to the same blob, as in Bazel's sandbox) and of its declared size, without reading it; `digest` = also hashed against its digest (`--verify`; reads every byte of the base). A problem fails the action before buildx starts, with `OCIKIT_BLOB_MISSING`, `OCIKIT_BLOB_SIZE_MISMATCH`, `OCIKIT_BLOB_NOT_FILE`, `OCIKIT_BLOB_SYMLINK_ESCAPES` or (`digest`) `OCIKIT_BLOB_DIGEST_MISMATCH`, naming the blob, the manifest that references it, the tag and the platform: a base missing a layer never builds from what the daemon happens to have cached.",
     ),
 }
 
@@ -106,6 +116,7 @@ def _check_attrs(ctx, rule):
     for p in ctx.attr.platforms:
         if not is_platform(p):
             fail("%s %s: platforms entry %r is not os/arch[/variant]; write e.g. \"linux/amd64\"" % (rule, ctx.label, p))
+    check_known_platforms("%s %s" % (rule, ctx.label), "platforms entry", ctx.attr.platforms, ctx.attr.allow_unknown_platforms)
     for key in ctx.attr.build_args:
         if not key or "=" in key:
             fail("%s %s: build_args key %r must be a non-empty name without '='" % (rule, ctx.label, key))
@@ -205,6 +216,15 @@ def prepare_build(ctx, rule, *, outputs = []):
         staged = staged,
     )
 
+def _check_flags(ctx):
+    """Helper options that carry verify_base and allow_unknown_platforms to the CLI (launcher argv)."""
+    return [
+        ("lit", "--verify-base"),
+        ("lit", ctx.attr.verify_base),
+        ("lit", "--allow-unknown-platforms"),
+        ("lit", "true" if ctx.attr.allow_unknown_platforms else "false"),
+    ]
+
 def _runner(ctx, prep):
     """The `bazel run` launcher: ocikit buildx-args, then docker, output streamed."""
     exe = ctx.actions.declare_file(ctx.label.name + ".run.sh")
@@ -217,6 +237,7 @@ def _runner(ctx, prep):
         ("rf", prep.run_config.short_path),
         ("lit", "--root"),
         ("rf", "."),
+    ] + _check_flags(ctx) + [
         ("lit", "--"),
     ])
     runfiles = ctx.runfiles(
@@ -302,6 +323,7 @@ def _buildx_build_impl(ctx):
         args.add("--buildx-version", ctx.attr.buildx_version)
     args.add("--progress", ctx.attr.progress)
     args.add("--split-platforms", ctx.attr.split_platforms)
+    args.add_all([value for _, value in _check_flags(ctx)])
 
     execution_requirements = {
         # The daemon socket exists only on this machine, and the result depends on that
@@ -353,6 +375,35 @@ layouts. The output is not byte-reproducible unless the build pins timestamps
 (e.g. `build_args = {"SOURCE_DATE_EPOCH": "0"}`): buildx records a creation time.
 
 For a person, `buildx_args` with the same attributes is the `bazel run` target.
+
+Bases and platforms: before buildx starts, every base (each layout of `contexts`) is checked
+as `verify_base` says; a base missing a blob fails with `OCIKIT_BLOB_MISSING` naming the
+blob, the manifest that references it, the tag and the platform, and never builds from what
+the daemon happens to have cached. `platforms` are checked at analysis against the known
+os/arch/variant values (`allow_unknown_platforms` for exotic ones). Failures read as the CLI
+prints them, `ocikit: error CODE: message` and `  hint: ...` on stderr (what Bazel shows);
+`ocikit build`'s JSON document goes to a file inside the action. Warnings
+(`ocikit: warning CODE: ...`) appear as `INFO: From Building ...`.
+
+Tags: without `repo_tags` the image in `<name>/` is tagged `latest`
+(`org.opencontainers.image.ref.name: latest`, written by BuildKit's OCI exporter; seen with
+buildx 0.29.1 on dockerd 28.5.2, and on dockerd 26.1.5), so an `oci_layout_context` on it
+needs no `tag`. With `repo_tags = ["example.com/app:1.0"]` it is named
+`io.containerd.image.name: example.com/app:1.0` and `ref.name: 1.0` (older builders write the
+full name as `ref.name`): `tag = "example.com/app:1.0"` selects it on both.
+
+Caching: `no-remote` keeps the action off remote executors and out of remote caches, because
+its result depends on the local daemon, which the action key does not cover. Bazel (since 6.0)
+counts `--disk_cache` as a local cache, to which `no-remote` does not apply: the result is
+written to the disk cache and served from it, also to other clones and workspaces on the
+machine, whatever the daemon holds at that time (the key covers the inputs, the flags, the
+attributes and `DOCKER_HOST`, not the daemon's state or version).
+
+Sandbox: when the action finds itself unsandboxed it prints `ocikit: warning
+OCIKIT_W_UNSANDBOXED` naming `--spawn_strategy=linux-sandbox`: its inputs are the real files
+(`--spawn_strategy=local` / `standalone`, `no-sandbox`), or the files behind its input symlinks
+are writable (processwrapper-sandbox). Under linux-sandbox they are symlinks to a read-only
+mount.
 
 ```starlark
 load("@ocikit//rules:defs.bzl", "buildx_build", "oci_layout_context", "oci_layout_verify_test")

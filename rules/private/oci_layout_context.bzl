@@ -1,10 +1,12 @@
 """oci_layout_context: pin an OCI layout (tag/digest/platform -> digest) without copying it."""
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection", "layout_root", "run_node")
+load(":platforms.bzl", "ALLOW_UNKNOWN_PLATFORMS_DOC", "check_known_platforms")
 load(":providers.bzl", "OciLayoutContextInfo")
 
 def _oci_layout_context_impl(ctx):
     check_selection("oci_layout_context %s" % ctx.label, ctx.attr.tag, ctx.attr.digest, ctx.attr.platform)
+    check_known_platforms("oci_layout_context %s" % ctx.label, "platform", [ctx.attr.platform] if ctx.attr.platform else [], ctx.attr.allow_unknown_platforms)
     layout = layout_root(ctx)
     out = ctx.actions.declare_file(ctx.label.name + ".json")
 
@@ -20,6 +22,8 @@ def _oci_layout_context_impl(ctx):
         args.add("--platform", ctx.attr.platform)
     if ctx.attr.strict:
         args.add("--strict")
+    if ctx.attr.allow_unknown_platforms:
+        args.add("--allow-unknown-platforms")
     args.add("--json-out", out)
 
     run_node(
@@ -64,6 +68,10 @@ oci_layout_context(
 )
 ```""",
     attrs = dict(CLI_ATTRS, **{
+        "allow_unknown_platforms": attr.bool(
+            default = False,
+            doc = ALLOW_UNKNOWN_PLATFORMS_DOC,
+        ),
         "digest": attr.string(
             doc = "Select this digest (`sha256:...`) among the layout's manifests and indexes; wins over `tag`, as in buildx. Default: none.",
         ),

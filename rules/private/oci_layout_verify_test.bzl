@@ -1,9 +1,11 @@
 """oci_layout_verify_test: `bazel test` fails when an OCI layout is incomplete or corrupt."""
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection", "launcher", "layout_root")
+load(":platforms.bzl", "ALLOW_UNKNOWN_PLATFORMS_DOC", "check_known_platforms")
 
 def _oci_layout_verify_test_impl(ctx):
     check_selection("oci_layout_verify_test %s" % ctx.label, ctx.attr.tag, ctx.attr.digest, ctx.attr.platform)
+    check_known_platforms("oci_layout_verify_test %s" % ctx.label, "platform", [ctx.attr.platform] if ctx.attr.platform else [], ctx.attr.allow_unknown_platforms)
     layout = layout_root(ctx)
     argv = [
         ("rf", ctx.file._cli.short_path),
@@ -17,6 +19,8 @@ def _oci_layout_verify_test_impl(ctx):
         argv.append(("lit", "--no-digests"))
     if ctx.attr.strict:
         argv.append(("lit", "--strict"))
+    if ctx.attr.allow_unknown_platforms:
+        argv.append(("lit", "--allow-unknown-platforms"))
     exe = ctx.actions.declare_file(ctx.label.name + ".sh")
     node_files = launcher(ctx, output = exe, argv = argv)
     return [DefaultInfo(
@@ -39,6 +43,10 @@ oci_layout_verify_test(
 )
 ```""",
     attrs = dict(CLI_ATTRS, **{
+        "allow_unknown_platforms": attr.bool(
+            default = False,
+            doc = ALLOW_UNKNOWN_PLATFORMS_DOC,
+        ),
         "digest": attr.string(
             doc = "Verify only what this digest reaches. Default: everything index.json reaches.",
         ),

@@ -16,6 +16,10 @@
 #                 repository takes the module from that archive (archive_override, file:// URL):
 #                 build + verify test, the archive's bundle used; a checkout without dist/ fails
 #                 with the `npm ci && npm run build` instruction
+#   bases         `bazel build` of bases missing / corrupting a layer blob fails before buildx
+#                 runs, OCIKIT_BLOB_MISSING / OCIKIT_BLOB_DIGEST_MISMATCH readable in the output
+#   unsandboxed   `bazel build //:app --spawn_strategy=local` (fresh output base) warns
+#                 OCIKIT_W_UNSANDBOXED; linux-sandbox builds do not
 # Every Bazel test target counts once, every other check once. Last line:
 #   bazel: N passed, N failed
 # Builds dist/ocikit.mjs first when it is missing or older than src/ (OCIKIT_SKIP_BUILD=1: only
@@ -139,7 +143,14 @@ if [ -n "$3" ]; then
   B test //:multi_app_affected_verify_amd64 //:multi_app_affected_verify_arm64 //:multi_app_affected_split_test \
     --keep_going --spawn_strategy=linux-sandbox >"$work/affected.log" 2>&1; echo "$?" >"$work/affected.rc"
 fi
+# Bases checked before buildx runs (manual targets that must fail), readable in Bazel output.
+for t in broken_missing_app broken_corrupt_app; do
+  B build "//:$t" --spawn_strategy=linux-sandbox >"$work/$t.log" 2>&1; echo "$?" >"$work/$t.rc"
+done
 B shutdown >/dev/null 2>&1
+# Unsandboxed: //:app in a fresh output base (so that the action runs) with --spawn_strategy=local.
+B --output_base="$work/ob-local" build //:app --spawn_strategy=local >"$work/unsandboxed.log" 2>&1; echo "$?" >"$work/unsandboxed.rc"
+B --output_base="$work/ob-local" shutdown >/dev/null 2>&1
 '
 trixie_bind=()
 [[ -n "$trixie_run" ]] && trixie_bind=(--bind "$trixie_run")
@@ -246,6 +257,38 @@ if [[ -f "$rel/MODULE.bazel" ]]; then
     tail -n 20 "$work/release-nodist.log" 2>/dev/null
     fail "release: a checkout without dist/ (exit $(cat "$work/release-nodist.rc" 2>/dev/null), no instruction)"
   fi
+fi
+
+# A base that lacks a layer blob (cached by the daemon from //:app) fails before buildx runs,
+# naming the blob, its manifest, tag and platform, as text (the JSON document is not printed);
+# a corrupt layer with verify_base = "digest" fails on its digest.
+expect_failure() { # TARGET CODE PATTERN
+  local log="$work/$1.log"
+  if [[ "$(cat "$work/$1.rc" 2>/dev/null)" == 1 ]] &&
+    grep -qE "^ocikit: error $2: build context base: $3" "$log" &&
+    grep -qE '^  hint: .*buildx was not started' "$log" && ! grep -q '"error": *{' "$log"; then
+    pass "bazel build //:$1 fails with $2 (readable): $(grep -m1 -oE "^ocikit: error $2: .{0,90}" "$log")"
+  else
+    tail -n 20 "$log" 2>/dev/null
+    fail "bazel build //:$1: expected exit 1 with $2 as text"
+  fi
+}
+expect_failure broken_missing_app OCIKIT_BLOB_MISSING 'blob sha256:[0-9a-f]{64} not found .*referenced by manifest sha256:[0-9a-f]{64} \(tag "v1", platform linux/amd64\)'
+expect_failure broken_corrupt_app OCIKIT_BLOB_DIGEST_MISMATCH 'blob sha256:[0-9a-f]{64}'
+
+# OCIKIT_W_UNSANDBOXED: printed by a BuildxBuild run with --spawn_strategy=local (Bazel shows it
+# as INFO: From ...), never under linux-sandbox.
+if [[ "$(cat "$work/unsandboxed.rc" 2>/dev/null)" == 0 ]] &&
+  grep -qE '^ocikit: warning OCIKIT_W_UNSANDBOXED: .*--spawn_strategy=linux-sandbox' "$work/unsandboxed.log"; then
+  pass "--spawn_strategy=local: $(grep -m1 -oE 'OCIKIT_W_UNSANDBOXED: .{0,100}' "$work/unsandboxed.log")"
+else
+  tail -n 20 "$work/unsandboxed.log" 2>/dev/null
+  fail "bazel build //:app --spawn_strategy=local: expected OCIKIT_W_UNSANDBOXED"
+fi
+if grep -l 'OCIKIT_W_UNSANDBOXED' "$work/e2e.log" "$work/broken_missing_app.log" "$work/broken_corrupt_app.log" 2>/dev/null; then
+  fail "OCIKIT_W_UNSANDBOXED printed under linux-sandbox (files above)"
+else
+  pass "no OCIKIT_W_UNSANDBOXED under linux-sandbox"
 fi
 
 if ((failed > 0)); then
