@@ -1,7 +1,7 @@
 """buildx_args and buildx_build: `docker buildx build` on pinned OCI layout contexts."""
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "is_context_name", "is_platform", "launcher", "run_node")
-load(":providers.bzl", "OciLayoutContextInfo", "OcikitSettingInfo")
+load(":providers.bzl", "BuildxBuildInfo", "OciLayoutContextInfo", "OcikitSettingInfo")
 
 # Attributes buildx_args and buildx_build share: what goes into the build.
 _BUILD_ATTRS = {
@@ -166,15 +166,20 @@ def prepare_build(ctx, rule, *, outputs = []):
         resolved.append(info.json)
         layouts.append(info.layout_files)
 
-    spec = ctx.actions.declare_file(ctx.label.name + ".spec.json")
-    ctx.actions.write(spec, json.encode({
+    spec_data = {
         "config": config,
         "contexts": contexts,
         "run": {
             "context": staged.short_path,
             "file": staged.short_path + "/" + dockerfile_path,
         },
-    }))
+    }
+    return _write_config(ctx, spec_data, staged, resolved, depset(transitive = layouts))
+
+def _write_config(ctx, spec_data, staged, resolved, layout_files):
+    """Writes the spec and runs the config action (contexts pinned by their resolved digests)."""
+    spec = ctx.actions.declare_file(ctx.label.name + ".spec.json")
+    ctx.actions.write(spec, json.encode(spec_data))
 
     config_file = ctx.actions.declare_file(ctx.label.name + ".buildx.json")
     argv_file = ctx.actions.declare_file(ctx.label.name + ".argv.json")
@@ -194,16 +199,26 @@ def prepare_build(ctx, rule, *, outputs = []):
         mnemonic = "BuildxConfig",
         progress_message = "Writing the buildx config of %{label}",
     )
-    layout_files = depset(transitive = layouts)
     return struct(
         argv = argv_file,
         config = config_file,
         inputs = depset([config_file, staged], transitive = [layout_files]),
         layouts = layout_files,
+        resolved = resolved,
         run_config = run_config,
         spec = spec,
+        spec_data = spec_data,
         staged = staged,
     )
+
+def _prepare_from_build(ctx, info, outputs):
+    """prepare_build for `buildx_args(build = ...)`: the build's staged context and spec, plus outputs."""
+    config = dict(info.spec["config"])
+    if outputs:
+        config["output"] = outputs
+    spec_data = dict(info.spec)
+    spec_data["config"] = config
+    return _write_config(ctx, spec_data, info.context, info.resolved.to_list(), info.context_layouts)
 
 def _runner(ctx, prep):
     """The `bazel run` launcher: ocikit buildx-args, then docker, output streamed."""
@@ -225,8 +240,27 @@ def _runner(ctx, prep):
     )
     return exe, runfiles
 
+# Attributes whose default is not empty/False/None: "given" means differing from this.
+_BUILD_ATTR_DEFAULTS = {}
+
 def _buildx_args_impl(ctx):
-    prep = prepare_build(ctx, "buildx_args", outputs = ctx.attr.outputs)
+    if ctx.attr.build:
+        given = [
+            name
+            for name in sorted(_BUILD_ATTRS)
+            if getattr(ctx.attr, name) and getattr(ctx.attr, name) != _BUILD_ATTR_DEFAULTS.get(name)
+        ]
+        if given:
+            fail("buildx_args %s: build = %s already says what to build; drop %s (or drop build and give every attribute here)" % (
+                ctx.label,
+                ctx.attr.build.label,
+                ", ".join(given),
+            ))
+        prep = _prepare_from_build(ctx, ctx.attr.build[BuildxBuildInfo], ctx.attr.outputs)
+    elif not ctx.attr.dockerfile:
+        fail("buildx_args %s: give dockerfile (and the other attributes of the build), or build = a buildx_build target" % ctx.label)
+    else:
+        prep = prepare_build(ctx, "buildx_args", outputs = ctx.attr.outputs)
     exe, runfiles = _runner(ctx, prep)
     return [
         DefaultInfo(
@@ -272,8 +306,23 @@ buildx_args(
     repo_tags = ["example.com/app:dev"],
 )
 ```
-`bazel run //:app_args -- --load` builds into the local image store.""",
+`bazel run //:app_args -- --load` builds into the local image store.
+
+`build = ":app"` names a `buildx_build` instead (its Dockerfile, staged context, contexts and
+flags; only `outputs` is added): the same build for a person, nothing repeated.
+
+```starlark
+buildx_args(name = "app_dev", build = ":app")
+```""",
     attrs = dict(CLI_ATTRS, **dict(_BUILD_ATTRS, **{
+        "build": attr.label(
+            providers = [BuildxBuildInfo],
+            doc = "A `buildx_build` whose build this is: its Dockerfile, staged context, contexts and flags, so nothing is repeated. Then no other attribute of the build may be given (only `outputs`).",
+        ),
+        "dockerfile": attr.label(
+            allow_single_file = True,
+            doc = "The Dockerfile (required unless `build` is given). It is copied into the build context directory like `srcs` and passed as `--file`.",
+        ),
         "outputs": attr.string_list(
             doc = "`--output` values (e.g. `type=oci,dest=out,tar=false`). Default: none (buildx's default; add `--load` or `--push` after `--` in `bazel run`).",
         ),
@@ -333,6 +382,14 @@ def _buildx_build_impl(ctx):
             context = depset([prep.staged]),
             report = depset([report]),
         ),
+        BuildxBuildInfo(
+            context = prep.staged,
+            context_layouts = prep.layouts,
+            layout = out,
+            report = report,
+            resolved = depset(prep.resolved),
+            spec = prep.spec_data,
+        ),
     ]
 
 buildx_build = rule(
@@ -352,7 +409,8 @@ sandboxed (`--spawn_strategy=linux-sandbox`): unsandboxed, buildx as root can wr
 layouts. The output is not byte-reproducible unless the build pins timestamps
 (e.g. `build_args = {"SOURCE_DATE_EPOCH": "0"}`): buildx records a creation time.
 
-For a person, `buildx_args` with the same attributes is the `bazel run` target.
+For a person, `buildx_args(name = "app_dev", build = ":app")` is the `bazel run` target of the
+same build. It provides `BuildxBuildInfo`.
 
 ```starlark
 load("@ocikit//rules:defs.bzl", "buildx_build", "oci_layout_context", "oci_layout_verify_test")
@@ -395,5 +453,6 @@ oci_layout_verify_test(name = "app_test", layout = ":app")
         "_docker": attr.label(default = Label("//:docker")),
         "_docker_host": attr.label(default = Label("//:docker_host")),
     })),
+    provides = [BuildxBuildInfo],
     toolchains = TOOLCHAINS,
 )

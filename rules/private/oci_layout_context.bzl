@@ -1,34 +1,21 @@
 """oci_layout_context: pin an OCI layout (tag/digest/platform -> digest) without copying it."""
 
-load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection", "layout_root", "run_node")
+load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection")
+load(":layout.bzl", "layout_doc", "layout_root", "resolve_layout")
 load(":providers.bzl", "OciLayoutContextInfo")
 
 def _oci_layout_context_impl(ctx):
     check_selection("oci_layout_context %s" % ctx.label, ctx.attr.tag, ctx.attr.digest, ctx.attr.platform)
     layout = layout_root(ctx)
     out = ctx.actions.declare_file(ctx.label.name + ".json")
-
-    args = ctx.actions.args()
-    args.add(ctx.file._cli)
-    args.add("resolve")
-    args.add(layout.path)
-    if ctx.attr.tag:
-        args.add("--tag", ctx.attr.tag)
-    if ctx.attr.digest:
-        args.add("--digest", ctx.attr.digest)
-    if ctx.attr.platform:
-        args.add("--platform", ctx.attr.platform)
-    if ctx.attr.strict:
-        args.add("--strict")
-    args.add("--json-out", out)
-
-    run_node(
+    resolve_layout(
         ctx,
-        arguments = [args],
-        inputs = depset([ctx.file._cli], transitive = [layout.files]),
-        outputs = [out],
-        mnemonic = "OciLayoutResolve",
-        progress_message = "Resolving OCI layout %{label}",
+        layout,
+        out,
+        tag = ctx.attr.tag,
+        digest = ctx.attr.digest,
+        platform = ctx.attr.platform,
+        strict = ctx.attr.strict,
     )
     return [
         DefaultInfo(
@@ -70,7 +57,7 @@ oci_layout_context(
         "layout": attr.label(
             mandatory = True,
             allow_files = True,
-            doc = "The OCI image layout: a directory (tree artifact such as rules_oci's `oci_image`, a `buildx_build`, or a source directory) or a set of files that contains exactly one `oci-layout` file (e.g. `glob([\"img/**\"])`).",
+            doc = layout_doc(),
         ),
         "platform": attr.string(
             doc = "Pick one platform's manifest out of an index: `os/arch[/variant]` (e.g. `linux/arm64`). Default: pin what the tag or digest names (the whole index).",
