@@ -29,8 +29,14 @@ def _source_directory_warning(what, f):
     # The only way for analysis to warn (shown as DEBUG: ... WARNING); printed once per analysis.
     # buildifier: disable=print
     print(("WARNING: %s: %s is a source directory; Bazel does not track changes inside it (an " +
-           "edited index.json or blob keeps the old result). Name its files instead: " +
-           "filegroup(name = \"%s\", srcs = glob([\"%s/**\"]))") % (what, f.short_path, f.basename, f.basename))
+           "edited index.json or blob keeps the old result). Name its files instead, in //%s: " +
+           "filegroup(name = \"%s\", srcs = glob([\"%s/**\"]))") % (
+        what,
+        f.short_path,
+        f.owner.package,
+        f.basename,
+        f.owner.name,
+    ))
 
 def unpack_archive(ctx, archive, out_name):
     """Declares `ocikit unpack ARCHIVE --out <out_name>/`: the archive as a layout tree artifact.

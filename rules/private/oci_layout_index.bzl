@@ -67,7 +67,7 @@ with their platforms and sources, and how each blob was taken.
 Each layout contributes what its `latest` tag names, or its only manifest (a `buildx_build`
 output has one): an image, or an index whose platforms are all taken. Platforms, per-descriptor
 annotations and attestation manifests are carried through; `annotations` become the new index's
-annotations, so nothing is lost the way buildx's multi-node merge drops them (PROBLEMS §4). Two
+annotations, so nothing is lost the way buildx's multi-node merge drops index annotations. Two
 different images for one platform fail the action (`OCIKIT_INDEX_CONFLICT`, naming both). Blobs
 are copied (a reflink where the file system can) and hashed; JSON is canonical, so the same
 inputs give the same bytes. Docker media types (a Docker manifest list) cannot carry
