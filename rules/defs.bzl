@@ -63,6 +63,11 @@ path (paths are relative to the execution root; `buildx_build`'s layout holds re
 symlinks), so what a remote cache serves is right on every machine. With
 `build_args = {"SOURCE_DATE_EPOCH": "0"}` buildx pins timestamps and a rebuild gives the same
 digest.
+
+The actions of `oci_layout_context`, `oci_layout_index`, `oci_layout_tarball` and
+`oci_layout_load`, and the unpacking of archives, need no daemon and no network: they carry no
+execution requirements, so they run sandboxed, remotely, and from a remote cache like any
+action. Only `bazel run` of `oci_layout_load` (and of `buildx_args`) talks to the daemon.
 """
 
 load("//rules/private:buildx.bzl", _buildx_args = "buildx_args", _buildx_build = "buildx_build")

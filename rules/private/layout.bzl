@@ -159,18 +159,19 @@ def resolve_layout(ctx, layout, out, *, tag = "", digest = "", platform = "", st
         progress_message = "Resolving OCI layout %{label}",
     )
 
-def layout_doc(archive = "unpacked by an action (`ocikit unpack`, every blob hashed)"):
-    """The `doc` of a `layout` attribute.
+def layout_attr(archive = "unpacked by an action (`ocikit unpack`, every blob hashed)"):
+    """The `layout` attribute of the rules (read with layout_root).
 
     Args:
-      archive: what happens to an archive.
+      archive: what happens to an archive, for the doc.
 
     Returns:
-      the doc string.
+      a mandatory attr.label that allows files.
     """
-    return ("The OCI image layout: a directory (a tree artifact such as a `buildx_build`, an " +
-            "`oci_layout_index` or rules_oci's `oci_image`), the files of one layout among which exactly " +
-            "one is `oci-layout` (a filegroup `glob([\"img/**\"])`: the way to use a layout checked into " +
-            "the source tree), or an OCI archive `.tar` / `.tar.gz` / `.tgz` (an `oci_layout_tarball`, a " +
-            "genrule's output), %s. A source directory named directly also works, but Bazel does not " +
-            "track changes inside it: the rule prints a warning.") % archive
+    doc = ("The OCI image layout: a directory (a tree artifact such as a `buildx_build`, an " +
+           "`oci_layout_index` or rules_oci's `oci_image`), the files of one layout among which " +
+           "exactly one is `oci-layout` (a filegroup `glob([\"img/**\"])`: the way to use a layout " +
+           "checked into the source tree), or an OCI archive `.tar` / `.tar.gz` / `.tgz` (an " +
+           "`oci_layout_tarball`, a genrule's output), %s. A source directory named directly also " +
+           "works, but Bazel does not track changes inside it: the rule prints a warning.") % archive
+    return attr.label(mandatory = True, allow_files = True, doc = doc)

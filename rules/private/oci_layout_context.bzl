@@ -1,7 +1,7 @@
 """oci_layout_context: pin an OCI layout (tag/digest/platform -> digest) without copying it."""
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection")
-load(":layout.bzl", "layout_doc", "layout_root", "resolve_layout")
+load(":layout.bzl", "layout_attr", "layout_root", "resolve_layout")
 load(":providers.bzl", "OciLayoutContextInfo")
 
 def _oci_layout_context_impl(ctx):
@@ -54,11 +54,7 @@ oci_layout_context(
         "digest": attr.string(
             doc = "Select this digest (`sha256:...`) among the layout's manifests and indexes; wins over `tag`, as in buildx. Default: none.",
         ),
-        "layout": attr.label(
-            mandatory = True,
-            allow_files = True,
-            doc = layout_doc(),
-        ),
+        "layout": layout_attr(),
         "platform": attr.string(
             doc = "Pick one platform's manifest out of an index: `os/arch[/variant]` (e.g. `linux/arm64`). Default: pin what the tag or digest names (the whole index).",
         ),

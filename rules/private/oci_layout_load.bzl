@@ -1,7 +1,7 @@
 """oci_layout_load: `bazel run` loads the image of an OCI layout into the docker daemon."""
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection", "launcher", "run_node")
-load(":layout.bzl", "layout_doc", "layout_root", "resolve_layout")
+load(":layout.bzl", "layout_attr", "layout_root", "resolve_layout")
 load(":providers.bzl", "OcikitSettingInfo")
 
 _LOWER_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -178,11 +178,7 @@ oci_layout_load(
         "docker_host": attr.string(
             doc = "DOCKER_HOST for `docker load` (e.g. `unix:///run/user/1000/docker.sock`). Default: `--@ocikit//:docker_host`.",
         ),
-        "layout": attr.label(
-            mandatory = True,
-            allow_files = True,
-            doc = layout_doc(),
-        ),
+        "layout": layout_attr(),
         "platform": attr.string(
             doc = "Load only this platform's manifest of the selection (`os/arch[/variant]`). Default: the whole selection (an index loads with all its platforms).",
         ),

@@ -1,7 +1,7 @@
 """oci_layout_tarball: an OCI layout as a byte-identical archive (`ocikit pack`)."""
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "run_node")
-load(":layout.bzl", "layout_doc", "layout_root")
+load(":layout.bzl", "layout_attr", "layout_root")
 
 def _oci_layout_tarball_impl(ctx):
     layout = layout_root(ctx)
@@ -58,11 +58,7 @@ oci_layout_tarball(
             default = False,
             doc = "Compress the archive (`--gzip`, deflate level 6): `<name>.tar.gz`.",
         ),
-        "layout": attr.label(
-            mandatory = True,
-            allow_files = True,
-            doc = layout_doc(),
-        ),
+        "layout": layout_attr(),
     }),
     toolchains = TOOLCHAINS,
 )

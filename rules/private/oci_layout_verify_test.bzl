@@ -1,7 +1,7 @@
 """oci_layout_verify_test: `bazel test` fails when an OCI layout is incomplete or corrupt."""
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection", "launcher")
-load(":layout.bzl", "layout_doc", "layout_root")
+load(":layout.bzl", "layout_attr", "layout_root")
 
 def _oci_layout_verify_test_impl(ctx):
     check_selection("oci_layout_verify_test %s" % ctx.label, ctx.attr.tag, ctx.attr.digest, ctx.attr.platform)
@@ -60,11 +60,7 @@ oci_layout_verify_test(
             default = True,
             doc = "Hash every blob. False checks presence and sizes only (`--no-digests`).",
         ),
-        "layout": attr.label(
-            mandatory = True,
-            allow_files = True,
-            doc = layout_doc("unpacked into a temporary directory when the test runs (`ocikit unpack` hashes every blob; a broken archive fails the test)"),
-        ),
+        "layout": layout_attr("unpacked into a temporary directory when the test runs (`ocikit unpack` hashes every blob; a broken archive fails the test)"),
         "platform": attr.string(
             doc = "Verify only this platform's manifest (`os/arch[/variant]`) of the selection.",
         ),
