@@ -68,6 +68,19 @@ The actions of `oci_layout_context`, `oci_layout_index`, `oci_layout_tarball` an
 `oci_layout_load`, and the unpacking of archives, need no daemon and no network: they carry no
 execution requirements, so they run sandboxed, remotely, and from a remote cache like any
 action. Only `bazel run` of `oci_layout_load` (and of `buildx_args`) talks to the daemon.
+
+## Bases, platforms, failures
+
+Every base of a `buildx_build` is checked before buildx runs (`verify_base`: `size` by
+default, `digest` also hashes); a missing or corrupt blob fails the action with
+`OCIKIT_BLOB_MISSING` / `OCIKIT_BLOB_DIGEST_MISMATCH` naming it. `platform` / `platforms`
+attributes (of `buildx_build`, `buildx_args`, `oci_layout_context`, `oci_layout_verify_test`
+and `oci_layout_load`) are checked at analysis against Go's GOOS/GOARCH values, containerd's
+aliases and the OCI variants (`allow_unknown_platforms = True` accepts others);
+`buildx_args(build = ...)` takes the build's `verify_base` and `allow_unknown_platforms`. Every
+action, and `bazel run` of `buildx_args` and `oci_layout_load`, prints its failure as
+`ocikit: error CODE: message` with a `hint:` line, and `buildx_build` warns
+(`OCIKIT_W_UNSANDBOXED`) when it runs without linux-sandbox.
 """
 
 load("//rules/private:buildx.bzl", _buildx_args = "buildx_args", _buildx_build = "buildx_build")

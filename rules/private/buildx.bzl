@@ -1,10 +1,12 @@
 """buildx_args and buildx_build: `docker buildx build` on pinned OCI layout contexts."""
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "is_context_name", "is_platform", "launcher", "run_node")
+load(":platforms.bzl", "allow_unknown_platforms_attr", "check_known_platforms")
 load(":providers.bzl", "BuildxBuildInfo", "OciLayoutContextInfo", "OcikitSettingInfo")
 
 # Attributes buildx_args and buildx_build share: what goes into the build.
 _BUILD_ATTRS = {
+    "allow_unknown_platforms": allow_unknown_platforms_attr(),
     "annotations": attr.string_dict(
         doc = "`--annotation KEY=VALUE` for each entry; a key may carry buildx's level prefix (`index:`, `manifest:`, `manifest[linux/amd64]:`). Written in key order.",
     ),
@@ -48,6 +50,11 @@ _BUILD_ATTRS = {
     ),
     "target": attr.string(
         doc = "`--target`: the Dockerfile stage to build. Default: the last stage.",
+    ),
+    "verify_base": attr.string(
+        default = "size",
+        values = ["size", "digest"],
+        doc = "How each base (every layout of `contexts`) is checked before buildx runs, with `ocikit build`'s / `ocikit buildx-args`' check: `size` = every blob the pinned image reaches is present, a regular file (or a symlink to the same blob, as in Bazel's sandbox) and of its declared size, without reading it; `digest` = also hashed against its digest (`--verify`; reads every byte of the base). A problem fails the action before buildx starts, with `OCIKIT_BLOB_MISSING`, `OCIKIT_BLOB_SIZE_MISMATCH`, `OCIKIT_BLOB_NOT_FILE`, `OCIKIT_BLOB_SYMLINK_ESCAPES` or (`digest`) `OCIKIT_BLOB_DIGEST_MISMATCH`, naming the blob, the manifest that references it, the tag and the platform: a base missing a layer never builds from what the daemon happens to have cached.",
     ),
 }
 
@@ -106,6 +113,7 @@ def _check_attrs(ctx, rule):
     for p in ctx.attr.platforms:
         if not is_platform(p):
             fail("%s %s: platforms entry %r is not os/arch[/variant]; write e.g. \"linux/amd64\"" % (rule, ctx.label, p))
+    check_known_platforms("%s %s" % (rule, ctx.label), "platforms entry", ctx.attr.platforms, ctx.attr.allow_unknown_platforms)
     for key in ctx.attr.build_args:
         if not key or "=" in key:
             fail("%s %s: build_args key %r must be a non-empty name without '='" % (rule, ctx.label, key))
@@ -120,7 +128,8 @@ def prepare_build(ctx, rule, *, outputs = []):
 
     Returns:
       struct(config, argv, run_config, staged, spec, inputs: depset for an action that reads
-      the config, layouts: depset of the context layouts)
+      the config, layouts: depset of the context layouts, checks: struct(verify_base,
+      allow_unknown_platforms) for the CLI)
     """
     _check_attrs(ctx, rule)
     staged, dockerfile_path = _stage_context(ctx, rule)
@@ -174,10 +183,18 @@ def prepare_build(ctx, rule, *, outputs = []):
             "file": staged.short_path + "/" + dockerfile_path,
         },
     }
-    return _write_config(ctx, spec_data, staged, resolved, depset(transitive = layouts))
+    checks = struct(
+        allow_unknown_platforms = ctx.attr.allow_unknown_platforms,
+        verify_base = ctx.attr.verify_base,
+    )
+    return _write_config(ctx, spec_data, staged, resolved, depset(transitive = layouts), checks = checks)
 
-def _write_config(ctx, spec_data, staged, resolved, layout_files):
-    """Writes the spec and runs the config action (contexts pinned by their resolved digests)."""
+def _write_config(ctx, spec_data, staged, resolved, layout_files, *, checks):
+    """Writes the spec and runs the config action (contexts pinned by their resolved digests).
+
+    `checks` (struct: verify_base, allow_unknown_platforms) rides along to the build and run
+    actions.
+    """
     spec = ctx.actions.declare_file(ctx.label.name + ".spec.json")
     ctx.actions.write(spec, json.encode(spec_data))
 
@@ -201,6 +218,7 @@ def _write_config(ctx, spec_data, staged, resolved, layout_files):
     )
     return struct(
         argv = argv_file,
+        checks = checks,
         config = config_file,
         inputs = depset([config_file, staged], transitive = [layout_files]),
         layouts = layout_files,
@@ -212,13 +230,29 @@ def _write_config(ctx, spec_data, staged, resolved, layout_files):
     )
 
 def _prepare_from_build(ctx, info, outputs):
-    """prepare_build for `buildx_args(build = ...)`: the build's staged context and spec, plus outputs."""
+    """prepare_build for `buildx_args(build = ...)`: the build's staged context, spec and checks, plus outputs."""
     config = dict(info.spec["config"])
     if outputs:
         config["output"] = outputs
     spec_data = dict(info.spec)
     spec_data["config"] = config
-    return _write_config(ctx, spec_data, info.context, info.resolved.to_list(), info.context_layouts)
+    return _write_config(
+        ctx,
+        spec_data,
+        info.context,
+        info.resolved.to_list(),
+        info.context_layouts,
+        checks = info.checks,
+    )
+
+def _check_flags(checks):
+    """Helper options that carry verify_base and allow_unknown_platforms to the CLI (launcher argv)."""
+    return [
+        ("lit", "--verify-base"),
+        ("lit", checks.verify_base),
+        ("lit", "--allow-unknown-platforms"),
+        ("lit", "true" if checks.allow_unknown_platforms else "false"),
+    ]
 
 def _runner(ctx, prep):
     """The `bazel run` launcher: ocikit buildx-args, then docker, output streamed."""
@@ -232,6 +266,7 @@ def _runner(ctx, prep):
         ("rf", prep.run_config.short_path),
         ("lit", "--root"),
         ("rf", "."),
+    ] + _check_flags(prep.checks) + [
         ("lit", "--"),
     ])
     runfiles = ctx.runfiles(
@@ -241,7 +276,8 @@ def _runner(ctx, prep):
     return exe, runfiles
 
 # Attributes whose default is not empty/False/None: "given" means differing from this.
-_BUILD_ATTR_DEFAULTS = {}
+# With build = ..., verify_base and allow_unknown_platforms are the build's (BuildxBuildInfo.checks).
+_BUILD_ATTR_DEFAULTS = {"verify_base": "size"}
 
 def _buildx_args_impl(ctx):
     if ctx.attr.build:
@@ -251,7 +287,7 @@ def _buildx_args_impl(ctx):
             if getattr(ctx.attr, name) and getattr(ctx.attr, name) != _BUILD_ATTR_DEFAULTS.get(name)
         ]
         if given:
-            fail("buildx_args %s: build = %s already says what to build; drop %s (or drop build and give every attribute here)" % (
+            fail("buildx_args %s: build = %s already says what to build and how its bases are checked; drop %s (or drop build and give every attribute here)" % (
                 ctx.label,
                 ctx.attr.build.label,
                 ", ".join(given),
@@ -309,7 +345,11 @@ buildx_args(
 `bazel run //:app_args -- --load` builds into the local image store.
 
 `build = ":app"` names a `buildx_build` instead (its Dockerfile, staged context, contexts and
-flags; only `outputs` is added): the same build for a person, nothing repeated.
+flags; only `outputs` is added): the same build for a person, nothing repeated. The build's
+`verify_base` and `allow_unknown_platforms` apply too: the bases are checked as the build checks
+them, and its platforms (checked at its analysis) reach `ocikit buildx-args` with its
+`allow_unknown_platforms`. Giving either attribute beside `build` is refused like the others
+(`verify_base = "size"`, the default, reads as not given).
 
 ```starlark
 buildx_args(name = "app_dev", build = ":app")
@@ -317,7 +357,7 @@ buildx_args(name = "app_dev", build = ":app")
     attrs = dict(CLI_ATTRS, **dict(_BUILD_ATTRS, **{
         "build": attr.label(
             providers = [BuildxBuildInfo],
-            doc = "A `buildx_build` whose build this is: its Dockerfile, staged context, contexts and flags, so nothing is repeated. Then no other attribute of the build may be given (only `outputs`).",
+            doc = "A `buildx_build` whose build this is: its Dockerfile, staged context, contexts, flags, `verify_base` and `allow_unknown_platforms`, so nothing is repeated. Then no other attribute of the build may be given (only `outputs`).",
         ),
         "dockerfile": attr.label(
             allow_single_file = True,
@@ -351,6 +391,7 @@ def _buildx_build_impl(ctx):
         args.add("--buildx-version", ctx.attr.buildx_version)
     args.add("--progress", ctx.attr.progress)
     args.add("--split-platforms", ctx.attr.split_platforms)
+    args.add_all([value for _, value in _check_flags(prep.checks)])
 
     execution_requirements = {
         # The daemon socket exists only on this machine, and the result depends on that
@@ -387,6 +428,7 @@ def _buildx_build_impl(ctx):
             context_layouts = prep.layouts,
             layout = out,
             report = report,
+            checks = prep.checks,
             resolved = depset(prep.resolved),
             spec = prep.spec_data,
         ),
@@ -411,6 +453,35 @@ layouts. The output is not byte-reproducible unless the build pins timestamps
 
 For a person, `buildx_args(name = "app_dev", build = ":app")` is the `bazel run` target of the
 same build. It provides `BuildxBuildInfo`.
+
+Bases and platforms: before buildx starts, every base (each layout of `contexts`) is checked
+as `verify_base` says; a base missing a blob fails with `OCIKIT_BLOB_MISSING` naming the
+blob, the manifest that references it, the tag and the platform, and never builds from what
+the daemon happens to have cached. `platforms` are checked at analysis against the known
+os/arch/variant values (`allow_unknown_platforms` for exotic ones). Failures read as the CLI
+prints them, `ocikit: error CODE: message` and `  hint: ...` on stderr (what Bazel shows);
+`ocikit build`'s JSON document goes to a file inside the action. Warnings
+(`ocikit: warning CODE: ...`) appear as `INFO: From Building ...`.
+
+Tags: without `repo_tags` the image in `<name>/` is tagged `latest`
+(`org.opencontainers.image.ref.name: latest`, written by BuildKit's OCI exporter; seen with
+buildx 0.29.1 on dockerd 28.5.2, and on dockerd 26.1.5), so an `oci_layout_context` on it
+needs no `tag`. With `repo_tags = ["example.com/app:1.0"]` it is named
+`io.containerd.image.name: example.com/app:1.0` and `ref.name: 1.0` (older builders write the
+full name as `ref.name`): `tag = "example.com/app:1.0"` selects it on both.
+
+Caching: `no-remote` keeps the action off remote executors and out of remote caches, because
+its result depends on the local daemon, which the action key does not cover. Bazel (since 6.0)
+counts `--disk_cache` as a local cache, to which `no-remote` does not apply: the result is
+written to the disk cache and served from it, also to other clones and workspaces on the
+machine, whatever the daemon holds at that time (the key covers the inputs, the flags, the
+attributes and `DOCKER_HOST`, not the daemon's state or version).
+
+Sandbox: when the action finds itself unsandboxed it prints `ocikit: warning
+OCIKIT_W_UNSANDBOXED` naming `--spawn_strategy=linux-sandbox`: its inputs are the real files
+(`--spawn_strategy=local` / `standalone`, `no-sandbox`), or the files behind its input symlinks
+are writable (processwrapper-sandbox). Under linux-sandbox they are symlinks to a read-only
+mount.
 
 ```starlark
 load("@ocikit//rules:defs.bzl", "buildx_build", "oci_layout_context", "oci_layout_verify_test")

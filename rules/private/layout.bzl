@@ -125,30 +125,28 @@ def layout_root(ctx, attr_name = "layout", unpack = True):
         unpack_name = ctx.label.name + ".layout" if unpack else None,
     )
 
-def resolve_layout(ctx, layout, out, *, tag = "", digest = "", platform = "", strict = False):
-    """Declares `ocikit resolve LAYOUT --json-out OUT` (the descriptor a selection names).
+def resolve_layout(ctx, layout, out):
+    """Declares `ocikit resolve LAYOUT --json-out OUT`: the descriptor the rule's selection names.
+
+    The selection is the rule's attributes `tag`, `digest`, `platform`, `allow_unknown_platforms`
+    (the rule checked `platform` at analysis with it) and, where the rule has it, `strict`.
 
     Args:
-      ctx: rule context (CLI_ATTRS, TOOLCHAINS).
+      ctx: rule context (CLI_ATTRS, TOOLCHAINS and the attributes above).
       layout: a struct from layout_root.
       out: the JSON File to write.
-      tag: `--tag` ("": none).
-      digest: `--digest` ("": none).
-      platform: `--platform` ("": none).
-      strict: `--strict`.
     """
     args = ctx.actions.args()
     args.add(ctx.file._cli)
     args.add("resolve")
     args.add(layout.path)
-    if tag:
-        args.add("--tag", tag)
-    if digest:
-        args.add("--digest", digest)
-    if platform:
-        args.add("--platform", platform)
-    if strict:
+    for flag, value in [("--tag", ctx.attr.tag), ("--digest", ctx.attr.digest), ("--platform", ctx.attr.platform)]:
+        if value:
+            args.add(flag, value)
+    if getattr(ctx.attr, "strict", False):
         args.add("--strict")
+    if ctx.attr.allow_unknown_platforms:
+        args.add("--allow-unknown-platforms")
     args.add("--json-out", out)
     run_node(
         ctx,

@@ -2,21 +2,15 @@
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection")
 load(":layout.bzl", "layout_attr", "layout_root", "resolve_layout")
+load(":platforms.bzl", "allow_unknown_platforms_attr", "check_platform_attr")
 load(":providers.bzl", "OciLayoutContextInfo")
 
 def _oci_layout_context_impl(ctx):
     check_selection("oci_layout_context %s" % ctx.label, ctx.attr.tag, ctx.attr.digest, ctx.attr.platform)
+    check_platform_attr(ctx, "oci_layout_context %s" % ctx.label)
     layout = layout_root(ctx)
     out = ctx.actions.declare_file(ctx.label.name + ".json")
-    resolve_layout(
-        ctx,
-        layout,
-        out,
-        tag = ctx.attr.tag,
-        digest = ctx.attr.digest,
-        platform = ctx.attr.platform,
-        strict = ctx.attr.strict,
-    )
+    resolve_layout(ctx, layout, out)
     return [
         DefaultInfo(
             files = depset([out]),
@@ -51,6 +45,7 @@ oci_layout_context(
 )
 ```""",
     attrs = dict(CLI_ATTRS, **{
+        "allow_unknown_platforms": allow_unknown_platforms_attr(),
         "digest": attr.string(
             doc = "Select this digest (`sha256:...`) among the layout's manifests and indexes; wins over `tag`, as in buildx. Default: none.",
         ),

@@ -2,6 +2,7 @@
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection", "launcher", "run_node")
 load(":layout.bzl", "layout_attr", "layout_root", "resolve_layout")
+load(":platforms.bzl", "allow_unknown_platforms_attr", "check_platform_attr")
 load(":providers.bzl", "OcikitSettingInfo")
 
 _LOWER_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -81,6 +82,7 @@ def normalize_repo_tag(s):
 def _oci_layout_load_impl(ctx):
     rule = "oci_layout_load %s" % ctx.label
     check_selection(rule, ctx.attr.tag, ctx.attr.digest, ctx.attr.platform)
+    check_platform_attr(ctx, rule)
     names = []
     for t in ctx.attr.repo_tags:
         n = normalize_repo_tag(t)
@@ -91,7 +93,7 @@ def _oci_layout_load_impl(ctx):
 
     layout = layout_root(ctx)
     resolved = ctx.actions.declare_file(ctx.label.name + ".json")
-    resolve_layout(ctx, layout, resolved, tag = ctx.attr.tag, digest = ctx.attr.digest, platform = ctx.attr.platform)
+    resolve_layout(ctx, layout, resolved)
 
     archive = ctx.actions.declare_file(ctx.label.name + ".tar")
     args = ctx.actions.args()
@@ -172,6 +174,7 @@ oci_layout_load(
 ```
 `bazel run //:app_load` then `docker run example.com/app:1.0`.""",
     attrs = dict(CLI_ATTRS, **{
+        "allow_unknown_platforms": allow_unknown_platforms_attr(),
         "digest": attr.string(
             doc = "Load the manifest or index with this digest (`sha256:...`); wins over `tag`.",
         ),

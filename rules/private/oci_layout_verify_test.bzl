@@ -2,9 +2,11 @@
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection", "launcher")
 load(":layout.bzl", "layout_attr", "layout_root")
+load(":platforms.bzl", "allow_unknown_platforms_attr", "check_platform_attr")
 
 def _oci_layout_verify_test_impl(ctx):
     check_selection("oci_layout_verify_test %s" % ctx.label, ctx.attr.tag, ctx.attr.digest, ctx.attr.platform)
+    check_platform_attr(ctx, "oci_layout_verify_test %s" % ctx.label)
 
     # An archive is unpacked when the test runs: a broken one fails the test, not the build.
     layout = layout_root(ctx, unpack = False)
@@ -31,6 +33,8 @@ def _oci_layout_verify_test_impl(ctx):
         argv.append(("lit", "--no-digests"))
     if ctx.attr.strict:
         argv.append(("lit", "--strict"))
+    if ctx.attr.allow_unknown_platforms:
+        argv.append(("lit", "--allow-unknown-platforms"))
     exe = ctx.actions.declare_file(ctx.label.name + ".sh")
     node_files = launcher(ctx, output = exe, argv = argv)
     return [DefaultInfo(
@@ -53,6 +57,7 @@ oci_layout_verify_test(
 )
 ```""",
     attrs = dict(CLI_ATTRS, **{
+        "allow_unknown_platforms": allow_unknown_platforms_attr(),
         "digest": attr.string(
             doc = "Verify only what this digest reaches. Default: everything index.json reaches.",
         ),

@@ -473,7 +473,7 @@ def analysis_test_suite(name):
     _build_provider_test(name = "build_provider_test", target_under_test = ":build_app")
     tests.extend(["args_from_build_test", "build_provider_test"])
     buildx_args(name = "bad_build_and_attrs", build = ":build_app", platforms = ["linux/arm64"], **common)
-    failing("bad_build_and_attrs_test", "already says what to build; drop dockerfile, platforms, srcs", target = ":bad_build_and_attrs")
+    failing("bad_build_and_attrs_test", "already says what to build and how its bases are checked; drop dockerfile, platforms, srcs", target = ":bad_build_and_attrs")
     buildx_args(name = "bad_no_dockerfile", tags = ["manual"])
     failing("bad_no_dockerfile_test", "give dockerfile (and the other attributes of the build), or build = a buildx_build target", target = ":bad_no_dockerfile")
     buildx_args(name = "bad_build_provider", build = ":ctx_digest", tags = ["manual"])

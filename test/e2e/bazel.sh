@@ -17,6 +17,16 @@
 #                 (buildx_args(build = ":app2")) builds the same image as :app2; `bazel run
 #                 //:app_multi_load` (oci_layout_load of an oci_layout_index), then `docker image
 #                 inspect` of both tags is the index digest
+#   release       `npm run release` into the work directory; a consumer workspace outside the
+#                 repository takes the module from that archive (archive_override, file:// URL):
+#                 build + verify test, the archive's bundle used; a checkout without dist/ fails
+#                 with the `npm ci && npm run build` instruction
+#   bases         `bazel build` of bases missing / corrupting a layer blob fails before buildx
+#                 runs, OCIKIT_BLOB_MISSING / OCIKIT_BLOB_DIGEST_MISMATCH readable in the output;
+#                 `bazel run` of buildx_args(build = the corrupt one) fails the same way (the
+#                 build's verify_base = "digest" inherited)
+#   unsandboxed   `bazel build //:app --spawn_strategy=local` (fresh output base) warns
+#                 OCIKIT_W_UNSANDBOXED; linux-sandbox builds do not
 # Every Bazel test target counts once, every other check once. Last line:
 #   bazel: N passed, N failed
 # Builds dist/ocikit.mjs first when it is missing or older than src/ (OCIKIT_SKIP_BUILD=1: only
@@ -150,7 +160,16 @@ if [ -n "$3" ]; then
   B test //:multi_app_affected_verify_amd64 //:multi_app_affected_verify_arm64 //:multi_app_affected_split_test \
     --keep_going --spawn_strategy=linux-sandbox >"$work/affected.log" 2>&1; echo "$?" >"$work/affected.rc"
 fi
+# Bases checked before buildx runs (manual targets that must fail), readable in Bazel output.
+for t in broken_missing_app broken_corrupt_app; do
+  B build "//:$t" --spawn_strategy=linux-sandbox >"$work/$t.log" 2>&1; echo "$?" >"$work/$t.rc"
+done
+# buildx_args(build = :broken_corrupt_app): verify_base = "digest" of the build applies to bazel run.
+B run //:broken_corrupt_dev >"$work/broken_corrupt_dev.log" 2>&1; echo "$?" >"$work/broken_corrupt_dev.rc"
 B shutdown >/dev/null 2>&1
+# Unsandboxed: //:app in a fresh output base (so that the action runs) with --spawn_strategy=local.
+B --output_base="$work/ob-local" build //:app --spawn_strategy=local >"$work/unsandboxed.log" 2>&1; echo "$?" >"$work/unsandboxed.rc"
+B --output_base="$work/ob-local" shutdown >/dev/null 2>&1
 '
 trixie_bind=()
 [[ -n "$trixie_run" ]] && trixie_bind=(--bind "$trixie_run")
@@ -268,6 +287,89 @@ if [[ "$(cat "$work/load.rc" 2>/dev/null)" == 0 ]] && node -e '
 else
   tail -n 20 "$work/load.log" "$work/load-check.log" 2>/dev/null
   fail "bazel run //:app_multi_load, then docker image inspect"
+fi
+
+# --- the release archive, consumed through archive_override ------------------------------------
+# `npm run release` writes the archive into the work directory; a consumer workspace outside the
+# repository (test/e2e/release-consumer + examples/hello, no node_modules, no npm) takes the
+# module from it with the archive_override snippet the release printed (file:// URL, integrity):
+# build, verify test, and @ocikit//:cli must be the archive's own dist/ocikit.mjs. Then the same
+# consumer with --override_module to a git checkout of this repository (no dist/): the build
+# must fail with the instruction to run `npm ci && npm run build`.
+echo "== release archive (archive_override)"
+rel="$work/release-consumer"
+if node scripts/release.mjs --out "$work/release" --json >"$work/release.json" 2>"$work/release-build.log" &&
+  cp -r test/e2e/release-consumer "$rel" && cp -r examples/hello "$rel/hello" &&
+  node -e 'process.stdout.write("\n" + JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).archiveOverride)' \
+    "$work/release.json" >>"$rel/MODULE.bazel"; then
+  pass "npm run release: $(node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${require("path").basename(r.archive)} ${r.integrity}`)' "$work/release.json")"
+else
+  tail -n 20 "$work/release-build.log"
+  fail "npm run release (the archive the consumer uses)"
+fi
+mkdir -p "$work/checkout" && git archive HEAD | tar -x -C "$work/checkout" || fail "git archive HEAD (a checkout without dist/)"
+# shellcheck disable=SC2016 # expanded by the inner shell
+release_inner='
+set -u
+root="$1"; work="$2"; rel="$3"
+B() { bazel --bazelrc="$root/scripts/e2e/bazelrc" --bazelrc="$work/stubs/stubs.bazelrc" --bazelrc="$work/extra.bazelrc" "$@"; }
+cd "$rel"
+B test //... --keep_going >"$work/release.log" 2>&1; echo "$?" >"$work/release.rc"
+B cquery @ocikit//:cli_bundle --output=files >"$work/release-cli.txt" 2>"$work/release-cli.log"; echo "$?" >"$work/release-cli.rc"
+B build //:app --override_module="ocikit=$work/checkout" >"$work/release-nodist.log" 2>&1; echo "$?" >"$work/release-nodist.rc"
+B shutdown >/dev/null 2>&1
+'
+if [[ -f "$rel/MODULE.bazel" ]]; then
+  "$e2e/in-rootfs.sh" forky --bind "$root" --bind "$work" -- bash -c "$release_inner" inner "$root" "$work" "$rel" \
+    >"$work/in-rootfs-release.log" 2>&1 || true
+  count_tests release "$work/release.log" "$work/release.rc"
+  if [[ "$(cat "$work/release-cli.rc" 2>/dev/null)" == 0 ]] && grep -Eqx 'external/ocikit[~+]/dist/ocikit.mjs' "$work/release-cli.txt"; then
+    pass "release: @ocikit//:cli is the archive's dist/ocikit.mjs"
+  else
+    cat "$work/release-cli.txt" "$work/release-cli.log" 2>/dev/null | tail -n 10
+    fail "release: @ocikit//:cli is not the archive's dist/ocikit.mjs"
+  fi
+  if [[ "$(cat "$work/release-nodist.rc" 2>/dev/null)" == 1 ]] &&
+    grep -q 'dist/ocikit.mjs is missing' "$work/release-nodist.log" && grep -q 'npm ci && npm run build' "$work/release-nodist.log"; then
+    pass "release: a checkout without dist/ fails with 'npm ci && npm run build'"
+  else
+    tail -n 20 "$work/release-nodist.log" 2>/dev/null
+    fail "release: a checkout without dist/ (exit $(cat "$work/release-nodist.rc" 2>/dev/null), no instruction)"
+  fi
+fi
+
+# A base that lacks a layer blob (cached by the daemon from //:app) fails before buildx runs,
+# naming the blob, its manifest, tag and platform, as text (the JSON document is not printed);
+# a corrupt layer with verify_base = "digest" fails on its digest.
+expect_failure() { # TARGET CODE PATTERN [COMMAND]
+  local log="$work/$1.log" cmd="${4:-build}"
+  if [[ "$(cat "$work/$1.rc" 2>/dev/null)" == 1 ]] &&
+    grep -qE "^ocikit: error $2: build context base: $3" "$log" &&
+    grep -qE '^  hint: .*buildx was not started' "$log" && ! grep -q '"error": *{' "$log"; then
+    pass "bazel $cmd //:$1 fails with $2 (readable): $(grep -m1 -oE "^ocikit: error $2: .{0,90}" "$log")"
+  else
+    tail -n 20 "$log" 2>/dev/null
+    fail "bazel $cmd //:$1: expected exit 1 with $2 as text"
+  fi
+}
+expect_failure broken_missing_app OCIKIT_BLOB_MISSING 'blob sha256:[0-9a-f]{64} not found .*referenced by manifest sha256:[0-9a-f]{64} \(tag "v1", platform linux/amd64\)'
+expect_failure broken_corrupt_app OCIKIT_BLOB_DIGEST_MISMATCH 'blob sha256:[0-9a-f]{64}'
+# buildx_args(build = ...) inherits the build's verify_base: the same digest check before docker.
+expect_failure broken_corrupt_dev OCIKIT_BLOB_DIGEST_MISMATCH 'blob sha256:[0-9a-f]{64}' run
+
+# OCIKIT_W_UNSANDBOXED: printed by a BuildxBuild run with --spawn_strategy=local (Bazel shows it
+# as INFO: From ...), never under linux-sandbox.
+if [[ "$(cat "$work/unsandboxed.rc" 2>/dev/null)" == 0 ]] &&
+  grep -qE '^ocikit: warning OCIKIT_W_UNSANDBOXED: .*--spawn_strategy=linux-sandbox' "$work/unsandboxed.log"; then
+  pass "--spawn_strategy=local: $(grep -m1 -oE 'OCIKIT_W_UNSANDBOXED: .{0,100}' "$work/unsandboxed.log")"
+else
+  tail -n 20 "$work/unsandboxed.log" 2>/dev/null
+  fail "bazel build //:app --spawn_strategy=local: expected OCIKIT_W_UNSANDBOXED"
+fi
+if grep -l 'OCIKIT_W_UNSANDBOXED' "$work/e2e.log" "$work/broken_missing_app.log" "$work/broken_corrupt_app.log" 2>/dev/null; then
+  fail "OCIKIT_W_UNSANDBOXED printed under linux-sandbox (files above)"
+else
+  pass "no OCIKIT_W_UNSANDBOXED under linux-sandbox"
 fi
 
 if ((failed > 0)); then
