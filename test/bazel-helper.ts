@@ -4,6 +4,7 @@
 // and buildx run the same in test/e2e/bazel.sh.
 import { spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   readFileSync,
@@ -177,3 +178,94 @@ t.test('helper usage errors are coded too', async (t) => {
     /^ocikit: error OCIKIT_USAGE: build: --verify-base bytes: expected size or digest\n  hint: /,
   );
 });
+
+// oci_layout_load: `load-archive` (the build action) and `load` (bazel run) print their
+// failures as the CLI does. The docker here is a stand-in answering `load` and `image inspect`.
+t.test(
+  'load-archive then load: readable coded failures, success checked by image ID',
+  async (t) => {
+    const root = t.testdir({
+      'docker.mjs': [
+        '#!/usr/bin/env node',
+        'const a = process.argv.slice(2);',
+        "if (a[0] === 'load') process.exit(0);",
+        "if (a[0] === 'image' && a[1] === 'inspect') { process.stdout.write(`${process.env.FAKE_ID}\\n`); process.exit(0); }",
+        'process.exit(3);',
+        '',
+      ].join('\n'),
+    });
+    chmodSync(path.join(root, 'docker.mjs'), 0o755);
+    const s = standardLayout(path.join(root, 'layout'));
+    writeFileSync(path.join(root, 'resolved.json'), JSON.stringify({ descriptor: s.multi }));
+    writeFileSync(path.join(root, 'empty.json'), '{}\n');
+    const helper = (args: string[], env: Record<string, string> = {}) => {
+      const r = spawnSync(process.execPath, [HELPER, ...args], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { PATH: process.env['PATH'], ...env },
+      });
+      return { code: r.status, stderr: r.stderr };
+    };
+    const name = 'docker.io/library/app:1';
+    const packArgs = (resolved: string, out: string) => [
+      'load-archive',
+      '--cli',
+      BUNDLE,
+      '--layout',
+      'layout',
+      '--resolved',
+      resolved,
+      '--name',
+      name,
+      '--out',
+      out,
+    ];
+
+    const bad = helper(packArgs('empty.json', 'bad.tar'));
+    t.equal(bad.code, 1, bad.stderr);
+    t.match(
+      bad.stderr,
+      /^ocikit: error OCIKIT_INTERNAL: load-archive: empty\.json: the resolve output has no descriptor .*\n  hint: The resolve action/,
+    );
+    t.notOk(existsSync(path.join(root, 'bad.tar')), 'nothing written');
+
+    const packed = helper(packArgs('resolved.json', 'app.tar'));
+    t.equal(packed.code, 0, packed.stderr);
+    t.ok(existsSync(path.join(root, 'app.tar')), 'the archive for docker load');
+
+    const loadArgs = (docker: string) => [
+      'load',
+      '--docker',
+      docker,
+      '--archive',
+      'app.tar',
+      '--resolved',
+      'resolved.json',
+      '--name',
+      name,
+      '--',
+    ];
+    const docker = path.join(root, 'docker.mjs');
+    const ok = helper(loadArgs(docker), { FAKE_ID: s.multi.digest });
+    t.equal(ok.code, 0, ok.stderr);
+    t.match(ok.stderr, `ocikit: loaded ${s.multi.digest} as ${name}`);
+
+    const other = helper(loadArgs(docker), { FAKE_ID: s.single.digest });
+    t.equal(other.code, 1, other.stderr);
+    t.match(
+      other.stderr,
+      new RegExp(
+        `^ocikit: error OCIKIT_OUTPUT_INVALID: load: ${name} is ${s.single.digest} in the daemon, not ${s.multi.digest} .*\\n  hint: .*containerd image store`,
+        'm',
+      ),
+    );
+
+    const missing = helper(loadArgs(path.join(root, 'no-such-docker')));
+    t.equal(missing.code, 1, missing.stderr);
+    t.match(
+      missing.stderr,
+      /^ocikit: error OCIKIT_BUILDX_MISSING: load: cannot run .*no-such-docker: .*ENOENT\n  hint: .*--@ocikit\/\/:docker/m,
+    );
+    t.notMatch(missing.stderr, /^\s+at /m, 'no stack trace');
+  },
+);

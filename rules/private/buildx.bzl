@@ -1,15 +1,12 @@
 """buildx_args and buildx_build: `docker buildx build` on pinned OCI layout contexts."""
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "is_context_name", "is_platform", "launcher", "run_node")
-load(":platforms.bzl", "ALLOW_UNKNOWN_PLATFORMS_DOC", "check_known_platforms")
-load(":providers.bzl", "OciLayoutContextInfo", "OcikitSettingInfo")
+load(":platforms.bzl", "allow_unknown_platforms_attr", "check_known_platforms")
+load(":providers.bzl", "BuildxBuildInfo", "OciLayoutContextInfo", "OcikitSettingInfo")
 
 # Attributes buildx_args and buildx_build share: what goes into the build.
 _BUILD_ATTRS = {
-    "allow_unknown_platforms": attr.bool(
-        default = False,
-        doc = ALLOW_UNKNOWN_PLATFORMS_DOC,
-    ),
+    "allow_unknown_platforms": allow_unknown_platforms_attr(),
     "annotations": attr.string_dict(
         doc = "`--annotation KEY=VALUE` for each entry; a key may carry buildx's level prefix (`index:`, `manifest:`, `manifest[linux/amd64]:`). Written in key order.",
     ),
@@ -131,7 +128,8 @@ def prepare_build(ctx, rule, *, outputs = []):
 
     Returns:
       struct(config, argv, run_config, staged, spec, inputs: depset for an action that reads
-      the config, layouts: depset of the context layouts)
+      the config, layouts: depset of the context layouts, checks: struct(verify_base,
+      allow_unknown_platforms) for the CLI)
     """
     _check_attrs(ctx, rule)
     staged, dockerfile_path = _stage_context(ctx, rule)
@@ -177,15 +175,28 @@ def prepare_build(ctx, rule, *, outputs = []):
         resolved.append(info.json)
         layouts.append(info.layout_files)
 
-    spec = ctx.actions.declare_file(ctx.label.name + ".spec.json")
-    ctx.actions.write(spec, json.encode({
+    spec_data = {
         "config": config,
         "contexts": contexts,
         "run": {
             "context": staged.short_path,
             "file": staged.short_path + "/" + dockerfile_path,
         },
-    }))
+    }
+    checks = struct(
+        allow_unknown_platforms = ctx.attr.allow_unknown_platforms,
+        verify_base = ctx.attr.verify_base,
+    )
+    return _write_config(ctx, spec_data, staged, resolved, depset(transitive = layouts), checks = checks)
+
+def _write_config(ctx, spec_data, staged, resolved, layout_files, *, checks):
+    """Writes the spec and runs the config action (contexts pinned by their resolved digests).
+
+    `checks` (struct: verify_base, allow_unknown_platforms) rides along to the build and run
+    actions.
+    """
+    spec = ctx.actions.declare_file(ctx.label.name + ".spec.json")
+    ctx.actions.write(spec, json.encode(spec_data))
 
     config_file = ctx.actions.declare_file(ctx.label.name + ".buildx.json")
     argv_file = ctx.actions.declare_file(ctx.label.name + ".argv.json")
@@ -205,24 +216,42 @@ def prepare_build(ctx, rule, *, outputs = []):
         mnemonic = "BuildxConfig",
         progress_message = "Writing the buildx config of %{label}",
     )
-    layout_files = depset(transitive = layouts)
     return struct(
         argv = argv_file,
+        checks = checks,
         config = config_file,
         inputs = depset([config_file, staged], transitive = [layout_files]),
         layouts = layout_files,
+        resolved = resolved,
         run_config = run_config,
         spec = spec,
+        spec_data = spec_data,
         staged = staged,
     )
 
-def _check_flags(ctx):
+def _prepare_from_build(ctx, info, outputs):
+    """prepare_build for `buildx_args(build = ...)`: the build's staged context, spec and checks, plus outputs."""
+    config = dict(info.spec["config"])
+    if outputs:
+        config["output"] = outputs
+    spec_data = dict(info.spec)
+    spec_data["config"] = config
+    return _write_config(
+        ctx,
+        spec_data,
+        info.context,
+        info.resolved.to_list(),
+        info.context_layouts,
+        checks = info.checks,
+    )
+
+def _check_flags(checks):
     """Helper options that carry verify_base and allow_unknown_platforms to the CLI (launcher argv)."""
     return [
         ("lit", "--verify-base"),
-        ("lit", ctx.attr.verify_base),
+        ("lit", checks.verify_base),
         ("lit", "--allow-unknown-platforms"),
-        ("lit", "true" if ctx.attr.allow_unknown_platforms else "false"),
+        ("lit", "true" if checks.allow_unknown_platforms else "false"),
     ]
 
 def _runner(ctx, prep):
@@ -237,7 +266,7 @@ def _runner(ctx, prep):
         ("rf", prep.run_config.short_path),
         ("lit", "--root"),
         ("rf", "."),
-    ] + _check_flags(ctx) + [
+    ] + _check_flags(prep.checks) + [
         ("lit", "--"),
     ])
     runfiles = ctx.runfiles(
@@ -246,8 +275,28 @@ def _runner(ctx, prep):
     )
     return exe, runfiles
 
+# Attributes whose default is not empty/False/None: "given" means differing from this.
+# With build = ..., verify_base and allow_unknown_platforms are the build's (BuildxBuildInfo.checks).
+_BUILD_ATTR_DEFAULTS = {"verify_base": "size"}
+
 def _buildx_args_impl(ctx):
-    prep = prepare_build(ctx, "buildx_args", outputs = ctx.attr.outputs)
+    if ctx.attr.build:
+        given = [
+            name
+            for name in sorted(_BUILD_ATTRS)
+            if getattr(ctx.attr, name) and getattr(ctx.attr, name) != _BUILD_ATTR_DEFAULTS.get(name)
+        ]
+        if given:
+            fail("buildx_args %s: build = %s already says what to build and how its bases are checked; drop %s (or drop build and give every attribute here)" % (
+                ctx.label,
+                ctx.attr.build.label,
+                ", ".join(given),
+            ))
+        prep = _prepare_from_build(ctx, ctx.attr.build[BuildxBuildInfo], ctx.attr.outputs)
+    elif not ctx.attr.dockerfile:
+        fail("buildx_args %s: give dockerfile (and the other attributes of the build), or build = a buildx_build target" % ctx.label)
+    else:
+        prep = prepare_build(ctx, "buildx_args", outputs = ctx.attr.outputs)
     exe, runfiles = _runner(ctx, prep)
     return [
         DefaultInfo(
@@ -293,8 +342,27 @@ buildx_args(
     repo_tags = ["example.com/app:dev"],
 )
 ```
-`bazel run //:app_args -- --load` builds into the local image store.""",
+`bazel run //:app_args -- --load` builds into the local image store.
+
+`build = ":app"` names a `buildx_build` instead (its Dockerfile, staged context, contexts and
+flags; only `outputs` is added): the same build for a person, nothing repeated. The build's
+`verify_base` and `allow_unknown_platforms` apply too: the bases are checked as the build checks
+them, and its platforms (checked at its analysis) reach `ocikit buildx-args` with its
+`allow_unknown_platforms`. Giving either attribute beside `build` is refused like the others
+(`verify_base = "size"`, the default, reads as not given).
+
+```starlark
+buildx_args(name = "app_dev", build = ":app")
+```""",
     attrs = dict(CLI_ATTRS, **dict(_BUILD_ATTRS, **{
+        "build": attr.label(
+            providers = [BuildxBuildInfo],
+            doc = "A `buildx_build` whose build this is: its Dockerfile, staged context, contexts, flags, `verify_base` and `allow_unknown_platforms`, so nothing is repeated. Then no other attribute of the build may be given (only `outputs`).",
+        ),
+        "dockerfile": attr.label(
+            allow_single_file = True,
+            doc = "The Dockerfile (required unless `build` is given). It is copied into the build context directory like `srcs` and passed as `--file`.",
+        ),
         "outputs": attr.string_list(
             doc = "`--output` values (e.g. `type=oci,dest=out,tar=false`). Default: none (buildx's default; add `--load` or `--push` after `--` in `bazel run`).",
         ),
@@ -323,7 +391,7 @@ def _buildx_build_impl(ctx):
         args.add("--buildx-version", ctx.attr.buildx_version)
     args.add("--progress", ctx.attr.progress)
     args.add("--split-platforms", ctx.attr.split_platforms)
-    args.add_all([value for _, value in _check_flags(ctx)])
+    args.add_all([value for _, value in _check_flags(prep.checks)])
 
     execution_requirements = {
         # The daemon socket exists only on this machine, and the result depends on that
@@ -355,6 +423,15 @@ def _buildx_build_impl(ctx):
             context = depset([prep.staged]),
             report = depset([report]),
         ),
+        BuildxBuildInfo(
+            context = prep.staged,
+            context_layouts = prep.layouts,
+            layout = out,
+            report = report,
+            checks = prep.checks,
+            resolved = depset(prep.resolved),
+            spec = prep.spec_data,
+        ),
     ]
 
 buildx_build = rule(
@@ -374,7 +451,8 @@ sandboxed (`--spawn_strategy=linux-sandbox`): unsandboxed, buildx as root can wr
 layouts. The output is not byte-reproducible unless the build pins timestamps
 (e.g. `build_args = {"SOURCE_DATE_EPOCH": "0"}`): buildx records a creation time.
 
-For a person, `buildx_args` with the same attributes is the `bazel run` target.
+For a person, `buildx_args(name = "app_dev", build = ":app")` is the `bazel run` target of the
+same build. It provides `BuildxBuildInfo`.
 
 Bases and platforms: before buildx starts, every base (each layout of `contexts`) is checked
 as `verify_base` says; a base missing a blob fails with `OCIKIT_BLOB_MISSING` naming the
@@ -446,5 +524,6 @@ oci_layout_verify_test(name = "app_test", layout = ":app")
         "_docker": attr.label(default = Label("//:docker")),
         "_docker_host": attr.label(default = Label("//:docker_host")),
     })),
+    provides = [BuildxBuildInfo],
     toolchains = TOOLCHAINS,
 )

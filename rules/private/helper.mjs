@@ -16,6 +16,15 @@
 //   run --cli CLI --config FILE --root DIR [--verify-base V] [--allow-unknown-platforms B]
 //       [-- DOCKER_FLAG...]
 //                                           for `bazel run`: `ocikit buildx-args`, then docker
+//   verify-archive --cli CLI --archive FILE [-- VERIFY_FLAG...]
+//                                           for a test: `ocikit unpack` into a temporary
+//                                           directory, then `ocikit verify` on it
+//   load-archive --cli CLI --layout DIR --resolved FILE --name NAME... --out FILE
+//                                           the image a resolve output names, under each NAME
+//                                           (io.containerd.image.name), packed for `docker load`
+//   load --docker D [--docker-host H] --archive FILE --resolved FILE --name NAME...
+//        [-- DOCKER_LOAD_FLAG...]           for `bazel run`: `docker load`, then each NAME is
+//                                           checked to be the resolved digest in the daemon
 //
 // Exit codes: the child's, 1 on failure, 2 on a usage error. Errors are printed as the CLI
 // prints them (`ocikit: error CODE: message` and `  hint: ...`), the CLI's own on its stderr
@@ -505,8 +514,169 @@ function run(argv) {
 }
 
 // ---------------------------------------------------------------------------------------
+// verify-archive, load-archive and load: OCI archives (.tar) as layouts, and `docker load`.
 
-const COMMANDS = { stage, config, build, run };
+/** Run the CLI with `args`; stdout and stderr shown only when it fails (or always, `quiet` false). */
+function runCli(cli, args, { quiet = true } = {}) {
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    stdio: ['ignore', quiet ? 'pipe' : 'inherit', quiet ? 'pipe' : 'inherit'],
+    maxBuffer: 64 << 20,
+  });
+  if (r.error) throw r.error;
+  if (r.status !== 0 && quiet) {
+    process.stderr.write(r.stdout);
+    process.stderr.write(r.stderr);
+  }
+  return r.status ?? 1;
+}
+
+function verifyArchive(argv) {
+  const { opts, rest } = parseOptions(argv, ['cli', 'archive']);
+  const cli = path.resolve(one(opts, 'cli'));
+  const archive = one(opts, 'archive');
+  const tmp = fs.mkdtempSync(path.join(process.env.TEST_TMPDIR || os.tmpdir(), 'ocikit-verify-'));
+  try {
+    const layout = path.join(tmp, 'layout');
+    process.stdout.write(`ocikit: unpacking ${archive} (every blob hashed), then verifying it\n`);
+    const status = runCli(cli, ['unpack', path.resolve(archive), '--out', layout], {
+      quiet: false,
+    });
+    if (status !== 0) return status;
+    return runCli(cli, ['verify', layout, ...rest], { quiet: false });
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The descriptor of an `ocikit resolve --json` output, checked. */
+function resolvedDescriptor(file) {
+  const d = readJson(file, 'resolve output')?.descriptor;
+  if (
+    typeof d?.mediaType !== 'string' ||
+    typeof d.digest !== 'string' ||
+    !Number.isSafeInteger(d.size)
+  ) {
+    throw new HelperError(
+      'OCIKIT_INTERNAL',
+      `${file}: the resolve output has no descriptor (mediaType, digest, size)`,
+      'The resolve action of the same oci_layout_load wrote it: rebuild; if it persists, report it.',
+    );
+  }
+  return d;
+}
+
+/** `docker.io/library/app:1` -> `1` (the rules write every name with a tag). */
+function tagOf(name) {
+  const slash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  if (colon <= slash) throw new UsageError(`--name ${name} has no tag`);
+  return name.slice(colon + 1);
+}
+
+function loadArchive(argv) {
+  const { opts } = parseOptions(argv, ['cli', 'layout', 'resolved', 'name', 'out']);
+  const cli = path.resolve(one(opts, 'cli'));
+  const layout = path.resolve(one(opts, 'layout'));
+  const out = path.resolve(one(opts, 'out'));
+  const names = opts.name ?? [];
+  if (names.length === 0) throw new UsageError('--name is required');
+  const d = resolvedDescriptor(one(opts, 'resolved'));
+  const entry = { mediaType: d.mediaType, digest: d.digest, size: d.size };
+  if (d.platform !== undefined) entry.platform = d.platform;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ocikit-load-'));
+  try {
+    // A thin layout: the same blobs (pack follows the symlink), an index.json naming the one
+    // image under every name. containerd's importer (docker load with the containerd image
+    // store) names images by io.containerd.image.name, as buildx writes it.
+    const dir = path.join(tmp, 'layout');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(path.join(layout, 'oci-layout'), path.join(dir, 'oci-layout'));
+    fs.symlinkSync(path.join(layout, 'blobs'), path.join(dir, 'blobs'));
+    const manifests = names.map((name) => ({
+      ...entry,
+      annotations: {
+        'io.containerd.image.name': name,
+        'org.opencontainers.image.ref.name': tagOf(name),
+      },
+    }));
+    fs.writeFileSync(
+      path.join(dir, 'index.json'),
+      stableJson({
+        manifests,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        schemaVersion: 2,
+      }),
+    );
+    return runCli(cli, ['pack', dir, '--out', out]);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function load(argv) {
+  const { opts, rest } = parseOptions(argv, [
+    'docker',
+    'docker-host',
+    'archive',
+    'resolved',
+    'name',
+  ]);
+  const docker = one(opts, 'docker');
+  const host = one(opts, 'docker-host', false);
+  const archive = path.resolve(one(opts, 'archive'));
+  const names = opts.name ?? [];
+  const { digest } = resolvedDescriptor(path.resolve(one(opts, 'resolved')));
+  const env = { ...process.env };
+  if (host) env.DOCKER_HOST = host;
+  const where = host ? ` (DOCKER_HOST=${host})` : '';
+  process.stderr.write(`ocikit: ${docker} load -i ${archive}${where}\n`);
+  const r = spawnSync(docker, ['load', '-i', archive, ...rest], { stdio: 'inherit', env });
+  if (r.error) {
+    throw new HelperError(
+      'OCIKIT_BUILDX_MISSING',
+      `cannot run ${docker}: ${r.error.message}`,
+      'Install the docker CLI, or choose it with --@ocikit//:docker (looked up on the PATH of bazel run).',
+    );
+  }
+  if (r.status !== 0) return r.status ?? 1;
+  // Trust nothing: every name must now be the image the layout holds.
+  for (const name of names) {
+    const i = spawnSync(docker, ['image', 'inspect', '--format', '{{.Id}}', name], {
+      encoding: 'utf8',
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (i.error) throw i.error;
+    if (i.status !== 0)
+      throw new HelperError(
+        'OCIKIT_OUTPUT_INVALID',
+        `docker load succeeded but the daemon has no image ${name}`,
+        'Check that the docker CLI and DOCKER_HOST name the daemon that loaded it (docker_host, --@ocikit//:docker_host).',
+      );
+    const id = i.stdout.trim();
+    if (id !== digest) {
+      throw new HelperError(
+        'OCIKIT_OUTPUT_INVALID',
+        `${name} is ${id} in the daemon, not ${digest} (the image of the layout)`,
+        'The daemon must use the containerd image store, where an image ID is its manifest or index digest (dockerd: "features": {"containerd-snapshotter": true}).',
+      );
+    }
+  }
+  process.stderr.write(`ocikit: loaded ${digest} as ${names.join(', ')}\n`);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+
+const COMMANDS = {
+  stage,
+  config,
+  build,
+  run,
+  'verify-archive': verifyArchive,
+  'load-archive': loadArchive,
+  load,
+};
 
 function main() {
   const [cmd, ...argv] = process.argv.slice(2);

@@ -157,3 +157,21 @@ def check_known_platforms(rule, attr_name, values, allow_unknown):
             ))
 
 ALLOW_UNKNOWN_PLATFORMS_DOC = "Accept a platform whose os, architecture or variant is not a known value (Go's GOOS/GOARCH lists, the OCI and containerd variants; see the README). Without it such a platform is an analysis error listing the known values. The CLI gets `--allow-unknown-platforms`."
+
+def allow_unknown_platforms_attr():
+    """The `allow_unknown_platforms` attribute of every rule that takes a platform.
+
+    Returns:
+      attr.bool, default False.
+    """
+    return attr.bool(default = False, doc = ALLOW_UNKNOWN_PLATFORMS_DOC)
+
+def check_platform_attr(ctx, rule):
+    """check_known_platforms for a rule's one `platform` attribute ("" is not checked).
+
+    Args:
+      ctx: rule context with `platform` and `allow_unknown_platforms`.
+      rule: "rule_name //label", for the message.
+    """
+    if ctx.attr.platform:
+        check_known_platforms(rule, "platform", [ctx.attr.platform], ctx.attr.allow_unknown_platforms)

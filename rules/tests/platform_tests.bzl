@@ -1,7 +1,12 @@
-"""Analysis tests: known platforms (allow_unknown_platforms) and verify_base reach the CLI."""
+"""Analysis tests: known platforms (allow_unknown_platforms) and verify_base reach the CLI.
+
+Also with the rules of the same change set: `buildx_args(build = ...)` takes the build's
+verify_base and allow_unknown_platforms (and refuses them beside `build`), `oci_layout_load`'s
+`platform` is checked, an archive's verify test passes the flag on.
+"""
 
 load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts")
-load("//rules:defs.bzl", "buildx_args", "buildx_build", "oci_layout_context", "oci_layout_verify_test")
+load("//rules:defs.bzl", "buildx_args", "buildx_build", "oci_layout_context", "oci_layout_load", "oci_layout_verify_test")
 
 def _refused_test_impl(ctx):
     env = analysistest.begin(ctx)
@@ -122,7 +127,59 @@ def platform_test_suite(name):
     _resolve_flag_test(name = "pf_ctx_known_test", target_under_test = ":pf_ctx_known", allowed = False)
     oci_layout_verify_test(name = "pf_verify_exotic", layout = layout, platform = "linux/amd65", allow_unknown_platforms = True, tags = ["manual"])
     _launcher_test(name = "pf_verify_exotic_test", target_under_test = ":pf_verify_exotic", contains = ["'--allow-unknown-platforms'"])
+
+    # buildx_args(build = ...): the build's verify_base and allow_unknown_platforms reach the
+    # launcher (its platforms were checked with them); given beside build, they are refused.
+    buildx_args(name = "pf_args_from_exotic", build = ":pf_build_exotic", tags = ["manual"])
+    _launcher_test(
+        name = "pf_args_from_exotic_test",
+        target_under_test = ":pf_args_from_exotic",
+        contains = ["'--verify-base' 'digest' '--allow-unknown-platforms' 'true' '--'"],
+    )
+    buildx_args(name = "pf_args_from_known", build = ":pf_build_known", tags = ["manual"])
+    _launcher_test(
+        name = "pf_args_from_known_test",
+        target_under_test = ":pf_args_from_known",
+        contains = ["'--verify-base' 'size' '--allow-unknown-platforms' 'false' '--'"],
+    )
+    buildx_args(name = "pf_args_from_verify", build = ":pf_build_known", verify_base = "digest", tags = ["manual"])
+    _refused_test(
+        name = "pf_args_from_verify_test",
+        target_under_test = ":pf_args_from_verify",
+        parts = ["buildx_args", "rules/tests:pf_build_known already says what to build", "drop verify_base ("],
+    )
+    buildx_args(name = "pf_args_from_allow", build = ":pf_build_known", allow_unknown_platforms = True, tags = ["manual"])
+    _refused_test(
+        name = "pf_args_from_allow_test",
+        target_under_test = ":pf_args_from_allow",
+        parts = ["buildx_args", "drop allow_unknown_platforms ("],
+    )
+
+    # oci_layout_load's platform, and a verify test of an archive (unpacked when it runs).
+    oci_layout_load(name = "pf_load_amd65", layout = layout, platform = "linux/amd65", repo_tags = ["app:1"], tags = ["manual"])
+    refused("pf_load_amd65_test", ":pf_load_amd65", ["oci_layout_load", "platform \"linux/amd65\": architecture \"amd65\""])
+    oci_layout_load(name = "pf_load_exotic", layout = layout, platform = "linux/amd65", allow_unknown_platforms = True, repo_tags = ["app:1"], tags = ["manual"])
+    _resolve_flag_test(name = "pf_load_exotic_test", target_under_test = ":pf_load_exotic", allowed = True)
+    oci_layout_load(name = "pf_load_known", layout = layout, platform = "linux/arm64/v8", repo_tags = ["app:1"], tags = ["manual"])
+    _resolve_flag_test(name = "pf_load_known_test", target_under_test = ":pf_load_known", allowed = False)
+    native.genrule(name = "pf_archive", srcs = [layout], outs = ["pf_archive.tar"], cmd = "exit 1", tags = ["manual"])
+    oci_layout_verify_test(name = "pf_verify_archive_exotic", layout = ":pf_archive", platform = "linux/amd65", allow_unknown_platforms = True, tags = ["manual"])
+    _launcher_test(
+        name = "pf_verify_archive_exotic_test",
+        target_under_test = ":pf_verify_archive_exotic",
+        contains = ["'verify-archive'", "'--' '--platform' 'linux/amd65'", "'--allow-unknown-platforms'"],
+    )
+    oci_layout_verify_test(name = "pf_verify_archive_amd65", layout = ":pf_archive", platform = "linux/amd65", tags = ["manual"])
+    refused("pf_verify_archive_amd65_test", ":pf_verify_archive_amd65", ["oci_layout_verify_test", "architecture \"amd65\""])
+
     tests.extend([
+        "pf_args_from_exotic_test",
+        "pf_args_from_known_test",
+        "pf_args_from_verify_test",
+        "pf_args_from_allow_test",
+        "pf_load_exotic_test",
+        "pf_load_known_test",
+        "pf_verify_archive_exotic_test",
         "pf_build_known_test",
         "pf_build_exotic_test",
         "pf_args_exotic_test",
