@@ -40,6 +40,7 @@ type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 /** The tools of this file, all from the forky root filesystem. */
 const TOOLS = ['crane', 'skopeo', 'oras', 'docker-registry'] as const;
 const TOOLS_SUITE = 'forky';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -122,7 +123,7 @@ function main(d: SuiteDaemon): void {
       return `${name} ${m?.[1] ?? '?'}`;
     });
     const crane = tool(['crane', 'version']);
-    t.equal(crane.code, 0, crane.stderr);
+    succeeded(t, crane, 'crane version');
     t.comment(
       `OBSERVED suite=${d.suite} interop tools (${TOOLS_SUITE} packages): ${versions.join(', ')}; registry on ${registry.host}`,
     );
@@ -152,7 +153,7 @@ function main(d: SuiteDaemon): void {
         ...extra,
         'app',
       ]);
-      t.equal(r.code, 0, `ocikit build ${out}: ${tail(r.stderr, 30)}`);
+      succeeded(t, r, `ocikit build ${out}`);
     };
     build('single', 'linux/amd64', ['--provenance=false', '--tag', 'interop.example/app:single']);
     build('multi', 'linux/amd64,linux/arm64', [
@@ -179,7 +180,7 @@ function main(d: SuiteDaemon): void {
       '--annotation',
       'index-descriptor:org.example.layout-only=yes',
     ]);
-    t.equal(merged.code, 0, merged.stderr);
+    succeeded(t, merged, 'ocikit index');
 
     const entry = (dir: string, tag: string): Desc => {
       const found = indexEntries(path.join(work, dir)).find(
@@ -234,11 +235,11 @@ function main(d: SuiteDaemon): void {
     for (const i of inputs) {
       const raw = readFileSync(blobPath(i.dir, i.desc.digest));
       const tags = tool(['oras', 'repo', 'tags', '--oci-layout', i.dir]);
-      t.equal(tags.code, 0, tags.stderr);
+      succeeded(t, tags, `${i.name}: oras repo tags`);
       t.ok(tags.stdout.split('\n').includes(i.tag), `${i.name}: oras repo tags lists ${i.tag}`);
       for (const ref of [`${i.dir}:${i.tag}`, `${i.dir}@${i.desc.digest}`]) {
         const f = tool(['oras', 'manifest', 'fetch', '--oci-layout', ref]);
-        t.equal(f.code, 0, f.stderr);
+        succeeded(t, f, `${i.name}: oras manifest fetch ${ref}`);
         t.equal(f.stdout, raw.toString('utf8'), `${i.name}: oras manifest fetch ${ref} = the blob`);
       }
       const dsc = tool([
@@ -249,7 +250,7 @@ function main(d: SuiteDaemon): void {
         '--descriptor',
         `${i.dir}:${i.tag}`,
       ]);
-      t.equal(dsc.code, 0, dsc.stderr);
+      succeeded(t, dsc, `${i.name}: oras manifest fetch --descriptor`);
       t.match(
         JSON.parse(dsc.stdout),
         { mediaType: i.desc.mediaType, digest: i.desc.digest, size: i.desc.size },
@@ -266,9 +267,9 @@ function main(d: SuiteDaemon): void {
           p,
           `${i.dir}:${i.tag}`,
         ]);
-        t.equal(f.code, 0, f.stderr);
+        succeeded(t, f, `${i.name}: oras manifest fetch --platform ${p}`);
         const r = ocikit(['resolve', i.dir, '--tag', i.tag, '--platform', p, '--json']);
-        t.equal(r.code, 0, r.stderr);
+        succeeded(t, r, `${i.name}: ocikit resolve --platform ${p}`);
         const ours = (JSON.parse(r.stdout) as { descriptor: Desc }).descriptor.digest;
         t.equal(
           sha256(Buffer.from(f.stdout)),
@@ -294,7 +295,7 @@ function main(d: SuiteDaemon): void {
         i.dir,
         `${registry.host}/crane/${i.name}:${i.tag}`,
       ]);
-      t.equal(crane.code, 0, crane.stderr);
+      succeeded(t, crane, `${i.name}: crane push`);
       t.equal(
         crane.stdout.trim(),
         `${registry.host}/crane/${i.name}@${i.desc.digest}`,
@@ -315,7 +316,7 @@ function main(d: SuiteDaemon): void {
         `oci:${i.dir}:${i.tag}`,
         `docker://${registry.host}/skopeo/${i.name}:${i.tag}`,
       ]);
-      t.equal(sk.code, 0, sk.stderr);
+      succeeded(t, sk, `${i.name}: skopeo copy oci: docker://`);
       t.equal(
         sk.code === 0 ? readFileSync(digestFile, 'utf8').trim() : '',
         i.desc.digest,
@@ -333,7 +334,7 @@ function main(d: SuiteDaemon): void {
         '--to-plain-http',
         `${registry.host}/oras/${i.name}:${i.tag}`,
       ]);
-      t.equal(oc.code, 0, oc.stderr);
+      succeeded(t, oc, `${i.name}: oras cp --from-oci-layout`);
       notes.push(`oras cp ${oc.code === 0 ? 'ok' : `FAILED ${oc.code}`} (${secs(oc.ms)})`);
 
       // What the registry serves, read over HTTP by the test itself.
@@ -421,7 +422,7 @@ function main(d: SuiteDaemon): void {
         const ours = graphOf(i.dir, i.desc);
         for (const p of pulls) {
           const label = `${i.name} <- ${p.tool}`;
-          t.equal(p.ran.code, 0, `${label}: ${p.ran.stderr}`);
+          succeeded(t, p.ran, label);
           if (p.ran.code !== 0) {
             t.comment(
               `OBSERVED suite=${d.suite} layout=${i.name} pull: ${p.tool} FAILED: ${tail(p.ran.stderr, 2)}`,
@@ -430,7 +431,7 @@ function main(d: SuiteDaemon): void {
           }
           const observed = comparePulled(t, label, i, ours, p.dir);
           const verify = ocikit(['verify', p.dir, '--digest', i.desc.digest]);
-          t.equal(verify.code, 0, `${label}: ocikit verify: ${verify.stderr}`);
+          succeeded(t, verify, `${label}: ocikit verify`);
           const strict = ocikit(['--strict', 'verify', p.dir, '--digest', i.desc.digest]);
           t.comment(
             `OBSERVED suite=${d.suite} layout=${i.name} pull by digest: ${p.tool}: ${observed}; ocikit verify ${verify.code === 0 ? 'ok' : `FAILED ${verify.code}`}, --strict ${strict.code === 0 ? 'ok' : `exit ${strict.code}: ${tail(strict.stderr, 1)}`}`,
@@ -439,6 +440,76 @@ function main(d: SuiteDaemon): void {
       }
     },
   );
+
+  t.test(`${d.suite}: crane push --index: index.json itself is an image index`, async (t) => {
+    t.ok(inputs.length > 0, 'the layouts were built');
+    for (const i of inputs) {
+      const indexJson = readFileSync(path.join(i.dir, 'index.json'));
+      const digest = sha256(indexJson);
+      const ref = `${registry.host}/layout/${i.name}`;
+      const push = tool(['crane', 'push', '--insecure', '--index', i.dir, `${ref}:index-json`]);
+      succeeded(t, push, `${i.name}: crane push --index`);
+      t.equal(
+        push.stdout.trim(),
+        `${ref}@${digest}`,
+        `${i.name}: pushed as the bytes of index.json`,
+      );
+      const served = await fetchRegistry(
+        registry.host,
+        `layout/${i.name}/manifests/${digest}`,
+        OCI_INDEX,
+      );
+      t.ok(
+        served.status === 200 && served.body.equals(indexJson),
+        `${i.name}: the registry serves index.json`,
+      );
+      const pulled = path.join(work, 'pulled', `index-json-${i.name}`);
+      const pull = tool([
+        'crane',
+        'pull',
+        '--insecure',
+        '--format=oci',
+        `${ref}@${digest}`,
+        pulled,
+      ]);
+      succeeded(t, pull, `${i.name}: crane pull --format=oci by digest`);
+      if (pull.code !== 0) continue;
+      const nested: Desc = { mediaType: OCI_INDEX, digest, size: indexJson.length };
+      const theirs = graphOf(pulled, nested).map((b) => b.digest);
+      for (const b of graphOf(i.dir, i.desc)) {
+        const there = theirs.includes(b.digest);
+        t.ok(
+          there &&
+            readFileSync(blobPath(pulled, b.digest)).equals(
+              readFileSync(blobPath(i.dir, b.digest)),
+            ),
+          `${i.name}: ${b.digest.slice(0, 19)} pulled byte-identical`,
+        );
+      }
+      const child = readJson<{ manifests: Desc[] }>(blobPath(pulled, digest)).manifests.find(
+        (m) => m.digest === i.desc.digest,
+      );
+      t.same(
+        child?.annotations,
+        i.desc.annotations,
+        `${i.name}: index.json's descriptor annotations travel inside it`,
+      );
+      const verify = ocikit(['verify', pulled, '--digest', digest]);
+      succeeded(t, verify, `${i.name}: ocikit verify of the pulled nested index`);
+      t.comment(
+        `OBSERVED suite=${d.suite} layout=${i.name} crane push --index (index.json as the index, ${digest.slice(0, 19)}): ${push.code === 0 ? 'ok' : 'FAILED'}; pulled by digest: descriptor annotations [${Object.keys(
+          child?.annotations ?? {},
+        )
+          .sort()
+          .join(' ')}], ocikit verify ${verify.code === 0 ? 'ok' : `FAILED ${verify.code}`}`,
+      );
+    }
+  });
+}
+
+/** A command exited 0 (its command line and stderr shown when it did not). */
+function succeeded(t: Test, r: Ran, what: string): boolean {
+  return t.equal(r.code, 0, `${what}: exit 0`, { command: r.command, stderr: tail(r.stderr, 20) });
 }
 
 /** What an index.json entry points at, in a word. */

@@ -58,6 +58,7 @@ export function inRootfs(suite: Suite, cmd: readonly string[], o: InRootfsOption
     env: hostEnv(),
     cwd: o.binds[0] ?? '/',
     timeoutMs: o.timeoutMs ?? 300_000,
+    stdin: 'ignore',
   });
 }
 
