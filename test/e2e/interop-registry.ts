@@ -15,6 +15,7 @@
  * every pulled layout holds the same root digest, the same blob set with identical bytes, the
  * index annotations, and passes `ocikit verify`. One OBSERVED line per layout and tool.
  */
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -84,7 +85,11 @@ function workDir(): string {
 
 function main(d: SuiteDaemon): void {
   const work = workDir();
-  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const registries: ChildProcess[] = [];
+  t.teardown(async () => {
+    for (const r of registries) await stopInRootfs(r); // before its storage goes
+    rmSync(work, { recursive: true, force: true });
+  });
   const tool = (cmd: string[], timeoutMs = 300_000): Ran =>
     inRootfs(TOOLS_SUITE, cmd, { binds: [work], env: [`TMPDIR=${work}/tmp`], timeoutMs });
   mkdirSync(path.join(work, 'tmp'));
@@ -110,7 +115,7 @@ function main(d: SuiteDaemon): void {
 
   const registry = { port: 0, host: '' };
   t.before(async () => {
-    registry.port = await startRegistry(work);
+    registry.port = await startRegistry(work, registries);
     registry.host = `127.0.0.1:${registry.port}`;
   });
 
@@ -572,9 +577,10 @@ async function fetchRegistry(host: string, p: string, accept: string): Promise<F
 
 /**
  * Debian's distribution registry on 127.0.0.1 (a free port; retried on another when it loses
- * the port to someone else), storage in `work`/registry, stopped in the teardown. Returns the port.
+ * the port to someone else), storage in `work`/registry; each process started is added to
+ * `started` (the caller stops them). Returns the port.
  */
-async function startRegistry(work: string): Promise<number> {
+async function startRegistry(work: string, started: ChildProcess[]): Promise<number> {
   const dir = path.join(work, 'registry');
   mkdirSync(path.join(dir, 'data'), { recursive: true });
   const log = path.join(dir, 'registry.log');
@@ -603,7 +609,7 @@ async function startRegistry(work: string): Promise<number> {
       binds: [work],
       log,
     });
-    t.teardown(() => stopInRootfs(child));
+    started.push(child);
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline && child.exitCode === null) {
       try {
