@@ -58,11 +58,11 @@ fail() {
   failures=$((failures + 1))
 }
 
-# same_blobs A B: the same blob files, byte for byte.
+# same_blobs A B: the same blob files, byte for byte (-L: runfiles are symlinks).
 same_blobs() {
   local a="$1" b="$2" f
-  if [[ "$(cd "$a/blobs" && find . -type f | sort)" != "$(cd "$b/blobs" && find . -type f | sort)" ]]; then
-    echo "blob sets differ: $(diff <(cd "$a/blobs" && find . -type f | sort) <(cd "$b/blobs" && find . -type f | sort) | tr '\n' ' ')"
+  if [[ "$(cd "$a/blobs" && find -L . -type f | sort)" != "$(cd "$b/blobs" && find -L . -type f | sort)" ]]; then
+    echo "blob sets differ: $(diff <(cd "$a/blobs" && find -L . -type f | sort) <(cd "$b/blobs" && find -L . -type f | sort) | tr '\n' ' ')"
     return 1
   fi
   while read -r f; do
@@ -70,7 +70,7 @@ same_blobs() {
       echo "$f differs"
       return 1
     }
-  done < <(cd "$a/blobs" && find . -type f)
+  done < <(cd "$a/blobs" && find -L . -type f)
 }
 
 n=0
