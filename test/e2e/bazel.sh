@@ -12,6 +12,10 @@
 #   aquery        the BuildxBuild action carries no-remote + no-remote-exec, no absolute argument
 #   bazel run     `bazel run //:app2_args -- --output type=oci,dest=DIR,tar=false`, then
 #                 `ocikit verify DIR`
+#   release       `npm run release` into the work directory; a consumer workspace outside the
+#                 repository takes the module from that archive (archive_override, file:// URL):
+#                 build + verify test, the archive's bundle used; a checkout without dist/ fails
+#                 with the `npm ci && npm run build` instruction
 # Every Bazel test target counts once, every other check once. Last line:
 #   bazel: N passed, N failed
 # Builds dist/ocikit.mjs first when it is missing or older than src/ (OCIKIT_SKIP_BUILD=1: only
@@ -193,6 +197,55 @@ if [[ "$(cat "$work/run.rc" 2>/dev/null)" == 0 ]] && node dist/ocikit.mjs verify
 else
   tail -n 20 "$work/run.log" "$work/run-verify.log" 2>/dev/null
   fail "bazel run //:app2_args"
+fi
+
+# --- the release archive, consumed through archive_override ------------------------------------
+# `npm run release` writes the archive into the work directory; a consumer workspace outside the
+# repository (test/e2e/release-consumer + examples/hello, no node_modules, no npm) takes the
+# module from it with the archive_override snippet the release printed (file:// URL, integrity):
+# build, verify test, and @ocikit//:cli must be the archive's own dist/ocikit.mjs. Then the same
+# consumer with --override_module to a git checkout of this repository (no dist/): the build
+# must fail with the instruction to run `npm ci && npm run build`.
+echo "== release archive (archive_override)"
+rel="$work/release-consumer"
+if node scripts/release.mjs --out "$work/release" --json >"$work/release.json" 2>"$work/release-build.log" &&
+  cp -r test/e2e/release-consumer "$rel" && cp -r examples/hello "$rel/hello" &&
+  node -e 'process.stdout.write("\n" + JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).archiveOverride)' \
+    "$work/release.json" >>"$rel/MODULE.bazel"; then
+  pass "npm run release: $(node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${require("path").basename(r.archive)} ${r.integrity}`)' "$work/release.json")"
+else
+  tail -n 20 "$work/release-build.log"
+  fail "npm run release (the archive the consumer uses)"
+fi
+mkdir -p "$work/checkout" && git archive HEAD | tar -x -C "$work/checkout" || fail "git archive HEAD (a checkout without dist/)"
+# shellcheck disable=SC2016 # expanded by the inner shell
+release_inner='
+set -u
+root="$1"; work="$2"; rel="$3"
+B() { bazel --bazelrc="$root/scripts/e2e/bazelrc" --bazelrc="$work/stubs/stubs.bazelrc" --bazelrc="$work/extra.bazelrc" "$@"; }
+cd "$rel"
+B test //... --keep_going >"$work/release.log" 2>&1; echo "$?" >"$work/release.rc"
+B cquery @ocikit//:cli_bundle --output=files >"$work/release-cli.txt" 2>"$work/release-cli.log"; echo "$?" >"$work/release-cli.rc"
+B build //:app --override_module="ocikit=$work/checkout" >"$work/release-nodist.log" 2>&1; echo "$?" >"$work/release-nodist.rc"
+B shutdown >/dev/null 2>&1
+'
+if [[ -f "$rel/MODULE.bazel" ]]; then
+  "$e2e/in-rootfs.sh" forky --bind "$root" --bind "$work" -- bash -c "$release_inner" inner "$root" "$work" "$rel" \
+    >"$work/in-rootfs-release.log" 2>&1 || true
+  count_tests release "$work/release.log" "$work/release.rc"
+  if [[ "$(cat "$work/release-cli.rc" 2>/dev/null)" == 0 ]] && grep -Eqx 'external/ocikit[~+]/dist/ocikit.mjs' "$work/release-cli.txt"; then
+    pass "release: @ocikit//:cli is the archive's dist/ocikit.mjs"
+  else
+    cat "$work/release-cli.txt" "$work/release-cli.log" 2>/dev/null | tail -n 10
+    fail "release: @ocikit//:cli is not the archive's dist/ocikit.mjs"
+  fi
+  if [[ "$(cat "$work/release-nodist.rc" 2>/dev/null)" == 1 ]] &&
+    grep -q 'dist/ocikit.mjs is missing' "$work/release-nodist.log" && grep -q 'npm ci && npm run build' "$work/release-nodist.log"; then
+    pass "release: a checkout without dist/ fails with 'npm ci && npm run build'"
+  else
+    tail -n 20 "$work/release-nodist.log" 2>/dev/null
+    fail "release: a checkout without dist/ (exit $(cat "$work/release-nodist.rc" 2>/dev/null), no instruction)"
+  fi
 fi
 
 if ((failed > 0)); then
