@@ -34,7 +34,7 @@ import {
   startInRootfs,
   stopInRootfs,
 } from './helpers/rootfs.js';
-import { loadSuite, type SuiteDaemon } from './helpers/suite.js';
+import { withSuite, type SuiteDaemon } from './helpers/suite.js';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -57,23 +57,13 @@ interface Input {
   platforms: string[];
 }
 
-const loaded = loadSuite();
-if ('problem' in loaded) {
-  if (isCI())
-    t.fail(
-      `missing prerequisite "buildx daemon": ${loaded.problem}. CI=true: a missing prerequisite is a failure.`,
-    );
-  else t.plan(0, `missing prerequisite "buildx daemon": ${loaded.problem}`);
-} else {
+withSuite(t, (d) => {
   const missing = missingTools(TOOLS_SUITE, TOOLS);
-  if (missing.length > 0) {
-    const why = `missing prerequisite: ${missing.join(', ')} not in ${rootfsDir(TOOLS_SUITE)}/usr/bin (scripts/e2e/rootfs.sh installs them in the forky root filesystem)`;
-    if (isCI()) t.fail(`${why}. CI=true: a missing prerequisite is a failure.`);
-    else t.plan(0, why);
-  } else {
-    main(loaded);
-  }
-}
+  if (missing.length === 0) return main(d);
+  const why = `missing prerequisite: ${missing.join(', ')} not in ${rootfsDir(TOOLS_SUITE)}/usr/bin (scripts/e2e/rootfs.sh installs them in the forky root filesystem)`;
+  if (isCI()) t.fail(`${why}. CI=true: a missing prerequisite is a failure.`);
+  else t.plan(0, why);
+});
 
 /** The work directory: under OCIKIT_E2E_TMP (inside the rootfs it is part of its private /tmp). */
 function workDir(): string {
@@ -170,20 +160,14 @@ function main(d: SuiteDaemon): void {
     ]);
     build('amd64', 'linux/amd64', ['--provenance=false']);
     build('arm64', 'linux/arm64', ['--provenance=false']);
-    const merged = ocikit([
-      'index',
-      '--out',
-      'merged',
-      'amd64',
-      'arm64',
-      '--tag',
-      'merged',
-      '--annotation',
+    const annotations = [
       'org.opencontainers.image.source=https://example.com/interop',
-      '--annotation',
       'org.opencontainers.image.version=1.0',
-      '--annotation',
       'index-descriptor:org.example.layout-only=yes',
+    ];
+    const merged = ocikit([
+      ...'index --out merged --tag merged amd64 arm64'.split(' '),
+      ...annotations.flatMap((a) => ['--annotation', a]),
     ]);
     succeeded(t, merged, 'ocikit index');
 
