@@ -166,7 +166,7 @@ function main(d: SuiteDaemon): void {
       'index-descriptor:org.example.layout-only=yes',
     ];
     const merged = ocikit([
-      ...'index --out merged --tag merged amd64 arm64'.split(' '),
+      ...'index --out merged amd64 arm64 --tag merged'.split(' '),
       ...annotations.flatMap((a) => ['--annotation', a]),
     ]);
     succeeded(t, merged, 'ocikit index');
