@@ -6,6 +6,7 @@
  */
 import { hasArgFiles, targetOf, type Target } from './argfile.js';
 import { cacheDir, compileCached } from './code-cache.js';
+import { runHelperScript } from './helper.js';
 import type { Host } from './entry.js';
 import { VERSION } from './version.js';
 
@@ -55,13 +56,20 @@ function main(argv: string[]): void {
     // the CLI reports it
   }
   if (target?.kind !== 'helper') return cli(argv, host, target);
-  const { path, argv: rest } = target;
-  void import(url.pathToFileURL(path).href).then((m: { runHelper: Function }) => {
-    process.exitCode = m.runHelper(rest, {
-      cwd: process.cwd(),
-      stderr: (t: string) => process.stderr.write(t),
-    }) as number;
-  });
+  const io = {
+    stdout: (t: string) => void process.stdout.write(t),
+    stderr: (t: string) => void process.stderr.write(t),
+    stderrIsTTY: false,
+    cwd: process.cwd(),
+    env: process.env,
+  };
+  void runHelperScript(
+    target.path,
+    url.pathToFileURL(target.path).href,
+    target.argv,
+    io,
+    host.importModule,
+  ).then((code) => void (process.exitCode = code));
 }
 
 const argv = process.argv.slice(2);

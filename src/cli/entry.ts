@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { ErrorCode, OcikitError } from '../errors.js';
 import { abortOutputsSync, interruptOutputs } from '../output/outputs.js';
 import { ArgFileError, targetOf, type Target } from './argfile.js';
+import { runHelperScript } from './helper.js';
 import { processIo, type CliIo } from './io.js';
 import { run, signalExitCode } from './main.js';
 import { reportError } from './output.js';
@@ -19,10 +20,6 @@ export interface Host {
   self: string;
   /** `import()` of a file URL (this code is compiled as a script, which cannot import). */
   importModule: (url: string) => Promise<unknown>;
-}
-
-interface Helper {
-  runHelper: (argv: string[], io: { cwd: string; stderr: (t: string) => void }) => number;
 }
 
 /**
@@ -64,8 +61,8 @@ async function runTarget(
     );
   }
   if (target.kind === 'cli') return run(target.argv, io, options);
-  const helper = (await host.importModule(pathToFileURL(target.path).href)) as Helper;
-  return helper.runHelper(target.argv, { cwd: io.cwd, stderr: io.stderr });
+  const url = pathToFileURL(target.path).href;
+  return runHelperScript(target.path, url, target.argv, io, host.importModule, options.signal);
 }
 
 /**

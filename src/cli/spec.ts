@@ -78,6 +78,13 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
     default: false,
     describe: 'Reject spec deviations that are otherwise warnings',
   },
+  {
+    name: 'allow-unknown-platforms',
+    type: 'boolean',
+    default: false,
+    describe:
+      'Accept a --platform whose os, architecture or variant is not a known value (Go GOOS/GOARCH, OCI variants)',
+  },
 ];
 
 export const EPILOG = 'Exit codes: 0 ok, 1 failure, 2 usage error. Docs: README.md';

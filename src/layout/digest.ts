@@ -38,7 +38,6 @@ export function isHashable(algorithm: string): boolean {
  * @throws OcikitError `OCIKIT_DIGEST_INVALID`
  */
 export function parseDigest(value: unknown, where = 'digest'): Digest {
-  // Quoted only for the message: digests are parsed several times per blob.
   const fail = (why: string): never => {
     throw new OcikitError(
       ErrorCode.DigestInvalid,

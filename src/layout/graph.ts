@@ -101,8 +101,8 @@ export interface WalkOptions {
   /** Which kinds of node to read and expand (default: indexes and manifests). */
   expand?: (kind: ContentKind) => boolean;
   /**
-   * Record each node's contexts (tags, platforms; default true). A walk that reports nothing
-   * per node (the base check's fast path) skips them.
+   * Record each node's contexts (tags, platforms, attestation-ness) for reports (default
+   * true). A walk that only needs the nodes (the base check) skips that pass.
    */
   contexts?: boolean;
 }
