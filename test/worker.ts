@@ -69,6 +69,17 @@ t.test('singleplex: requests back to back, answered in order', async (t) => {
     'verbosity 10 (--worker_verbose) adds the worker line',
   );
   t.same(version, { exitCode: 0, output: '0.1.0\n', requestId: 0 });
+  // The rules' helper: stage in the worker's process, other commands as a child process.
+  writeFileSync(path.join(dir, 'a.txt'), 'A\n');
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify([['a.txt', 'sub/a.txt']]));
+  const staged = await w.request({
+    arguments: [HELPER, 'stage', '--out', 'staged', '--manifest', 'manifest.json'],
+  });
+  t.same(staged, { exitCode: 0, output: '', requestId: 0 });
+  t.equal(readFileSync(path.join(dir, 'staged/sub/a.txt'), 'utf8'), 'A\n');
+  const child = await w.request({ arguments: [HELPER, 'build', '--config', 'x'] });
+  t.equal(child.exitCode, 2);
+  t.match(child.output, /^ocikit: error OCIKIT_USAGE: build: --cli is required\n/);
   t.equal(await w.stop(), 0, 'the worker exits 0 when stdin ends');
   t.same(w.stray, [], 'stdout holds responses only');
 });
@@ -327,10 +338,11 @@ t.test('argument files: @FILE lines, the script first line', async (t) => {
   writeFileSync(path.join(dir, 'h2.params'), 'manifest.json\n');
   t.same(run('@h.params', '@h2.params'), { code: 0, stdout: '', stderr: '' });
   t.equal(readFileSync(path.join(dir, 'staged/x/a.txt'), 'utf8'), 'A\n');
+  // Its other commands run as a child process: the helper's own usage error, exit 2.
   writeFileSync(path.join(dir, 'h3.params'), `${HELPER}\nbuild\n`);
-  const notHere = run('@h3.params');
-  t.equal(notHere.code, 2, 'helper commands that drive docker do not run in the bundle');
-  t.match(notHere.stderr, /usage: helper.mjs stage\|config/);
+  const child = run('@h3.params');
+  t.equal(child.code, 2, 'a helper command that drives docker runs as its own process');
+  t.match(child.stderr, /^ocikit: error OCIKIT_USAGE: build: --cli is required\n/);
   const missing = run('@nope.params', '--json');
   t.equal(missing.code, 2);
   t.match(JSON.parse(missing.stdout), {
