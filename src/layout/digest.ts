@@ -38,6 +38,11 @@ export function isHashable(algorithm: string): boolean {
  * @throws OcikitError `OCIKIT_DIGEST_INVALID`
  */
 export function parseDigest(value: unknown, where = 'digest'): Digest {
+  // The common case first, without regular expressions: a digest is parsed several times per
+  // blob, and a 2,000-layer image has 6,000 of them.
+  if (typeof value === 'string' && value.length === 71 && value.startsWith('sha256:')) {
+    if (isLowerHex(value, 7)) return { value, algorithm: 'sha256', encoded: value.slice(7) };
+  }
   const fail = (why: string): never => {
     throw new OcikitError(
       ErrorCode.DigestInvalid,
@@ -59,6 +64,15 @@ export function parseDigest(value: unknown, where = 'digest'): Digest {
     return fail(`${algorithm} needs ${HASH_ALGORITHMS[algorithm]} lowercase hex characters`);
   }
   return { value, algorithm, encoded };
+}
+
+/** Whether `s` from index `from` on is lowercase hex (`[a-f0-9]*`). */
+function isLowerHex(s: string, from: number): boolean {
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
 }
 
 /** The path of a blob relative to the layout root, with forward slashes. */

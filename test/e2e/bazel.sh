@@ -11,7 +11,8 @@
 #                 a layout made by one action, pinned, built on with buildx, a second build chained
 #                 on the first, verify tests, the input tree artifact unchanged, portable outputs
 #   worker        the resolve, context and config actions ran in the reused ocikit worker
-#                 (execution log, --worker_verbose); buildx_build as a linux-sandbox process
+#                 (execution log, --worker_verbose); buildx_build as a linux-sandbox process;
+#                 aquery: the worker requirements, gone with --@ocikit//:worker=false
 #   aquery        the BuildxBuild action carries no-remote + no-remote-exec, no absolute argument
 #   bazel run     `bazel run //:app2_args -- --output type=oci,dest=DIR,tar=false`, then
 #                 `ocikit verify DIR`
@@ -149,6 +150,8 @@ B shutdown >/dev/null 2>&1
 cd "$root/e2e"
 B test //... --keep_going --spawn_strategy=worker,linux-sandbox --worker_verbose --execution_log_json_file="$work/e2e-exec.json" >"$work/e2e.log" 2>&1; echo "$?" >"$work/e2e.rc"
 B aquery "mnemonic(BuildxBuild, //:app)" --output=jsonproto >"$work/aquery.json" 2>"$work/aquery.log"; echo "$?" >"$work/aquery.rc"
+B aquery "mnemonic(OciLayoutResolve, //:base)" --output=jsonproto >"$work/aquery-worker.json" 2>"$work/aquery-worker.log"; echo "$?" >"$work/aquery-worker.rc"
+B aquery "mnemonic(OciLayoutResolve, //:base)" --@ocikit//:worker=false --output=jsonproto >"$work/aquery-noworker.json" 2>>"$work/aquery-worker.log"; echo "$?" >>"$work/aquery-worker.rc"
 B run //:app2_args -- --output "type=oci,dest=$work/run-out,tar=false" >"$work/run.log" 2>&1; echo "$?" >"$work/run.rc"
 B aquery "mnemonic(\"OciLayout(Index|Pack|Unpack|LoadArchive)\", //...)" --output=jsonproto >"$work/aquery-new.json" 2>"$work/aquery-new.log"; echo "$?" >"$work/aquery-new.rc"
 B run //:app2_dev -- --output "type=oci,dest=$work/run-dev-out,tar=false" >"$work/run-dev.log" 2>&1; echo "$?" >"$work/run-dev.rc"
@@ -259,6 +262,26 @@ if node -e '
 else
   cat "$work/worker-check.log"
   fail "persistent worker: resolve, index, pack, unpack, context and config actions in the reused worker"
+fi
+
+# The worker's execution requirements, and --@ocikit//:worker=false taking them away.
+# shellcheck disable=SC2016 # JavaScript, not shell
+if [[ "$(tr -d '\n' <"$work/aquery-worker.rc" 2>/dev/null)" == 00 ]] && node -e '
+  const info = (f) => {
+    const a = (JSON.parse(require("fs").readFileSync(f, "utf8")).actions || []).filter((x) => x.mnemonic === "OciLayoutResolve");
+    if (a.length !== 1) throw new Error(`${f}: ${a.length} OciLayoutResolve actions`);
+    return Object.fromEntries((a[0].executionInfo || []).map((e) => [e.key, e.value]));
+  };
+  const on = info(process.argv[1]);
+  const want = { "supports-workers": "1", "supports-multiplex-workers": "1", "requires-worker-protocol": "json", "worker-key-mnemonic": "Ocikit" };
+  for (const [k, v] of Object.entries(want)) if (on[k] !== v) throw new Error(`no ${k}=${v}: ${JSON.stringify(on)}`);
+  const off = info(process.argv[2]);
+  if (Object.keys(off).some((k) => k.includes("worker"))) throw new Error(`--@ocikit//:worker=false left ${JSON.stringify(off)}`);
+' "$work/aquery-worker.json" "$work/aquery-noworker.json" 2>"$work/aquery-worker-check.log"; then
+  pass "aquery: OciLayoutResolve carries the worker requirements; --@ocikit//:worker=false removes them"
+else
+  cat "$work/aquery-worker.log" "$work/aquery-worker-check.log" 2>/dev/null | tail -n 10
+  fail "aquery: the worker's execution requirements"
 fi
 
 # `bazel run` for a person: a real build, written where the flags after -- say.
