@@ -77,10 +77,10 @@ const bootstrap = await build({
   },
   banner: { js: '#!/usr/bin/env node' },
 });
-writeFileSync(
-  tmp,
-  `${bootstrap.outputFiles[0].text}${CLI_MARK}${code.replaceAll('*/', '*\\/')}\n*/\n`,
-);
+const bundle = `${bootstrap.outputFiles[0].text}${CLI_MARK}${code.replaceAll('*/', '*\\/')}\n*/\n`;
+// The bootstrap reads the CLI back as latin1: the bundle must be ASCII (esbuild escapes the rest).
+if (!/^[\x00-\x7f]*$/.test(bundle)) throw new Error('the bundle is not ASCII');
+writeFileSync(tmp, bundle);
 chmodSync(tmp, 0o755);
 renameSync(tmp, out);
 const show = (p) => (p.startsWith(`${root}/`) ? path.relative(root, p) : p);

@@ -23,9 +23,12 @@ const fs = process.getBuiltinModule('node:fs');
  * ends this file (scripts/build.mjs wrote every `*\/` in it with a backslash).
  */
 function cliCode(self: string): string {
-  const text = fs.readFileSync(self, 'utf8');
-  const start = text.lastIndexOf('\n/*OCIKIT-CLI\n') + '\n/*OCIKIT-CLI\n'.length;
-  return text.slice(start, text.lastIndexOf('\n*/')).replaceAll('*\\/', '*/');
+  // Bytes, decoded as latin1 (the bundle is ASCII: scripts/build.mjs checks), which is cheaper
+  // than UTF-8 for 300 KB.
+  const bytes = fs.readFileSync(self);
+  const mark = '\n/*OCIKIT-CLI\n';
+  const start = bytes.lastIndexOf(mark) + mark.length;
+  return bytes.toString('latin1', start, bytes.lastIndexOf('\n*/')).replaceAll('*\\/', '*/');
 }
 
 function cli(argv: string[], host: Host, target?: Target): void {
