@@ -69,6 +69,7 @@ for round in 1 2 3; do
 done
 B shutdown >/dev/null 2>&1
 '
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 flock /tmp/ocikit-e2e.lock "$root/scripts/e2e/in-rootfs.sh" forky --bind "$root" --bind "$work" -- \
   bash -c "$inner" inner "$root" "$work" >"$work/in-rootfs.log" 2>&1 || {
   cat "$work/in-rootfs.log"
@@ -77,6 +78,7 @@ flock /tmp/ocikit-e2e.lock "$root/scripts/e2e/in-rootfs.sh" forky --bind "$root"
 }
 
 failed=0
+echo "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 w_ms="$(awk '$1 == "worker" {print $3}' "$work/times" | median)"
 s_ms="$(awk '$1 == "sandbox" {print $3}' "$work/times" | median)"
@@ -86,7 +88,7 @@ for round in 1 2 3; do
   created="$(grep -c 'Created new .*Ocikit.*worker' "$log" || true)"
   requests="$(grep -c 'ocikit worker: pid' "$log" || true)"
   pids="$(grep -o 'ocikit worker: pid [0-9]*' "$log" | sort -u | wc -l)"
-  echo "worker round $round: $created worker process(es) created by Bazel, $pids answered $requests requests"
+  echo "worker round $round: Bazel created $created Ocikit worker(s) (multiplex proxies share a process); $pids process(es) answered $requests requests"
   if [[ "$requests" -lt "$n" ]] || [[ "$pids" -lt 1 ]] || [[ "$pids" -ge "$requests" ]]; then
     echo "FAIL  the worker was not reused in round $round" >&2
     failed=1
