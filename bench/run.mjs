@@ -365,7 +365,7 @@ function verify(layoutDir) {
   const r = { ...a, ...b };
   const sha = r['sha256sum blobs/sha256/*'].median;
   say(
-    `## 2. Verify throughput (${files} blobs, ${(bytes / 2 ** 20).toFixed(1)} MiB; warm page cache:` +
+    `## 3. Verify throughput (${files} blobs, ${(bytes / 2 ** 20).toFixed(1)} MiB; warm page cache:` +
       ' one warm-up run each, then medians)',
   );
   say(
@@ -488,7 +488,7 @@ function engine() {
   if (digests.size !== 1) throw new Error(`hash engines disagree: ${[...digests].join(', ')}`);
 
   const base = rows['node:crypto, one update of 256 MiB'];
-  say('## 3. Hash engine (in memory, 256 MiB, one thread, median)');
+  say('## 4. Hash engine (in memory, 256 MiB, one thread, median)');
   say();
   say(
     table(
