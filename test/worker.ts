@@ -199,6 +199,47 @@ t.test('cancel: the request stops, answers wasCancelled, leaves nothing', async 
   t.same(w.stray, []);
 });
 
+t.test(
+  'when Bazel goes away (stdin ends, stdout breaks), the worker stops and cleans up',
+  async (t) => {
+    const dir = t.testdir({ app: { Dockerfile: 'FROM base\n' }, tmp: {} });
+    standardLayout(path.join(dir, 'layout'));
+    const w = new WorkerProcess(dir, { FAKE_MODE: 'hang', TMPDIR: path.join(dir, 'tmp') });
+    w.send({
+      arguments: cli(
+        'build',
+        '--docker',
+        FAKE_DOCKER,
+        '--buildx-version',
+        '0.13.1',
+        '--no-preflight',
+        '--split-platforms',
+        'never',
+        '--progress',
+        'quiet',
+        '--build-context',
+        'base=layout:multi',
+        '--out',
+        'result',
+        'app',
+      ),
+      requestId: 3,
+    });
+    // The request is under way once its scratch directory exists.
+    for (let i = 0; i < 200 && readdirSync(path.join(dir, 'tmp')).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    w.child.stdout.destroy();
+    const exited = new Promise<number | null>((r) => w.child.on('exit', (code) => r(code)));
+    w.child.stdin.end();
+    const timer = setTimeout(() => w.child.kill('SIGKILL'), 10_000);
+    const code = await exited;
+    clearTimeout(timer);
+    t.not(code, null, 'exited by itself (not killed after 10 s)');
+    t.same(readdirSync(path.join(dir, 'tmp')), [], 'the running request left no scratch directory');
+    t.notOk(existsSync(path.join(dir, 'result')), 'and no output');
+  },
+);
+
 t.test('bad requests are answered, and the worker goes on', async (t) => {
   const dir = t.testdir({ 'other.mjs': 'export {};\n' });
   standardLayout(path.join(dir, 'layout'));

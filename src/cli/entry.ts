@@ -68,12 +68,22 @@ async function runTarget(
 /**
  * The persistent worker. stdout carries only responses: whatever else would write there goes
  * to stderr (Bazel's worker log). SIGINT/SIGTERM/SIGHUP remove what running requests wrote,
- * then the process exits as signalled. A failure nobody awaited is logged; the worker goes on.
+ * then the process exits as signalled; so does a broken stdout or stderr (Bazel is gone: no
+ * one reads the responses). A failure nobody awaited is logged; the worker goes on.
  */
 async function worker(host: Host): Promise<void> {
+  const stop = (code: number): never => {
+    interruptOutputs('SIGTERM');
+    abortOutputsSync();
+    process.exit(code);
+  };
   const protocolWrite = process.stdout.write.bind(process.stdout);
   process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
-  const log = (t: string): void => void process.stderr.write(t);
+  process.stdout.on('error', () => stop(1));
+  process.stderr.on('error', () => stop(1));
+  const log = (t: string): void => {
+    if (!process.stderr.destroyed) process.stderr.write(t);
+  };
   process.on('uncaughtException', (e) => log(`ocikit worker: uncaught ${e.stack ?? e}\n`));
   process.on('unhandledRejection', (e) =>
     log(`ocikit worker: unhandled rejection ${(e as Error)?.stack ?? e}\n`),
@@ -107,5 +117,6 @@ async function worker(host: Host): Promise<void> {
         { signal: ctx.signal, request: true },
       ),
   });
+  // stdin ended: once the last responses are out (or cannot be written), exit.
   protocolWrite('', () => process.exit(0));
 }

@@ -9,7 +9,8 @@
  * on stdout and stderr, in order), `requestId`, and `wasCancelled` for a request it
  * cancelled. Requests run concurrently, each in its own directory with its own streams,
  * environment copy and output set; nothing of one is left for the next. A request that cannot
- * be read is answered with exit code 1 and the reason; the worker keeps serving.
+ * be read is answered with exit code 1 and the reason; the worker keeps serving. When stdin
+ * ends, running requests get {@link DRAIN_MS} to finish, then they are cancelled.
  */
 import path from 'node:path';
 import { ErrorCode } from '../errors.js';
@@ -52,7 +53,12 @@ export interface WorkerOptions {
   cwd: string;
   /** Runs one request's arguments; returns its exit code. May throw (a bug): exit code 1. */
   run: (argv: string[], ctx: RequestContext) => Promise<number>;
+  /** Default {@link DRAIN_MS}. */
+  drainMs?: number;
 }
+
+/** How long requests may still run once stdin has ended, before they are cancelled. */
+export const DRAIN_MS = 3000;
 
 /** Requests larger than this are refused (Bazel's are a few KiB: argument lines only). */
 export const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
@@ -63,6 +69,7 @@ export async function serveWorker(options: WorkerOptions): Promise<void> {
   // Singleplex requests (requestId 0) run one after the other, in the order they came.
   let singleplex: Promise<void> = Promise.resolve();
   let served = 0;
+  let draining = false;
   const answer = (r: WorkResponse): void => {
     options.respond(`${JSON.stringify(r)}\n`);
   };
@@ -109,6 +116,7 @@ export async function serveWorker(options: WorkerOptions): Promise<void> {
   };
   const start = (request: WorkRequest): { done: Promise<void> } => {
     const controller = new AbortController();
+    if (draining) controller.abort();
     const n = ++served;
     const done = execute(request, controller.signal, n).then((r) => {
       inFlight.delete(request.requestId);
@@ -149,8 +157,15 @@ export async function serveWorker(options: WorkerOptions): Promise<void> {
   const splitter = new RequestSplitter(handle, (why) => refuse(0, why));
   for await (const chunk of options.input) splitter.push(chunk.toString());
   splitter.end();
+  // No more requests can come. Those running get DRAIN_MS to finish and be answered; then they
+  // are cancelled (Bazel has gone away, or a script piped its requests and closed the pipe).
+  const timer = setTimeout(() => {
+    draining = true;
+    for (const r of inFlight.values()) r.controller.abort();
+  }, options.drainMs ?? DRAIN_MS);
   await singleplex;
   await Promise.all([...inFlight.values()].map((r) => r.done));
+  clearTimeout(timer);
 }
 
 function clip(text: string): string {
