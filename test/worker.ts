@@ -27,6 +27,29 @@ const FAKE_DOCKER = path.join(ROOT, 'test/fixtures/fake-docker.mjs');
 /** A request's arguments as run_node writes them: the script first (the bundle's own path). */
 const cli = (...args: string[]): string[] => [BUNDLE, ...args];
 
+/**
+ * A build whose fake docker never ends (the worker runs with FAKE_MODE=hang): on `layout:multi`,
+ * into `result`, from the context directory `app`.
+ */
+const hangingBuild = (app: string): string[] =>
+  cli(
+    'build',
+    '--docker',
+    FAKE_DOCKER,
+    '--buildx-version',
+    '0.13.1',
+    '--no-preflight',
+    '--split-platforms',
+    'never',
+    '--progress',
+    'quiet',
+    '--build-context',
+    'base=layout:multi',
+    '--out',
+    'result',
+    app,
+  );
+
 /** Every name under `dir`, recursively (relative paths), for "nothing else was written". */
 function tree(dir: string): string[] {
   const out: string[] = [];
@@ -158,24 +181,7 @@ t.test('cancel: the request stops, answers wasCancelled, leaves nothing', async 
   standardLayout(path.join(dir, 'layout'));
   const w = new WorkerProcess(dir, { FAKE_MODE: 'hang', TMPDIR: path.join(dir, 'tmp') });
   t.teardown(() => w.stop());
-  const build = cli(
-    'build',
-    '--docker',
-    FAKE_DOCKER,
-    '--buildx-version',
-    '0.13.1',
-    '--no-preflight',
-    '--split-platforms',
-    'never',
-    '--progress',
-    'quiet',
-    '--build-context',
-    'base=layout:multi',
-    '--out',
-    'result',
-    '../app',
-  );
-  w.send({ arguments: build, requestId: 7, sandboxDir: 'sandbox' });
+  w.send({ arguments: hangingBuild('../app'), requestId: 7, sandboxDir: 'sandbox' });
   w.send({ arguments: cli('resolve', 'layout', '--tag', 'single'), requestId: 8 });
   const [first] = await w.take(1);
   t.equal(first?.requestId, 8, 'other requests go on while one hangs');
@@ -205,26 +211,7 @@ t.test(
     const dir = t.testdir({ app: { Dockerfile: 'FROM base\n' }, tmp: {} });
     standardLayout(path.join(dir, 'layout'));
     const w = new WorkerProcess(dir, { FAKE_MODE: 'hang', TMPDIR: path.join(dir, 'tmp') });
-    w.send({
-      arguments: cli(
-        'build',
-        '--docker',
-        FAKE_DOCKER,
-        '--buildx-version',
-        '0.13.1',
-        '--no-preflight',
-        '--split-platforms',
-        'never',
-        '--progress',
-        'quiet',
-        '--build-context',
-        'base=layout:multi',
-        '--out',
-        'result',
-        'app',
-      ),
-      requestId: 3,
-    });
+    w.send({ arguments: hangingBuild('app'), requestId: 3 });
     // The request is under way once its scratch directory exists.
     for (let i = 0; i < 200 && readdirSync(path.join(dir, 'tmp')).length === 0; i++)
       await new Promise((r) => setTimeout(r, 25));
