@@ -4,14 +4,14 @@
  * is one symlink to the input's `blobs` directory. Measured here: one symlink for `blobs/`
  * ~22 ms whatever the size, hardlinks ~26–55 ms per 2,000 files, one symlink per blob ~1.7 s.
  */
-import { promises as fsp } from 'node:fs';
+import { mkdirSync, promises as fsp, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { Layout } from '../layout/layout.js';
 import { Annotation, MediaType } from '../layout/media-types.js';
 import type { Descriptor } from '../layout/schema.js';
 import { canonicalJson } from '../layout/json.js';
 import { fsError } from '../errors.js';
-import { writeFileIn } from '../output/write.js';
+import { writeFileInSync } from '../output/write.js';
 
 /** How the blobs of a thin copy reach the input's bytes. */
 export type LinkKind = 'blobs-dir-symlink';
@@ -43,20 +43,21 @@ export async function writeThinCopy(
     throw fsError(e, { path: blobsDir, side: 'input', what: 'find the blobs of the layout' });
   });
   try {
-    return await write(target, descriptor, tag, sourceTag, blobs);
+    return write(target, descriptor, tag, sourceTag, blobs);
   } catch (e) {
     throw fsError(e, { path: target, side: 'output', what: 'write the thin copy' });
   }
 }
 
-async function write(
+/** Synchronous: a few small files, where thread-pool round trips would cost more than the writes. */
+function write(
   target: string,
   descriptor: Descriptor,
   tag: string,
   sourceTag: string,
   blobs: string,
-): Promise<ThinCopy> {
-  await fsp.mkdir(target);
+): ThinCopy {
+  mkdirSync(target);
   const entry: Descriptor = {
     mediaType: descriptor.mediaType,
     digest: descriptor.digest,
@@ -68,15 +69,15 @@ async function write(
     },
   };
   if (descriptor.platform !== undefined) entry.platform = descriptor.platform;
-  await writeFileIn(target, 'oci-layout', canonicalJson({ imageLayoutVersion: '1.0.0' }));
-  await writeFileIn(
+  writeFileInSync(target, 'oci-layout', canonicalJson({ imageLayoutVersion: '1.0.0' }));
+  writeFileInSync(
     target,
     'index.json',
     canonicalJson({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [entry] }),
   );
-  await fsp.symlink(blobs, path.join(target, 'blobs'));
-  await fsp.mkdir(path.join(target, 'ingest'));
-  await writeFileIn(target, 'index.json.lock', '');
+  symlinkSync(blobs, path.join(target, 'blobs'));
+  mkdirSync(path.join(target, 'ingest'));
+  writeFileInSync(target, 'index.json.lock', '');
   return {
     link: 'blobs-dir-symlink',
     written: ['blobs', 'index.json', 'index.json.lock', 'ingest/', 'oci-layout'],

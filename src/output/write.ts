@@ -1,5 +1,5 @@
 /** Writing inside a pending output directory. */
-import { promises as fsp } from 'node:fs';
+import { mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** Write a new file `rel` inside the pending directory `dir` (parents created, never replacing). */
@@ -11,4 +11,14 @@ export async function writeFileIn(
   const file = path.join(dir, rel);
   await fsp.mkdir(path.dirname(file), { recursive: true });
   await fsp.writeFile(file, content, { flag: 'wx' });
+}
+
+/**
+ * {@link writeFileIn} with synchronous calls, for the few small files of a thin copy: a
+ * thread-pool round trip per call costs more than the write.
+ */
+export function writeFileInSync(dir: string, rel: string, content: string | Uint8Array): void {
+  const file = path.join(dir, rel);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, content, { flag: 'wx' });
 }
