@@ -3,7 +3,7 @@
  * guard. Paths are compared after the kernel would resolve them (symlinks and `..` taken in
  * order, as open(2) does), also when the path does not exist yet.
  */
-import { promises as fsp } from 'node:fs';
+import { readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 
 /** As many symlinks as Linux follows in one path lookup (ELOOP beyond). */
@@ -22,14 +22,21 @@ export async function canonicalPath(p: string, cwd: string, hops = 0): Promise<s
   for (let n = parts.length; n > 1; n--) {
     const prefix = parts.slice(0, n).join('/') || '/';
     const rest = parts.slice(n).filter((s) => s !== '');
+    // Synchronous calls (the native realpath(3)): a few per output or input, where the thread
+    // pool would be started for them (~2 ms of a cold start).
     try {
-      const real = await fsp.realpath(prefix);
+      const real = realpathSync.native(prefix);
       return path.resolve(real, ...rest);
     } catch {
       // missing (or unreadable): try a shorter prefix, unless it is a dangling symlink
     }
     if (hops >= MAX_SYMLINKS) continue;
-    const target = await fsp.readlink(prefix).catch(() => undefined);
+    let target: string | undefined;
+    try {
+      target = readlinkSync(prefix);
+    } catch {
+      target = undefined;
+    }
     if (target === undefined) continue;
     const from = path.isAbsolute(target)
       ? target
