@@ -26,10 +26,10 @@ for (const dir of layouts) {
 const jobs = [...blobs.values()];
 const to = (j) => path.join(out, 'blobs', 'sha256', j.hex);
 mkdirSync(path.join(out, 'blobs', 'sha256'), { recursive: true });
-const { settledPool } = await lib('pool.js');
+const { settledPool } = await lib('ops/pool.js');
 
 if (strategy === 'copy-then-hash') {
-  const { hashFiles } = await lib('hash.js');
+  const { hashFiles } = await lib('layout/hash.js');
   await settledPool(jobs, 8, (j) =>
     fsp.copyFile(j.from, to(j), fsc.COPYFILE_FICLONE | fsc.COPYFILE_EXCL),
   );
