@@ -8,7 +8,7 @@
 //                                           buildx config (and argv) with every oci-layout
 //                                           context pinned by the digest its resolve JSON holds
 //   build --cli CLI --config FILE --out DIR [--docker D] [--buildx-version V] [--progress P]
-//         [--report FILE]
+//         [--report FILE] [--tlscacert F --tlscert F --tlskey F]
 //                                           `ocikit build` with the build context copied out of
 //                                           the sandbox's symlinks; --report: the portable part
 //                                           of its --json result
@@ -279,6 +279,9 @@ function build(argv) {
     'progress',
     'report',
     'split-platforms',
+    'tlscacert',
+    'tlscert',
+    'tlskey',
   ]);
   const cli = path.resolve(one(opts, 'cli'));
   const cwd = process.cwd();
@@ -300,7 +303,16 @@ function build(argv) {
       'always',
       '--json',
     ];
-    for (const name of ['docker', 'buildx-version', 'progress', 'split-platforms']) {
+    // TLS material of a tcp:// DOCKER_HOST: ocikit build links it into its private scratch.
+    for (const name of [
+      'docker',
+      'buildx-version',
+      'progress',
+      'split-platforms',
+      'tlscacert',
+      'tlscert',
+      'tlskey',
+    ]) {
       const v = one(opts, name, false);
       if (v !== undefined && v !== '') args.push(`--${name}`, v);
     }
