@@ -220,6 +220,49 @@ t.test('bad TLS files: coded errors naming the flag, never the content', async (
   }
 });
 
+t.test('an unreachable tcp daemon: OCIKIT_BUILDER_UNREACHABLE with a hint by cause', async (t) => {
+  const s = setup(t);
+  const host = ['--docker-host', 'tcp://127.0.0.1:45527'];
+  const cases: [string, string[], RegExp, RegExp][] = [
+    [
+      'tls-http',
+      host,
+      /Client sent an HTTP request to an HTTPS server/,
+      /--tlscacert, --tlscert, --tlskey/,
+    ],
+    [
+      'tls-unknown-ca',
+      [...host, ...tlsFlags(s.tls)],
+      /x509: certificate signed by unknown authority/,
+      /not signed by the --tlscacert CA/,
+    ],
+    [
+      'tls-client-refused',
+      [...host, ...tlsFlags(s.tls)],
+      /remote error: tls: unknown certificate authority/,
+      /refused the client certificate/,
+    ],
+    [
+      'down-exit-0',
+      host,
+      /Cannot connect to the Docker daemon at tcp:\/\/127.0.0.1:45527/,
+      /Start the docker daemon/,
+    ],
+  ];
+  for (const [mode, extra, message, hint] of cases) {
+    const r = await s.run(extra, { FAKE_MODE: mode });
+    t.equal(r.code, 1, `${mode}: exit 1`);
+    t.match(
+      r.stderr,
+      /ocikit: error OCIKIT_BUILDER_UNREACHABLE: the builder cannot be reached: /,
+      mode,
+    );
+    t.match(r.stderr, message, `${mode}: docker's words`);
+    t.match(r.stderr, new RegExp(`hint: .*${hint.source}`), `${mode}: hint`);
+    t.same(readdirSync(path.join(s.root, 'tmp')), [], `${mode}: nothing left in temp`);
+  }
+});
+
 t.test('--out onto a TLS file is refused by the output guard', async (t) => {
   const s = setup(t);
   const r = await cli(

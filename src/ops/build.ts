@@ -24,7 +24,7 @@ import {
   inspectBuilder,
   type BuilderInfo,
 } from '../buildx/builder.js';
-import { preflight, spawnRunner, type Runner } from '../buildx/preflight.js';
+import { builderUnreachable, preflight, spawnRunner, type Runner } from '../buildx/preflight.js';
 import {
   checkEndpoint,
   endpointEnv,
@@ -150,16 +150,13 @@ function failure(
     });
   }
   if (
-    /Cannot connect to the Docker daemon|connection refused|dial unix .*: connect: (no such file|permission denied)|error during connect/i.test(
+    /Cannot connect to the Docker daemon|connection refused|dial unix .*: connect: (no such file|permission denied)|error during connect|Client sent an HTTP request to an HTTPS server|remote error: tls:|x509:/i.test(
       all,
     )
   ) {
-    return new OcikitError(
-      ErrorCode.BuilderUnreachable,
-      `the builder cannot be reached: ${tail(stream.errorLines().length > 0 ? stream.errorLines() : stream.text, 1).join('')}`,
-      {
-        hint: 'Start the docker daemon, or point DOCKER_HOST / the docker context at a running one.',
-      },
+    return builderUnreachable(
+      'the builder cannot be reached',
+      tail(stream.errorLines().length > 0 ? stream.errorLines() : stream.text, 1).join(''),
     );
   }
   if (
