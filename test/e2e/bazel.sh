@@ -144,7 +144,7 @@ if "$e2e/in-rootfs.sh" forky --bind "$work" --ro-bind "$e2e" -- bash "$e2e/tls-c
     # The TLS daemon over TCP, as a person would reach it (also checks the certificates).
     tls_docker=(env DOCKER_CONFIG="$tls_state/docker-config" DOCKER_HOST="tcp://127.0.0.1:$port"
       DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH="$tcp_dir" "$tls_state/bin/docker")
-    if history_before="$("${tls_docker[@]}" buildx history ls --format '{{.Ref}}' 2>"$work/tls-history.log" | wc -l)"; then
+    if history_before="$("${tls_docker[@]}" buildx history ls 2>"$work/tls-history.log" | tail -n +2 | wc -l)"; then
       echo "== started a forky dockerd on tcp://127.0.0.1:$port with --tlsverify ($history_before builds in its history)"
     else
       cat "$work/tls-history.log"
@@ -282,7 +282,7 @@ if [[ -n "$tcp_dir" ]]; then
     cat "$work/remote-aquery.log" "$work/remote-aquery-check.log" 2>/dev/null | tail -n 10
     fail "aquery: //remote:app BuildxBuild execution requirements"
   fi
-  history_after="$("${tls_docker[@]}" buildx history ls --format '{{.Ref}}' 2>>"$work/tls-history.log" | wc -l)"
+  history_after="$("${tls_docker[@]}" buildx history ls 2>>"$work/tls-history.log" | tail -n +2 | wc -l)"
   if ((history_after >= history_before + 2)); then
     pass "remote: the TLS daemon's build history grew by $((history_after - history_before)) (//remote:app, //remote:app2)"
   else
