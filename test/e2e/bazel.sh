@@ -249,10 +249,10 @@ fi
 if [[ -n "$tcp_dir" ]]; then
   count_tests remote "$work/remote.log" "$work/remote.rc"
   # Under the block, the only failure is the unix-socket control, unreachable.
-  if [[ "$(cat "$work/remote-build.rc" 2>/dev/null)" == 1 ]] &&
-    grep -q 'OCIKIT_BUILDER_UNREACHABLE' "$work/remote-build.log" &&
-    [[ "$(grep -cE '^ERROR: .*(Building|building|failed)' "$work/remote-build.log")" -ge 1 ]] &&
-    ! grep -E '^ERROR: ' "$work/remote-build.log" | grep -v -e 'socket_control' -e 'build did NOT complete successfully' -q; then
+  other_errors="$(grep -E '^ERROR: ' "$work/remote-build.log" | grep -v -e '//remote:socket_control' -e 'Build did NOT complete successfully')"
+  if [[ "$(cat "$work/remote-build.rc" 2>/dev/null)" == 1 && -z "$other_errors" ]] &&
+    grep -qE '^ERROR: .*//remote:socket_control.* failed' "$work/remote-build.log" &&
+    grep -q 'OCIKIT_BUILDER_UNREACHABLE' "$work/remote-build.log"; then
     pass "remote: //remote:app2 built with the unix sockets blocked; the unix-socket control failed (OCIKIT_BUILDER_UNREACHABLE)"
   else
     grep -E '^(ERROR|INFO: Build)' "$work/remote-build.log" | head -n 10
