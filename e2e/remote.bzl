@@ -3,7 +3,7 @@
 test/e2e/bazel.sh starts a second dockerd on tcp://127.0.0.1:PORT with --tlsverify (a CA, a
 server certificate for IP:127.0.0.1 and a client certificate, all made by openssl in the test)
 and passes `--repo_env=OCIKIT_E2E_TCP_BUILDER=DIR`, DIR holding `host` (the DOCKER_HOST) and the
-client's `ca.pem`, `cert.pem`, `key.pem`. The repository links those files (the actions read
+client's `ca.pem`, `cert.pem`, `key.pem`. The repository copies those files (the actions read
 them as inputs) and writes `host.bzl` with `DOCKER_HOST`. Without the variable its files are
 made by a genrule that fails saying so: the targets that use them are `manual`.
 """
@@ -15,8 +15,11 @@ def _tcp_builder_repo_impl(rctx):
     d = rctx.os.environ.get(_ENV, "")
     if d:
         host = rctx.read(d + "/host").strip()
+
+        # Copied, not linked: DIR is under /tmp, which sandboxed actions do not see (Bazel 7
+        # gives each a private /tmp).
         for f in _FILES:
-            rctx.symlink(d + "/" + f, f)
+            rctx.file(f, rctx.read(d + "/" + f), executable = False)
         build = "exports_files(%r)\n" % _FILES
     else:
         host = "tcp://ocikit-e2e-tcp-builder.invalid:2376"
@@ -31,7 +34,7 @@ def _tcp_builder_repo_impl(rctx):
 
 tcp_builder_repo = repository_rule(
     implementation = _tcp_builder_repo_impl,
-    doc = "Links the client TLS files and the host of the TLS builder test/e2e/bazel.sh started.",
+    doc = "Copies the client TLS files and the host of the TLS builder test/e2e/bazel.sh started.",
     environ = [_ENV],
     local = True,
 )
