@@ -263,17 +263,29 @@ if [[ -n "$trixie_run" ]]; then
 fi
 
 # Execution requirements are not visible to Starlark (Bazel 7): read them from aquery.
+# buildx_action_ok NAME JS: the one BuildxBuild action of $work/NAME.json (aquery jsonproto,
+# exit status in NAME.rc) has no absolute argument and passes JS, which sees `info` (execution
+# requirements), `env` and `args` and throws on a problem; messages in NAME-check.log.
+buildx_action_ok() {
+  [[ "$(cat "$work/$1.rc" 2>/dev/null)" == 0 ]] || return 1
+  # shellcheck disable=SC2016 # JavaScript, not shell
+  node -e '
+    const q = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const a = (q.actions || []).filter((x) => x.mnemonic === "BuildxBuild");
+    if (a.length !== 1) throw new Error(`${a.length} BuildxBuild actions`);
+    const info = Object.fromEntries((a[0].executionInfo || []).map((e) => [e.key, e.value]));
+    const env = Object.fromEntries((a[0].environmentVariables || []).map((e) => [e.key, e.value]));
+    const args = a[0].arguments;
+    const abs = args.filter((x) => x.startsWith("/"));
+    if (abs.length > 0) throw new Error(`absolute arguments: ${abs}`);
+    new Function("info", "env", "args", process.argv[2])(info, env, args);
+  ' "$work/$1.json" "$2" 2>"$work/$1-check.log"
+}
 # shellcheck disable=SC2016 # JavaScript, not shell
-if [[ "$(cat "$work/aquery.rc" 2>/dev/null)" == 0 ]] && node -e '
-  const q = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  const a = (q.actions || []).filter((x) => x.mnemonic === "BuildxBuild");
-  if (a.length !== 1) throw new Error(`${a.length} BuildxBuild actions`);
-  const info = Object.fromEntries((a[0].executionInfo || []).map((e) => [e.key, e.value]));
+if buildx_action_ok aquery '
   for (const k of ["no-remote", "no-remote-exec"]) if (info[k] !== "1") throw new Error(`no ${k}: ${JSON.stringify(info)}`);
   for (const k of ["no-sandbox", "local"]) if (k in info) throw new Error(`${k} set`);
-  const abs = a[0].arguments.filter((x) => x.startsWith("/"));
-  if (abs.length > 0) throw new Error(`absolute arguments: ${abs}`);
-' "$work/aquery.json" 2>"$work/aquery-check.log"; then
+'; then
   pass "aquery: BuildxBuild has no-remote + no-remote-exec, no absolute argument"
 else
   cat "$work/aquery.log" "$work/aquery-check.log" 2>/dev/null | tail -n 10
@@ -295,24 +307,16 @@ if [[ -n "$tcp_dir" ]]; then
     fail "remote: build with the unix sockets blocked (rc $(cat "$work/remote-build.rc" 2>/dev/null))"
   fi
   # shellcheck disable=SC2016 # JavaScript, not shell
-  if [[ "$(cat "$work/remote-aquery.rc" 2>/dev/null)" == 0 ]] && node -e '
-    const q = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    const a = (q.actions || []).filter((x) => x.mnemonic === "BuildxBuild");
-    if (a.length !== 1) throw new Error(`${a.length} BuildxBuild actions`);
-    const info = Object.fromEntries((a[0].executionInfo || []).map((e) => [e.key, e.value]));
+  if buildx_action_ok remote-aquery '
     if (!("requires-network" in info)) throw new Error(`no requires-network: ${JSON.stringify(info)}`);
     for (const k of ["no-remote", "no-remote-exec", "no-remote-cache", "local", "no-sandbox"])
       if (k in info) throw new Error(`${k} set: ${JSON.stringify(info)}`);
-    const env = Object.fromEntries((a[0].environmentVariables || []).map((e) => [e.key, e.value]));
     if (!/^tcp:\/\/127\.0\.0\.1:\d+$/.test(env.DOCKER_HOST)) throw new Error(`DOCKER_HOST ${env.DOCKER_HOST}`);
-    const args = a[0].arguments;
     for (const f of ["--tlscacert", "--tlscert", "--tlskey"]) {
       const v = args[args.indexOf(f) + 1];
       if (args.indexOf(f) < 0 || !v.startsWith("external/")) throw new Error(`${f} ${v}`);
     }
-    const abs = args.filter((x) => x.startsWith("/"));
-    if (abs.length > 0) throw new Error(`absolute arguments: ${abs}`);
-  ' "$work/remote-aquery.json" 2>"$work/remote-aquery-check.log"; then
+  '; then
     pass "aquery: //remote:app BuildxBuild has requires-network, no no-remote/no-remote-exec, DOCKER_HOST tcp://, TLS files as inputs"
   else
     cat "$work/remote-aquery.log" "$work/remote-aquery-check.log" 2>/dev/null | tail -n 10
