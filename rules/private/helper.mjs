@@ -9,6 +9,7 @@
 //                                           context pinned by the digest its resolve JSON holds
 //   build --cli CLI --config FILE --out DIR [--docker D] [--buildx-version V] [--progress P]
 //         [--report FILE] [--verify-base size|digest] [--allow-unknown-platforms true|false]
+//         [--tlscacert F --tlscert F --tlskey F]
 //                                           `ocikit build` with the build context copied out of
 //                                           the sandbox's symlinks; --report: the portable part
 //                                           of its --json-out result. Warns when the action is
@@ -420,6 +421,9 @@ function build(argv) {
     'split-platforms',
     'verify-base',
     'allow-unknown-platforms',
+    'tlscacert',
+    'tlscert',
+    'tlskey',
   ]);
   const cli = path.resolve(one(opts, 'cli'));
   const cwd = process.cwd();
@@ -450,7 +454,16 @@ function build(argv) {
       resultFile,
       ...extra,
     ];
-    for (const name of ['docker', 'buildx-version', 'progress', 'split-platforms']) {
+    // TLS material of a tcp:// DOCKER_HOST: ocikit build links it into its private scratch.
+    for (const name of [
+      'docker',
+      'buildx-version',
+      'progress',
+      'split-platforms',
+      'tlscacert',
+      'tlscert',
+      'tlskey',
+    ]) {
       const v = one(opts, name, false);
       if (v !== undefined && v !== '') args.push(`--${name}`, v);
     }

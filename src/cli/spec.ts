@@ -323,8 +323,34 @@ export const COMMANDS: readonly CommandSpec[] = [
         describe:
           'Build a multi-platform image one platform at a time and merge (auto: on builders whose BuildKit crashes on an empty platform, when a platform may be empty)',
       },
+      {
+        name: 'docker-host',
+        type: 'string',
+        describe:
+          'DOCKER_HOST for every docker command of the build (e.g. tcp://builder.example:2376); default: the environment',
+      },
+      {
+        name: 'tlscacert',
+        type: 'string',
+        describe:
+          'With --tlscert and --tlskey: CA certificate (PEM) of a tcp:// daemon, as docker --tlsverify',
+      },
+      {
+        name: 'tlscert',
+        type: 'string',
+        describe: 'Client certificate (PEM) for the tcp:// daemon',
+      },
+      {
+        name: 'tlskey',
+        type: 'string',
+        describe: 'Client key (PEM) for the tcp:// daemon; linked, never copied or printed',
+      },
     ],
     examples: [
+      [
+        '$0 build --docker-host tcp://builder.example:2376 --tlscacert ca.pem --tlscert cert.pem --tlskey key.pem --build-context base=./layout:base --out ./result .',
+        'build on a remote BuildKit (dockerd) over TLS',
+      ],
       [
         '$0 build --build-context base=./layout:base --platform linux/amd64,linux/arm64 --out ./result .',
         'build on a read-only layout, result as an OCI layout',
