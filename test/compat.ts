@@ -287,7 +287,7 @@ t.test('tag lookup order by buildx version', async (t) => {
 t.test('every row names its source and a real release; README shows the table', async (t) => {
   const COMMIT = /^(docker\/buildx|moby\/buildkit|containerd\/containerd)@[0-9a-f]{9}\b/;
   // buildx releases that exist (git tag in docker/buildx); 0.33 only ever had 0.33.0.
-  const RELEASES = ['0.19.0', '0.20.0', '0.31.0'];
+  const RELEASES = ['0.11.0', '0.19.0', '0.20.0', '0.31.0'];
   for (const [flag, row] of Object.entries(COMPAT)) {
     t.match(row.commit, COMMIT, `${flag}: commit`);
     if (row.vendored !== undefined) t.match(row.vendored, /^docker\/buildx@[0-9a-f]{9}$/);

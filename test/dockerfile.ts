@@ -343,7 +343,11 @@ t.test('parser: directives, comments, continuations, heredocs, flags and case', 
   t.same(argWords('A=a\\ b', '\\'), ['A=a\\ b']);
   t.same(csvFields('type=bind,"from=a,b",target=/x', 1), ['type=bind', 'from=a,b', 'target=/x']);
   t.same(csvFields('"a""b",c', 1), ['a"b', 'c']);
-  t.throws(() => csvFields('"open', 3), { constructor: DockerfileSyntaxError });
+  t.throws(() => csvFields('"open', 3), {
+    constructor: DockerfileSyntaxError,
+    message: /quoted-field/,
+    line: 3,
+  });
 });
 
 t.test('# syntax= detection as the frontend does it', async (t) => {

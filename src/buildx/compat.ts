@@ -36,6 +36,8 @@ export interface BuildxBehaviour {
   cutsAtFirstSeparator: boolean;
   /** Applies a `Dockerfile.rego` next to the Dockerfile as source policy: warned about (buildx-args). */
   appliesRegoPolicy: boolean;
+  /** Sends SOURCE_DATE_EPOCH from its environment as a build argument: it then counts as the epoch (build). */
+  forwardsSourceDateEpoch: boolean;
 }
 
 /** One row of the table: a behaviour that changes at one buildx release. */
@@ -104,6 +106,14 @@ export const COMPAT: { readonly [K in keyof BuildxBehaviour]: CompatRow<BuildxBe
     unknown: true,
     commit: 'docker/buildx@93341aaee (buildx v0.31.0)',
     note: 'A Dockerfile.rego next to the Dockerfile is loaded as source policy and may reject oci-layout sources. buildx-args warns (OCIKIT_W_REGO_POLICY).',
+  },
+  forwardsSourceDateEpoch: {
+    since: '0.11.0',
+    before: false,
+    after: true,
+    unknown: true,
+    commit: 'docker/buildx@0e6f5a155 (buildx v0.11.0)',
+    note: 'SOURCE_DATE_EPOCH in the client environment is sent as the build argument of that name unless one is given. ocikit build counts it as the epoch of the build: it asks the OCI exporter for rewrite-timestamp=true (where the builder has it) and reports it under `reproducible`.',
   },
 };
 
@@ -210,6 +220,7 @@ export function buildxBehaviour(v: BuildxVersion | undefined): BuildxBehaviour {
     probesFsVerity: decide(COMPAT.probesFsVerity, v),
     cutsAtFirstSeparator: decide(COMPAT.cutsAtFirstSeparator, v),
     appliesRegoPolicy: decide(COMPAT.appliesRegoPolicy, v),
+    forwardsSourceDateEpoch: decide(COMPAT.forwardsSourceDateEpoch, v),
   };
 }
 

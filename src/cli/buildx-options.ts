@@ -57,6 +57,33 @@ export function verifyOption<T>(y: Argv<T>): Argv<T & { verify: boolean }> {
   }) as Argv<T & { verify: boolean }>;
 }
 
+/** `--hermetic` and `--unused-context`, for `buildx-args` and `build`. */
+export interface HermeticArgs {
+  hermetic: boolean;
+  'unused-context': 'warn' | 'error';
+}
+
+/**
+ * `--hermetic`: refuse a Dockerfile that makes the build pull an image from a registry (every
+ * FROM, COPY --from, RUN --mount=from= and `# syntax=` image must be a stage, `scratch` or a
+ * build context); `--unused-context`: what a context the Dockerfile never names is.
+ */
+export function hermeticOptions<T>(y: Argv<T>): Argv<T & HermeticArgs> {
+  return y
+    .option('hermetic', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'Refuse (OCIKIT_FROM_UNRESOLVED) a Dockerfile whose FROM, COPY --from, RUN --mount=from= or # syntax= image is neither a stage, scratch, nor a --build-context: it would be pulled',
+    })
+    .option('unused-context', {
+      choices: ['warn', 'error'] as const,
+      default: 'warn' as const,
+      describe:
+        'A --build-context the Dockerfile never names: a warning, or an error (OCIKIT_CONTEXT_UNUSED)',
+    }) as Argv<T & HermeticArgs>;
+}
+
 /** The buildx version to plan for, asking docker when `auto`. Warns on stderr when unknown. */
 export async function buildxVersionFromArgs(
   io: CliIo,

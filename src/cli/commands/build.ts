@@ -6,9 +6,11 @@ import { buildProgress, type ProgressMode } from '../build-progress.js';
 import {
   buildxOptions,
   buildxVersionFromArgs,
+  hermeticOptions,
   maxBytesFromArgs,
   verifyOption,
   type BuildxArgs,
+  type HermeticArgs,
 } from '../buildx-options.js';
 import { outputPath, type GlobalArgs } from '../common.js';
 import type { OutputSet } from '../../output/outputs.js';
@@ -17,15 +19,17 @@ import { printWarnings, stableJson } from '../output.js';
 import { readBuildFlags } from './buildx-args.js';
 export { inputs } from './buildx-args.js';
 
-type BuildArgs = BuildxArgs & {
-  args: string[];
-  config?: string;
-  'repair-annotations': boolean;
-  preflight: boolean;
-  'private-docker-config': 'auto' | 'always' | 'never';
-  'split-platforms': SplitMode;
-  verify: boolean;
-};
+type BuildArgs = BuildxArgs &
+  HermeticArgs & {
+    args: string[];
+    'source-date-epoch'?: string;
+    config?: string;
+    'repair-annotations': boolean;
+    preflight: boolean;
+    'private-docker-config': 'auto' | 'always' | 'never';
+    'split-platforms': SplitMode;
+    verify: boolean;
+  };
 
 const PROGRESS: readonly ProgressMode[] = ['auto', 'tty', 'plain', 'quiet', 'json'];
 
@@ -34,7 +38,7 @@ export const describe =
   'Run docker buildx build with safe contexts, read its whole stream, verify and publish the result';
 
 export function builder<T>(y: Argv<T>): Argv<T & BuildArgs> {
-  return verifyOption(buildxOptions(y))
+  return hermeticOptions(verifyOption(buildxOptions(y)))
     .parserConfiguration({ 'unknown-options-as-args': true })
     .positional('args', {
       type: 'string',
@@ -61,6 +65,11 @@ export function builder<T>(y: Argv<T>): Argv<T & BuildArgs> {
       default: 'auto' as const,
       describe:
         'Give buildx a private copy of DOCKER_CONFIG (auto: when the current one is not writable, as in Bazel sandboxes)',
+    })
+    .option('source-date-epoch', {
+      type: 'string',
+      describe:
+        'SOURCE_DATE_EPOCH of the build (seconds, e.g. 0): passed as that build argument, and the OCI output gets rewrite-timestamp=true where the builder supports it (BuildKit >= 0.13)',
     })
     .option('split-platforms', {
       choices: ['auto', 'always', 'never'] as const,
@@ -112,7 +121,15 @@ export async function handler(
     onNote: (text) => io.stderr(`ocikit: ${text}\n`),
     splitPlatforms: args['split-platforms'],
     outputs,
+    hermetic: args.hermetic,
+    unusedContexts: args['unused-context'],
   };
+  const epoch = args['source-date-epoch'];
+  if (Array.isArray(epoch))
+    throw new OcikitError(ErrorCode.Usage, '--source-date-epoch is given more than once', {
+      hint: 'Pass one --source-date-epoch.',
+    });
+  if (epoch !== undefined) options.sourceDateEpoch = epoch;
   const maxBytes = maxBytesFromArgs(args);
   if (maxBytes !== undefined) options.maxBytes = maxBytes;
   const buildx = await buildxVersionFromArgs(io, args);

@@ -14,31 +14,35 @@ import { ErrorCode, OcikitError, errnoCode } from '../../errors.js';
 import {
   buildxOptions,
   buildxVersionFromArgs,
+  hermeticOptions,
   maxBytesFromArgs,
   verifyOption,
   type BuildxArgs,
+  type HermeticArgs,
 } from '../buildx-options.js';
+import { pullSummary } from '../../ops/dockerfile-check.js';
 import { outputPath, refInputs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printStrategies, printWarnings, stableJson } from '../output.js';
 
 type Format = 'json' | 'lines' | 'shell';
-type ArgsArgs = BuildxArgs & {
-  args: string[];
-  config?: string;
-  format: Format;
-  'args-file'?: string;
-  preflight: boolean;
-  verify: boolean;
-};
+type ArgsArgs = BuildxArgs &
+  HermeticArgs & {
+    args: string[];
+    config?: string;
+    format: Format;
+    'args-file'?: string;
+    preflight: boolean;
+    verify: boolean;
+  };
 
 export const command = 'buildx-args [args..]';
 export const describe =
   'Print the complete docker buildx build invocation with every oci-layout context made safe';
 
 export function builder<T>(y: Argv<T>): Argv<T & ArgsArgs> {
-  return verifyOption(buildxOptions(y))
+  return hermeticOptions(verifyOption(buildxOptions(y)))
     .parserConfiguration({ 'unknown-options-as-args': true })
     .positional('args', {
       type: 'string',
@@ -167,6 +171,9 @@ export async function handler(
     verify: args.verify,
     docker: args.docker,
     outputs,
+    hermetic: args.hermetic,
+    unusedContexts: args['unused-context'],
+    env: { ...io.env } as NodeJS.ProcessEnv,
   };
   const maxBytes = maxBytesFromArgs(args);
   if (maxBytes !== undefined) options.maxBytes = maxBytes;
@@ -187,6 +194,9 @@ export async function handler(
         contexts: inv.prepared.contexts,
         buildx: inv.prepared.buildx,
         warnings: inv.warnings,
+        ...(inv.dockerfile?.sources !== undefined
+          ? { pulls: pullSummary(inv.dockerfile.sources) }
+          : {}),
       }),
     );
     return 0;
