@@ -5,6 +5,10 @@ load(":providers.bzl", "OciLayoutContextInfo", "OcikitSettingInfo")
 
 # Attributes buildx_args and buildx_build share: what goes into the build.
 _BUILD_ATTRS = {
+    "allow_pull": attr.bool(
+        default = False,
+        doc = "Let the Dockerfile pull images from a registry. By default every image it names (`FROM`, `COPY --from=`, `RUN --mount=from=`, the `# syntax=` frontend) must be a stage, `scratch` or one of `contexts` (matched as buildx matches names: `alpine` = `docker.io/library/alpine:latest`): otherwise the action fails before buildx runs with `OCIKIT_FROM_UNRESOLVED`, naming each image (`ocikit build --hermetic`; for `buildx_args`, at `bazel run`). A context the Dockerfile never names fails with `OCIKIT_CONTEXT_UNUSED` either way.",
+    ),
     "annotations": attr.string_dict(
         doc = "`--annotation KEY=VALUE` for each entry; a key may carry buildx's level prefix (`index:`, `manifest:`, `manifest[linux/amd64]:`). Written in key order.",
     ),
@@ -217,6 +221,7 @@ def _runner(ctx, prep):
         ("rf", prep.run_config.short_path),
         ("lit", "--root"),
         ("rf", "."),
+    ] + [("lit", a) for a in _check_flags(ctx)] + [
         ("lit", "--"),
     ])
     runfiles = ctx.runfiles(
@@ -285,6 +290,38 @@ buildx_args(
 def _flag(ctx, attr_value, flag_attr):
     return attr_value or getattr(ctx.attr, flag_attr)[OcikitSettingInfo].value
 
+def _check_flags(ctx):
+    """The helper's Dockerfile-check options: --hermetic unless allow_pull; unused contexts fail."""
+    return ["--hermetic", "false" if ctx.attr.allow_pull else "true", "--unused-context", "error"]
+
+_STATUS_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+
+def _source_date_epoch(ctx, args):
+    """Adds the helper's SOURCE_DATE_EPOCH options; returns the workspace status files it reads.
+
+    A SOURCE_DATE_EPOCH in build_args takes precedence (passed as it is; ocikit build still asks
+    for rewrite-timestamp). "stamp" and "{KEY}" read the workspace status with --stamp, else "0".
+    """
+    value = ctx.attr.source_date_epoch
+    key = "BUILD_TIMESTAMP" if value == "stamp" else value[1:-1]
+    if not (value == "" or value.isdigit() or value == "stamp" or (
+        value.startswith("{") and value.endswith("}") and key and key[0] not in "0123456789" and
+        all([c in _STATUS_KEY_CHARS for c in key.elems()])
+    )):
+        fail("buildx_build %s: source_date_epoch %r is not a number of seconds, \"stamp\", \"{STATUS_KEY}\" or \"\"; write e.g. \"0\", or \"stamp\" for the workspace status BUILD_TIMESTAMP under --stamp" % (ctx.label, value))
+    if value == "" or "SOURCE_DATE_EPOCH" in ctx.attr.build_args:
+        return []
+    if value.isdigit():
+        args.add("--source-date-epoch", value)
+        return []
+    if not ctx.attr._stamp[OcikitSettingInfo].value:
+        args.add("--source-date-epoch", "0")
+        return []
+    status = ctx.info_file if key.startswith("STABLE_") else ctx.version_file
+    args.add("--source-date-epoch-key", key)
+    args.add("--status-file", status)
+    return [status]
+
 def _buildx_build_impl(ctx):
     prep = prepare_build(ctx, "buildx_build")
     out = ctx.actions.declare_directory(ctx.label.name)
@@ -302,6 +339,8 @@ def _buildx_build_impl(ctx):
         args.add("--buildx-version", ctx.attr.buildx_version)
     args.add("--progress", ctx.attr.progress)
     args.add("--split-platforms", ctx.attr.split_platforms)
+    args.add_all(_check_flags(ctx))
+    status_files = _source_date_epoch(ctx, args)
 
     execution_requirements = {
         # The daemon socket exists only on this machine, and the result depends on that
@@ -312,7 +351,7 @@ def _buildx_build_impl(ctx):
     run_node(
         ctx,
         arguments = [args],
-        inputs = depset([ctx.file._helper, ctx.file._cli], transitive = [prep.inputs]),
+        inputs = depset([ctx.file._helper, ctx.file._cli] + status_files, transitive = [prep.inputs]),
         outputs = [out, report],
         mnemonic = "BuildxBuild",
         progress_message = "Building %{label} with docker buildx",
@@ -349,8 +388,20 @@ containerd image store (or pick a builder that writes OCI layouts). It runs with
 `no-remote` / `no-remote-exec` (the socket is local), gets a private DOCKER_CONFIG from
 `ocikit build`, and sees no other environment: nothing from `--action_env` reaches it. Keep it
 sandboxed (`--spawn_strategy=linux-sandbox`): unsandboxed, buildx as root can write into input
-layouts. The output is not byte-reproducible unless the build pins timestamps
-(e.g. `build_args = {"SOURCE_DATE_EPOCH": "0"}`): buildx records a creation time.
+layouts.
+
+Reproducible by default: the build runs with SOURCE_DATE_EPOCH (`source_date_epoch`, default
+`"0"`), so buildx records that time instead of the build's, and where the builder supports it
+(BuildKit >= 0.13, dockerd >= 26.0) the OCI exporter rewrites file timestamps in the layers to
+it (`rewrite-timestamp=true`); where it does not, the action warns (`OCIKIT_W_REWRITE_TIMESTAMP`)
+and the report says so (`reproducible`). A comment added to the Dockerfile then gives the same
+bytes, and Bazel re-runs nothing downstream.
+
+Hermetic by default: before buildx runs, the action reads the Dockerfile and fails with
+`OCIKIT_FROM_UNRESOLVED` when an image it names (`FROM`, `COPY --from=`, `RUN --mount=from=`,
+`# syntax=`) is neither a stage, `scratch`, nor one of `contexts`, that is, would be pulled from a
+registry (`allow_pull = True` permits it), and with `OCIKIT_CONTEXT_UNUSED` when a context is
+named by nothing in the Dockerfile.
 
 For a person, `buildx_args` with the same attributes is the `bazel run` target.
 
@@ -387,6 +438,10 @@ oci_layout_verify_test(name = "app_test", layout = ":app")
             values = ["quiet", "plain"],
             doc = "What the action prints while it builds: `quiet` (only errors, with the failed step's log lines) or `plain` (every step; Bazel shows it as `INFO: From ...`).",
         ),
+        "source_date_epoch": attr.string(
+            default = "0",
+            doc = "SOURCE_DATE_EPOCH of the build (seconds since 1970): the time buildx records, and (BuildKit >= 0.13) the time file timestamps in the layers are rewritten to. `\"0\"` (default) or any number; `\"stamp\"`: the workspace status `BUILD_TIMESTAMP` when Bazel stamps (`--stamp`), else `\"0\"`; `\"{KEY}\"`: that status key (e.g. `{STABLE_COMMIT_TIME}` from a `--workspace_status_command`), also only with `--stamp`; `\"\"`: none (buildx records the build time; not reproducible). A `SOURCE_DATE_EPOCH` in `build_args` takes precedence.",
+        ),
         "split_platforms": attr.string(
             default = "auto",
             values = ["auto", "always", "never"],
@@ -394,6 +449,7 @@ oci_layout_verify_test(name = "app_test", layout = ":app")
         ),
         "_docker": attr.label(default = Label("//:docker")),
         "_docker_host": attr.label(default = Label("//:docker_host")),
+        "_stamp": attr.label(default = Label("//rules/private:stamp")),
     })),
     toolchains = TOOLCHAINS,
 )

@@ -8,11 +8,13 @@
 //                                           buildx config (and argv) with every oci-layout
 //                                           context pinned by the digest its resolve JSON holds
 //   build --cli CLI --config FILE --out DIR [--docker D] [--buildx-version V] [--progress P]
-//         [--report FILE]
+//         [--report FILE] [--hermetic true|false] [--unused-context warn|error]
+//         [--source-date-epoch N | --source-date-epoch-key KEY --status-file FILE...]
 //                                           `ocikit build` with the build context copied out of
 //                                           the sandbox's symlinks; --report: the portable part
-//                                           of its --json result
-//   run --cli CLI --config FILE --root DIR [-- DOCKER_FLAG...]
+//                                           of its --json result; the epoch may be read from
+//                                           Bazel's workspace status files (`KEY VALUE` lines)
+//   run --cli CLI --config FILE --root DIR [--hermetic B] [--unused-context U] [-- DOCKER_FLAG...]
 //                                           for `bazel run`: `ocikit buildx-args`, then docker
 //
 // Exit codes: the child's, 1 on failure, 2 on a usage error. Files are written atomically
@@ -265,8 +267,58 @@ function absoluteContexts(cfg, baseDir) {
 
 /** The part of `ocikit build --json` that is the same on every machine (no absolute paths). */
 function portableReport(result) {
-  const { digest, buildxDigest, descriptor, format, steps, annotations, split } = result;
-  return { digest, buildxDigest, descriptor, format, steps, annotations, split };
+  const { digest, buildxDigest, descriptor, format, steps, annotations, split, pulls } = result;
+  // The builder's version is this machine's: kept out.
+  const { builder: _builder, ...reproducible } = result.reproducible ?? {};
+  return {
+    digest,
+    buildxDigest,
+    descriptor,
+    format,
+    steps,
+    annotations,
+    split,
+    pulls,
+    reproducible,
+  };
+}
+
+/** `--hermetic B` and `--unused-context U` of the helper as ocikit flags. */
+function checkFlags(opts) {
+  const out = [];
+  const hermetic = one(opts, 'hermetic', false);
+  if (hermetic !== undefined && hermetic !== 'true' && hermetic !== 'false')
+    throw new UsageError(`--hermetic ${hermetic}: expected true or false`);
+  if (hermetic === 'true') out.push('--hermetic');
+  const unused = one(opts, 'unused-context', false);
+  if (unused !== undefined) out.push('--unused-context', unused);
+  return out;
+}
+
+/** SOURCE_DATE_EPOCH from --source-date-epoch, or KEY of Bazel's workspace status files. */
+function sourceDateEpoch(opts) {
+  const value = one(opts, 'source-date-epoch', false);
+  const key = one(opts, 'source-date-epoch-key', false);
+  if (key === undefined) return value;
+  if (value !== undefined)
+    throw new UsageError('--source-date-epoch and --source-date-epoch-key exclude each other');
+  const files = opts['status-file'] ?? [];
+  for (const file of files) {
+    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+      const sp = line.indexOf(' ');
+      if (sp > 0 && line.slice(0, sp) === key) {
+        const v = line.slice(sp + 1).trim();
+        if (!/^[0-9]+$/.test(v))
+          throw new Error(
+            `source_date_epoch: workspace status ${key} is ${JSON.stringify(v)}, not a number of seconds`,
+          );
+        return v;
+      }
+    }
+  }
+  throw new Error(
+    `source_date_epoch: the workspace status has no ${key} (${files.length} status file(s) read); define it in --workspace_status_command, or use "stamp" (BUILD_TIMESTAMP)`,
+  );
 }
 
 function build(argv) {
@@ -279,8 +331,15 @@ function build(argv) {
     'progress',
     'report',
     'split-platforms',
+    'hermetic',
+    'unused-context',
+    'source-date-epoch',
+    'source-date-epoch-key',
+    'status-file',
   ]);
   const cli = path.resolve(one(opts, 'cli'));
+  const epoch = sourceDateEpoch(opts);
+  const checks = checkFlags(opts);
   const cwd = process.cwd();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ocikit-bazel-'));
   try {
@@ -304,6 +363,8 @@ function build(argv) {
       const v = one(opts, name, false);
       if (v !== undefined && v !== '') args.push(`--${name}`, v);
     }
+    args.push(...checks);
+    if (epoch !== undefined) args.push('--source-date-epoch', epoch);
     const r = spawnSync(process.execPath, args, {
       cwd,
       env: { ...process.env, TMPDIR: tmp },
@@ -325,7 +386,14 @@ function build(argv) {
 }
 
 function run(argv) {
-  const { opts, rest } = parseOptions(argv, ['cli', 'config', 'root']);
+  const { opts, rest } = parseOptions(argv, [
+    'cli',
+    'config',
+    'root',
+    'hermetic',
+    'unused-context',
+  ]);
+  const checks = checkFlags(opts);
   const root = path.resolve(one(opts, 'root'));
   const cli = path.resolve(root, one(opts, 'cli'));
   const userCwd = process.env.BUILD_WORKING_DIRECTORY || process.cwd();
@@ -355,6 +423,7 @@ function run(argv) {
         argsFile,
         '--format',
         'json',
+        ...checks,
         ...rest,
       ],
       { cwd: userCwd, stdio: 'inherit' },
