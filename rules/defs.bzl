@@ -52,9 +52,18 @@ containerd image store to read oci-layout contexts and write OCI layouts. These 
 symlinks, so nothing buildx might write reaches the real tree artifact; without a sandbox, buildx
 running as root can write into input layouts. No output of the rules holds an absolute host
 path (paths are relative to the execution root; `buildx_build`'s layout holds real files, no
-symlinks), so what a remote cache serves is right on every machine. With
-`build_args = {"SOURCE_DATE_EPOCH": "0"}` buildx pins timestamps and a rebuild gives the same
-digest.
+symlinks), so what a remote cache serves is right on every machine.
+
+## Reproducible and hermetic by default
+
+`buildx_build` runs with SOURCE_DATE_EPOCH `0` (attribute `source_date_epoch`; `"stamp"` takes
+the workspace status `BUILD_TIMESTAMP` under `--stamp`) and asks the OCI exporter to rewrite layer
+file timestamps to it where the builder can (BuildKit >= 0.13, dockerd >= 26.0; else a warning):
+the same inputs give the same bytes, so a Dockerfile comment re-runs nothing downstream. Before
+buildx runs, the action reads the Dockerfile and fails with `OCIKIT_FROM_UNRESOLVED` when an image
+it names (`FROM`, `COPY --from=`, `RUN --mount=from=`, `# syntax=`) would be pulled from a
+registry rather than come from a stage, `scratch` or `contexts` (`allow_pull = True` permits
+pulls), and with `OCIKIT_CONTEXT_UNUSED` when a context is named by nothing.
 """
 
 load("//rules/private:buildx.bzl", _buildx_args = "buildx_args", _buildx_build = "buildx_build")
