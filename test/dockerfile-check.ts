@@ -161,6 +161,17 @@ t.test('checkDockerfile: what is refused, warned about, or passed', async (t) =>
     /FROM base \(line 1, stage stage-0\) pulls docker\.io\/library\/base:latest \(did you mean the context "basee"\?\)/,
   );
   t.match(typo.hint, /allow_pull = True/);
+  const outside = await refusal(
+    checkDockerfile({}, path.join(root, 'app'), {
+      cwd: path.join(root, 'elsewhere'),
+      hermetic: true,
+    }),
+  );
+  t.match(
+    outside.message,
+    /^Dockerfile makes the build pull/,
+    'a Dockerfile outside cwd is named from its context directory (the Bazel helper builds from a copy)',
+  );
   const ok = await checkDockerfile({ buildContext: ctx('base') }, 'app', {
     cwd: root,
     hermetic: true,

@@ -163,8 +163,16 @@ export async function checkDockerfile(
     return { dockerfile: label, warnings: [] };
   }
   const abs = path.resolve(cwd, flags.file ?? path.join(contextDir as string, 'Dockerfile'));
-  const rel = path.relative(cwd, abs);
-  const file = rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
+  // Named relative to cwd, else to the context directory (the Bazel rules build from a private
+  // copy of the context in a temporary directory), else absolute.
+  const inside = (dir: string): string | undefined => {
+    const rel = path.relative(dir, abs);
+    return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : undefined;
+  };
+  const file =
+    inside(cwd) ??
+    (contextDir !== undefined ? inside(path.resolve(cwd, contextDir)) : undefined) ??
+    abs;
   let text: string;
   try {
     text = await fsp.readFile(abs, 'utf8');
