@@ -59,6 +59,8 @@ export interface BuilderChange {
   commit: string;
   /** What it means for a build, in a sentence. */
   summary: string;
+  /** What ocikit decides from it. */
+  decision: string;
 }
 
 /**
@@ -87,6 +89,8 @@ export const SCRATCH_EXPORT_CRASH: BuilderChange = {
   commit: 'moby/buildkit@d5704f85f',
   summary:
     'BuildKit before v0.23.0 (dockerd before 28.3.0) crashes in its OCI exporter when one platform of a multi-platform build has an empty result (moby/buildkit d5704f85f)',
+  decision:
+    'build --split-platforms=auto builds one platform at a time and merges when the builder is before the fix (or unknown) and a platform may be empty.',
 };
 
 /**
@@ -106,6 +110,8 @@ export const REWRITE_TIMESTAMP: BuilderChange = {
   commit: 'moby/buildkit@2f8292cf7',
   summary:
     "BuildKit before v0.13.0 (dockerd before 26.0.0) has no rewrite-timestamp exporter option (moby/buildkit 2f8292cf7): file timestamps in the layers keep the context files' times, so layers of COPY and ADD may differ between builds",
+  decision:
+    'build asks for rewrite-timestamp=true when SOURCE_DATE_EPOCH is set and the builder has it or is unknown (older BuildKit ignores unknown exporter options); before it, it warns (OCIKIT_W_REWRITE_TIMESTAMP).',
 };
 
 /**

@@ -12,8 +12,15 @@
  * metadata such as Debian's `0.19.0+ds1`), which link the distribution's containerd instead of
  * the one buildx vendors.
  */
+import { REWRITE_TIMESTAMP, SCRATCH_EXPORT_CRASH } from './builder.js';
 import { ErrorCode, OcikitError } from '../errors.js';
 import type { TagOrder } from '../layout/resolve.js';
+
+/** The builder facts rendered beside the buildx table. */
+const BUILDER_CHANGES = [
+  { name: 'OCI exporter fix for an empty platform', ...SCRATCH_EXPORT_CRASH },
+  { name: '`rewrite-timestamp` exporter option', ...REWRITE_TIMESTAMP },
+];
 
 /** A parsed buildx version. */
 export interface BuildxVersion {
@@ -254,6 +261,18 @@ export function renderCompatMarkdown(): string {
   );
   for (const f of SIDESTEPPED) {
     lines.push(`| ${f.versions} | ${f.commits} | ${f.fact} | ${f.because} |`);
+  }
+  lines.push(
+    '',
+    'The builder (BuildKit, embedded in dockerd or standalone), as `docker buildx inspect` and the daemon version tell it (src/buildx/builder.ts):',
+    '',
+    '| change | from BuildKit | from dockerd | source | what happens | the decision |',
+    '|---|---|---|---|---|---|',
+  );
+  for (const c of BUILDER_CHANGES) {
+    lines.push(
+      `| ${c.name} | ${c.buildkit.join('.')} | ${c.dockerd.join('.')} | ${c.commit} | ${c.summary} | ${c.decision} |`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
