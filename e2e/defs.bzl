@@ -2,7 +2,7 @@
 
 _LAYOUT_SH = r"""
 set -euo pipefail
-out="$1"; listing="$2"; text="$3"; tag="$4"; scratch="$5"
+out="$1"; listing="$2"; text="$3"; tag="$4"; scratch="$5"; damage="${6:-}"
 work="$(mktemp -d)"
 mkdir -p "$work/root" "$out/blobs/sha256"
 printf '%s\n' "$text" >"$work/root/base.txt"
@@ -41,6 +41,10 @@ else
     "$manifest" "$manifest_size" "$tag" >"$out/index.json"
 fi
 printf '{"imageLayoutVersion":"1.0.0"}\n' >"$out/oci-layout"
+case "$damage" in
+  missing) rm "$out/blobs/sha256/$layer" ;;
+  corrupt) printf 'X' | dd of="$out/blobs/sha256/$layer" bs=1 count=1 conv=notrunc status=none ;;
+esac
 # What the layout holds, to prove later that nobody wrote into it.
 (cd "$out" && find . -mindepth 1 -printf '%y %p\n' | LC_ALL=C sort && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) >"$listing"
 rm -rf "$work"
@@ -52,7 +56,7 @@ def _e2e_layout_impl(ctx):
     ctx.actions.run_shell(
         outputs = [out, listing],
         command = _LAYOUT_SH,
-        arguments = [out.path, listing.path, ctx.attr.text, ctx.attr.tag, "1" if ctx.attr.arm64_scratch else "0"],
+        arguments = [out.path, listing.path, ctx.attr.text, ctx.attr.tag, "1" if ctx.attr.arm64_scratch else "0", ctx.attr.damage],
         mnemonic = "E2eLayout",
         progress_message = "Writing the OCI layout %{label}",
     )
@@ -66,6 +70,10 @@ e2e_layout = rule(
     doc = "One action that writes an OCI layout: an index with a one-layer linux/amd64 image (/base.txt), optionally a zero-layer linux/arm64 one, and a listing of it.",
     attrs = {
         "arm64_scratch": attr.bool(doc = "Add a zero-layer linux/arm64 image: the tag then names a two-platform index."),
+        "damage": attr.string(
+            values = ["", "missing", "corrupt"],
+            doc = "Break the amd64 layer blob: `missing` deletes it, `corrupt` changes its first byte (same size).",
+        ),
         "tag": attr.string(default = "v1"),
         "text": attr.string(mandatory = True),
     },

@@ -1,11 +1,19 @@
 """Bazel rules that let `docker buildx build` use OCI image layouts as base images without writing into them.
 
 Load everything from `@ocikit//rules:defs.bzl`. A layout (a tree artifact such as rules_oci's
-`oci_image`, another `buildx_build`, or a source directory) is pinned by `oci_layout_context`
-(tag or platform resolved to a digest, in an action, nothing copied); `buildx_build` builds a
-Dockerfile on pinned contexts with the host's buildx and declares the result as an OCI layout
-tree artifact (so builds chain); `buildx_args` writes the invocation and is the `bazel run`
-target for a person; `oci_layout_verify_test` fails on an incomplete layout.
+`oci_image` or another `buildx_build`, a filegroup of a layout's files, or an OCI archive
+`.tar`) is pinned by `oci_layout_context` (tag or platform resolved to a digest, in an action,
+nothing copied); `buildx_build` builds a Dockerfile on pinned contexts with the host's buildx
+and declares the result as an OCI layout tree artifact (so builds chain); `buildx_args` writes
+the invocation and is the `bazel run` target for a person; `oci_layout_verify_test` fails on an
+incomplete layout. `oci_layout_index` merges per-platform layouts into one index,
+`oci_layout_tarball` packs a layout into a byte-identical archive, and `oci_layout_load` is the
+`bazel run` target that loads an image into the docker daemon.
+
+A layout checked into the source tree is best named by its files,
+`filegroup(name = "img", srcs = glob(["img/**"]))`: Bazel then sees every change. Naming the
+directory itself works, but Bazel does not look inside a source directory (an edited index.json
+keeps the old digest), and the rules print a warning.
 
 ## Set-up
 
@@ -54,6 +62,24 @@ running as root can write into input layouts. No output of the rules holds an ab
 path (paths are relative to the execution root; `buildx_build`'s layout holds real files, no
 symlinks), so what a remote cache serves is right on every machine.
 
+The actions of `oci_layout_context`, `oci_layout_index`, `oci_layout_tarball` and
+`oci_layout_load`, and the unpacking of archives, need no daemon and no network: they carry no
+execution requirements, so they run sandboxed, remotely, and from a remote cache like any
+action. Only `bazel run` of `oci_layout_load` (and of `buildx_args`) talks to the daemon.
+
+## Bases, platforms, failures
+
+Every base of a `buildx_build` is checked before buildx runs (`verify_base`: `size` by
+default, `digest` also hashes); a missing or corrupt blob fails the action with
+`OCIKIT_BLOB_MISSING` / `OCIKIT_BLOB_DIGEST_MISMATCH` naming it. `platform` / `platforms`
+attributes (of `buildx_build`, `buildx_args`, `oci_layout_context`, `oci_layout_verify_test`
+and `oci_layout_load`) are checked at analysis against Go's GOOS/GOARCH values, containerd's
+aliases and the OCI variants (`allow_unknown_platforms = True` accepts others);
+`buildx_args(build = ...)` takes the build's `verify_base`, `allow_unknown_platforms` and `allow_pull`. Every
+action, and `bazel run` of `buildx_args` and `oci_layout_load`, prints its failure as
+`ocikit: error CODE: message` with a `hint:` line, and `buildx_build` warns
+(`OCIKIT_W_UNSANDBOXED`) when it runs without linux-sandbox.
+
 ## Reproducible and hermetic by default
 
 `buildx_build` runs with SOURCE_DATE_EPOCH `0` (attribute `source_date_epoch`; `"stamp"` takes
@@ -69,12 +95,19 @@ pulls), and with `OCIKIT_CONTEXT_UNUSED` when a context is named by nothing.
 load("//rules/private:buildx.bzl", _buildx_args = "buildx_args", _buildx_build = "buildx_build")
 load("//rules/private:node_toolchain.bzl", _ocikit_node_toolchain = "ocikit_node_toolchain")
 load("//rules/private:oci_layout_context.bzl", _oci_layout_context = "oci_layout_context")
+load("//rules/private:oci_layout_index.bzl", _oci_layout_index = "oci_layout_index")
+load("//rules/private:oci_layout_load.bzl", _oci_layout_load = "oci_layout_load")
+load("//rules/private:oci_layout_tarball.bzl", _oci_layout_tarball = "oci_layout_tarball")
 load("//rules/private:oci_layout_verify_test.bzl", _oci_layout_verify_test = "oci_layout_verify_test")
-load("//rules/private:providers.bzl", _OciLayoutContextInfo = "OciLayoutContextInfo")
+load("//rules/private:providers.bzl", _BuildxBuildInfo = "BuildxBuildInfo", _OciLayoutContextInfo = "OciLayoutContextInfo")
 
+BuildxBuildInfo = _BuildxBuildInfo
 OciLayoutContextInfo = _OciLayoutContextInfo
 buildx_args = _buildx_args
 buildx_build = _buildx_build
 oci_layout_context = _oci_layout_context
+oci_layout_index = _oci_layout_index
+oci_layout_load = _oci_layout_load
+oci_layout_tarball = _oci_layout_tarball
 oci_layout_verify_test = _oci_layout_verify_test
 ocikit_node_toolchain = _ocikit_node_toolchain

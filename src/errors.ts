@@ -60,6 +60,8 @@ export const ErrorCode = {
   DigestNotFound: 'OCIKIT_DIGEST_NOT_FOUND',
   /** A platform string is malformed. */
   PlatformInvalid: 'OCIKIT_PLATFORM_INVALID',
+  /** A platform's os, architecture or variant is not a known value (`--allow-unknown-platforms` accepts it). */
+  PlatformUnknown: 'OCIKIT_PLATFORM_UNKNOWN',
   /** No manifest matches the requested platform. */
   PlatformNotFound: 'OCIKIT_PLATFORM_NOT_FOUND',
   /** More than one manifest matches the requested platform. */

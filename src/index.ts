@@ -36,6 +36,16 @@ export type {
   Warning,
 } from './layout/schema.js';
 export { parsePlatform, formatPlatform, isAttestation } from './layout/platform.js';
+export {
+  checkKnownPlatform,
+  unknownPlatformPart,
+  KNOWN_OS,
+  KNOWN_ARCHITECTURES,
+  KNOWN_VARIANTS,
+  OS_ALIASES,
+  ARCHITECTURE_ALIASES,
+  type KnownPlatformOptions,
+} from './layout/known-platforms.js';
 export { openLayout, Layout, type OpenOptions, type BlobFile } from './layout/layout.js';
 export {
   refCandidates,

@@ -94,8 +94,17 @@ t.test("kill -9 leftovers: the next run sweeps a dead run's temporary siblings",
   const live = `.image.tar.ocikit-tmp-${host}-${process.pid}-0123456789ab`;
   writeFileSync(path.join(out, live), 'in progress');
 
-  const again = await runBundle(['--json', 'pack', layout, '--out', path.join(out, 'image.tar')]);
+  // A build killed between committing --out and removing its scratch directory.
+  const tmp = path.join(root, 'tmp');
+  mkdirSync(path.join(tmp, `ocikit-build-${host}-${dead}-AbC123`, 'contexts'), { recursive: true });
+  const liveScratch = `ocikit-build-${host}-${process.pid}-AbC123`;
+  mkdirSync(path.join(tmp, liveScratch));
+
+  const again = await runBundle(['--json', 'pack', layout, '--out', path.join(out, 'image.tar')], {
+    env: { TMPDIR: tmp },
+  });
   t.equal(again.code, 1, 'the output exists: the run fails');
+  t.same(readdirSync(tmp), [liveScratch], "the dead run's scratch directory is gone too");
   t.match(again.stdout, /OCIKIT_OUT_NOT_EMPTY/);
   t.notOk(
     existsSync(path.join(out, stale('image.tar'))),

@@ -12,7 +12,10 @@ import {
   inspectBuilder,
   parseVersion,
 } from '../src/buildx/builder.js';
+import { parseBuildxVersion } from '../src/buildx/compat.js';
 import type { Runner } from '../src/buildx/preflight.js';
+import { Bases } from '../src/ops/base-check.js';
+import { build } from '../src/ops/build.js';
 import { ROOT, cli } from './helpers/cli.js';
 import { LayoutBuilder, standardLayout, tagged } from './helpers/layout-builder.js';
 
@@ -60,6 +63,8 @@ t.test(
 
 interface Setup {
   root: string;
+  /** The scripted docker's environment (what `run` passes). */
+  env: (extra: Record<string, string>) => Record<string, string>;
   run: (env: Record<string, string>, extra?: string[]) => ReturnType<typeof cli>;
   builds: () => string[][];
 }
@@ -84,8 +89,22 @@ function setup(t: Test, dockerfile = 'FROM base\n'): Setup {
   const idx = both.index([ba, br], { 'org.opencontainers.image.title': 'app' });
   both.writeIndex([tagged(idx, 'latest')]);
   const log = path.join(root, 'argv.log');
+  const fakeEnv: Record<string, string> = {
+    PATH: process.env['PATH'] ?? '',
+    HOME: root,
+    TMPDIR: path.join(root, 'tmp'),
+    FAKE_MODE: 'ok',
+    FAKE_LAYOUT: path.join(root, 'both'),
+    FAKE_DIGEST: idx.digest,
+    FAKE_ARGV_LOG: log,
+    FAKE_PLATFORM_LAYOUTS: JSON.stringify({
+      'linux/amd64': { layout: path.join(root, 'amd64'), digest: a.digest },
+      'linux/arm64': { layout: path.join(root, 'arm64'), digest: r.digest },
+    }),
+  };
   return {
     root,
+    env: (extra) => ({ ...fakeEnv, ...extra }),
     run: (env, extra = []) =>
       cli(
         [
@@ -107,17 +126,7 @@ function setup(t: Test, dockerfile = 'FROM base\n'): Setup {
         ],
         root,
         {
-          PATH: process.env['PATH'],
-          HOME: root,
-          TMPDIR: path.join(root, 'tmp'),
-          FAKE_MODE: 'ok',
-          FAKE_LAYOUT: path.join(root, 'both'),
-          FAKE_DIGEST: idx.digest,
-          FAKE_ARGV_LOG: log,
-          FAKE_PLATFORM_LAYOUTS: JSON.stringify({
-            'linux/amd64': { layout: path.join(root, 'amd64'), digest: a.digest },
-            'linux/arm64': { layout: path.join(root, 'arm64'), digest: r.digest },
-          }),
+          ...fakeEnv,
           ...env,
         },
       ),
@@ -133,6 +142,32 @@ function setup(t: Test, dockerfile = 'FROM base\n'): Setup {
 }
 
 const platformsOf = (argv: string[]) => argv[argv.indexOf('--platform') + 1];
+
+t.test('a split build opens, resolves and checks its base once for all its runs', async (t) => {
+  const s = setup(t);
+  const bases = new Bases();
+  const result = await build(
+    {
+      buildContext: ['base=base:multi'],
+      platform: ['linux/amd64', 'linux/arm64'],
+    },
+    'app',
+    {
+      out: path.join(s.root, 'result'),
+      cwd: s.root,
+      docker: FAKE,
+      env: s.env({ FAKE_DOCKERD: '26.1.5+dfsg1' }),
+      buildx: parseBuildxVersion('0.13.1'),
+      bases,
+    },
+  );
+  t.match(result.split, {
+    split: true,
+    platforms: [{ platform: 'linux/amd64' }, { platform: 'linux/arm64' }],
+  });
+  t.equal(s.builds().length, 2, 'two buildx runs, each with its contexts prepared');
+  t.same(bases.stats, { opened: 1, checked: 1 }, 'one open, one resolve + base check');
+});
 
 t.test('an affected daemon and a scratch platform: one build per platform, merged', async (t) => {
   const s = setup(t);

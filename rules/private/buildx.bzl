@@ -1,7 +1,8 @@
 """buildx_args and buildx_build: `docker buildx build` on pinned OCI layout contexts."""
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "is_context_name", "is_platform", "launcher", "run_node")
-load(":providers.bzl", "OciLayoutContextInfo", "OcikitSettingInfo")
+load(":platforms.bzl", "allow_unknown_platforms_attr", "check_known_platforms")
+load(":providers.bzl", "BuildxBuildInfo", "OciLayoutContextInfo", "OcikitSettingInfo")
 
 # Attributes buildx_args and buildx_build share: what goes into the build.
 _BUILD_ATTRS = {
@@ -9,6 +10,7 @@ _BUILD_ATTRS = {
         default = False,
         doc = "Let the Dockerfile pull images from a registry. By default every image it names (`FROM`, `COPY --from=`, `RUN --mount=from=`, the `# syntax=` frontend) must be a stage, `scratch` or one of `contexts` (matched as buildx matches names: `alpine` = `docker.io/library/alpine:latest`): otherwise the action fails before buildx runs with `OCIKIT_FROM_UNRESOLVED`, naming each image (`ocikit build --hermetic`; for `buildx_args`, at `bazel run`). A context the Dockerfile never names fails with `OCIKIT_CONTEXT_UNUSED` either way.",
     ),
+    "allow_unknown_platforms": allow_unknown_platforms_attr(),
     "annotations": attr.string_dict(
         doc = "`--annotation KEY=VALUE` for each entry; a key may carry buildx's level prefix (`index:`, `manifest:`, `manifest[linux/amd64]:`). Written in key order.",
     ),
@@ -52,6 +54,11 @@ _BUILD_ATTRS = {
     ),
     "target": attr.string(
         doc = "`--target`: the Dockerfile stage to build. Default: the last stage.",
+    ),
+    "verify_base": attr.string(
+        default = "size",
+        values = ["size", "digest"],
+        doc = "How each base (every layout of `contexts`) is checked before buildx runs, with `ocikit build`'s / `ocikit buildx-args`' check: `size` = every blob the pinned image reaches is present, a regular file (or a symlink to the same blob, as in Bazel's sandbox) and of its declared size, without reading it; `digest` = also hashed against its digest (`--verify`; reads every byte of the base). A problem fails the action before buildx starts, with `OCIKIT_BLOB_MISSING`, `OCIKIT_BLOB_SIZE_MISMATCH`, `OCIKIT_BLOB_NOT_FILE`, `OCIKIT_BLOB_SYMLINK_ESCAPES` or (`digest`) `OCIKIT_BLOB_DIGEST_MISMATCH`, naming the blob, the manifest that references it, the tag and the platform: a base missing a layer never builds from what the daemon happens to have cached.",
     ),
 }
 
@@ -110,6 +117,7 @@ def _check_attrs(ctx, rule):
     for p in ctx.attr.platforms:
         if not is_platform(p):
             fail("%s %s: platforms entry %r is not os/arch[/variant]; write e.g. \"linux/amd64\"" % (rule, ctx.label, p))
+    check_known_platforms("%s %s" % (rule, ctx.label), "platforms entry", ctx.attr.platforms, ctx.attr.allow_unknown_platforms)
     for key in ctx.attr.build_args:
         if not key or "=" in key:
             fail("%s %s: build_args key %r must be a non-empty name without '='" % (rule, ctx.label, key))
@@ -124,7 +132,8 @@ def prepare_build(ctx, rule, *, outputs = []):
 
     Returns:
       struct(config, argv, run_config, staged, spec, inputs: depset for an action that reads
-      the config, layouts: depset of the context layouts)
+      the config, layouts: depset of the context layouts, checks: struct(verify_base,
+      allow_unknown_platforms) for the CLI)
     """
     _check_attrs(ctx, rule)
     staged, dockerfile_path = _stage_context(ctx, rule)
@@ -170,15 +179,29 @@ def prepare_build(ctx, rule, *, outputs = []):
         resolved.append(info.json)
         layouts.append(info.layout_files)
 
-    spec = ctx.actions.declare_file(ctx.label.name + ".spec.json")
-    ctx.actions.write(spec, json.encode({
+    spec_data = {
         "config": config,
         "contexts": contexts,
         "run": {
             "context": staged.short_path,
             "file": staged.short_path + "/" + dockerfile_path,
         },
-    }))
+    }
+    checks = struct(
+        allow_pull = ctx.attr.allow_pull,
+        allow_unknown_platforms = ctx.attr.allow_unknown_platforms,
+        verify_base = ctx.attr.verify_base,
+    )
+    return _write_config(ctx, spec_data, staged, resolved, depset(transitive = layouts), checks = checks)
+
+def _write_config(ctx, spec_data, staged, resolved, layout_files, *, checks):
+    """Writes the spec and runs the config action (contexts pinned by their resolved digests).
+
+    `checks` (struct: verify_base, allow_unknown_platforms, allow_pull) rides along to the build
+    and run actions.
+    """
+    spec = ctx.actions.declare_file(ctx.label.name + ".spec.json")
+    ctx.actions.write(spec, json.encode(spec_data))
 
     config_file = ctx.actions.declare_file(ctx.label.name + ".buildx.json")
     argv_file = ctx.actions.declare_file(ctx.label.name + ".argv.json")
@@ -198,16 +221,51 @@ def prepare_build(ctx, rule, *, outputs = []):
         mnemonic = "BuildxConfig",
         progress_message = "Writing the buildx config of %{label}",
     )
-    layout_files = depset(transitive = layouts)
     return struct(
         argv = argv_file,
+        checks = checks,
         config = config_file,
         inputs = depset([config_file, staged], transitive = [layout_files]),
         layouts = layout_files,
+        resolved = resolved,
         run_config = run_config,
         spec = spec,
+        spec_data = spec_data,
         staged = staged,
     )
+
+def _prepare_from_build(ctx, info, outputs):
+    """prepare_build for `buildx_args(build = ...)`: the build's staged context, spec and checks, plus outputs."""
+    config = dict(info.spec["config"])
+    if outputs:
+        config["output"] = outputs
+    spec_data = dict(info.spec)
+    spec_data["config"] = config
+    return _write_config(
+        ctx,
+        spec_data,
+        info.context,
+        info.resolved.to_list(),
+        info.context_layouts,
+        checks = info.checks,
+    )
+
+def _check_flags(checks):
+    """Helper options that carry the checks to the CLI (launcher argv).
+
+    verify_base, allow_unknown_platforms, and the Dockerfile check: --hermetic unless
+    allow_pull; an unused context fails.
+    """
+    return [
+        ("lit", "--verify-base"),
+        ("lit", checks.verify_base),
+        ("lit", "--allow-unknown-platforms"),
+        ("lit", "true" if checks.allow_unknown_platforms else "false"),
+        ("lit", "--hermetic"),
+        ("lit", "false" if checks.allow_pull else "true"),
+        ("lit", "--unused-context"),
+        ("lit", "error"),
+    ]
 
 def _runner(ctx, prep):
     """The `bazel run` launcher: ocikit buildx-args, then docker, output streamed."""
@@ -221,7 +279,7 @@ def _runner(ctx, prep):
         ("rf", prep.run_config.short_path),
         ("lit", "--root"),
         ("rf", "."),
-    ] + [("lit", a) for a in _check_flags(ctx)] + [
+    ] + _check_flags(prep.checks) + [
         ("lit", "--"),
     ])
     runfiles = ctx.runfiles(
@@ -230,8 +288,28 @@ def _runner(ctx, prep):
     )
     return exe, runfiles
 
+# Attributes whose default is not empty/False/None: "given" means differing from this.
+# With build = ..., verify_base and allow_unknown_platforms are the build's (BuildxBuildInfo.checks).
+_BUILD_ATTR_DEFAULTS = {"verify_base": "size"}
+
 def _buildx_args_impl(ctx):
-    prep = prepare_build(ctx, "buildx_args", outputs = ctx.attr.outputs)
+    if ctx.attr.build:
+        given = [
+            name
+            for name in sorted(_BUILD_ATTRS)
+            if getattr(ctx.attr, name) and getattr(ctx.attr, name) != _BUILD_ATTR_DEFAULTS.get(name)
+        ]
+        if given:
+            fail("buildx_args %s: build = %s already says what to build and how its bases are checked; drop %s (or drop build and give every attribute here)" % (
+                ctx.label,
+                ctx.attr.build.label,
+                ", ".join(given),
+            ))
+        prep = _prepare_from_build(ctx, ctx.attr.build[BuildxBuildInfo], ctx.attr.outputs)
+    elif not ctx.attr.dockerfile:
+        fail("buildx_args %s: give dockerfile (and the other attributes of the build), or build = a buildx_build target" % ctx.label)
+    else:
+        prep = prepare_build(ctx, "buildx_args", outputs = ctx.attr.outputs)
     exe, runfiles = _runner(ctx, prep)
     return [
         DefaultInfo(
@@ -277,8 +355,27 @@ buildx_args(
     repo_tags = ["example.com/app:dev"],
 )
 ```
-`bazel run //:app_args -- --load` builds into the local image store.""",
+`bazel run //:app_args -- --load` builds into the local image store.
+
+`build = ":app"` names a `buildx_build` instead (its Dockerfile, staged context, contexts and
+flags; only `outputs` is added): the same build for a person, nothing repeated. The build's
+`verify_base` and `allow_unknown_platforms` apply too: the bases are checked as the build checks
+them, and its platforms (checked at its analysis) reach `ocikit buildx-args` with its
+`allow_unknown_platforms`. Giving either attribute beside `build` is refused like the others
+(`verify_base = "size"`, the default, reads as not given).
+
+```starlark
+buildx_args(name = "app_dev", build = ":app")
+```""",
     attrs = dict(CLI_ATTRS, **dict(_BUILD_ATTRS, **{
+        "build": attr.label(
+            providers = [BuildxBuildInfo],
+            doc = "A `buildx_build` whose build this is: its Dockerfile, staged context, contexts, flags, `verify_base` and `allow_unknown_platforms`, so nothing is repeated. Then no other attribute of the build may be given (only `outputs`).",
+        ),
+        "dockerfile": attr.label(
+            allow_single_file = True,
+            doc = "The Dockerfile (required unless `build` is given). It is copied into the build context directory like `srcs` and passed as `--file`.",
+        ),
         "outputs": attr.string_list(
             doc = "`--output` values (e.g. `type=oci,dest=out,tar=false`). Default: none (buildx's default; add `--load` or `--push` after `--` in `bazel run`).",
         ),
@@ -289,10 +386,6 @@ buildx_args(
 
 def _flag(ctx, attr_value, flag_attr):
     return attr_value or getattr(ctx.attr, flag_attr)[OcikitSettingInfo].value
-
-def _check_flags(ctx):
-    """The helper's Dockerfile-check options: --hermetic unless allow_pull; unused contexts fail."""
-    return ["--hermetic", "false" if ctx.attr.allow_pull else "true", "--unused-context", "error"]
 
 _STATUS_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
@@ -339,7 +432,7 @@ def _buildx_build_impl(ctx):
         args.add("--buildx-version", ctx.attr.buildx_version)
     args.add("--progress", ctx.attr.progress)
     args.add("--split-platforms", ctx.attr.split_platforms)
-    args.add_all(_check_flags(ctx))
+    args.add_all([value for _, value in _check_flags(prep.checks)])
     status_files = _source_date_epoch(ctx, args)
 
     execution_requirements = {
@@ -372,6 +465,15 @@ def _buildx_build_impl(ctx):
             context = depset([prep.staged]),
             report = depset([report]),
         ),
+        BuildxBuildInfo(
+            context = prep.staged,
+            context_layouts = prep.layouts,
+            layout = out,
+            report = report,
+            checks = prep.checks,
+            resolved = depset(prep.resolved),
+            spec = prep.spec_data,
+        ),
     ]
 
 buildx_build = rule(
@@ -403,7 +505,37 @@ Hermetic by default: before buildx runs, the action reads the Dockerfile and fai
 registry (`allow_pull = True` permits it), and with `OCIKIT_CONTEXT_UNUSED` when a context is
 named by nothing in the Dockerfile.
 
-For a person, `buildx_args` with the same attributes is the `bazel run` target.
+For a person, `buildx_args(name = "app_dev", build = ":app")` is the `bazel run` target of the
+same build. It provides `BuildxBuildInfo`.
+
+Bases and platforms: before buildx starts, every base (each layout of `contexts`) is checked
+as `verify_base` says; a base missing a blob fails with `OCIKIT_BLOB_MISSING` naming the
+blob, the manifest that references it, the tag and the platform, and never builds from what
+the daemon happens to have cached. `platforms` are checked at analysis against the known
+os/arch/variant values (`allow_unknown_platforms` for exotic ones). Failures read as the CLI
+prints them, `ocikit: error CODE: message` and `  hint: ...` on stderr (what Bazel shows);
+`ocikit build`'s JSON document goes to a file inside the action. Warnings
+(`ocikit: warning CODE: ...`) appear as `INFO: From Building ...`.
+
+Tags: without `repo_tags` the image in `<name>/` is tagged `latest`
+(`org.opencontainers.image.ref.name: latest`, written by BuildKit's OCI exporter; seen with
+buildx 0.29.1 on dockerd 28.5.2, and on dockerd 26.1.5), so an `oci_layout_context` on it
+needs no `tag`. With `repo_tags = ["example.com/app:1.0"]` it is named
+`io.containerd.image.name: example.com/app:1.0` and `ref.name: 1.0` (older builders write the
+full name as `ref.name`): `tag = "example.com/app:1.0"` selects it on both.
+
+Caching: `no-remote` keeps the action off remote executors and out of remote caches, because
+its result depends on the local daemon, which the action key does not cover. Bazel (since 6.0)
+counts `--disk_cache` as a local cache, to which `no-remote` does not apply: the result is
+written to the disk cache and served from it, also to other clones and workspaces on the
+machine, whatever the daemon holds at that time (the key covers the inputs, the flags, the
+attributes and `DOCKER_HOST`, not the daemon's state or version).
+
+Sandbox: when the action finds itself unsandboxed it prints `ocikit: warning
+OCIKIT_W_UNSANDBOXED` naming `--spawn_strategy=linux-sandbox`: its inputs are the real files
+(`--spawn_strategy=local` / `standalone`, `no-sandbox`), or the files behind its input symlinks
+are writable (processwrapper-sandbox). Under linux-sandbox they are symlinks to a read-only
+mount.
 
 ```starlark
 load("@ocikit//rules:defs.bzl", "buildx_build", "oci_layout_context", "oci_layout_verify_test")
@@ -451,5 +583,6 @@ oci_layout_verify_test(name = "app_test", layout = ":app")
         "_docker_host": attr.label(default = Label("//:docker_host")),
         "_stamp": attr.label(default = Label("//rules/private:stamp")),
     })),
+    provides = [BuildxBuildInfo],
     toolchains = TOOLCHAINS,
 )

@@ -181,35 +181,3 @@ def check_selection(rule, tag, digest, platform):
         fail("%s: digest %r is not a digest; write sha256: followed by 64 lowercase hex digits" % (rule, digest))
     if platform and not is_platform(platform):
         fail("%s: platform %r is not os/arch[/variant]; write e.g. \"linux/amd64\" or \"linux/arm64/v8\"" % (rule, platform))
-
-def _dirname_short_path(short_path):
-    d = short_path.rpartition("/")[0]
-    return d if d else "."
-
-def layout_root(ctx, attr_name = "layout"):
-    """The OCI layout an attribute names: a directory, or files among which is `oci-layout`.
-
-    Args:
-      ctx: rule context.
-      attr_name: the attribute (allow_files label or label list).
-
-    Returns:
-      struct(file, path, short_path, files): the directory File (or the oci-layout file), its
-      execroot-relative and runfiles paths, and a depset of everything to read.
-    """
-    files = getattr(ctx.files, attr_name)
-    rule = "%s %s" % (ctx.label, attr_name)
-    if not files:
-        fail("%s: names no files; give a directory (e.g. an oci_image target) or files that include oci-layout" % rule)
-    if len(files) == 1 and (files[0].is_directory or files[0].basename != "oci-layout"):
-        f = files[0]
-        return struct(file = f, path = f.path, short_path = f.short_path, files = depset([f]))
-    markers = [f for f in files if f.basename == "oci-layout"]
-    if len(markers) != 1:
-        fail("%s: %d files but %d named oci-layout; give the layout directory, or files of exactly one layout (e.g. glob([\"layout/**\"]))" % (
-            rule,
-            len(files),
-            len(markers),
-        ))
-    m = markers[0]
-    return struct(file = m, path = m.dirname, short_path = _dirname_short_path(m.short_path), files = depset(files))

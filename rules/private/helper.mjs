@@ -8,28 +8,69 @@
 //                                           buildx config (and argv) with every oci-layout
 //                                           context pinned by the digest its resolve JSON holds
 //   build --cli CLI --config FILE --out DIR [--docker D] [--buildx-version V] [--progress P]
-//         [--report FILE] [--hermetic true|false] [--unused-context warn|error]
+//         [--report FILE] [--verify-base size|digest] [--allow-unknown-platforms true|false]
+//         [--hermetic true|false] [--unused-context warn|error]
 //         [--source-date-epoch N | --source-date-epoch-key KEY --status-file FILE...]
 //                                           `ocikit build` with the build context copied out of
 //                                           the sandbox's symlinks; --report: the portable part
-//                                           of its --json result; the epoch may be read from
-//                                           Bazel's workspace status files (`KEY VALUE` lines)
-//   run --cli CLI --config FILE --root DIR [--hermetic B] [--unused-context U] [-- DOCKER_FLAG...]
+//                                           of its --json-out result. Warns when the action is
+//                                           not sandboxed (OCIKIT_W_UNSANDBOXED). The epoch may
+//                                           be read from Bazel's workspace status files
+//                                           (`KEY VALUE` lines)
+//   run --cli CLI --config FILE --root DIR [--verify-base V] [--allow-unknown-platforms B]
+//       [--hermetic B] [--unused-context U] [-- DOCKER_FLAG...]
 //                                           for `bazel run`: `ocikit buildx-args`, then docker
+//   verify-archive --cli CLI --archive FILE [-- VERIFY_FLAG...]
+//                                           for a test: `ocikit unpack` into a temporary
+//                                           directory, then `ocikit verify` on it
+//   load-archive --cli CLI --layout DIR --resolved FILE --name NAME... --out FILE
+//                                           the image a resolve output names, under each NAME
+//                                           (io.containerd.image.name), packed for `docker load`
+//   load --docker D [--docker-host H] --archive FILE --resolved FILE --name NAME...
+//        [-- DOCKER_LOAD_FLAG...]           for `bazel run`: `docker load`, then each NAME is
+//                                           checked to be the resolved digest in the daemon
 //
-// Exit codes: the child's, 1 on failure, 2 on a usage error. Files are written atomically
-// (temporary sibling, then rename). JSON files have sorted keys and a trailing newline.
+// Exit codes: the child's, 1 on failure, 2 on a usage error. Errors are printed as the CLI
+// prints them (`ocikit: error CODE: message` and `  hint: ...`), the CLI's own on its stderr
+// (its JSON document goes to a file), so Bazel shows readable text. Files are written
+// atomically (temporary sibling, then rename). JSON files have sorted keys and a trailing
+// newline.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-class UsageError extends Error {}
+/** A failure with one of the CLI's codes (src/errors.ts) and a hint. */
+class HelperError extends Error {
+  constructor(code, message, hint) {
+    super(message);
+    this.code = code;
+    this.hint = hint;
+  }
+}
 
-function die(message, code = 1) {
-  process.stderr.write(`ocikit (bazel helper): ${message}\n`);
-  process.exit(code);
+class UsageError extends HelperError {
+  constructor(message) {
+    super(
+      'OCIKIT_USAGE',
+      message,
+      'The rules in @ocikit//rules/private call this helper; their arguments changed together (rebuild).',
+    );
+  }
+}
+
+/** Print an error as the CLI does and exit (2 for usage errors). */
+function die(cmd, e) {
+  const code = e instanceof HelperError ? e.code : 'OCIKIT_INTERNAL';
+  const hint =
+    e instanceof HelperError
+      ? e.hint
+      : 'A bug in the Bazel helper of ocikit (rules/private/helper.mjs) or an environment problem; rerun with OCIKIT_DEBUG=1 for a stack trace and report it.';
+  process.stderr.write(`ocikit: error ${code}: ${cmd}: ${e.message}\n`);
+  if (hint) process.stderr.write(`  hint: ${hint}\n`);
+  if (process.env.OCIKIT_DEBUG === '1' && e.stack) process.stderr.write(`${e.stack}\n`);
+  process.exit(code === 'OCIKIT_USAGE' ? 2 : 1);
 }
 
 /** `--name value` options up to `--`; the rest are positionals. Repeated options collect. */
@@ -89,7 +130,11 @@ function readJson(file, what) {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new Error(`cannot read ${what} ${file}: ${e.message}`);
+    throw new HelperError(
+      e.code === undefined ? 'OCIKIT_JSON_INVALID' : 'OCIKIT_INPUT_UNREADABLE',
+      `cannot read ${what} ${file}: ${e.message}`,
+      'The file is written by another action of the same rule: rebuild; if it persists, report it.',
+    );
   }
 }
 
@@ -105,7 +150,12 @@ function copyDeref(src, dest) {
       copyDeref(path.join(src, name), path.join(dest, name));
     return;
   }
-  if (!st.isFile()) throw new Error(`${src} is neither a file nor a directory`);
+  if (!st.isFile())
+    throw new HelperError(
+      'OCIKIT_INPUT_UNREADABLE',
+      `${src} is neither a file nor a directory`,
+      'Give srcs and the Dockerfile as files or directories.',
+    );
   fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o755 });
   fs.copyFileSync(src, dest);
   fs.chmodSync(dest, st.mode & 0o111 ? 0o755 : 0o644);
@@ -118,7 +168,11 @@ function stage(argv) {
   fs.mkdirSync(out, { recursive: true });
   for (const [src, dest] of manifest) {
     if (path.isAbsolute(dest) || dest.split('/').includes('..'))
-      throw new Error(`bad destination ${dest}`);
+      throw new HelperError(
+        'OCIKIT_INTERNAL',
+        `bad destination ${dest}`,
+        'The rule computed a path outside the build context: report it.',
+      );
     copyDeref(src, path.join(out, dest));
   }
   return 0;
@@ -199,11 +253,17 @@ function pinnedRef(layoutPath, resolved, name) {
     typeof digest !== 'string' ||
     !/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(digest)
   ) {
-    throw new Error(`context ${name}: the resolve output has no descriptor.digest`);
+    throw new HelperError(
+      'OCIKIT_INTERNAL',
+      `context ${name}: the resolve output has no descriptor.digest`,
+      'The oci_layout_context action wrote it: rebuild; if it persists, report it.',
+    );
   }
   if (/[:@]/.test(layoutPath)) {
-    throw new Error(
+    throw new HelperError(
+      'OCIKIT_CONTEXT_INVALID',
       `context ${name}: layout path ${layoutPath} contains ':' or '@', which buildx misparses`,
+      'Rename the package, target or directory of the layout so that its path has neither.',
     );
   }
   const tag = typeof resolved.tag === 'string' ? `:${resolved.tag}` : '';
@@ -248,7 +308,11 @@ function localizeContext(cfg, baseDir, tmp) {
   if (cfg.file !== undefined) {
     const file = path.resolve(baseDir, cfg.file);
     if (!isInside(file, ctxDir))
-      throw new Error(`the Dockerfile ${cfg.file} is not inside the context ${cfg.context}`);
+      throw new HelperError(
+        'OCIKIT_INTERNAL',
+        `the Dockerfile ${cfg.file} is not inside the context ${cfg.context}`,
+        'The rule stages the Dockerfile into the context: report it.',
+      );
     out.file = path.join(copy, path.relative(ctxDir, file));
   }
   return out;
@@ -283,8 +347,8 @@ function portableReport(result) {
   };
 }
 
-/** `--hermetic B` and `--unused-context U` of the helper as ocikit flags. */
-function checkFlags(opts) {
+/** `--hermetic B` and `--unused-context U` of the helper as ocikit flags (build and run). */
+function dockerfileFlags(opts) {
   const out = [];
   const hermetic = one(opts, 'hermetic', false);
   if (hermetic !== undefined && hermetic !== 'true' && hermetic !== 'false')
@@ -321,6 +385,69 @@ function sourceDateEpoch(opts) {
   );
 }
 
+/** `--verify-base` and `--allow-unknown-platforms` as the CLI's flags (build and run). */
+function checkFlags(opts) {
+  const flags = [];
+  const verifyBase = one(opts, 'verify-base', false) ?? 'size';
+  if (verifyBase === 'digest') flags.push('--verify');
+  else if (verifyBase !== 'size')
+    throw new UsageError(`--verify-base ${verifyBase}: expected size or digest`);
+  const allow = one(opts, 'allow-unknown-platforms', false) ?? 'false';
+  if (allow === 'true') flags.push('--allow-unknown-platforms');
+  else if (allow !== 'false')
+    throw new UsageError(`--allow-unknown-platforms ${allow}: expected true or false`);
+  return flags;
+}
+
+/**
+ * Why this action is not protected by a sandbox, or undefined when it is. Two observations:
+ * under linux-sandbox every input is a symlink into the execution root, on a file system
+ * mounted read-only for the action (writing through the symlink fails with EROFS); without a
+ * sandbox (`--spawn_strategy=local`/`standalone`, `no-sandbox`) the inputs are the real files,
+ * and under processwrapper-sandbox the symlinks lead to files the action can write.
+ * `probes` are input files (execroot-relative): the config, and each context layout's index.json.
+ */
+function unsandboxedReason(probes) {
+  const [first] = probes;
+  if (first === undefined) return undefined;
+  if (!fs.lstatSync(first).isSymbolicLink())
+    return `its inputs are the real files (${first} is not a sandbox symlink)`;
+  for (const p of probes) {
+    let real;
+    try {
+      real = fs.realpathSync(p);
+      fs.accessSync(real, fs.constants.W_OK);
+    } catch {
+      continue; // read-only (EROFS under linux-sandbox, or no permission): protected
+    }
+    return `writes through its input symlinks reach the real files (${p} is writable)`;
+  }
+  return undefined;
+}
+
+/** The index.json of each oci-layout:// context of a config (relative to the cwd). */
+function contextIndexFiles(cfg) {
+  return (cfg.buildContext ?? []).flatMap((v) => {
+    const m = /^[^=]+=oci-layout:\/\/([^:@]*)/.exec(v);
+    return m ? [path.join(m[1], 'index.json')] : [];
+  });
+}
+
+function warnIfUnsandboxed(configPath, cfg) {
+  let reason;
+  try {
+    reason = unsandboxedReason([configPath, ...contextIndexFiles(cfg)]);
+  } catch {
+    return; // an input that cannot be inspected is reported by ocikit build itself
+  }
+  if (reason === undefined) return;
+  process.stderr.write(
+    `ocikit: warning OCIKIT_W_UNSANDBOXED: this buildx_build action is not sandboxed: ${reason}. ` +
+      'docker buildx, running as root, may then write into the input layouts (bazel-out). ' +
+      'Build with --spawn_strategy=linux-sandbox (see the README, Bazel rules).\n',
+  );
+}
+
 function build(argv) {
   const { opts } = parseOptions(argv, [
     'cli',
@@ -331,6 +458,8 @@ function build(argv) {
     'progress',
     'report',
     'split-platforms',
+    'verify-base',
+    'allow-unknown-platforms',
     'hermetic',
     'unused-context',
     'source-date-epoch',
@@ -339,13 +468,20 @@ function build(argv) {
   ]);
   const cli = path.resolve(one(opts, 'cli'));
   const epoch = sourceDateEpoch(opts);
-  const checks = checkFlags(opts);
+  const checks = dockerfileFlags(opts);
   const cwd = process.cwd();
+  const configPath = one(opts, 'config');
+  const extra = checkFlags(opts);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ocikit-bazel-'));
   try {
-    const cfg = localizeContext(readJson(one(opts, 'config'), 'config'), cwd, tmp);
+    const pinned = readJson(configPath, 'config');
+    warnIfUnsandboxed(configPath, pinned);
+    const cfg = localizeContext(pinned, cwd, tmp);
     const cfgFile = path.join(tmp, 'config.json');
     fs.writeFileSync(cfgFile, stableJson(cfg));
+    // The result (or the error) as JSON in a file; the CLI tells an error on stderr as text,
+    // which is what Bazel shows.
+    const resultFile = path.join(tmp, 'result.json');
     // buildx writes state under $DOCKER_CONFIG/buildx on every build and the sandbox has no
     // writable home: ocikit build gives it a private copy. DOCKER_HOST comes from the env.
     const args = [
@@ -357,7 +493,9 @@ function build(argv) {
       path.resolve(one(opts, 'out')),
       '--private-docker-config',
       'always',
-      '--json',
+      '--json-out',
+      resultFile,
+      ...extra,
     ];
     for (const name of ['docker', 'buildx-version', 'progress', 'split-platforms']) {
       const v = one(opts, name, false);
@@ -368,17 +506,15 @@ function build(argv) {
     const r = spawnSync(process.execPath, args, {
       cwd,
       env: { ...process.env, TMPDIR: tmp },
-      stdio: ['ignore', 'pipe', 'inherit'],
-      maxBuffer: 256 << 20,
+      stdio: ['ignore', 'inherit', 'inherit'],
     });
     if (r.error) throw r.error;
-    if (r.status !== 0) {
-      process.stderr.write(r.stdout);
-      return r.status ?? 1;
-    }
+    if (r.status !== 0) return r.status ?? 1;
+    const result = readJson(resultFile, 'ocikit build result');
+    for (const w of result.warnings ?? [])
+      process.stderr.write(`ocikit: warning ${w.code}: ${w.message}\n`);
     const report = one(opts, 'report', false);
-    if (report !== undefined)
-      writeAtomic(path.resolve(report), stableJson(portableReport(JSON.parse(r.stdout))));
+    if (report !== undefined) writeAtomic(path.resolve(report), stableJson(portableReport(result)));
     return 0;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -390,10 +526,13 @@ function run(argv) {
     'cli',
     'config',
     'root',
+    'verify-base',
+    'allow-unknown-platforms',
     'hermetic',
     'unused-context',
   ]);
-  const checks = checkFlags(opts);
+  const extra = checkFlags(opts);
+  const checks = dockerfileFlags(opts);
   const root = path.resolve(one(opts, 'root'));
   const cli = path.resolve(root, one(opts, 'cli'));
   const userCwd = process.env.BUILD_WORKING_DIRECTORY || process.cwd();
@@ -423,6 +562,7 @@ function run(argv) {
         argsFile,
         '--format',
         'json',
+        ...extra,
         ...checks,
         ...rest,
       ],
@@ -441,18 +581,179 @@ function run(argv) {
 }
 
 // ---------------------------------------------------------------------------------------
+// verify-archive, load-archive and load: OCI archives (.tar) as layouts, and `docker load`.
 
-const COMMANDS = { stage, config, build, run };
+/** Run the CLI with `args`; stdout and stderr shown only when it fails (or always, `quiet` false). */
+function runCli(cli, args, { quiet = true } = {}) {
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    stdio: ['ignore', quiet ? 'pipe' : 'inherit', quiet ? 'pipe' : 'inherit'],
+    maxBuffer: 64 << 20,
+  });
+  if (r.error) throw r.error;
+  if (r.status !== 0 && quiet) {
+    process.stderr.write(r.stdout);
+    process.stderr.write(r.stderr);
+  }
+  return r.status ?? 1;
+}
+
+function verifyArchive(argv) {
+  const { opts, rest } = parseOptions(argv, ['cli', 'archive']);
+  const cli = path.resolve(one(opts, 'cli'));
+  const archive = one(opts, 'archive');
+  const tmp = fs.mkdtempSync(path.join(process.env.TEST_TMPDIR || os.tmpdir(), 'ocikit-verify-'));
+  try {
+    const layout = path.join(tmp, 'layout');
+    process.stdout.write(`ocikit: unpacking ${archive} (every blob hashed), then verifying it\n`);
+    const status = runCli(cli, ['unpack', path.resolve(archive), '--out', layout], {
+      quiet: false,
+    });
+    if (status !== 0) return status;
+    return runCli(cli, ['verify', layout, ...rest], { quiet: false });
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The descriptor of an `ocikit resolve --json` output, checked. */
+function resolvedDescriptor(file) {
+  const d = readJson(file, 'resolve output')?.descriptor;
+  if (
+    typeof d?.mediaType !== 'string' ||
+    typeof d.digest !== 'string' ||
+    !Number.isSafeInteger(d.size)
+  ) {
+    throw new HelperError(
+      'OCIKIT_INTERNAL',
+      `${file}: the resolve output has no descriptor (mediaType, digest, size)`,
+      'The resolve action of the same oci_layout_load wrote it: rebuild; if it persists, report it.',
+    );
+  }
+  return d;
+}
+
+/** `docker.io/library/app:1` -> `1` (the rules write every name with a tag). */
+function tagOf(name) {
+  const slash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  if (colon <= slash) throw new UsageError(`--name ${name} has no tag`);
+  return name.slice(colon + 1);
+}
+
+function loadArchive(argv) {
+  const { opts } = parseOptions(argv, ['cli', 'layout', 'resolved', 'name', 'out']);
+  const cli = path.resolve(one(opts, 'cli'));
+  const layout = path.resolve(one(opts, 'layout'));
+  const out = path.resolve(one(opts, 'out'));
+  const names = opts.name ?? [];
+  if (names.length === 0) throw new UsageError('--name is required');
+  const d = resolvedDescriptor(one(opts, 'resolved'));
+  const entry = { mediaType: d.mediaType, digest: d.digest, size: d.size };
+  if (d.platform !== undefined) entry.platform = d.platform;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ocikit-load-'));
+  try {
+    // A thin layout: the same blobs (pack follows the symlink), an index.json naming the one
+    // image under every name. containerd's importer (docker load with the containerd image
+    // store) names images by io.containerd.image.name, as buildx writes it.
+    const dir = path.join(tmp, 'layout');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(path.join(layout, 'oci-layout'), path.join(dir, 'oci-layout'));
+    fs.symlinkSync(path.join(layout, 'blobs'), path.join(dir, 'blobs'));
+    const manifests = names.map((name) => ({
+      ...entry,
+      annotations: {
+        'io.containerd.image.name': name,
+        'org.opencontainers.image.ref.name': tagOf(name),
+      },
+    }));
+    fs.writeFileSync(
+      path.join(dir, 'index.json'),
+      stableJson({
+        manifests,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        schemaVersion: 2,
+      }),
+    );
+    return runCli(cli, ['pack', dir, '--out', out]);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function load(argv) {
+  const { opts, rest } = parseOptions(argv, [
+    'docker',
+    'docker-host',
+    'archive',
+    'resolved',
+    'name',
+  ]);
+  const docker = one(opts, 'docker');
+  const host = one(opts, 'docker-host', false);
+  const archive = path.resolve(one(opts, 'archive'));
+  const names = opts.name ?? [];
+  const { digest } = resolvedDescriptor(path.resolve(one(opts, 'resolved')));
+  const env = { ...process.env };
+  if (host) env.DOCKER_HOST = host;
+  const where = host ? ` (DOCKER_HOST=${host})` : '';
+  process.stderr.write(`ocikit: ${docker} load -i ${archive}${where}\n`);
+  const r = spawnSync(docker, ['load', '-i', archive, ...rest], { stdio: 'inherit', env });
+  if (r.error) {
+    throw new HelperError(
+      'OCIKIT_BUILDX_MISSING',
+      `cannot run ${docker}: ${r.error.message}`,
+      'Install the docker CLI, or choose it with --@ocikit//:docker (looked up on the PATH of bazel run).',
+    );
+  }
+  if (r.status !== 0) return r.status ?? 1;
+  // Trust nothing: every name must now be the image the layout holds.
+  for (const name of names) {
+    const i = spawnSync(docker, ['image', 'inspect', '--format', '{{.Id}}', name], {
+      encoding: 'utf8',
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (i.error) throw i.error;
+    if (i.status !== 0)
+      throw new HelperError(
+        'OCIKIT_OUTPUT_INVALID',
+        `docker load succeeded but the daemon has no image ${name}`,
+        'Check that the docker CLI and DOCKER_HOST name the daemon that loaded it (docker_host, --@ocikit//:docker_host).',
+      );
+    const id = i.stdout.trim();
+    if (id !== digest) {
+      throw new HelperError(
+        'OCIKIT_OUTPUT_INVALID',
+        `${name} is ${id} in the daemon, not ${digest} (the image of the layout)`,
+        'The daemon must use the containerd image store, where an image ID is its manifest or index digest (dockerd: "features": {"containerd-snapshotter": true}).',
+      );
+    }
+  }
+  process.stderr.write(`ocikit: loaded ${digest} as ${names.join(', ')}\n`);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+
+const COMMANDS = {
+  stage,
+  config,
+  build,
+  run,
+  'verify-archive': verifyArchive,
+  'load-archive': loadArchive,
+  load,
+};
 
 function main() {
   const [cmd, ...argv] = process.argv.slice(2);
   const f = COMMANDS[cmd];
-  if (f === undefined) die(`usage: helper.mjs ${Object.keys(COMMANDS).join('|')} ...`, 2);
+  if (f === undefined)
+    die('helper.mjs', new UsageError(`usage: helper.mjs ${Object.keys(COMMANDS).join('|')} ...`));
   try {
     process.exitCode = f(argv);
   } catch (e) {
-    if (e instanceof UsageError) die(`${cmd}: ${e.message}`, 2);
-    die(`${cmd}: ${e.message}`);
+    die(cmd, e);
   }
 }
 

@@ -1,35 +1,16 @@
 """oci_layout_context: pin an OCI layout (tag/digest/platform -> digest) without copying it."""
 
-load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection", "layout_root", "run_node")
+load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection")
+load(":layout.bzl", "layout_attr", "layout_root", "resolve_layout")
+load(":platforms.bzl", "allow_unknown_platforms_attr", "check_platform_attr")
 load(":providers.bzl", "OciLayoutContextInfo")
 
 def _oci_layout_context_impl(ctx):
     check_selection("oci_layout_context %s" % ctx.label, ctx.attr.tag, ctx.attr.digest, ctx.attr.platform)
+    check_platform_attr(ctx, "oci_layout_context %s" % ctx.label)
     layout = layout_root(ctx)
     out = ctx.actions.declare_file(ctx.label.name + ".json")
-
-    args = ctx.actions.args()
-    args.add(ctx.file._cli)
-    args.add("resolve")
-    args.add(layout.path)
-    if ctx.attr.tag:
-        args.add("--tag", ctx.attr.tag)
-    if ctx.attr.digest:
-        args.add("--digest", ctx.attr.digest)
-    if ctx.attr.platform:
-        args.add("--platform", ctx.attr.platform)
-    if ctx.attr.strict:
-        args.add("--strict")
-    args.add("--json-out", out)
-
-    run_node(
-        ctx,
-        arguments = [args],
-        inputs = depset([ctx.file._cli], transitive = [layout.files]),
-        outputs = [out],
-        mnemonic = "OciLayoutResolve",
-        progress_message = "Resolving OCI layout %{label}",
-    )
+    resolve_layout(ctx, layout, out)
     return [
         DefaultInfo(
             files = depset([out]),
@@ -64,14 +45,11 @@ oci_layout_context(
 )
 ```""",
     attrs = dict(CLI_ATTRS, **{
+        "allow_unknown_platforms": allow_unknown_platforms_attr(),
         "digest": attr.string(
             doc = "Select this digest (`sha256:...`) among the layout's manifests and indexes; wins over `tag`, as in buildx. Default: none.",
         ),
-        "layout": attr.label(
-            mandatory = True,
-            allow_files = True,
-            doc = "The OCI image layout: a directory (tree artifact such as rules_oci's `oci_image`, a `buildx_build`, or a source directory) or a set of files that contains exactly one `oci-layout` file (e.g. `glob([\"img/**\"])`).",
-        ),
+        "layout": layout_attr(),
         "platform": attr.string(
             doc = "Pick one platform's manifest out of an index: `os/arch[/variant]` (e.g. `linux/arm64`). Default: pin what the tag or digest names (the whole index).",
         ),

@@ -1,7 +1,19 @@
 """Analysis tests of ocikit's rules: arguments and config built, bad attributes rejected."""
 
 load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts")
-load("//rules:defs.bzl", "OciLayoutContextInfo", "buildx_args", "buildx_build", "oci_layout_context", "ocikit_node_toolchain")
+load(
+    "//rules:defs.bzl",
+    "BuildxBuildInfo",
+    "OciLayoutContextInfo",
+    "buildx_args",
+    "buildx_build",
+    "oci_layout_context",
+    "oci_layout_index",
+    "oci_layout_load",
+    "oci_layout_tarball",
+    "oci_layout_verify_test",
+    "ocikit_node_toolchain",
+)
 load("//rules/private:cli.bzl", "ocikit_cli")
 load("//rules/private:node_toolchain.bzl", "missing_node_toolchain")
 load(":testing.bzl", _action = "action_of", _after = "after", _failure_test = "failure_test", _file_write = "file_write")
@@ -165,6 +177,165 @@ _build_action_flags_test = analysistest.make(
 # Execution requirements (no-remote, no-remote-exec) are not visible to Starlark in Bazel 7
 # (Action has no execution_info): test/e2e/bazel.sh checks them with `bazel aquery`.
 
+def _args_from_build_test_impl(ctx):
+    env = analysistest.begin(ctx)
+    spec = _spec(env)
+    actions = analysistest.target_actions(env)
+    asserts.equals(env, [], [a for a in actions if a.mnemonic == "BuildxContext"], "the build's staged context is reused, not staged again")
+    config = spec["config"]
+    asserts.equals(env, ["type=oci,dest=out,tar=false"], config["output"], "outputs added to the build's config")
+    asserts.equals(env, ["linux/amd64"], config["platform"], "the build's flags")
+    asserts.equals(env, {"SOURCE_DATE_EPOCH": "0"}, config["buildArg"])
+    asserts.true(env, config["context"].endswith("/rules/tests/build_sde.context"), "the build's context: %s" % config["context"])
+    asserts.equals(env, "rules/tests/build_sde.context", spec["run"]["context"])
+    asserts.equals(env, ["base"], [c["name"] for c in spec["contexts"]])
+    config_action = _action(env, "BuildxConfig")
+    asserts.true(env, any([f.basename == "ctx_tag_platform.json" for f in config_action.inputs.to_list()]), "the build's resolve outputs are inputs")
+    outs = sorted([f.basename for f in config_action.outputs.to_list()])
+    asserts.equals(env, ["args_from_build.argv.json", "args_from_build.buildx.json", "args_from_build.run.json"], outs)
+    return analysistest.end(env)
+
+_args_from_build_test = analysistest.make(_args_from_build_test_impl)
+
+def _build_provider_test_impl(ctx):
+    env = analysistest.begin(ctx)
+    info = analysistest.target_under_test(env)[BuildxBuildInfo]
+    asserts.equals(env, "build_app", info.layout.basename)
+    asserts.true(env, info.context.is_directory, "context is the staged tree artifact")
+    asserts.equals(env, ["ctx_tag_platform.json"], [f.basename for f in info.resolved.to_list()])
+    asserts.false(env, "output" in info.spec["config"], "a buildx_build config has no --output")
+    return analysistest.end(env)
+
+_build_provider_test = analysistest.make(_build_provider_test_impl)
+
+# ---------------------------------------------------------------------------------------
+# oci_layout_index, oci_layout_tarball, oci_layout_load; archives as layouts
+
+def _index_action_test_impl(ctx):
+    env = analysistest.begin(ctx)
+    target = analysistest.target_under_test(env)
+    action = _action(env, "OciLayoutIndex")
+    argv = action.argv
+    i = argv.index("index")
+    asserts.true(env, argv[i - 1].endswith("ocikit.mjs"), "the CLI bundle runs index")
+    unpack = _action(env, "OciLayoutUnpack")
+    unpacked = unpack.outputs.to_list()[0]
+    asserts.true(env, unpacked.is_directory, "the archive is unpacked into a tree artifact")
+    asserts.true(env, unpacked.path.endswith("/rules/tests/index_full.unpacked/1"), unpacked.path)
+    asserts.true(env, any([f.basename == "hello_gen.tar" for f in unpack.inputs.to_list()]), "the archive is the unpack input")
+    asserts.equals(env, ["examples/hello", unpacked.path], argv[i + 1:i + 3], "sources in order, before the flags (array flags take what follows)")
+    out = target[DefaultInfo].files.to_list()
+    asserts.equals(env, 1, len(out))
+    asserts.true(env, out[0].is_directory, "the merged layout is a tree artifact")
+    asserts.equals(env, "index_full", out[0].basename)
+    asserts.equals(env, out[0].path, _after(argv, "--out"))
+    annotations = [argv[j + 1] for j in range(len(argv) - 1) if argv[j] == "--annotation"]
+    asserts.equals(env, ["index-descriptor:org.example.note=n", "org.opencontainers.image.version=1.0"], annotations, "annotations in key order")
+    asserts.equals(env, "example.com/app:1.0", _after(argv, "--tag"))
+    asserts.true(env, _after(argv, "--json-out").endswith("/index_full.index.json"))
+    asserts.false(env, any([a.startswith("/") for a in argv[1:]]), "no absolute paths: %s" % argv)
+    asserts.true(env, any([f.path == "examples/hello/oci-layout" for f in action.inputs.to_list()]), "layout files are inputs")
+    asserts.true(env, unpacked in action.inputs.to_list(), "the unpacked archive is an input")
+    return analysistest.end(env)
+
+_index_action_test = analysistest.make(_index_action_test_impl)
+
+def _tarball_action_test_impl(ctx):
+    env = analysistest.begin(ctx)
+    target = analysistest.target_under_test(env)
+    argv = _action(env, "OciLayoutPack").argv
+    i = argv.index("pack")
+    asserts.equals(env, "examples/hello", argv[i + 1])
+    out = target[DefaultInfo].files.to_list()
+    asserts.equals(env, 1, len(out))
+    asserts.equals(env, ctx.attr.basename, out[0].basename)
+    asserts.equals(env, out[0].path, _after(argv, "--out"))
+    asserts.equals(env, ctx.attr.gzip, "--gzip" in argv)
+    return analysistest.end(env)
+
+_tarball_action_test = analysistest.make(
+    _tarball_action_test_impl,
+    attrs = {"basename": attr.string(), "gzip": attr.bool()},
+)
+
+def _load_test_impl(ctx):
+    env = analysistest.begin(ctx)
+    target = analysistest.target_under_test(env)
+    resolve = _action(env, "OciLayoutResolve").argv
+    asserts.equals(env, "linux/amd64", _after(resolve, "--platform"))
+    asserts.equals(env, "hello", _after(resolve, "--tag"))
+    action = _action(env, "OciLayoutLoadArchive")
+    argv = action.argv
+    asserts.equals(env, "load-archive", argv[2])
+    names = [argv[j + 1] for j in range(len(argv) - 1) if argv[j] == "--name"]
+    asserts.equals(env, [
+        "docker.io/library/app:1.0",
+        "docker.io/team/app:latest",
+        "example.com:5000/team/app:v1",
+        "localhost/app:dev",
+    ], names, "repo tags normalised as docker does, duplicates dropped")
+    archive = target[DefaultInfo].files.to_list()
+    asserts.equals(env, ["load_full.tar"], [f.basename for f in archive])
+    asserts.equals(env, archive[0].path, _after(argv, "--out"))
+    asserts.equals(env, "examples/hello", _after(argv, "--layout"))
+
+    writes = [a for a in analysistest.target_actions(env) if a.mnemonic == "FileWrite" and a.outputs.to_list()[0].basename == "load_full.sh"]
+    asserts.equals(env, 1, len(writes), "the launcher")
+    script = writes[0].content if writes else ""
+    for want in ["'load'", "'--docker' '%s'" % ctx.attr.docker, "'--docker-host' '%s'" % ctx.attr.docker_host, "'--name' 'localhost/app:dev'"]:
+        asserts.true(env, want in script, "launcher has %s:\n%s" % (want, script))
+    runfiles = target[DefaultInfo].default_runfiles.files.to_list()
+    asserts.true(env, archive[0] in runfiles, "the archive is in the runfiles")
+    return analysistest.end(env)
+
+_load_test = analysistest.make(
+    _load_test_impl,
+    attrs = {
+        "docker": attr.string(default = "docker"),
+        "docker_host": attr.string(default = "unix:///var/run/docker.sock"),
+    },
+)
+
+_load_flags_test = analysistest.make(
+    _load_test_impl,
+    attrs = {
+        "docker": attr.string(default = "/opt/docker/bin/docker"),
+        "docker_host": attr.string(default = "unix:///run/user/1000/docker.sock"),
+    },
+    config_settings = {
+        str(Label("//:docker")): "/opt/docker/bin/docker",
+        str(Label("//:docker_host")): "unix:///run/user/1000/docker.sock",
+    },
+)
+
+def _context_archive_test_impl(ctx):
+    env = analysistest.begin(ctx)
+    target = analysistest.target_under_test(env)
+    unpack = _action(env, "OciLayoutUnpack")
+    unpacked = unpack.outputs.to_list()[0]
+    asserts.true(env, unpacked.path.endswith("/rules/tests/ctx_archive.layout"), unpacked.path)
+    argv = _action(env, "OciLayoutResolve").argv
+    asserts.equals(env, unpacked.path, argv[argv.index("resolve") + 1], "resolve reads the unpacked layout")
+    info = target[OciLayoutContextInfo]
+    asserts.equals(env, unpacked.path, info.layout_path, "buildx reads the unpacked layout too")
+    asserts.equals(env, [unpacked], info.layout_files.to_list())
+    return analysistest.end(env)
+
+_context_archive_test = analysistest.make(_context_archive_test_impl)
+
+def _verify_archive_test_impl(ctx):
+    env = analysistest.begin(ctx)
+    actions = analysistest.target_actions(env)
+    asserts.equals(env, [], [a for a in actions if a.mnemonic == "OciLayoutUnpack"], "a verify test unpacks when it runs, not in the build")
+    writes = [a for a in actions if a.mnemonic == "FileWrite" and a.outputs.to_list()[0].basename == "verify_archive.sh"]
+    asserts.equals(env, 1, len(writes))
+    script = writes[0].content if writes else ""
+    for want in ["'verify-archive'", "'--archive'", "rules/tests/hello_gen.tar", "'--platform' 'linux/arm64'"]:
+        asserts.true(env, want in script, "launcher has %s:\n%s" % (want, script))
+    return analysistest.end(env)
+
+_verify_archive_test = analysistest.make(_verify_archive_test_impl)
+
 # ---------------------------------------------------------------------------------------
 # CLI and node
 
@@ -268,6 +439,66 @@ def analysis_test_suite(name):
     buildx_build(name = "build_host_attr", docker_host = "tcp://127.0.0.1:2375", **common)
     _build_action_test(name = "build_docker_host_attr_test", target_under_test = ":build_host_attr", docker_host = "tcp://127.0.0.1:2375", has_context = False)
     tests.append("build_docker_host_attr_test")
+
+    buildx_build(name = "build_sde", build_args = {"SOURCE_DATE_EPOCH": "0"}, contexts = {"base": ":ctx_tag_platform"}, platforms = ["linux/amd64"], **common)
+    buildx_args(name = "args_from_build", build = ":build_sde", outputs = ["type=oci,dest=out,tar=false"], tags = ["manual"])
+    _args_from_build_test(name = "args_from_build_test", target_under_test = ":args_from_build")
+    _build_provider_test(name = "build_provider_test", target_under_test = ":build_app")
+    tests.extend(["args_from_build_test", "build_provider_test"])
+    buildx_args(name = "bad_build_and_attrs", build = ":build_app", platforms = ["linux/arm64"], **common)
+    failing("bad_build_and_attrs_test", "already says what to build and how its bases are checked; drop dockerfile, platforms, srcs", target = ":bad_build_and_attrs")
+    buildx_args(name = "bad_no_dockerfile", tags = ["manual"])
+    failing("bad_no_dockerfile_test", "give dockerfile (and the other attributes of the build), or build = a buildx_build target", target = ":bad_no_dockerfile")
+    buildx_args(name = "bad_build_provider", build = ":ctx_digest", tags = ["manual"])
+    failing("bad_build_provider_test", "BuildxBuildInfo", target = ":bad_build_provider")
+
+    # An archive (a genrule's .tar) as a layout; never built by these analysis tests.
+    native.genrule(name = "hello_gen_tar", srcs = [layout], outs = ["hello_gen.tar"], cmd = "exit 1", tags = ["manual"])
+    oci_layout_context(name = "ctx_archive", layout = ":hello_gen_tar", tags = ["manual"])
+    _context_archive_test(name = "context_archive_test", target_under_test = ":ctx_archive")
+    oci_layout_verify_test(name = "verify_archive", layout = ":hello_gen_tar", platform = "linux/arm64", tags = ["manual"])
+    _verify_archive_test(name = "verify_archive_test", target_under_test = ":verify_archive")
+    tests.extend(["context_archive_test", "verify_archive_test"])
+
+    # buildifier: disable=unsorted-dict-items
+    oci_layout_index(
+        name = "index_full",
+        layouts = [layout, ":hello_gen_tar"],
+        annotations = {"org.opencontainers.image.version": "1.0", "index-descriptor:org.example.note": "n"},
+        tag = "example.com/app:1.0",
+        tags = ["manual"],
+    )
+    _index_action_test(name = "index_action_test", target_under_test = ":index_full")
+    tests.append("index_action_test")
+    oci_layout_index(name = "bad_index_tag", layouts = [layout], tag = "-x", tags = ["manual"])
+    failing("bad_index_tag_test", "tag \"-x\" is not a valid tag", target = ":bad_index_tag")
+    oci_layout_index(name = "bad_index_annotation", layouts = [layout], annotations = {"a=b": "c"}, tags = ["manual"])
+    failing("bad_index_annotation_test", "annotations key \"a=b\" must be a non-empty name without '='", target = ":bad_index_annotation")
+    oci_layout_index(name = "bad_index_files", layouts = [":two_files"], tags = ["manual"])
+    failing("bad_index_files_test", "rules/tests:two_files): 2 files but 0 named oci-layout", target = ":bad_index_files")
+
+    oci_layout_tarball(name = "tarball_plain", layout = layout, tags = ["manual"])
+    _tarball_action_test(name = "tarball_action_test", target_under_test = ":tarball_plain", basename = "tarball_plain.tar", gzip = False)
+    oci_layout_tarball(name = "tarball_gz", layout = layout, gzip = True, tags = ["manual"])
+    _tarball_action_test(name = "tarball_gzip_test", target_under_test = ":tarball_gz", basename = "tarball_gz.tar.gz", gzip = True)
+    tests.extend(["tarball_action_test", "tarball_gzip_test"])
+
+    oci_layout_load(
+        name = "load_full",
+        layout = layout,
+        platform = "linux/amd64",
+        repo_tags = ["app:1.0", "team/app", "example.com:5000/team/app:v1", "localhost/app:dev", "docker.io/library/app:1.0"],
+        tag = "hello",
+        tags = ["manual"],
+    )
+    _load_test(name = "load_test", target_under_test = ":load_full")
+    _load_flags_test(name = "load_flags_test", target_under_test = ":load_full")
+    tests.extend(["load_test", "load_flags_test"])
+    for i, bad in enumerate(["App:1", "app@sha256:" + "0" * 64, "app:-x", "app:", "-app", "a//b", "a..b", "example.com:port/app"]):
+        oci_layout_load(name = "bad_repo_tag_%d" % i, layout = layout, repo_tags = [bad], tags = ["manual"])
+        failing("bad_repo_tag_%d_test" % i, "repo_tags entry %r is not a docker image name with a tag" % bad, target = ":bad_repo_tag_%d" % i)
+    oci_layout_load(name = "bad_load_tag", layout = layout, repo_tags = ["app:1"], tag = "-x", tags = ["manual"])
+    failing("bad_load_tag_test", "tag \"-x\" is not a valid tag", target = ":bad_load_tag")
 
     ocikit_cli(name = "cli_absent", srcs = [], tags = ["manual"])
     _cli_missing_test(name = "cli_missing_test", target_under_test = ":cli_absent")

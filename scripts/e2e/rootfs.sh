@@ -37,9 +37,9 @@ done
 
 case "$suite" in
   trixie) packages=(docker.io docker-buildx docker-cli) ;;
-  forky) packages=(docker.io docker-buildx docker-cli bazel-bootstrap nodejs skopeo umoci) ;;
+  forky) packages=(docker.io docker-buildx docker-cli bazel-bootstrap nodejs skopeo umoci crane oras docker-registry openssl) ;;
 esac
-key_packages=(docker.io docker-buildx docker-cli containerd runc bazel-bootstrap nodejs skopeo umoci)
+key_packages=(docker.io docker-buildx docker-cli containerd runc bazel-bootstrap nodejs skopeo umoci crane oras docker-registry)
 recipe="ocikit-rootfs/$RECIPE_VERSION suite=$suite packages=${packages[*]}"
 
 mkdir -p "$OCIKIT_CACHE"

@@ -459,201 +459,270 @@ async function extractFrom(
   limits: ArchiveLimits,
   onProgress: (done: number) => void,
 ): Promise<ExtractResult> {
-  const name = options.name ?? file;
-  const gzip = input === undefined;
-  const pool = new CopyPool(COPY_WORKERS);
-  let chunks: AsyncIterable<Buffer>;
-  let gunzip: Transform | undefined;
-  let flowing: Promise<unknown> = Promise.resolve(undefined);
-  if (gzip) {
-    gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
-    flowing = pipeline(
-      createReadStream(file, { highWaterMark: READ_CHUNK }),
-      new Counter(onProgress),
-      gunzip,
-    ).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    chunks = gunzip;
-  } else {
-    chunks = new ArchiveReads(input, size, onProgress);
+  const x = new Extraction(file, input, size, dir, options, limits, onProgress);
+  try {
+    await x.readEntries();
+  } catch (caught) {
+    throw await x.abort(caught);
   }
-  const reader = new TarReader(chunks, { ...DEFAULT_LIMITS, ...options.limits });
-  const maxPathBytes = options.maxPathBytes ?? 1024;
-  const seen = new Set<string>();
-  const made = new Set<string>(['']);
-  const mkdir = (rel: string): void => {
-    if (made.has(rel)) return;
-    mkdirSync(path.join(dir, rel), { recursive: true, mode: 0o755 });
+  return x.finish();
+}
+
+/**
+ * One extraction: the byte source (gunzip, or positioned reads that workers share), the
+ * per-entry policy (path, type, duplicates, size budget) and the writers (metadata, blobs
+ * hashed inline or by the copy pool), then the failure's classification or the final check.
+ */
+class Extraction {
+  private readonly name: string;
+  private readonly pool = new CopyPool(COPY_WORKERS);
+  private readonly reader: TarReader;
+  private readonly gunzip: Transform | undefined;
+  /** Settles to the gzip pipeline's error, or undefined. */
+  private readonly flowing: Promise<unknown>;
+  private readonly seen = new Set<string>();
+  private readonly made = new Set<string>(['']);
+  private readonly budget: ArchiveBudget;
+  private readonly declared = new DeclaredSizes();
+  /** Every blob extracted (or being extracted by a worker), with its size. */
+  private readonly extracted = new Map<string, number>();
+  /** Blobs written by this thread (digest checked), whose content can be read back. */
+  private readonly written = new Map<string, string>();
+  /**
+   * Blobs still being extracted by workers, in archive order: each settles to the error it
+   * makes (a mismatch, a failed read or write) or undefined.
+   */
+  private readonly checks: Promise<unknown>[] = [];
+  private readonly result: ExtractResult;
+
+  constructor(
+    private readonly file: string,
+    private readonly input: number | undefined,
+    size: number,
+    private readonly dir: string,
+    private readonly options: UnpackOptions,
+    private readonly limits: ArchiveLimits,
+    onProgress: (done: number) => void,
+  ) {
+    this.name = options.name ?? file;
+    let chunks: AsyncIterable<Buffer>;
+    if (input === undefined) {
+      this.gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
+      this.flowing = pipeline(
+        createReadStream(file, { highWaterMark: READ_CHUNK }),
+        new Counter(onProgress),
+        this.gunzip,
+      ).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      chunks = this.gunzip;
+    } else {
+      this.flowing = Promise.resolve(undefined);
+      chunks = new ArchiveReads(input, size, onProgress);
+    }
+    this.reader = new TarReader(chunks, { ...DEFAULT_LIMITS, ...options.limits });
+    this.budget = new ArchiveBudget(this.name, limits);
+    this.result = {
+      format: input === undefined ? 'tar+gzip' : 'tar',
+      entries: 0,
+      blobs: 0,
+      bytes: 0,
+      skipped: [],
+      warnings: [],
+    };
+  }
+
+  /** Every entry, then the trailer and the end of the gzip stream; throws the first failure. */
+  async readEntries(): Promise<void> {
+    const maxPathBytes = this.options.maxPathBytes ?? 1024;
+    for (;;) {
+      this.options.outputs?.throwIfInterrupted();
+      const entry = await this.reader.next();
+      if (entry === undefined) break;
+      this.result.entries++;
+      await this.entry(entry, this.admit(entry, normalizeEntryPath(entry, maxPathBytes)));
+    }
+    this.budget.trailer(await this.reader.trailer(this.limits.maxTrailingBytes));
+    const failed = await this.flowing;
+    // The gzip stream ended, its CRC checked, and the trailer read to its end: what Node's gunzip
+    // stopped at without an error (zeros after the gzip member, as dd conv=sync or a tape drive
+    // pads) is not read, and stopping the file's reads there is no failure.
+    const stoppedAfterEnd =
+      this.gunzip?.readableEnded === true && errnoCode(failed) === 'ABORT_ERR';
+    if (failed !== undefined && !stoppedAfterEnd) throw failed;
+    const mismatch = await this.firstFailure();
+    if (mismatch !== undefined) throw mismatch;
+  }
+
+  /** The policy for one entry: its type, a path named once, where it goes, the size budget. */
+  private admit(entry: TarEntry, rel: string): Place {
+    refuseType(entry);
+    if (this.seen.has(rel)) {
+      throw new OcikitError(
+        ErrorCode.ArchiveDuplicateEntry,
+        `archive entry ${JSON.stringify(entry.path.slice(0, 200))} (at byte ${entry.offset}) names ${rel === '' ? 'the root' : rel} a second time`,
+        {
+          hint: 'An archive must name each path once (a later entry would silently replace an earlier one).',
+          details: { path: rel, offset: entry.offset },
+        },
+      );
+    }
+    this.seen.add(rel);
+    const where = place(entry, rel, entry.typeflag === TypeFlag.Directory);
+    const position = this.reader.position;
+    if (where.kind === 'blob')
+      this.budget.blob(entry, position, where.digest.value, this.declared.get(where.digest.value));
+    if (where.kind === 'extra') this.budget.skip(entry, position);
+    this.budget.entry(entry, position);
+    return where;
+  }
+
+  private async entry(entry: TarEntry, where: Place): Promise<void> {
+    switch (where.kind) {
+      case 'root':
+        return;
+      case 'dir':
+        this.mkdir(where.rel);
+        return;
+      case 'extra':
+        await this.reader.skipContent();
+        this.result.skipped.push(where.rel);
+        return;
+      case 'metadata':
+        return this.metadata(entry, where.rel);
+      case 'blob':
+        return this.blob(entry, where.rel, where.digest);
+    }
+  }
+
+  private mkdir(rel: string): void {
+    if (this.made.has(rel)) return;
+    mkdirSync(path.join(this.dir, rel), { recursive: true, mode: 0o755 });
     let r = rel;
-    while (r !== '' && !made.has(r)) {
-      made.add(r);
+    while (r !== '' && !this.made.has(r)) {
+      this.made.add(r);
       r = path.posix.dirname(r) === '.' ? '' : path.posix.dirname(r);
     }
-  };
-  const result: ExtractResult = {
-    format: gzip ? 'tar+gzip' : 'tar',
-    entries: 0,
-    blobs: 0,
-    bytes: 0,
-    skipped: [],
-    warnings: [],
-  };
-  // Blobs still being extracted by workers, in archive order: each settles to the error it
-  // makes (a mismatch, a failed read or write) or undefined.
-  const checks: Promise<unknown>[] = [];
-  const firstFailure = async (): Promise<unknown> => {
-    for (const c of checks) {
+  }
+
+  /** `oci-layout` or `index.json`: bounded, written, and index.json's descriptors learnt. */
+  private async metadata(entry: TarEntry, rel: string): Promise<void> {
+    if (entry.size > MAX_JSON_BYTES) {
+      throw new OcikitError(
+        ErrorCode.JsonTooLarge,
+        `archive entry ${rel}: ${entry.size} bytes, more than the ${MAX_JSON_BYTES} bytes ocikit reads as metadata`,
+        {
+          hint: 'This is not a plausible OCI metadata document; the archive is corrupt or hostile.',
+          details: { path: rel, size: entry.size },
+        },
+      );
+    }
+    const target = path.join(this.dir, rel);
+    await writeEntry(this.reader, target, undefined);
+    this.result.bytes += entry.size;
+    if (rel === 'index.json')
+      this.learn(this.declared.learn(parseLeniently(readFileSync(target)), undefined));
+  }
+
+  /** A blob, hashed against its name: large ones of an uncompressed archive by a worker. */
+  private async blob(entry: TarEntry, rel: string, digest: Digest): Promise<void> {
+    this.mkdir(path.posix.dirname(rel));
+    const expected = digest.value;
+    const file = path.join(this.dir, rel);
+    if (this.input !== undefined && entry.size >= COPY_MIN) {
+      await this.blobByWorker(this.input, entry, rel, file, digest);
+    } else {
+      const actual = await writeEntry(this.reader, file, digest.algorithm);
+      if (actual !== expected) throw digestMismatch(expected, actual ?? '', rel);
+      this.written.set(expected, file);
+    }
+    this.extracted.set(expected, entry.size);
+    const ref = this.declared.pending(expected);
+    if (ref !== undefined) this.learn([ref]);
+    this.result.blobs++;
+    this.result.bytes += entry.size;
+  }
+
+  /** Hand the entry's byte range to the copy pool and skip it here; the check joins `checks`. */
+  private async blobByWorker(
+    input: number,
+    entry: TarEntry,
+    rel: string,
+    file: string,
+    digest: Digest,
+  ): Promise<void> {
+    const { algorithm, value: expected } = digest;
+    const offset = this.reader.position;
+    const output = openSync(file, CREATE, 0o644);
+    try {
+      await this.reader.skipContent(); // the range is all there (or this throws)
+    } catch (e) {
+      closeSync(output);
+      throw e;
+    }
+    const job = this.pool
+      .run({ input, offset, length: entry.size, output, algorithm })
+      .finally(() => closeSync(output));
+    this.checks.push(
+      job.then(
+        (hex) =>
+          `${algorithm}:${hex}` === expected
+            ? undefined
+            : digestMismatch(expected, `${algorithm}:${hex}`, rel),
+        (e: unknown) =>
+          e instanceof ShortRead ? truncated(e.at, `${e.missing} bytes short in ${rel}`) : e,
+      ),
+    );
+  }
+
+  /**
+   * Learn the descriptors of the documents `refs` whose blobs are written, and of those they
+   * declare in turn (the rest are learnt from when their blobs arrive).
+   */
+  private learn(refs: DocumentRef[]): void {
+    const queue = [...refs];
+    for (let ref = queue.pop(); ref !== undefined; ref = queue.pop()) {
+      const blobFile = this.written.get(ref.digest);
+      const blobSize = this.extracted.get(ref.digest);
+      if (blobFile === undefined || blobSize === undefined || blobSize > MAX_JSON_BYTES) continue;
+      queue.push(...this.declared.learn(parseLeniently(readFileSync(blobFile)), ref));
+    }
+  }
+
+  private async firstFailure(): Promise<unknown> {
+    for (const c of this.checks) {
       const e = await c;
       if (e !== undefined) return e;
     }
     return undefined;
-  };
-  const extracted = new Map<string, number>();
-  const budget = new ArchiveBudget(name, limits);
-  const declared = new DeclaredSizes();
-  // Blobs written by this thread (digest checked), whose content can be read back.
-  const written = new Map<string, string>();
-  // Learn the descriptors of the documents `refs` whose blobs are written, and of those they
-  // declare in turn (the rest are learnt from when their blobs arrive).
-  const learn = (refs: DocumentRef[]): void => {
-    const queue = [...refs];
-    for (let ref = queue.pop(); ref !== undefined; ref = queue.pop()) {
-      const blobFile = written.get(ref.digest);
-      const blobSize = extracted.get(ref.digest);
-      if (blobFile === undefined || blobSize === undefined || blobSize > MAX_JSON_BYTES) continue;
-      queue.push(...declared.learn(parseLeniently(readFileSync(blobFile)), ref));
-    }
-  };
-  try {
-    for (;;) {
-      options.outputs?.throwIfInterrupted();
-      const entry = await reader.next();
-      if (entry === undefined) break;
-      result.entries++;
-      const rel = normalizeEntryPath(entry, maxPathBytes);
-      refuseType(entry);
-      const isDir = entry.typeflag === TypeFlag.Directory;
-      if (seen.has(rel)) {
-        throw new OcikitError(
-          ErrorCode.ArchiveDuplicateEntry,
-          `archive entry ${JSON.stringify(entry.path.slice(0, 200))} (at byte ${entry.offset}) names ${rel === '' ? 'the root' : rel} a second time`,
-          {
-            hint: 'An archive must name each path once (a later entry would silently replace an earlier one).',
-            details: { path: rel, offset: entry.offset },
-          },
-        );
-      }
-      seen.add(rel);
-      const where = place(entry, rel, isDir);
-      if (where.kind === 'blob')
-        budget.blob(entry, reader.position, where.digest.value, declared.get(where.digest.value));
-      if (where.kind === 'extra') budget.skip(entry, reader.position);
-      budget.entry(entry, reader.position);
-      switch (where.kind) {
-        case 'root':
-          break;
-        case 'dir':
-          mkdir(where.rel);
-          break;
-        case 'extra':
-          await reader.skipContent();
-          result.skipped.push(where.rel);
-          break;
-        case 'metadata': {
-          if (entry.size > MAX_JSON_BYTES) {
-            throw new OcikitError(
-              ErrorCode.JsonTooLarge,
-              `archive entry ${where.rel}: ${entry.size} bytes, more than the ${MAX_JSON_BYTES} bytes ocikit reads as metadata`,
-              {
-                hint: 'This is not a plausible OCI metadata document; the archive is corrupt or hostile.',
-                details: { path: where.rel, size: entry.size },
-              },
-            );
-          }
-          const target = path.join(dir, where.rel);
-          await writeEntry(reader, target, undefined);
-          result.bytes += entry.size;
-          if (where.rel === 'index.json')
-            learn(declared.learn(parseLeniently(readFileSync(target)), undefined));
-          break;
-        }
-        case 'blob': {
-          mkdir(path.posix.dirname(where.rel));
-          const expected = where.digest.value;
-          const { algorithm } = where.digest;
-          const file = path.join(dir, where.rel);
-          if (input !== undefined && entry.size >= COPY_MIN) {
-            const blob = where.rel;
-            const offset = reader.position;
-            const output = openSync(file, CREATE, 0o644);
-            try {
-              await reader.skipContent(); // the range is all there (or this throws)
-            } catch (e) {
-              closeSync(output);
-              throw e;
-            }
-            const job = pool
-              .run({ input, offset, length: entry.size, output, algorithm })
-              .finally(() => closeSync(output));
-            checks.push(
-              job.then(
-                (hex) =>
-                  `${algorithm}:${hex}` === expected
-                    ? undefined
-                    : digestMismatch(expected, `${algorithm}:${hex}`, blob),
-                (e: unknown) =>
-                  e instanceof ShortRead
-                    ? truncated(e.at, `${e.missing} bytes short in ${blob}`)
-                    : e,
-              ),
-            );
-          } else {
-            const actual = await writeEntry(reader, file, algorithm);
-            if (actual !== expected) throw digestMismatch(expected, actual ?? '', where.rel);
-            written.set(expected, file);
-          }
-          extracted.set(where.digest.value, entry.size);
-          const ref = declared.pending(expected);
-          if (ref !== undefined) learn([ref]);
-          result.blobs++;
-          result.bytes += entry.size;
-          break;
-        }
-      }
-    }
-    budget.trailer(await reader.trailer(limits.maxTrailingBytes));
-    const failed = await flowing;
-    // The gzip stream ended, its CRC checked, and the trailer read to its end: what Node's gunzip
-    // stopped at without an error (zeros after the gzip member, as dd conv=sync or a tape drive
-    // pads) is not read, and stopping the file's reads there is no failure.
-    const stoppedAfterEnd = gunzip?.readableEnded === true && errnoCode(failed) === 'ABORT_ERR';
-    if (failed !== undefined && !stoppedAfterEnd) throw failed;
-    const mismatch = await firstFailure();
-    if (mismatch !== undefined) throw mismatch;
-  } catch (caught) {
-    // A blob before the failing entry that did not match is the first error in the archive.
-    const e = (await firstFailure()) ?? caught;
-    await pool.close();
-    await Promise.allSettled(checks); // every descriptor closed
-    await reader.close();
-    gunzip?.destroy();
-    await flowing;
-    if (isOcikitError(e)) throw e;
-    const z = zlibError(e, name);
-    if (z !== undefined) throw z;
+  }
+
+  /**
+   * Stop everything (workers settled, descriptors closed, the gzip stream destroyed) and
+   * return the coded error for `caught`: a mismatching blob before it comes first.
+   */
+  async abort(caught: unknown): Promise<unknown> {
+    const e = (await this.firstFailure()) ?? caught;
+    await this.pool.close();
+    await Promise.allSettled(this.checks); // every descriptor closed
+    await this.reader.close();
+    this.gunzip?.destroy();
+    await this.flowing;
+    if (isOcikitError(e)) return e;
+    const z = zlibError(e, this.name);
+    if (z !== undefined) return z;
     if (errnoCode(e) !== undefined) {
-      const side = errnoSide(e, file, dir);
-      throw fsError(e, {
-        path: side === 'input' ? file : dir,
+      const side = errnoSide(e, this.file, this.dir);
+      return fsError(e, {
+        path: side === 'input' ? this.file : this.dir,
         side,
         what: side === 'input' ? 'read the archive' : 'extract the archive',
       });
     }
-    throw new OcikitError(
+    return new OcikitError(
       ErrorCode.ArchiveInvalid,
-      `${name}: cannot be read (${(e as Error).message})`,
+      `${this.name}: cannot be read (${(e as Error).message})`,
       {
         hint: 'Produce the archive again; it is damaged.',
         cause: e,
@@ -661,11 +730,17 @@ async function extractFrom(
     );
   }
 
-  await pool.close();
-  const layout = await openLayout(dir, { name, strict: options.strict ?? false });
-  await checkComplete(layout, extracted);
-  result.warnings = [...layout.warnings];
-  return result;
+  /** The extracted directory must open as a layout whose every reachable blob is there. */
+  async finish(): Promise<ExtractResult> {
+    await this.pool.close();
+    const layout = await openLayout(this.dir, {
+      name: this.name,
+      strict: this.options.strict ?? false,
+    });
+    await checkComplete(layout, this.extracted);
+    this.result.warnings = [...layout.warnings];
+    return this.result;
+  }
 }
 
 /**

@@ -6,11 +6,13 @@ import { openLayout, type Layout } from '../layout/layout.js';
 import type { ResolveOptions } from '../layout/resolve.js';
 import type { InputPath, OutputSet } from '../output/outputs.js';
 import { refCandidates } from '../layout/reference.js';
+import { checkKnownPlatform } from '../layout/known-platforms.js';
 import type { CliIo } from './io.js';
 
 export interface GlobalArgs {
   json: boolean;
   strict: boolean;
+  'allow-unknown-platforms': boolean;
 }
 
 export interface SelectionArgs {
@@ -36,13 +38,31 @@ export function selectionOptions<T>(y: Argv<T>): Argv<T & SelectionArgs> {
     }) as Argv<T & SelectionArgs>;
 }
 
-/** The ResolveOptions the selection flags ask for. */
-export function selection(args: SelectionArgs): ResolveOptions {
+/**
+ * The ResolveOptions the selection flags ask for.
+ * @throws OcikitError `OCIKIT_PLATFORM_INVALID`, `OCIKIT_PLATFORM_UNKNOWN` (see {@link knownPlatformArg})
+ */
+export function selection(
+  args: SelectionArgs & { 'allow-unknown-platforms'?: boolean },
+): ResolveOptions {
   const out: ResolveOptions = {};
   if (args.tag !== undefined) out.tag = args.tag;
   if (args.digest !== undefined) out.digest = args.digest;
-  if (args.platform !== undefined) out.platform = args.platform;
+  if (args.platform !== undefined) out.platform = knownPlatformArg(args.platform, args);
   return out;
+}
+
+/**
+ * A `--platform` value checked against the known os/arch/variant values, unless
+ * `--allow-unknown-platforms`.
+ * @throws OcikitError `OCIKIT_PLATFORM_INVALID`, `OCIKIT_PLATFORM_UNKNOWN`
+ */
+export function knownPlatformArg(
+  value: string,
+  args: { 'allow-unknown-platforms'?: boolean },
+): string {
+  checkKnownPlatform(value, { allowUnknown: args['allow-unknown-platforms'] === true });
+  return value;
 }
 
 /**

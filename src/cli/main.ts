@@ -192,6 +192,13 @@ async function runParsed(
       global: true,
       describe: 'Reject spec deviations that are otherwise warnings',
     })
+    .option('allow-unknown-platforms', {
+      type: 'boolean',
+      default: false,
+      global: true,
+      describe:
+        'Accept a --platform whose os, architecture or variant is not a known value (Go GOOS/GOARCH, OCI variants)',
+    })
     .demandCommand(1, 'Name a command.')
     .recommendCommands()
     .fail((msg, err) => {

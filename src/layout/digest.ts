@@ -38,11 +38,10 @@ export function isHashable(algorithm: string): boolean {
  * @throws OcikitError `OCIKIT_DIGEST_INVALID`
  */
 export function parseDigest(value: unknown, where = 'digest'): Digest {
-  const shown = quote(value);
   const fail = (why: string): never => {
     throw new OcikitError(
       ErrorCode.DigestInvalid,
-      `${where}: ${shown} is not a valid digest: ${why}`,
+      `${where}: ${quote(value)} is not a valid digest: ${why}`,
       {
         hint: 'A digest looks like sha256:<64 lowercase hex characters>.',
         details: { digest: typeof value === 'string' ? value.slice(0, 200) : null },

@@ -100,6 +100,11 @@ export interface WalkOptions {
   readConfigs?: boolean;
   /** Which kinds of node to read and expand (default: indexes and manifests). */
   expand?: (kind: ContentKind) => boolean;
+  /**
+   * Record each node's contexts (tags, platforms, attestation-ness) for reports (default
+   * true). A walk that only needs the nodes (the base check) skips that pass.
+   */
+  contexts?: boolean;
 }
 
 function edgeRole(kind: ContentKind, inLayers: boolean): Role {
@@ -237,7 +242,7 @@ export async function walkGraph(
       ),
     );
   }
-  await propagateContexts(layout, graph, roots, options);
+  if (options.contexts !== false) await propagateContexts(layout, graph, roots, options);
   return graph;
 }
 

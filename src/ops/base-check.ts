@@ -10,7 +10,7 @@
 import { isOcikitError, OcikitError } from '../errors.js';
 import { parseDigest } from '../layout/digest.js';
 import { walkGraph } from '../layout/graph.js';
-import type { Layout } from '../layout/layout.js';
+import { openLayout, type Layout, type OpenOptions } from '../layout/layout.js';
 import {
   findTag,
   locateDigest,
@@ -105,7 +105,9 @@ export async function checkBase(
 async function quickCheck(layout: Layout, digest: string): Promise<BaseCheck | undefined> {
   try {
     const located = await locateDigest(layout, digest);
-    const graph = await walkGraph(layout, [{ descriptor: located.descriptor }]);
+    const graph = await walkGraph(layout, [{ descriptor: located.descriptor }], {
+      contexts: false,
+    });
     let bytes = 0;
     for (const node of graph.nodes.values()) {
       const size = node.descriptor.size;
@@ -176,5 +178,53 @@ async function explain(
       : problemError(layout, report.problems, match, root.digest, options.label);
   } catch {
     return e;
+  }
+}
+
+/**
+ * The bases of one run, each layout opened once and each selection resolved and checked once,
+ * however many steps read it: `build` checks its bases before docker is asked anything, looks
+ * for zero-layer platforms, and prepares the contexts of every (per-platform) buildx run.
+ */
+export class Bases {
+  private readonly layouts = new Map<string, Promise<Layout>>();
+  private readonly checked = new Map<string, Promise<Resolved>>();
+  /** What was actually done (cache misses): layouts opened, selections resolved and checked. */
+  readonly stats = { opened: 0, checked: 0 };
+
+  /** {@link openLayout}, once per directory and strictness. */
+  open(dir: string, options: OpenOptions = {}): Promise<Layout> {
+    const key = `${options.strict === true ? 's' : '-'}${dir}`;
+    let layout = this.layouts.get(key);
+    if (layout === undefined) {
+      this.stats.opened++;
+      layout = openLayout(dir, options);
+      this.layouts.set(key, layout);
+    }
+    return layout;
+  }
+
+  /** {@link resolveBase}, once per layout, selection and hashing. */
+  resolveChecked(
+    layout: Layout,
+    selection: ResolveOptions,
+    options: BaseCheckOptions = {},
+  ): Promise<Resolved> {
+    const key = JSON.stringify([
+      layout.dir,
+      selection.tag ?? null,
+      selection.digest ?? null,
+      selection.platform ?? null,
+      selection.tagOrder ?? null,
+      options.hash === true,
+      options.label ?? null,
+    ]);
+    let resolved = this.checked.get(key);
+    if (resolved === undefined) {
+      this.stats.checked++;
+      resolved = resolveBase(layout, selection, options);
+      this.checked.set(key, resolved);
+    }
+    return resolved;
   }
 }

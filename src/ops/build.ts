@@ -27,25 +27,21 @@ import {
   type DockerfileCheck,
   type PullSummary,
 } from './dockerfile-check.js';
-import type { BuildFlags } from '../buildx/flags.js';
 import {
   REWRITE_TIMESTAMP,
-  SCRATCH_EXPORT_CRASH,
   describeBuilder,
-  hasScratchExportCrash,
   inspectBuilder,
   supportsRewriteTimestamp,
   type BuilderInfo,
 } from '../buildx/builder.js';
+import type { BuildFlags } from '../buildx/flags.js';
+import { crashed, failure } from '../buildx/failure.js';
 import { preflight, spawnRunner, type Runner } from '../buildx/preflight.js';
-import { packLayout } from '../archive/pack.js';
-import { mergeIndex } from './index-merge.js';
-import { Annotation } from '../layout/media-types.js';
-import { formatPlatform, parsePlatform } from '../layout/platform.js';
-import { resolve, type ResolveOptions } from '../layout/resolve.js';
-import { resolveBase } from './base-check.js';
+import type { ResolveOptions } from '../layout/resolve.js';
+import { Bases } from './base-check.js';
+import { buildSplit, planSplit, type SplitMode } from './build-split.js';
 import { buildxBehaviour } from '../buildx/compat.js';
-import { RawJsonStream, type StreamEvent, type Vertex } from '../buildx/stream.js';
+import { RawJsonStream, type StreamEvent } from '../buildx/stream.js';
 import type { PreparedContext } from './context.js';
 import { extractLayoutArchive } from '../archive/unpack.js';
 import { ErrorCode, OcikitError, errnoCode, isOcikitError, quote } from '../errors.js';
@@ -53,6 +49,8 @@ import { openLayout } from '../layout/layout.js';
 import { OutputSet, withOutputs, type InputPath } from '../output/outputs.js';
 import type { Descriptor, Warning } from '../layout/schema.js';
 import { verifyLayout } from '../layout/verify.js';
+
+export type { SplitMode };
 
 /** Options of {@link build}. */
 export interface BuildOptions extends Omit<InvocationOptions, 'out'> {
@@ -125,6 +123,9 @@ export interface BuildResult {
   pulls?: PullSummary[];
 }
 
+/** A build's result before the run-wide fields are added (what one buildx run gives). */
+export type RunResult = Omit<BuildResult, 'reproducible'>;
+
 const OWN_FLAGS: (keyof BuildFlags)[] = [
   'output',
   'push',
@@ -135,10 +136,6 @@ const OWN_FLAGS: (keyof BuildFlags)[] = [
   'call',
   'check',
 ];
-
-function tail(lines: readonly string[], n = 10): string[] {
-  return lines.slice(Math.max(0, lines.length - n));
-}
 
 async function writableDir(dir: string): Promise<boolean> {
   try {
@@ -162,77 +159,6 @@ async function privateDockerConfig(env: NodeJS.ProcessEnv, into: string): Promis
   const plugins = await fsp.realpath(path.join(src, 'cli-plugins')).catch(() => undefined);
   if (plugins !== undefined) await fsp.symlink(plugins, path.join(into, 'cli-plugins'));
   return into;
-}
-
-/** Classify a failed run by what buildx said. */
-function failure(
-  stream: RawJsonStream,
-  exit: { code: number | null; signal: NodeJS.Signals | null },
-  stdout: string,
-): OcikitError {
-  const all = [...stream.text, ...stdout.split('\n')].join('\n');
-  if (/is not a docker command|unknown command "buildx"|unknown flag: --build-context/.test(all)) {
-    return new OcikitError(ErrorCode.BuildxMissing, 'the docker CLI has no buildx plugin', {
-      hint: 'Install docker-buildx (Debian: apt-get install docker-buildx) or pass --docker to a docker CLI that has it.',
-    });
-  }
-  if (
-    /Cannot connect to the Docker daemon|connection refused|dial unix .*: connect: (no such file|permission denied)|error during connect/i.test(
-      all,
-    )
-  ) {
-    return new OcikitError(
-      ErrorCode.BuilderUnreachable,
-      `the builder cannot be reached: ${tail(stream.errorLines().length > 0 ? stream.errorLines() : stream.text, 1).join('')}`,
-      {
-        hint: 'Start the docker daemon, or point DOCKER_HOST / the docker context at a running one.',
-      },
-    );
-  }
-  if (
-    /not supported for the docker driver|unknown scheme oci-layout|OCI exporter is not supported/i.test(
-      all,
-    )
-  ) {
-    return new OcikitError(
-      ErrorCode.DriverUnsupported,
-      'the builder uses the docker driver without the containerd image store, which cannot read oci-layout contexts or write OCI outputs',
-      {
-        hint: 'Enable the containerd image store in the daemon ({"features":{"containerd-snapshotter":true}} in daemon.json) or use a docker-container builder (--builder).',
-      },
-    );
-  }
-  const [failed] = stream.failedVertexes();
-  if (failed !== undefined) return stepFailure(failed, stream);
-  const errors = stream.errorLines();
-  if (errors.length > 0) {
-    return new OcikitError(ErrorCode.SolveFailed, errors.join('\n'), {
-      hint: 'See the message above; the build never reached a step that reported the error.',
-      details: { output: tail(stream.text) },
-    });
-  }
-  const how =
-    exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-  return new OcikitError(
-    ErrorCode.BuildxFailed,
-    `docker buildx build ${how}${stream.text.length > 0 ? `: ${tail(stream.text, 3).join(' | ')}` : ''}`,
-    {
-      hint: "Run the printed command by hand (ocikit buildx-args) to see buildx's own output.",
-      details: { output: tail(stream.text) },
-    },
-  );
-}
-
-function stepFailure(v: Vertex, stream: RawJsonStream): OcikitError {
-  const logs = tail(v.logs);
-  return new OcikitError(
-    ErrorCode.SolveFailed,
-    `step "${v.name}" failed: ${v.error ?? 'error'}${logs.length > 0 ? `\n${logs.map((l) => `  | ${l}`).join('\n')}` : ''}`,
-    {
-      hint: 'Fix the Dockerfile step named above (its last log lines are shown).',
-      details: { step: v.name, logs, output: tail(stream.text) },
-    },
-  );
 }
 
 async function readMetadata(file: string): Promise<Record<string, unknown> | undefined> {
@@ -287,7 +213,10 @@ export async function build(
     // before buildx reads them, and removed with it.
     const contexts = new OutputSet({ cwd });
     try {
-      return await runBuild(flags, contextDir, options, set, contexts);
+      // Each base layout is opened, resolved and checked once for the whole run: before docker
+      // is asked anything, by the split plan and by every buildx run's context preparation.
+      const bases = options.bases ?? new Bases();
+      return await runBuild(flags, contextDir, { ...options, bases }, set, contexts);
     } finally {
       await contexts.close();
     }
@@ -356,7 +285,7 @@ async function runBuild(
     );
   else if (plan.reason !== '')
     options.onNote?.(`building in one pass (--split-platforms=${plan.mode}): ${plan.reason}`);
-  const run = plan.split ? await buildSplit(job, plan) : await buildOnce(job);
+  const run = plan.split ? await buildSplit(job, plan, buildOnce) : await buildOnce(job);
   const result: BuildResult = {
     ...run,
     warnings: [...checked.warnings, ...run.warnings],
@@ -375,19 +304,20 @@ async function runBuild(
 
 /** {@link resolveBase} on every oci-layout context directory (archives are checked as they unpack). */
 async function checkBases(flags: BuildFlags, options: BuildOptions, cwd: string): Promise<void> {
+  const bases = options.bases ?? new Bases();
   for (const arg of flags.buildContext ?? []) {
     const c = await classifyContext(arg, cwd);
     if (c.layout === undefined) continue;
     const abs = path.resolve(cwd, c.layout.ref.path);
     if ((await fsp.stat(abs).catch(() => undefined))?.isFile() !== false) continue;
-    const layout = await openLayout(abs, {
+    const layout = await bases.open(abs, {
       strict: options.strict ?? false,
       name: c.layout.ref.path,
     });
     const selection: ResolveOptions = { tagOrder: buildxBehaviour(options.buildx).tagOrder };
     if (c.layout.ref.tag !== undefined) selection.tag = c.layout.ref.tag;
     if (c.layout.ref.digest !== undefined) selection.digest = c.layout.ref.digest;
-    await resolveBase(layout, selection, {
+    await bases.resolveChecked(layout, selection, {
       hash: options.verify === true,
       label: `build context ${c.name}`,
     });
@@ -395,7 +325,7 @@ async function checkBases(flags: BuildFlags, options: BuildOptions, cwd: string)
 }
 
 /** One run of buildx into `dest`, read to the end and checked. */
-interface BuildJob {
+export interface BuildJob {
   flags: BuildFlags;
   contextDir: string | undefined;
   options: BuildOptions;
@@ -415,9 +345,6 @@ interface BuildJob {
   /** What `docker buildx inspect` said of the builder (asked once, when needed). */
   builder?: Promise<BuilderInfo | undefined>;
 }
-
-/** A build's result before the run-wide fields are added. */
-type RunResult = Omit<BuildResult, 'reproducible'>;
 
 /** The epoch of a build and where it comes from (none: `value` undefined). */
 interface Epoch {
@@ -492,7 +419,7 @@ async function planReproducible(job: BuildJob, epoch: Epoch): Promise<Reproducib
 }
 
 /** `docker buildx inspect` (and `docker version`) once per build; undefined when it fails. */
-async function builderInfo(job: BuildJob): Promise<BuilderInfo | undefined> {
+export async function builderInfo(job: BuildJob): Promise<BuilderInfo | undefined> {
   job.builder ??= inspectBuilder(
     job.options.docker ?? 'docker',
     job.flags.builder,
@@ -503,7 +430,7 @@ async function builderInfo(job: BuildJob): Promise<BuilderInfo | undefined> {
 }
 
 async function buildOnce(job: BuildJob): Promise<RunResult> {
-  const { flags, contextDir, options, set, contextSet, dest, format, tmpRoot, env } = job;
+  const { flags, contextDir, options, contextSet, dest, format, tmpRoot, env } = job;
   const annotationRequests = (flags.annotation ?? []).map(parseAnnotation);
   const out = options.out;
   const metadataFile = path.join(tmpRoot, `metadata${job.suffix}.json`);
@@ -524,48 +451,18 @@ async function buildOnce(job: BuildJob): Promise<RunResult> {
     skipDockerfileCheck: true,
   });
   await contextSet.commit();
-  const stream = new RawJsonStream(options.onEvent);
-  let stdout = '';
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
-    (resolve, reject) => {
-      const [cmd, ...args] = inv.argv as [string, ...string[]];
-      set.throwIfInterrupted();
-      const child = spawn(cmd, args, {
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        cwd: options.cwd ?? process.cwd(),
-        signal: set.signal,
-      });
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => stream.push(d));
-      child.on('error', (e) => {
-        if (set.interrupted !== undefined) return; // killed on SIGINT/SIGTERM: 'close' follows
-        reject(
-          errnoCode(e) === 'ENOENT'
-            ? new OcikitError(ErrorCode.BuildxMissing, `${cmd}: not found`, {
-                hint: 'Install the docker CLI with buildx, or pass --docker PATH.',
-              })
-            : e,
-        );
-      });
-      child.on('close', (code, signal) => {
-        if (set.interrupted !== undefined) {
-          try {
-            set.throwIfInterrupted();
-          } catch (e) {
-            reject(e);
-          }
-        }
-        resolve({ code, signal });
-      });
-    },
-  );
+  const { stream, exit, stdout } = await runBuildx(inv.argv, job);
   const cut = stream.end();
   // A step error is always fatal. ERROR: lines are fatal with a failed exit; with exit 0 they
   // are client-side noise (buildx 0.29 logs content-store lock races while exporting several
   // platforms) and become warnings: the checks below prove the result either way.
   if (exit.code !== 0 || stream.failedVertexes().length > 0)
-    throw await crashed(failure(stream, exit, stdout), stream, job);
+    throw await crashed(failure(stream, exit, stdout), stream, {
+      docker: options.docker ?? 'docker',
+      env,
+      platforms: (flags.platform ?? []).length,
+      ...(options.runner !== undefined ? { runner: options.runner } : {}),
+    });
   const noise = stream.errorLines();
   if (cut !== undefined) {
     throw new OcikitError(
@@ -599,7 +496,89 @@ async function buildOnce(job: BuildJob): Promise<RunResult> {
     );
   }
 
-  // Check the result.
+  const { digest, descriptor, repaired } = await checkOutput(job, buildxDigest, annotationRequests);
+  const steps = [...stream.vertexes.values()];
+  return {
+    out,
+    format,
+    digest,
+    buildxDigest,
+    descriptor,
+    steps: { total: steps.length, cached: steps.filter((v) => v.cached).length },
+    annotations: { requested: annotationRequests.length, repaired },
+    contexts: inv.prepared.contexts,
+    argv: inv.argv,
+    warnings: [
+      ...inv.warnings,
+      ...stream.warnings.map((message) => ({ code: 'OCIKIT_W_BUILDX', message })),
+      ...noise.map((line) => ({
+        code: 'OCIKIT_W_BUILDX_ERROR_LINE',
+        message: `buildx printed "${line.trim()}" but exited 0; the output was verified`,
+      })),
+    ],
+  };
+}
+
+/** Run buildx with `argv`, its stderr read to the end as the rawjson progress stream. */
+async function runBuildx(
+  argv: readonly string[],
+  job: BuildJob,
+): Promise<{
+  stream: RawJsonStream;
+  exit: { code: number | null; signal: NodeJS.Signals | null };
+  stdout: string;
+}> {
+  const { options, set, env } = job;
+  const stream = new RawJsonStream(options.onEvent);
+  let stdout = '';
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+    (resolve, reject) => {
+      const [cmd, ...args] = argv as [string, ...string[]];
+      set.throwIfInterrupted();
+      const child = spawn(cmd, args, {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: options.cwd ?? process.cwd(),
+        signal: set.signal,
+      });
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => stream.push(d));
+      child.on('error', (e) => {
+        if (set.interrupted !== undefined) return; // killed on SIGINT/SIGTERM: 'close' follows
+        reject(
+          errnoCode(e) === 'ENOENT'
+            ? new OcikitError(ErrorCode.BuildxMissing, `${cmd}: not found`, {
+                hint: 'Install the docker CLI with buildx, or pass --docker PATH.',
+              })
+            : e,
+        );
+      });
+      child.on('close', (code, signal) => {
+        if (set.interrupted !== undefined) {
+          try {
+            set.throwIfInterrupted();
+          } catch (e) {
+            reject(e);
+          }
+        }
+        resolve({ code, signal });
+      });
+    },
+  );
+  return { stream, exit, stdout };
+}
+
+/**
+ * The output checked: unpacked (a tarball, by the one archive reader), verified, holding the
+ * digest buildx reported and every requested annotation (repaired in the index when asked).
+ * @throws OcikitError `OCIKIT_OUTPUT_INVALID`, `OCIKIT_ANNOTATIONS_MISSING`
+ */
+async function checkOutput(
+  job: BuildJob,
+  buildxDigest: string,
+  annotationRequests: readonly AnnotationRequest[],
+): Promise<{ digest: string; descriptor: Descriptor; repaired: MissingAnnotation[] }> {
+  const { options, dest, format, tmpRoot } = job;
   let layoutDir = dest;
   if (format === 'tar') {
     layoutDir = path.join(tmpRoot, `unpacked${job.suffix}`);
@@ -666,269 +645,5 @@ async function buildOnce(job: BuildJob): Promise<RunResult> {
       },
     );
   }
-  const steps = [...stream.vertexes.values()];
-  return {
-    out,
-    format,
-    digest,
-    buildxDigest,
-    descriptor,
-    steps: { total: steps.length, cached: steps.filter((v) => v.cached).length },
-    annotations: { requested: annotationRequests.length, repaired },
-    contexts: inv.prepared.contexts,
-    argv: inv.argv,
-    warnings: [
-      ...inv.warnings,
-      ...stream.warnings.map((message) => ({ code: 'OCIKIT_W_BUILDX', message })),
-      ...noise.map((line) => ({
-        code: 'OCIKIT_W_BUILDX_ERROR_LINE',
-        message: `buildx printed "${line.trim()}" but exited 0; the output was verified`,
-      })),
-    ],
-  };
-}
-
-/**
- * A stream that ends with `Unavailable … EOF` or `… connection reset by peer` (the connection to
- * BuildKit dropped) followed by a
- * daemon that no longer answers is the builder crashing, not the build failing.
- */
-async function crashed(
-  err: OcikitError,
-  stream: RawJsonStream,
-  job: BuildJob,
-): Promise<OcikitError> {
-  const text = [...stream.text, err.message].join('\n');
-  // buildx words the broken connection several ways ("… EOF", "connection reset by peer");
-  // whether the daemon still answers decides.
-  if (!/\bUnavailable\b|connection reset by peer|\bEOF\b/.test(text)) return err;
-  const docker = job.options.docker ?? 'docker';
-  const probe = await (job.options.runner ?? spawnRunner)(
-    [docker, 'version', '--format', '{{.Server.Version}}'],
-    job.env,
-  );
-  if (probe.code === 0) return err;
-  const multi = (job.flags.platform ?? []).length > 1;
-  return new OcikitError(
-    ErrorCode.BuilderCrashed,
-    `the builder crashed during the build (the stream ended with "Unavailable … EOF" and the daemon no longer answers)${multi ? `; on a multi-platform build this is likely the BuildKit OCI exporter crash on an empty platform: ${SCRATCH_EXPORT_CRASH.summary}` : ''}`,
-    {
-      hint: multi
-        ? 'Restart the docker daemon, then build with --split-platforms=always (or auto), or upgrade to dockerd >= 28.3.0 / BuildKit >= 0.23.0.'
-        : 'Restart the docker daemon and look at its log (journalctl -u docker) for the panic.',
-      details: { output: stream.text.slice(-10) },
-      cause: err,
-    },
-  );
-}
-
-/** How `--split-platforms` decided. */
-interface SplitPlan {
-  mode: SplitMode;
-  split: boolean;
-  /** Why, in one sentence ('' when there was nothing to decide: one platform). */
-  reason: string;
-  platforms: string[];
-}
-
-/** `--split-platforms`: auto (split on affected or unknown builders when a platform may be empty), always, never. */
-export type SplitMode = 'auto' | 'always' | 'never';
-
-/**
- * Decide whether to build platform by platform: only for multi-platform builds; `always`
- * splits, `never` does not; `auto` splits when the builder may have the OCI exporter crash on
- * an empty platform ({@link SCRATCH_EXPORT_CRASH}; unknown counts as affected) and some
- * platform's result may be empty: its base image (an oci-layout context) has zero layers for
- * that platform, or the Dockerfile has a `FROM scratch` stage.
- */
-async function planSplit(job: BuildJob): Promise<SplitPlan> {
-  const { flags, options } = job;
-  const mode = options.splitPlatforms ?? 'auto';
-  const platforms = [...new Set(flags.platform ?? [])];
-  const plan: SplitPlan = { mode, split: false, reason: '', platforms };
-  if (platforms.length < 2) return plan;
-  if (mode === 'never') return { ...plan, reason: 'asked for' };
-  if (mode === 'always') return { ...plan, split: true, reason: 'asked for' };
-  const empty = await emptyPlatforms(job, platforms);
-  if (empty.length === 0) {
-    return { ...plan, reason: 'no platform starts from an empty (zero-layer) base' };
-  }
-  const info = (await builderInfo(job)) ?? ({ name: '', driver: '' } as BuilderInfo);
-  const affected = hasScratchExportCrash(info);
-  const why = `${empty.join('; ')}, and ${describeBuilder(info)}`;
-  if (affected === false) {
-    return { ...plan, reason: `${why} has the fix (${SCRATCH_EXPORT_CRASH.commit})` };
-  }
-  return {
-    ...plan,
-    split: true,
-    reason: `${why} ${affected === undefined ? 'may have' : 'has'} the crash: ${SCRATCH_EXPORT_CRASH.summary}`,
-  };
-}
-
-/** "base has zero layers for linux/arm64" for each oci-layout context; "FROM scratch" stages. */
-async function emptyPlatforms(job: BuildJob, platforms: readonly string[]): Promise<string[]> {
-  const cwd = job.options.cwd ?? process.cwd();
-  const found: string[] = [];
-  for (const arg of job.flags.buildContext ?? []) {
-    const c = await classifyContext(arg, cwd);
-    if (c.layout === undefined) continue;
-    let layout;
-    try {
-      layout = await openLayout(path.resolve(cwd, c.layout.ref.path), { name: c.layout.ref.path });
-    } catch {
-      continue; // an archive, or broken: the build reports it
-    }
-    for (const platform of platforms) {
-      const selection: ResolveOptions = { platform };
-      if (c.layout.ref.tag !== undefined) selection.tag = c.layout.ref.tag;
-      if (c.layout.ref.digest !== undefined) selection.digest = c.layout.ref.digest;
-      const r = await resolve(layout, selection).catch(() => undefined);
-      if (r?.layers === 0) found.push(`context ${c.name} has zero layers for ${platform}`);
-    }
-  }
-  // A stage FROM scratch the target needs (the Dockerfile as the check read it; when it could
-  // not be read, any line that looks like one).
-  const sources = job.checked.sources;
-  const scratch =
-    sources !== undefined
-      ? sources.references.some(
-          (r) => r.kind === 'from' && r.resolution === 'scratch' && r.reachable,
-        )
-      : /^\s*FROM\s+(?:--platform=\S+\s+)?scratch\b/im.test(
-          await fsp.readFile(path.resolve(cwd, job.checked.dockerfile), 'utf8').catch(() => ''),
-        );
-  if (scratch) found.push('the Dockerfile has a FROM scratch stage');
-  return found;
-}
-
-/** Annotations for the per-platform builds (index-level ones are applied by the merge). */
-function splitAnnotations(requests: readonly AnnotationRequest[]): {
-  perPlatform: string[];
-  index: Record<string, string>;
-  indexDescriptor: Record<string, string>;
-} {
-  const perPlatform: string[] = [];
-  const index: Record<string, string> = {};
-  const indexDescriptor: Record<string, string> = {};
-  for (const r of requests) {
-    if (r.targets.includes('index')) index[r.key] = r.value;
-    if (r.targets.includes('index-descriptor')) indexDescriptor[r.key] = r.value;
-    const rest = r.targets.filter((t) => t !== 'index' && t !== 'index-descriptor');
-    if (rest.length === 0) continue;
-    const platform = r.platform !== undefined ? `[${formatPlatform(r.platform)}]` : '';
-    perPlatform.push(`${rest.join(',')}${platform}:${r.key}=${r.value}`);
-  }
-  return { perPlatform, index, indexDescriptor };
-}
-
-/**
- * Build each platform on its own (same contexts, args, labels, attestations), then merge the
- * results with `ocikit index`'s code into one index: index annotations applied, per-descriptor
- * annotations and attestations carried. The result is checked like any build.
- */
-async function buildSplit(job: BuildJob, plan: SplitPlan): Promise<RunResult> {
-  const { flags, options, tmpRoot } = job;
-  const requests = (flags.annotation ?? []).map(parseAnnotation);
-  const ann = splitAnnotations(requests);
-  const results: { platform: string; dir: string; result: RunResult }[] = [];
-  for (const [i, platform] of plan.platforms.entries()) {
-    job.set.throwIfInterrupted();
-    const dir = path.join(tmpRoot, `platform-${i}`);
-    await fsp.mkdir(dir);
-    const contextSet = new OutputSet({ cwd: options.cwd ?? process.cwd() });
-    try {
-      const one: BuildFlags = { ...flags, platform: [platform], annotation: ann.perPlatform };
-      if (ann.perPlatform.length === 0) delete one.annotation;
-      const result = await buildOnce({
-        ...job,
-        flags: one,
-        contextSet,
-        dest: dir,
-        format: 'layout',
-        suffix: `-${i}`,
-        options: { ...options, repairAnnotations: false },
-      });
-      results.push({ platform, dir, result });
-    } finally {
-      await contextSet.close();
-    }
-  }
-  // One index over the per-platform results; tags as buildx wrote them for the first.
-  const first = await openLayout(results[0]?.dir as string, { name: 'build output' });
-  const tags = [
-    ...new Set(
-      first.index.manifests.flatMap((d) => {
-        const t = d.annotations?.[Annotation.RefName];
-        return t !== undefined ? [t] : [];
-      }),
-    ),
-  ];
-  // A layout output is merged straight into the pending --out (empty, on the output's file
-  // system: no rename across devices); a tarball's layout is merged in scratch and packed.
-  const mergedDir = job.format === 'layout' ? job.dest : path.join(tmpRoot, 'merged');
-  const merged = await mergeIndex(
-    results.map((r) => r.dir),
-    mergedDir,
-    { annotations: ann.index, descriptorAnnotations: ann.indexDescriptor, tags, oci: true },
-  );
-  // The check every build gets: the output verifies, holds every platform, carries the annotations.
-  const layout = await openLayout(mergedDir, { name: 'merged build output' });
-  const report = await verifyLayout(layout);
-  if (!report.ok) {
-    throw new OcikitError(
-      ErrorCode.OutputInvalid,
-      `the merged output layout is incomplete: ${report.problems.map((p) => p.message).join('; ')}`,
-      { hint: 'Rerun the build.', details: { problems: report.problems } },
-    );
-  }
-  const platformsIn = new Set(
-    merged.manifests.flatMap((m) =>
-      m.platform !== undefined && !m.attestation ? [formatPlatform(parsePlatform(m.platform))] : [],
-    ),
-  );
-  const lost = plan.platforms.filter((p) => !platformsIn.has(formatPlatform(parsePlatform(p))));
-  if (lost.length > 0) {
-    throw new OcikitError(
-      ErrorCode.OutputInvalid,
-      `the merged output lacks platform(s) ${lost.join(', ')}`,
-      { hint: 'Rerun the build.' },
-    );
-  }
-  const missing = await missingAnnotations(layout, merged.descriptor.digest, requests);
-  if (missing.length > 0) {
-    throw new OcikitError(
-      ErrorCode.AnnotationsMissing,
-      `the merged output lacks ${missing.length} requested annotation(s): ${missing.map((m) => `${m.target}:${m.key}=${m.value} on ${m.where}`).join('; ')}`,
-      { hint: 'The builder dropped them.', details: { missing } },
-    );
-  }
-  if (job.format === 'tar') await packLayout(layout, job.dest);
-  const descriptor = layout.index.manifests.find(
-    (d) => d.digest === merged.descriptor.digest,
-  ) as Descriptor;
-  return {
-    out: options.out,
-    format: job.format,
-    digest: merged.descriptor.digest,
-    buildxDigest: merged.descriptor.digest,
-    descriptor,
-    steps: results.reduce(
-      (n, r) => ({
-        total: n.total + r.result.steps.total,
-        cached: n.cached + r.result.steps.cached,
-      }),
-      { total: 0, cached: 0 },
-    ),
-    annotations: { requested: requests.length, repaired: [] },
-    contexts: results[0]?.result.contexts ?? [],
-    argv: results[0]?.result.argv ?? [],
-    warnings: [...results.flatMap((r) => r.result.warnings), ...merged.warnings],
-    split: {
-      mode: plan.mode,
-      split: true,
-      reason: plan.reason,
-      platforms: results.map((r) => ({ platform: r.platform, digest: r.result.digest })),
-    },
-  };
+  return { digest, descriptor, repaired };
 }

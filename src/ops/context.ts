@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isRegularFile, unpackContextArchive } from '../archive/context.js';
-import { resolveBase } from './base-check.js';
+import { resolveBase, type Bases } from './base-check.js';
 import { buildxBehaviour, formatBuildxVersion, type BuildxVersion } from '../buildx/compat.js';
 import {
   buildxSafeTag,
@@ -63,6 +63,8 @@ export interface PrepareOptions {
   outputs?: OutputSet;
   /** Largest expansion of an archive context (see UnpackOptions.maxBytes). */
   maxBytes?: number;
+  /** Layouts already opened and bases already checked in this run (build's several passes). */
+  bases?: Bases;
 }
 
 /** One prepared context. */
@@ -238,8 +240,24 @@ async function prepare(
   options: PrepareOptions,
   staging: Staging,
 ): Promise<PreparedContexts> {
-  const cwd = options.cwd ?? process.cwd();
-  const mode = options.mode ?? 'auto';
+  checkNames(requests);
+  const warnings: Warning[] = [];
+  const plans: Plan[] = [];
+  for (const request of requests)
+    plans.push(await planContext(request, options, staging, warnings));
+  const contexts = plans.map(preparedOf);
+  await writeThinCopies(plans, contexts, options, staging);
+  const result: PreparedContexts = {
+    contexts,
+    buildx: formatBuildxVersion(options.buildx),
+    warnings,
+  };
+  if (staging.out !== undefined) result.out = staging.out;
+  return result;
+}
+
+/** Every name valid (what `--build-context NAME=` accepts) and given once. */
+function checkNames(requests: readonly ContextRequest[]): void {
   const seen = new Set<string>();
   for (const r of requests) {
     if (!NAME.test(r.name)) {
@@ -264,111 +282,143 @@ async function prepare(
     }
     seen.add(r.name);
   }
+}
 
-  const plans: Plan[] = [];
-  const warnings: Warning[] = [];
-  for (const request of requests) {
-    const absPath = path.resolve(cwd, request.ref.path);
-    let unpacked: string | undefined;
-    if (await isRegularFile(absPath)) {
-      if (mode === 'in-place') {
-        throw new OcikitError(
-          ErrorCode.InPlaceUnsafe,
-          `${request.name}: ${request.ref.path} is an archive, which buildx cannot read in place`,
-          {
-            hint: 'Use --mode auto (or thin) with --out DIR so ocikit unpacks it.',
-            details: { name: request.name },
-          },
-        );
-      }
-      const pending = await openOut(
-        staging,
-        options,
-        cwd,
-        `${request.name}: ${request.ref.path} is an OCI archive that must be unpacked`,
-      );
-      unpacked = path.join(pending.tmp, contextDirName(request.name));
-      await unpackContextArchive(absPath, unpacked, {
-        strict: options.strict ?? false,
-        name: request.ref.path,
-        outputs: staging.set,
-        ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
-      });
-    }
-    const layout = await openLayout(unpacked ?? absPath, {
-      strict: options.strict ?? false,
-      name: request.ref.path,
-    });
-    const selection: ResolveOptions = { tagOrder: buildxBehaviour(options.buildx).tagOrder };
-    if (request.ref.tag !== undefined) selection.tag = request.ref.tag;
-    if (request.ref.digest !== undefined) selection.digest = request.ref.digest;
-    if (options.platform !== undefined) selection.platform = options.platform;
-    // Resolve, then check every blob of the selection: before any thin copy is written and
-    // before buildx runs.
-    const resolved = await resolveBase(layout, selection, {
-      hash: options.verify === true,
-      label: `build context ${request.name}`,
-    });
-    const sourceTag = request.ref.tag ?? resolved.tag ?? 'latest';
-    const tag = buildxSafeTag(sourceTag);
-    warnings.push(
-      ...layout.warnings.map((w) => ({ ...w, message: `${request.name}: ${w.message}` })),
+/**
+ * One context, read and decided, nothing written yet except an archive's unpacked layout:
+ * open (unpacking an archive under `out`), resolve and check the base, then choose in place or
+ * thin. Layout warnings and a renamed tag go to `warnings`.
+ */
+async function planContext(
+  request: ContextRequest,
+  options: PrepareOptions,
+  staging: Staging,
+  warnings: Warning[],
+): Promise<Plan> {
+  const cwd = options.cwd ?? process.cwd();
+  const absPath = path.resolve(cwd, request.ref.path);
+  const unpacked = (await isRegularFile(absPath))
+    ? await unpackArchive(request, absPath, options, staging)
+    : undefined;
+  const openOptions = { strict: options.strict ?? false, name: request.ref.path };
+  const layout = await (options.bases?.open(unpacked ?? absPath, openOptions) ??
+    openLayout(unpacked ?? absPath, openOptions));
+  const selection: ResolveOptions = { tagOrder: buildxBehaviour(options.buildx).tagOrder };
+  if (request.ref.tag !== undefined) selection.tag = request.ref.tag;
+  if (request.ref.digest !== undefined) selection.digest = request.ref.digest;
+  if (options.platform !== undefined) selection.platform = options.platform;
+  // Resolve, then check every blob of the selection: before any thin copy is written and
+  // before buildx runs.
+  const check = { hash: options.verify === true, label: `build context ${request.name}` };
+  const resolved = await (options.bases?.resolveChecked(layout, selection, check) ??
+    resolveBase(layout, selection, check));
+  const sourceTag = request.ref.tag ?? resolved.tag ?? 'latest';
+  const tag = buildxSafeTag(sourceTag);
+  warnings.push(
+    ...layout.warnings.map((w) => ({ ...w, message: `${request.name}: ${w.message}` })),
+  );
+  const reasons =
+    unpacked !== undefined
+      ? [
+          `${request.ref.path} is an OCI archive: unpacked (every digest checked) into a private layout`,
+        ]
+      : await unsafeReasons(absPath, options.buildx);
+  if (tag !== sourceTag) {
+    reasons.push(
+      `the tag ${quote(sourceTag)} is not one buildx parses in an oci-layout reference: the copy names the manifest ${quote(tag)} (the original kept as ${Annotation.OcikitSourceRefName})`,
     );
-    const reasons =
-      unpacked !== undefined
-        ? [
-            `${request.ref.path} is an OCI archive: unpacked (every digest checked) into a private layout`,
-          ]
-        : await unsafeReasons(absPath, options.buildx);
-    if (tag !== sourceTag) {
-      reasons.push(
-        `the tag ${quote(sourceTag)} is not one buildx parses in an oci-layout reference: the copy names the manifest ${quote(tag)} (the original kept as ${Annotation.OcikitSourceRefName})`,
-      );
-      warnings.push({
-        code: 'OCIKIT_W_TAG_RENAMED',
-        message: `${request.name}: tag ${quote(sourceTag)} is passed to buildx as ${quote(tag)}`,
-      });
-    }
-    let strategy: Strategy;
-    if (unpacked !== undefined) {
-      strategy = 'thin';
-    } else if (mode === 'thin') {
-      strategy = 'thin';
-      reasons.unshift('--mode thin');
-    } else if (reasons.length === 0) {
-      strategy = 'in-place';
-      reasons.push(
-        `the digest is pinned (no index.json lock) and buildx ${formatBuildxVersion(options.buildx)} would not write into this layout`,
-      );
-    } else if (mode === 'in-place') {
-      throw new OcikitError(
-        ErrorCode.InPlaceUnsafe,
-        `${request.name}: cannot use ${request.ref.path} in place: ${reasons.join('; ')}`,
-        {
-          hint: 'Use --mode auto (or thin) with --out DIR so ocikit makes a thin writable copy.',
-          details: { name: request.name, reasons },
-        },
-      );
-    } else {
-      strategy = 'thin';
-    }
-    const plan: Plan = {
-      request,
-      layout,
-      absPath,
-      descriptor: resolved.descriptor,
-      tag,
-      sourceTag,
-      matchedBy: resolved.matchedBy,
-      strategy,
-      reasons,
-    };
-    if (unpacked !== undefined) plan.unpacked = unpacked;
-    plans.push(plan);
+    warnings.push({
+      code: 'OCIKIT_W_TAG_RENAMED',
+      message: `${request.name}: tag ${quote(sourceTag)} is passed to buildx as ${quote(tag)}`,
+    });
   }
+  const plan: Plan = {
+    request,
+    layout,
+    absPath,
+    descriptor: resolved.descriptor,
+    tag,
+    sourceTag,
+    matchedBy: resolved.matchedBy,
+    strategy: chooseStrategy(request, options, reasons, unpacked !== undefined),
+    reasons,
+  };
+  if (unpacked !== undefined) plan.unpacked = unpacked;
+  return plan;
+}
 
-  const thin = plans.filter((p) => p.strategy === 'thin');
-  const contexts: PreparedContext[] = plans.map((p) => ({
+/** A tar-format layout, unpacked (every digest checked) into its own directory under `out`. */
+async function unpackArchive(
+  request: ContextRequest,
+  absPath: string,
+  options: PrepareOptions,
+  staging: Staging,
+): Promise<string> {
+  if (options.mode === 'in-place') {
+    throw new OcikitError(
+      ErrorCode.InPlaceUnsafe,
+      `${request.name}: ${request.ref.path} is an archive, which buildx cannot read in place`,
+      {
+        hint: 'Use --mode auto (or thin) with --out DIR so ocikit unpacks it.',
+        details: { name: request.name },
+      },
+    );
+  }
+  const pending = await openOut(
+    staging,
+    options,
+    options.cwd ?? process.cwd(),
+    `${request.name}: ${request.ref.path} is an OCI archive that must be unpacked`,
+  );
+  const unpacked = path.join(pending.tmp, contextDirName(request.name));
+  await unpackContextArchive(absPath, unpacked, {
+    strict: options.strict ?? false,
+    name: request.ref.path,
+    outputs: staging.set,
+    ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
+  });
+  return unpacked;
+}
+
+/**
+ * The policy: an archive is always a thin copy; `--mode thin` insists; a layout buildx would
+ * not write into is used in place; otherwise a thin copy, or an error under `--mode in-place`.
+ * `reasons` gets the sentence that explains the choice.
+ */
+function chooseStrategy(
+  request: ContextRequest,
+  options: PrepareOptions,
+  reasons: string[],
+  archive: boolean,
+): Strategy {
+  const mode = options.mode ?? 'auto';
+  if (archive) return 'thin';
+  if (mode === 'thin') {
+    reasons.unshift('--mode thin');
+    return 'thin';
+  }
+  if (reasons.length === 0) {
+    reasons.push(
+      `the digest is pinned (no index.json lock) and buildx ${formatBuildxVersion(options.buildx)} would not write into this layout`,
+    );
+    return 'in-place';
+  }
+  if (mode === 'in-place') {
+    throw new OcikitError(
+      ErrorCode.InPlaceUnsafe,
+      `${request.name}: cannot use ${request.ref.path} in place: ${reasons.join('; ')}`,
+      {
+        hint: 'Use --mode auto (or thin) with --out DIR so ocikit makes a thin writable copy.',
+        details: { name: request.name, reasons },
+      },
+    );
+  }
+  return 'thin';
+}
+
+/** What a plan tells the caller before any thin copy exists (value and path for in-place). */
+function preparedOf(p: Plan): PreparedContext {
+  return {
     name: p.request.name,
     input: formatInput(p.request.ref),
     strategy: p.strategy,
@@ -379,43 +429,45 @@ async function prepare(
     ...(p.sourceTag !== p.tag ? { sourceTag: p.sourceTag } : {}),
     matchedBy: p.matchedBy,
     descriptor: p.descriptor,
-  }));
-  if (thin.length > 0) {
-    const pending = await openOut(
-      staging,
-      options,
-      cwd,
-      `${thin.map((p) => p.request.name).join(', ')}: a thin copy is needed (${thin[0]?.reasons.join('; ')})`,
-    );
-    const out = staging.out as string;
-    for (const p of thin) {
-      staging.set.throwIfInterrupted();
-      const ctx = contexts[plans.indexOf(p)] as PreparedContext;
-      const dirName = contextDirName(p.request.name);
-      ctx.path = path.join(out, dirName);
-      ctx.value = formatLayoutRef(ctx.path, p.tag, p.descriptor.digest);
-      if (p.unpacked !== undefined) {
-        ctx.written = [`${dirName}/`];
-        continue;
-      }
-      const made = await writeThinCopy(
-        p.layout,
-        path.join(pending.tmp, dirName),
-        p.descriptor,
-        p.tag,
-        p.sourceTag,
-      );
-      ctx.link = made.link;
-      ctx.written = made.written.map((w) => `${dirName}/${w}`);
-    }
-  }
-  const result: PreparedContexts = {
-    contexts,
-    buildx: formatBuildxVersion(options.buildx),
-    warnings,
   };
-  if (staging.out !== undefined) result.out = staging.out;
-  return result;
+}
+
+/** The thin copies (and unpacked archives) under `out`, each context's value pointing there. */
+async function writeThinCopies(
+  plans: readonly Plan[],
+  contexts: PreparedContext[],
+  options: PrepareOptions,
+  staging: Staging,
+): Promise<void> {
+  const thin = plans.filter((p) => p.strategy === 'thin');
+  if (thin.length === 0) return;
+  const pending = await openOut(
+    staging,
+    options,
+    options.cwd ?? process.cwd(),
+    `${thin.map((p) => p.request.name).join(', ')}: a thin copy is needed (${thin[0]?.reasons.join('; ')})`,
+  );
+  const out = staging.out as string;
+  for (const p of thin) {
+    staging.set.throwIfInterrupted();
+    const ctx = contexts[plans.indexOf(p)] as PreparedContext;
+    const dirName = contextDirName(p.request.name);
+    ctx.path = path.join(out, dirName);
+    ctx.value = formatLayoutRef(ctx.path, p.tag, p.descriptor.digest);
+    if (p.unpacked !== undefined) {
+      ctx.written = [`${dirName}/`];
+      continue;
+    }
+    const made = await writeThinCopy(
+      p.layout,
+      path.join(pending.tmp, dirName),
+      p.descriptor,
+      p.tag,
+      p.sourceTag,
+    );
+    ctx.link = made.link;
+    ctx.written = made.written.map((w) => `${dirName}/${w}`);
+  }
 }
 
 /** `PATH[:TAG][@DIGEST]` as given. */

@@ -140,6 +140,33 @@ async function sweepDead(dir: string, prefix: string): Promise<void> {
   }
 }
 
+let scratchSwept = false;
+
+/**
+ * Once per process: remove the scratch directories (`ocikit-KIND-HOST-PID-XXXXXX`, any kind)
+ * of killed processes of this host. A run killed between committing its outputs and removing
+ * its scratch leaves one, and the next run to that output stops at "exists" before it makes
+ * scratch of its own.
+ */
+async function sweepDeadScratch(): Promise<void> {
+  if (scratchSwept) return;
+  scratchSwept = true;
+  let names: string[];
+  try {
+    names = await fsp.readdir(os.tmpdir());
+  } catch {
+    return;
+  }
+  const mark = `-${HOST}-`;
+  for (const name of names) {
+    const at = name.indexOf(mark);
+    if (!name.startsWith('ocikit-') || at < 0) continue;
+    const pid = Number(name.slice(at + mark.length).split('-')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    await fsp.rm(path.join(os.tmpdir(), name), REMOVE).catch(() => undefined);
+  }
+}
+
 /** Options of {@link OutputSet}. */
 export interface OutputSetOptions {
   /** Base of relative paths (default: process.cwd()). */
@@ -239,6 +266,7 @@ export class OutputSet {
     // Leftovers of killed runs go first, also when the output exists (a run killed between
     // committing a file and unlinking its temporary name left both) and this run stops here.
     await sweepStale(abs);
+    await sweepDeadScratch();
     const existedEmpty = await checkFree(label, abs, kind);
     const entry: Entry = {
       label,

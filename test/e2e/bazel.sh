@@ -12,6 +12,21 @@
 #   aquery        the BuildxBuild action carries no-remote + no-remote-exec, no absolute argument
 #   bazel run     `bazel run //:app2_args -- --output type=oci,dest=DIR,tar=false`, then
 #                 `ocikit verify DIR`
+#   new rules     the source-directory warning; aquery: index/pack/unpack/load-archive actions
+#                 are plain (remote-cacheable, no absolute argument); `bazel run //:app2_dev`
+#                 (buildx_args(build = ":app2")) builds the same image as :app2; `bazel run
+#                 //:app_multi_load` (oci_layout_load of an oci_layout_index), then `docker image
+#                 inspect` of both tags is the index digest
+#   release       `npm run release` into the work directory; a consumer workspace outside the
+#                 repository takes the module from that archive (archive_override, file:// URL):
+#                 build + verify test, the archive's bundle used; a checkout without dist/ fails
+#                 with the `npm ci && npm run build` instruction
+#   bases         `bazel build` of bases missing / corrupting a layer blob fails before buildx
+#                 runs, OCIKIT_BLOB_MISSING / OCIKIT_BLOB_DIGEST_MISMATCH readable in the output;
+#                 `bazel run` of buildx_args(build = the corrupt one) fails the same way (the
+#                 build's verify_base = "digest" inherited)
+#   unsandboxed   `bazel build //:app --spawn_strategy=local` (fresh output base) warns
+#                 OCIKIT_W_UNSANDBOXED; linux-sandbox builds do not
 #   hermetic      `bazel build //:from_typo` (FROM base, context basee) fails with
 #                 OCIKIT_FROM_UNRESOLVED
 #   reproducible  in a copy of e2e/: a comment added to Dockerfile.app leaves :app and :app2
@@ -131,17 +146,37 @@ root="$1"; work="$2"
 B() { bazel --bazelrc="$root/scripts/e2e/bazelrc" --bazelrc="$work/stubs/stubs.bazelrc" --bazelrc="$work/extra.bazelrc" "$@"; }
 cd "$root"
 B test //... --keep_going >"$work/module.log" 2>&1; echo "$?" >"$work/module.rc"
+B build --nobuild //rules/tests:source_dir_layout >"$work/srcdir.log" 2>&1
 B shutdown >/dev/null 2>&1
 cd "$root/e2e"
 B test //... --keep_going --spawn_strategy=linux-sandbox >"$work/e2e.log" 2>&1; echo "$?" >"$work/e2e.rc"
 B aquery "mnemonic(BuildxBuild, //:app)" --output=jsonproto >"$work/aquery.json" 2>"$work/aquery.log"; echo "$?" >"$work/aquery.rc"
 B run //:app2_args -- --output "type=oci,dest=$work/run-out,tar=false" >"$work/run.log" 2>&1; echo "$?" >"$work/run.rc"
-B build //:from_typo --spawn_strategy=linux-sandbox >"$work/typo.log" 2>&1; echo "$?" >"$work/typo.rc"
+B aquery "mnemonic(\"OciLayout(Index|Pack|Unpack|LoadArchive)\", //...)" --output=jsonproto >"$work/aquery-new.json" 2>"$work/aquery-new.log"; echo "$?" >"$work/aquery-new.rc"
+B run //:app2_dev -- --output "type=oci,dest=$work/run-dev-out,tar=false" >"$work/run-dev.log" 2>&1; echo "$?" >"$work/run-dev.rc"
+docker image rm -f e2e.example/multi:1.0 e2e.example/multi:latest >/dev/null 2>&1
+B run //:app_multi_load >"$work/load.log" 2>&1; echo "$?" >"$work/load.rc"
+docker image inspect --format "{{.Id}}" e2e.example/multi:1.0 e2e.example/multi:latest >"$work/load-ids.txt" 2>>"$work/load.log"
+execroot="$(B info execution_root 2>/dev/null)"
+for t in app2_digest_report app_multi_report; do
+  f="$(B cquery --output=files "//:$t" 2>/dev/null)" && cp "$execroot/$f" "$work/$t.json"
+done
 if [ -n "$3" ]; then
   B test //:multi_app_affected_verify_amd64 //:multi_app_affected_verify_arm64 //:multi_app_affected_split_test \
     --keep_going --spawn_strategy=linux-sandbox >"$work/affected.log" 2>&1; echo "$?" >"$work/affected.rc"
 fi
+# Bases checked before buildx runs (manual targets that must fail), readable in Bazel output.
+for t in broken_missing_app broken_corrupt_app; do
+  B build "//:$t" --spawn_strategy=linux-sandbox >"$work/$t.log" 2>&1; echo "$?" >"$work/$t.rc"
+done
+# buildx_args(build = :broken_corrupt_app): verify_base = "digest" of the build applies to bazel run.
+B run //:broken_corrupt_dev >"$work/broken_corrupt_dev.log" 2>&1; echo "$?" >"$work/broken_corrupt_dev.rc"
+# Hermetic by default: FROM base with the context named basee (a manual target that must fail).
+B build //:from_typo --spawn_strategy=linux-sandbox >"$work/typo.log" 2>&1; echo "$?" >"$work/typo.rc"
 B shutdown >/dev/null 2>&1
+# Unsandboxed: //:app in a fresh output base (so that the action runs) with --spawn_strategy=local.
+B --output_base="$work/ob-local" build //:app --spawn_strategy=local >"$work/unsandboxed.log" 2>&1; echo "$?" >"$work/unsandboxed.rc"
+B --output_base="$work/ob-local" shutdown >/dev/null 2>&1
 # Reproducibility, in a copy of the workspace (the source tree is never edited), no disk cache.
 rm -rf "$work/repro" && cp -r "$root/e2e" "$work/repro" && cd "$work/repro" &&
   sed -i "s|path = \"\\.\\.\"|path = \"$root\"|" MODULE.bazel
@@ -217,6 +252,149 @@ if [[ "$(cat "$work/run.rc" 2>/dev/null)" == 0 ]] && node dist/ocikit.mjs verify
 else
   tail -n 20 "$work/run.log" "$work/run-verify.log" 2>/dev/null
   fail "bazel run //:app2_args"
+fi
+
+# A source directory as a layout draws a warning at analysis.
+if grep -q "is a source directory; Bazel does not track changes inside it" "$work/srcdir.log" 2>/dev/null; then
+  pass "source directory as layout: analysis warns"
+else
+  tail -n 10 "$work/srcdir.log" 2>/dev/null
+  fail "source directory as layout: no warning"
+fi
+
+# The new rules' actions need no daemon: nothing keeps them local, no absolute argument.
+# shellcheck disable=SC2016 # JavaScript, not shell
+if [[ "$(cat "$work/aquery-new.rc" 2>/dev/null)" == 0 ]] && node -e '
+  const q = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const seen = new Set();
+  for (const a of q.actions || []) {
+    seen.add(a.mnemonic);
+    const info = Object.fromEntries((a.executionInfo || []).map((e) => [e.key, e.value]));
+    for (const k of ["no-remote", "no-remote-exec", "no-cache", "local", "no-sandbox"])
+      if (k in info) throw new Error(`${a.mnemonic}: ${k} set`);
+    const abs = a.arguments.filter((x) => x.startsWith("/"));
+    if (abs.length > 0) throw new Error(`${a.mnemonic}: absolute arguments: ${abs}`);
+  }
+  for (const m of ["OciLayoutIndex", "OciLayoutPack", "OciLayoutUnpack", "OciLayoutLoadArchive"])
+    if (!seen.has(m)) throw new Error(`no ${m} action`);
+  console.log(`${(q.actions || []).length} actions`);
+' "$work/aquery-new.json" >"$work/aquery-new-check.log" 2>&1; then
+  pass "aquery: index/pack/unpack/load-archive actions plain ($(cat "$work/aquery-new-check.log"))"
+else
+  cat "$work/aquery-new.log" "$work/aquery-new-check.log" 2>/dev/null | tail -n 10
+  fail "aquery: index/pack/unpack/load-archive actions"
+fi
+
+# buildx_args(build = ":app2"), run by a person: the same image as the buildx_build.
+# shellcheck disable=SC2016 # JavaScript, not shell
+if [[ "$(cat "$work/run-dev.rc" 2>/dev/null)" == 0 ]] &&
+  got="$(node dist/ocikit.mjs resolve "$work/run-dev-out" 2>"$work/run-dev-resolve.log")" &&
+  want="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).descriptor.digest)' "$work/app2_digest_report.json" 2>>"$work/run-dev-resolve.log")" &&
+  [[ -n "$got" && "$got" == "$want" ]]; then
+  pass "bazel run //:app2_dev (buildx_args build = :app2): the image of :app2, $got"
+else
+  tail -n 20 "$work/run-dev.log" "$work/run-dev-resolve.log" 2>/dev/null
+  fail "bazel run //:app2_dev: got ${got:-nothing}, want the digest of :app2 ${want:-?}"
+fi
+
+# oci_layout_load: both tags are the merged index in the daemon (containerd image store: the
+# image ID is the index digest).
+# shellcheck disable=SC2016 # JavaScript, not shell
+if [[ "$(cat "$work/load.rc" 2>/dev/null)" == 0 ]] && node -e '
+  const fs = require("fs");
+  const want = JSON.parse(fs.readFileSync(process.argv[1], "utf8")).descriptor.digest;
+  const ids = fs.readFileSync(process.argv[2], "utf8").trim().split("\n");
+  if (ids.length !== 2 || ids.some((id) => id !== want))
+    throw new Error(`docker image inspect: ${ids.join(", ")}; want ${want} twice`);
+  console.log(want);
+' "$work/app_multi_report.json" "$work/load-ids.txt" >"$work/load-check.log" 2>&1; then
+  pass "bazel run //:app_multi_load: e2e.example/multi:1.0 and :latest are $(cat "$work/load-check.log")"
+else
+  tail -n 20 "$work/load.log" "$work/load-check.log" 2>/dev/null
+  fail "bazel run //:app_multi_load, then docker image inspect"
+fi
+
+# --- the release archive, consumed through archive_override ------------------------------------
+# `npm run release` writes the archive into the work directory; a consumer workspace outside the
+# repository (test/e2e/release-consumer + examples/hello, no node_modules, no npm) takes the
+# module from it with the archive_override snippet the release printed (file:// URL, integrity):
+# build, verify test, and @ocikit//:cli must be the archive's own dist/ocikit.mjs. Then the same
+# consumer with --override_module to a git checkout of this repository (no dist/): the build
+# must fail with the instruction to run `npm ci && npm run build`.
+echo "== release archive (archive_override)"
+rel="$work/release-consumer"
+if node scripts/release.mjs --out "$work/release" --json >"$work/release.json" 2>"$work/release-build.log" &&
+  cp -r test/e2e/release-consumer "$rel" && cp -r examples/hello "$rel/hello" &&
+  node -e 'process.stdout.write("\n" + JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).archiveOverride)' \
+    "$work/release.json" >>"$rel/MODULE.bazel"; then
+  pass "npm run release: $(node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${require("path").basename(r.archive)} ${r.integrity}`)' "$work/release.json")"
+else
+  tail -n 20 "$work/release-build.log"
+  fail "npm run release (the archive the consumer uses)"
+fi
+mkdir -p "$work/checkout" && git archive HEAD | tar -x -C "$work/checkout" || fail "git archive HEAD (a checkout without dist/)"
+# shellcheck disable=SC2016 # expanded by the inner shell
+release_inner='
+set -u
+root="$1"; work="$2"; rel="$3"
+B() { bazel --bazelrc="$root/scripts/e2e/bazelrc" --bazelrc="$work/stubs/stubs.bazelrc" --bazelrc="$work/extra.bazelrc" "$@"; }
+cd "$rel"
+B test //... --keep_going >"$work/release.log" 2>&1; echo "$?" >"$work/release.rc"
+B cquery @ocikit//:cli_bundle --output=files >"$work/release-cli.txt" 2>"$work/release-cli.log"; echo "$?" >"$work/release-cli.rc"
+B build //:app --override_module="ocikit=$work/checkout" >"$work/release-nodist.log" 2>&1; echo "$?" >"$work/release-nodist.rc"
+B shutdown >/dev/null 2>&1
+'
+if [[ -f "$rel/MODULE.bazel" ]]; then
+  "$e2e/in-rootfs.sh" forky --bind "$root" --bind "$work" -- bash -c "$release_inner" inner "$root" "$work" "$rel" \
+    >"$work/in-rootfs-release.log" 2>&1 || true
+  count_tests release "$work/release.log" "$work/release.rc"
+  if [[ "$(cat "$work/release-cli.rc" 2>/dev/null)" == 0 ]] && grep -Eqx 'external/ocikit[~+]/dist/ocikit.mjs' "$work/release-cli.txt"; then
+    pass "release: @ocikit//:cli is the archive's dist/ocikit.mjs"
+  else
+    cat "$work/release-cli.txt" "$work/release-cli.log" 2>/dev/null | tail -n 10
+    fail "release: @ocikit//:cli is not the archive's dist/ocikit.mjs"
+  fi
+  if [[ "$(cat "$work/release-nodist.rc" 2>/dev/null)" == 1 ]] &&
+    grep -q 'dist/ocikit.mjs is missing' "$work/release-nodist.log" && grep -q 'npm ci && npm run build' "$work/release-nodist.log"; then
+    pass "release: a checkout without dist/ fails with 'npm ci && npm run build'"
+  else
+    tail -n 20 "$work/release-nodist.log" 2>/dev/null
+    fail "release: a checkout without dist/ (exit $(cat "$work/release-nodist.rc" 2>/dev/null), no instruction)"
+  fi
+fi
+
+# A base that lacks a layer blob (cached by the daemon from //:app) fails before buildx runs,
+# naming the blob, its manifest, tag and platform, as text (the JSON document is not printed);
+# a corrupt layer with verify_base = "digest" fails on its digest.
+expect_failure() { # TARGET CODE PATTERN [COMMAND]
+  local log="$work/$1.log" cmd="${4:-build}"
+  if [[ "$(cat "$work/$1.rc" 2>/dev/null)" == 1 ]] &&
+    grep -qE "^ocikit: error $2: build context base: $3" "$log" &&
+    grep -qE '^  hint: .*buildx was not started' "$log" && ! grep -q '"error": *{' "$log"; then
+    pass "bazel $cmd //:$1 fails with $2 (readable): $(grep -m1 -oE "^ocikit: error $2: .{0,90}" "$log")"
+  else
+    tail -n 20 "$log" 2>/dev/null
+    fail "bazel $cmd //:$1: expected exit 1 with $2 as text"
+  fi
+}
+expect_failure broken_missing_app OCIKIT_BLOB_MISSING 'blob sha256:[0-9a-f]{64} not found .*referenced by manifest sha256:[0-9a-f]{64} \(tag "v1", platform linux/amd64\)'
+expect_failure broken_corrupt_app OCIKIT_BLOB_DIGEST_MISMATCH 'blob sha256:[0-9a-f]{64}'
+# buildx_args(build = ...) inherits the build's verify_base: the same digest check before docker.
+expect_failure broken_corrupt_dev OCIKIT_BLOB_DIGEST_MISMATCH 'blob sha256:[0-9a-f]{64}' run
+
+# OCIKIT_W_UNSANDBOXED: printed by a BuildxBuild run with --spawn_strategy=local (Bazel shows it
+# as INFO: From ...), never under linux-sandbox.
+if [[ "$(cat "$work/unsandboxed.rc" 2>/dev/null)" == 0 ]] &&
+  grep -qE '^ocikit: warning OCIKIT_W_UNSANDBOXED: .*--spawn_strategy=linux-sandbox' "$work/unsandboxed.log"; then
+  pass "--spawn_strategy=local: $(grep -m1 -oE 'OCIKIT_W_UNSANDBOXED: .{0,100}' "$work/unsandboxed.log")"
+else
+  tail -n 20 "$work/unsandboxed.log" 2>/dev/null
+  fail "bazel build //:app --spawn_strategy=local: expected OCIKIT_W_UNSANDBOXED"
+fi
+if grep -l 'OCIKIT_W_UNSANDBOXED' "$work/e2e.log" "$work/broken_missing_app.log" "$work/broken_corrupt_app.log" 2>/dev/null; then
+  fail "OCIKIT_W_UNSANDBOXED printed under linux-sandbox (files above)"
+else
+  pass "no OCIKIT_W_UNSANDBOXED under linux-sandbox"
 fi
 
 # Hermetic by default: FROM base with the context named basee fails the action before buildx.

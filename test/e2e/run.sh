@@ -6,8 +6,9 @@
 #   2. scripts/e2e/rootfs.sh trixie + forky, in parallel (cached: ~15 ms when reused);
 #   3. scripts/e2e/dockerd.sh start for both suites (state dirs in a temporary directory;
 #      always stopped again by the EXIT trap, as are mounts the tests may have left);
-#   4. tap on test/e2e/buildx-*.ts and archive-*.ts once per suite (then test/e2e/*-serial.ts alone,
-#      one at a time: they may restart the daemon), with OCIKIT_E2E_SUITE=trixie|forky,
+#   4. tap on test/e2e/buildx-*.ts and archive-*.ts once per suite, plus test/e2e/interop-*.ts in
+#      forky only (then test/e2e/*-serial.ts alone, one at a time: they may restart the daemon),
+#      with OCIKIT_E2E_SUITE=trixie|forky,
 #      OCIKIT_E2E_STATE=<state dir> (the tests read <state dir>/env) and OCIKIT_E2E_TMP;
 #   5. the daemons are stopped, then test/e2e/bazel.sh runs if it exists (it prints
 #      "bazel: N passed, N failed" and starts whatever it needs itself).
@@ -15,7 +16,7 @@
 # above summed). Exits non-zero when anything failed, or when a prerequisite is missing and
 # CI=true (outside CI a missing prerequisite is a skip with the reason).
 # Environment: OCIKIT_E2E_SUITES (default "trixie forky"), OCIKIT_E2E_BAZEL=0 (skip Bazel), OCIKIT_E2E_FILES (default
-# test/e2e/buildx-*.ts test/e2e/archive-*.ts), OCIKIT_E2E_KEEP=1 keeps the work dir.
+# test/e2e/buildx-*.ts test/e2e/archive-*.ts, + test/e2e/interop-*.ts in forky), OCIKIT_E2E_KEEP=1 keeps the work dir.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 root="$(pwd)"
@@ -155,11 +156,13 @@ daemon_answers() {
 }
 
 # 4. The tap files, once per suite.
+forky_files=() # the forky suite only: crane, skopeo, oras and docker-registry are forky packages
 if [[ -n "${OCIKIT_E2E_FILES:-}" ]]; then
   read -r -a files <<<"$OCIKIT_E2E_FILES"
 else
   shopt -s nullglob
   files=(test/e2e/buildx-*.ts test/e2e/archive-*.ts)
+  forky_files=(test/e2e/interop-*.ts)
   shopt -u nullglob
 fi
 [[ ${#files[@]} -gt 0 ]] || fail "no test/e2e/*.ts files"
@@ -174,11 +177,13 @@ fi
 for s in "${suites[@]}"; do
   [[ -n "${ready[$s]:-}" && ${#files[@]} -gt 0 ]] || continue
   t0=$SECONDS
-  printf '\n== e2e suite %s (%s)\n' "$s" "${files[*]}"
+  suite_files=("${files[@]}")
+  [[ "$s" == forky ]] && suite_files+=("${forky_files[@]}")
+  printf '\n== e2e suite %s (%s)\n' "$s" "${suite_files[*]}"
   log="$work/logs/tap-$s.log"
   # tap's include (.taprc: test/*.ts) is bypassed by naming the files.
   OCIKIT_E2E_SUITE="$s" OCIKIT_E2E_STATE="${state_of[$s]}" OCIKIT_E2E_TMP="$work/tmp" \
-    node_modules/.bin/tap --disable-coverage --timeout=600 --reporter=tap "${files[@]}" 2>&1 | tee "$log"
+    node_modules/.bin/tap --disable-coverage --timeout=600 --reporter=tap "${suite_files[@]}" 2>&1 | tee "$log"
   rc="${PIPESTATUS[0]}"
   if ! count_tap "$log"; then
     fail "tap for $s printed no summary (exit $rc)"

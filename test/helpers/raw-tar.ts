@@ -97,3 +97,47 @@ export function validEntries(root: string): RawEntry[] {
 }
 
 export const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+export interface RawHeader {
+  name: string;
+  typeflag: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  size: number;
+  uname: string;
+  gname: string;
+  magic: string;
+  offset: number;
+}
+
+/** Every header block of an uncompressed tar, in order (pax headers included, not applied). */
+export function rawHeaders(buf: Buffer): RawHeader[] {
+  const out: RawHeader[] = [];
+  const str = (s: number, n: number): string =>
+    buf.toString('latin1', s, s + n).replace(/\0.*$/s, '');
+  const num = (s: number, n: number): number => parseInt(str(s, n).trim() || '0', 8);
+  let off = 0;
+  while (off + 512 <= buf.length) {
+    if (buf.subarray(off, off + 512).every((b) => b === 0)) break;
+    const prefix = str(off + 345, 155);
+    const name = str(off, 100);
+    const h: RawHeader = {
+      name: prefix === '' ? name : `${prefix}/${name}`,
+      typeflag: buf.toString('latin1', off + 156, off + 157),
+      mode: num(off + 100, 8),
+      uid: num(off + 108, 8),
+      gid: num(off + 116, 8),
+      size: num(off + 124, 12),
+      mtime: num(off + 136, 12),
+      uname: str(off + 265, 32),
+      gname: str(off + 297, 32),
+      magic: buf.toString('latin1', off + 257, off + 265),
+      offset: off,
+    };
+    out.push(h);
+    off += 512 + Math.ceil(h.size / 512) * 512;
+  }
+  return out;
+}

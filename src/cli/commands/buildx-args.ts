@@ -11,6 +11,7 @@ import {
   type BuildFlags,
 } from '../../buildx/flags.js';
 import { ErrorCode, OcikitError, errnoCode } from '../../errors.js';
+import { checkBuildxPlatform } from '../../layout/known-platforms.js';
 import {
   buildxOptions,
   buildxVersionFromArgs,
@@ -92,8 +93,23 @@ export function formatArgv(argv: readonly string[], format: Format): string {
   return `${JSON.stringify(argv)}\n`;
 }
 
-/** Flags from --config (if any) then the command line (which wins). */
+/**
+ * Flags from --config (if any) then the command line (which wins), `--platform` values checked
+ * against the known platforms unless `--allow-unknown-platforms`.
+ * @throws OcikitError `OCIKIT_CONFIG_INVALID`, `OCIKIT_USAGE`, `OCIKIT_PLATFORM_UNKNOWN`, ...
+ */
 export async function readBuildFlags(
+  io: CliIo,
+  args: { args?: string[]; config?: string; 'allow-unknown-platforms'?: boolean },
+  outputs: OutputSet,
+): Promise<{ flags: BuildFlags; contextDir?: string }> {
+  const read = await readFlags(io, args, outputs);
+  const allowUnknown = args['allow-unknown-platforms'] === true;
+  for (const p of read.flags.platform ?? []) checkBuildxPlatform(p, { allowUnknown });
+  return read;
+}
+
+async function readFlags(
   io: CliIo,
   args: { args?: string[]; config?: string },
   outputs: OutputSet,

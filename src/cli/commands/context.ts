@@ -10,7 +10,7 @@ import {
   verifyOption,
   type BuildxArgs,
 } from '../buildx-options.js';
-import { outputPath, refInputs, type GlobalArgs } from '../common.js';
+import { knownPlatformArg, outputPath, refInputs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printStrategies, printWarnings, stableJson } from '../output.js';
@@ -89,7 +89,7 @@ export async function handler(
   const buildx = await buildxVersionFromArgs(io, args);
   if (buildx !== undefined) options.buildx = buildx;
   if (args.out !== undefined) options.out = outputPath(io, args.out);
-  if (args.platform !== undefined) options.platform = args.platform;
+  if (args.platform !== undefined) options.platform = knownPlatformArg(args.platform, args);
   const prepared = await prepareContexts(requests, options);
   if (args.json) {
     io.stdout(stableJson(prepared));

@@ -17,6 +17,11 @@ export interface RunOptions {
   /** Prepended to argv, e.g. setpriv arguments. */
   prefix?: string[];
   timeoutMs?: number;
+  /**
+   * The child's stdin: an empty pipe (default) or /dev/null. A bash started on a pipe (a socket
+   * under libuv) thinks a remote shell daemon started it and reads ~/.bashrc; 'ignore' avoids it.
+   */
+  stdin?: 'pipe' | 'ignore';
 }
 
 /** Run argv; never throws (a spawn failure or timeout is a non-zero code with the reason in stderr). */
@@ -29,6 +34,7 @@ export function run(argv: readonly string[], options: RunOptions): Ran {
     encoding: 'utf8',
     timeout: options.timeoutMs ?? 300_000,
     maxBuffer: 64 * 1024 * 1024,
+    stdio: [options.stdin ?? 'pipe', 'pipe', 'pipe'],
   });
   const ms = Number((process.hrtime.bigint() - start) / 1_000_000n);
   let stderr = r.stderr ?? '';

@@ -29,7 +29,8 @@ export interface ImageFiles {
 const isIndex = (mt: string): boolean =>
   mt.endsWith('image.index.v1+json') || mt.endsWith('manifest.list.v2+json');
 
-function blobPath(dir: string, digest: string): string {
+/** Where a layout keeps the blob `digest` (no check that it is there). */
+export function blobPath(dir: string, digest: string): string {
   const [alg, hex] = digest.split(':');
   return path.join(dir, 'blobs', alg ?? '', hex ?? '');
 }
@@ -130,4 +131,29 @@ export function indexEntries(dir: string): Desc[] {
 /** Normalise os/arch[/variant] the way containerd does for the arm64 default variant. */
 export function normPlatform(p: string): string {
   return p === 'linux/arm64/v8' ? 'linux/arm64' : p;
+}
+
+/**
+ * Every descriptor reachable from `root` in layout `dir`, `root` first, each digest once:
+ * indexes to their manifests, manifests to their config and layers.
+ */
+export function graphOf(dir: string, root: Desc): Desc[] {
+  const seen = new Map<string, Desc>();
+  const walk = (d: Desc): void => {
+    if (seen.has(d.digest)) return;
+    seen.set(d.digest, d);
+    if (isIndex(d.mediaType)) {
+      const doc = readJson(blobPath(dir, d.digest));
+      for (const child of (doc['manifests'] as Desc[] | null) ?? []) walk(child);
+    } else if (
+      d.mediaType.endsWith('manifest.v1+json') ||
+      d.mediaType.endsWith('manifest.v2+json')
+    ) {
+      const doc = readJson(blobPath(dir, d.digest));
+      walk(doc['config'] as Desc);
+      for (const l of (doc['layers'] as Desc[] | null) ?? []) walk(l);
+    }
+  };
+  walk(root);
+  return [...seen.values()];
 }

@@ -1,0 +1,271 @@
+// rules/private/helper.mjs `build`, as the buildx_build action runs it: the real bundle
+// (dist/ocikit.mjs) and the fake docker. What Bazel shows is the helper's stderr: readable coded
+// errors (the JSON document goes to a file), warnings, and the unsandboxed warning. Real Bazel
+// and buildx run the same in test/e2e/bazel.sh.
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { BUNDLE, ROOT } from './helpers/cli.js';
+import { LayoutBuilder, standardLayout, tagged } from './helpers/layout-builder.js';
+
+const HELPER = path.join(ROOT, 'rules/private/helper.mjs');
+const FAKE = path.join(ROOT, 'test/fixtures/fake-docker.mjs');
+
+type Test = Parameters<Parameters<typeof t.test>[0]>[0];
+
+interface Exec {
+  root: string;
+  layer: string;
+  run: (extra?: string[], config?: string) => { code: number | null; stderr: string };
+}
+
+/** An execroot-like directory: a base layout, a staged context, the pinned config. */
+function execroot(t: Test): Exec {
+  const root = t.testdir({ ctx: { Dockerfile: 'FROM base\n' }, tmp: {} });
+  const s = standardLayout(path.join(root, 'base'));
+  const manifest = JSON.parse(
+    readFileSync(path.join(root, 'base/blobs/sha256', s.amd64.digest.slice(7)), 'utf8'),
+  ) as { layers: { digest: string }[] };
+  const layer = (manifest.layers[0] as { digest: string }).digest;
+  // What the fake builder "produces".
+  const b = new LayoutBuilder(path.join(root, 'product'));
+  const img = b.image({ platform: { os: 'linux', architecture: 'amd64' }, layers: [{ a: 'a' }] });
+  b.writeIndex([tagged(img, 'latest')]);
+  writeFileSync(
+    path.join(root, 'app.buildx.json'),
+    JSON.stringify({
+      buildContext: [`base=oci-layout://base:multi@${s.multi.digest}`],
+      context: 'ctx',
+      file: 'ctx/Dockerfile',
+      platform: ['linux/amd64'],
+    }),
+  );
+  return {
+    root,
+    layer,
+    run: (extra = [], config = 'app.buildx.json') => {
+      const r = spawnSync(
+        process.execPath,
+        [
+          HELPER,
+          'build',
+          '--cli',
+          BUNDLE,
+          '--config',
+          config,
+          '--out',
+          'app',
+          '--report',
+          'app.build.json',
+          '--docker',
+          FAKE,
+          '--buildx-version',
+          '0.13.1',
+          '--progress',
+          'quiet',
+          '--split-platforms',
+          'never',
+          ...extra,
+        ],
+        {
+          cwd: root,
+          encoding: 'utf8',
+          env: {
+            PATH: process.env['PATH'],
+            TMPDIR: path.join(root, 'tmp'),
+            FAKE_MODE: 'ok',
+            FAKE_LAYOUT: path.join(root, 'product'),
+            FAKE_DIGEST: img.digest,
+            FAKE_CALLS: path.join(root, 'calls.jsonl'),
+          },
+        },
+      );
+      return { code: r.status, stderr: r.stderr };
+    },
+  };
+}
+
+t.test(
+  'a base missing a layer blob: OCIKIT_BLOB_MISSING as text, buildx never asked',
+  async (t) => {
+    const e = execroot(t);
+    unlinkSync(path.join(e.root, 'base/blobs/sha256', e.layer.slice(7)));
+    const r = e.run();
+    t.equal(r.code, 1, r.stderr);
+    t.match(
+      r.stderr,
+      new RegExp(
+        `^ocikit: error OCIKIT_BLOB_MISSING: build context base: blob ${e.layer}.*\\n  hint: .*buildx was not started`,
+        'm',
+      ),
+    );
+    t.notMatch(r.stderr, /^\s*[{"]/m, 'no JSON document on stderr');
+    t.notOk(existsSync(path.join(e.root, 'calls.jsonl')), 'docker was never run');
+  },
+);
+
+t.test('verify-base digest hashes the base; size does not', async (t) => {
+  const e = execroot(t);
+  const blob = path.join(e.root, 'base/blobs/sha256', e.layer.slice(7));
+  const bytes = readFileSync(blob);
+  bytes[bytes.length - 1] = (bytes.at(-1) as number) ^ 0xff;
+  writeFileSync(blob, bytes);
+  const hashed = e.run(['--verify-base', 'digest']);
+  t.equal(hashed.code, 1, hashed.stderr);
+  t.match(hashed.stderr, /^ocikit: error OCIKIT_BLOB_DIGEST_MISMATCH: build context base: /m);
+  // Same size: the default check passes and the (fake) build runs.
+  const sized = e.run(['--verify-base', 'size']);
+  t.equal(sized.code, 0, sized.stderr);
+  const report = JSON.parse(readFileSync(path.join(e.root, 'app.build.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  t.same(Object.keys(report), Object.keys(report).sort(), 'report keys sorted');
+  t.match(report, { digest: /^sha256:/, format: 'layout' });
+  t.notOk('argv' in report || 'out' in report, 'only the portable part');
+});
+
+t.test('an unknown platform in the config is refused unless allowed', async (t) => {
+  const e = execroot(t);
+  const cfg = JSON.parse(readFileSync(path.join(e.root, 'app.buildx.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  writeFileSync(
+    path.join(e.root, 'amd65.json'),
+    JSON.stringify({ ...cfg, platform: ['linux/amd65'] }),
+  );
+  const r = e.run([], 'amd65.json');
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^ocikit: error OCIKIT_PLATFORM_UNKNOWN: platform "linux\/amd65"/m);
+  const allowed = e.run(['--allow-unknown-platforms', 'true'], 'amd65.json');
+  t.notMatch(allowed.stderr, /OCIKIT_PLATFORM_UNKNOWN/);
+});
+
+t.test('OCIKIT_W_UNSANDBOXED: real input files, or symlinks to writable ones', async (t) => {
+  const e = execroot(t);
+  const real = e.run();
+  t.equal(real.code, 0, real.stderr);
+  t.match(
+    real.stderr,
+    /^ocikit: warning OCIKIT_W_UNSANDBOXED: this buildx_build action is not sandboxed: its inputs are the real files \(app\.buildx\.json is not a sandbox symlink\)\. .*--spawn_strategy=linux-sandbox/m,
+  );
+  // processwrapper-sandbox: inputs are symlinks, but the files behind them are writable.
+  mkdirSync(path.join(e.root, 'sb'));
+  symlinkSync(path.join(e.root, 'app.buildx.json'), path.join(e.root, 'sb/app.buildx.json'));
+  const linked = e.run([], 'sb/app.buildx.json');
+  t.match(
+    linked.stderr,
+    /OCIKIT_W_UNSANDBOXED: .*writes through its input symlinks reach the real files \(sb\/app\.buildx\.json is writable\)/,
+  );
+});
+
+t.test('helper usage errors are coded too', async (t) => {
+  const e = execroot(t);
+  const r = e.run(['--verify-base', 'bytes']);
+  t.equal(r.code, 2);
+  t.match(
+    r.stderr,
+    /^ocikit: error OCIKIT_USAGE: build: --verify-base bytes: expected size or digest\n  hint: /,
+  );
+});
+
+// oci_layout_load: `load-archive` (the build action) and `load` (bazel run) print their
+// failures as the CLI does. The docker here is a stand-in answering `load` and `image inspect`.
+t.test(
+  'load-archive then load: readable coded failures, success checked by image ID',
+  async (t) => {
+    const root = t.testdir({
+      'docker.mjs': [
+        '#!/usr/bin/env node',
+        'const a = process.argv.slice(2);',
+        "if (a[0] === 'load') process.exit(0);",
+        "if (a[0] === 'image' && a[1] === 'inspect') { process.stdout.write(`${process.env.FAKE_ID}\\n`); process.exit(0); }",
+        'process.exit(3);',
+        '',
+      ].join('\n'),
+    });
+    chmodSync(path.join(root, 'docker.mjs'), 0o755);
+    const s = standardLayout(path.join(root, 'layout'));
+    writeFileSync(path.join(root, 'resolved.json'), JSON.stringify({ descriptor: s.multi }));
+    writeFileSync(path.join(root, 'empty.json'), '{}\n');
+    const helper = (args: string[], env: Record<string, string> = {}) => {
+      const r = spawnSync(process.execPath, [HELPER, ...args], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { PATH: process.env['PATH'], ...env },
+      });
+      return { code: r.status, stderr: r.stderr };
+    };
+    const name = 'docker.io/library/app:1';
+    const packArgs = (resolved: string, out: string) => [
+      'load-archive',
+      '--cli',
+      BUNDLE,
+      '--layout',
+      'layout',
+      '--resolved',
+      resolved,
+      '--name',
+      name,
+      '--out',
+      out,
+    ];
+
+    const bad = helper(packArgs('empty.json', 'bad.tar'));
+    t.equal(bad.code, 1, bad.stderr);
+    t.match(
+      bad.stderr,
+      /^ocikit: error OCIKIT_INTERNAL: load-archive: empty\.json: the resolve output has no descriptor .*\n  hint: The resolve action/,
+    );
+    t.notOk(existsSync(path.join(root, 'bad.tar')), 'nothing written');
+
+    const packed = helper(packArgs('resolved.json', 'app.tar'));
+    t.equal(packed.code, 0, packed.stderr);
+    t.ok(existsSync(path.join(root, 'app.tar')), 'the archive for docker load');
+
+    const loadArgs = (docker: string) => [
+      'load',
+      '--docker',
+      docker,
+      '--archive',
+      'app.tar',
+      '--resolved',
+      'resolved.json',
+      '--name',
+      name,
+      '--',
+    ];
+    const docker = path.join(root, 'docker.mjs');
+    const ok = helper(loadArgs(docker), { FAKE_ID: s.multi.digest });
+    t.equal(ok.code, 0, ok.stderr);
+    t.match(ok.stderr, `ocikit: loaded ${s.multi.digest} as ${name}`);
+
+    const other = helper(loadArgs(docker), { FAKE_ID: s.single.digest });
+    t.equal(other.code, 1, other.stderr);
+    t.match(
+      other.stderr,
+      new RegExp(
+        `^ocikit: error OCIKIT_OUTPUT_INVALID: load: ${name} is ${s.single.digest} in the daemon, not ${s.multi.digest} .*\\n  hint: .*containerd image store`,
+        'm',
+      ),
+    );
+
+    const missing = helper(loadArgs(path.join(root, 'no-such-docker')));
+    t.equal(missing.code, 1, missing.stderr);
+    t.match(
+      missing.stderr,
+      /^ocikit: error OCIKIT_BUILDX_MISSING: load: cannot run .*no-such-docker: .*ENOENT\n  hint: .*--@ocikit\/\/:docker/m,
+    );
+    t.notMatch(missing.stderr, /^\s+at /m, 'no stack trace');
+  },
+);
