@@ -12,7 +12,7 @@ layout="$3"
 const fs = require("fs"), path = require("path");
 const [report, dir] = process.argv.slice(1);
 const r = JSON.parse(fs.readFileSync(report, "utf8")).reproducible;
-const want = { sourceDateEpoch: "0", from: "option", rewriteTimestamp: true, supported: true };
+const want = { sourceDateEpoch: "0", from: "build-arg", rewriteTimestamp: true, supported: true };
 for (const [k, v] of Object.entries(want))
   if (r?.[k] !== v) throw new Error(`report reproducible.${k} is ${JSON.stringify(r?.[k])}, want ${JSON.stringify(v)}`);
 const blob = (d) => path.join(dir, "blobs", ...d.split(":"));

@@ -7,6 +7,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { withRewriteTimestamp } from '../src/buildx/exporters.js';
+import type { BuildFlags } from '../src/buildx/flags.js';
 import { ROOT, cli } from './helpers/cli.js';
 import { LayoutBuilder, tagged } from './helpers/layout-builder.js';
 
@@ -225,5 +227,78 @@ t.test(
       t.match(r.json, { error: { code: 'OCIKIT_USAGE', message: why } });
       t.equal(r.argv, undefined, 'docker never built');
     }
+  },
+);
+
+t.test(
+  'buildx-args --rewrite-timestamp: every image output asks for it (what bazel run uses)',
+  async (t) => {
+    const table: [BuildFlags, BuildFlags][] = [
+      [
+        { output: ['type=oci,dest=out,tar=false'] },
+        { output: ['type=oci,dest=out,tar=false,rewrite-timestamp=true'] },
+      ],
+      [
+        { output: ['type=image,name=x,push=true'] },
+        { output: ['type=image,name=x,push=true,rewrite-timestamp=true'] },
+      ],
+      [
+        { output: ['type=registry,name=x'] },
+        { output: ['type=registry,name=x,rewrite-timestamp=true'] },
+      ],
+      [
+        { output: ['Type=Docker,dest=x.tar'] },
+        { output: ['Type=Docker,dest=x.tar,rewrite-timestamp=true'] },
+      ],
+      [
+        { output: ['type=oci,dest=o,rewrite-timestamp=false'] },
+        { output: ['type=oci,dest=o,rewrite-timestamp=false'] },
+      ],
+      [
+        { output: ['type=local,dest=dir', './dir', '-', 'type=tar,dest=x.tar', 'type=cacheonly'] },
+        { output: ['type=local,dest=dir', './dir', '-', 'type=tar,dest=x.tar', 'type=cacheonly'] },
+      ],
+      [{ load: true }, { output: ['type=docker,rewrite-timestamp=true'] }],
+      [
+        { push: true, tag: ['a:1'] },
+        { tag: ['a:1'], output: ['type=registry,rewrite-timestamp=true'] },
+      ],
+      [{ load: false }, { load: false }],
+      [{}, {}],
+    ];
+    for (const [flags, want] of table)
+      t.same(withRewriteTimestamp(flags), want, JSON.stringify(flags));
+
+    const root = t.testdir({ app: { Dockerfile: 'FROM scratch\n' } });
+    const r = await cli(
+      [
+        'buildx-args',
+        '--rewrite-timestamp',
+        '--buildx-version',
+        '0.29.1',
+        '--load',
+        '-o',
+        'type=oci,dest=x,tar=false',
+        'app',
+      ],
+      root,
+    );
+    t.equal(r.code, 0, r.stderr);
+    t.same(JSON.parse(r.stdout), [
+      'docker',
+      'buildx',
+      'build',
+      '--output',
+      'type=oci,dest=x,tar=false,rewrite-timestamp=true',
+      '--output',
+      'type=docker,rewrite-timestamp=true',
+      'app',
+    ]);
+    const plain = await cli(['buildx-args', '--buildx-version', '0.29.1', '--load', 'app'], root);
+    t.same(
+      JSON.parse(plain.stdout),
+      ['docker', 'buildx', 'build', '--load', 'app'],
+      'off by default',
+    );
   },
 );

@@ -122,13 +122,16 @@ def _check_attrs(ctx, rule):
         if not key or "=" in key:
             fail("%s %s: build_args key %r must be a non-empty name without '='" % (rule, ctx.label, key))
 
-def prepare_build(ctx, rule, *, outputs = []):
+def prepare_build(ctx, rule, *, outputs = [], source_date_epoch = None, dynamic_epoch = False):
     """Stages the context and writes the buildx config; shared by buildx_args and buildx_build.
 
     Args:
       ctx: rule context.
       rule: the rule's name, for messages.
       outputs: `--output` values (buildx_args only).
+      source_date_epoch: a SOURCE_DATE_EPOCH build argument to add (buildx_build), unless
+        build_args has one.
+      dynamic_epoch: the build's epoch comes from the workspace status at execution time.
 
     Returns:
       struct(config, argv, run_config, staged, spec, inputs: depset for an action that reads
@@ -144,8 +147,11 @@ def prepare_build(ctx, rule, *, outputs = []):
     }
     if ctx.attr.platforms:
         config["platform"] = ctx.attr.platforms
-    if ctx.attr.build_args:
-        config["buildArg"] = ctx.attr.build_args
+    build_args = dict(ctx.attr.build_args)
+    if source_date_epoch != None and "SOURCE_DATE_EPOCH" not in build_args:
+        build_args["SOURCE_DATE_EPOCH"] = source_date_epoch
+    if build_args:
+        config["buildArg"] = build_args
     if ctx.attr.labels:
         config["label"] = ctx.attr.labels
     if ctx.attr.annotations:
@@ -188,6 +194,9 @@ def prepare_build(ctx, rule, *, outputs = []):
         },
     }
     checks = struct(
+        # A SOURCE_DATE_EPOCH makes ocikit ask the OCI exporter to rewrite layer timestamps;
+        # `bazel run` asks for it too, so that it builds the same bytes.
+        rewrite_timestamp = "SOURCE_DATE_EPOCH" in build_args or dynamic_epoch,
         allow_pull = ctx.attr.allow_pull,
         allow_unknown_platforms = ctx.attr.allow_unknown_platforms,
         verify_base = ctx.attr.verify_base,
@@ -253,18 +262,21 @@ def _prepare_from_build(ctx, info, outputs):
 def _check_flags(checks):
     """Helper options that carry the checks to the CLI (launcher argv).
 
-    verify_base, allow_unknown_platforms, and the Dockerfile check: --hermetic unless
-    allow_pull; an unused context fails.
+    The Dockerfile check (--hermetic unless allow_pull; an unused context fails),
+    rewrite-timestamp when the build has a SOURCE_DATE_EPOCH, verify_base and
+    allow_unknown_platforms.
     """
     return [
-        ("lit", "--verify-base"),
-        ("lit", checks.verify_base),
-        ("lit", "--allow-unknown-platforms"),
-        ("lit", "true" if checks.allow_unknown_platforms else "false"),
         ("lit", "--hermetic"),
         ("lit", "false" if checks.allow_pull else "true"),
         ("lit", "--unused-context"),
         ("lit", "error"),
+        ("lit", "--rewrite-timestamp"),
+        ("lit", "true" if checks.rewrite_timestamp else "false"),
+        ("lit", "--verify-base"),
+        ("lit", checks.verify_base),
+        ("lit", "--allow-unknown-platforms"),
+        ("lit", "true" if checks.allow_unknown_platforms else "false"),
     ]
 
 def _runner(ctx, prep):
@@ -389,11 +401,12 @@ def _flag(ctx, attr_value, flag_attr):
 
 _STATUS_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
-def _source_date_epoch(ctx, args):
-    """Adds the helper's SOURCE_DATE_EPOCH options; returns the workspace status files it reads.
+def _source_date_epoch(ctx):
+    """The build's SOURCE_DATE_EPOCH: struct(value, key, status).
 
-    A SOURCE_DATE_EPOCH in build_args takes precedence (passed as it is; ocikit build still asks
-    for rewrite-timestamp). "stamp" and "{KEY}" read the workspace status with --stamp, else "0".
+    value: a number for the config's build arguments (None: none, or read at execution time);
+    key and status: the workspace status key and file the action reads it from (--stamp).
+    A SOURCE_DATE_EPOCH in build_args takes precedence (it is in the config as it is).
     """
     value = ctx.attr.source_date_epoch
     key = "BUILD_TIMESTAMP" if value == "stamp" else value[1:-1]
@@ -402,21 +415,18 @@ def _source_date_epoch(ctx, args):
         all([c in _STATUS_KEY_CHARS for c in key.elems()])
     )):
         fail("buildx_build %s: source_date_epoch %r is not a number of seconds, \"stamp\", \"{STATUS_KEY}\" or \"\"; write e.g. \"0\", or \"stamp\" for the workspace status BUILD_TIMESTAMP under --stamp" % (ctx.label, value))
+    none = struct(value = None, key = None, status = None)
     if value == "" or "SOURCE_DATE_EPOCH" in ctx.attr.build_args:
-        return []
+        return none
     if value.isdigit():
-        args.add("--source-date-epoch", value)
-        return []
+        return struct(value = value, key = None, status = None)
     if not ctx.attr._stamp[OcikitSettingInfo].value:
-        args.add("--source-date-epoch", "0")
-        return []
-    status = ctx.info_file if key.startswith("STABLE_") else ctx.version_file
-    args.add("--source-date-epoch-key", key)
-    args.add("--status-file", status)
-    return [status]
+        return struct(value = "0", key = None, status = None)
+    return struct(value = None, key = key, status = ctx.info_file if key.startswith("STABLE_") else ctx.version_file)
 
 def _buildx_build_impl(ctx):
-    prep = prepare_build(ctx, "buildx_build")
+    epoch = _source_date_epoch(ctx)
+    prep = prepare_build(ctx, "buildx_build", source_date_epoch = epoch.value, dynamic_epoch = epoch.key != None)
     out = ctx.actions.declare_directory(ctx.label.name)
     report = ctx.actions.declare_file(ctx.label.name + ".build.json")
 
@@ -433,7 +443,11 @@ def _buildx_build_impl(ctx):
     args.add("--progress", ctx.attr.progress)
     args.add("--split-platforms", ctx.attr.split_platforms)
     args.add_all([value for _, value in _check_flags(prep.checks)])
-    status_files = _source_date_epoch(ctx, args)
+    status_files = []
+    if epoch.key:
+        args.add("--source-date-epoch-key", epoch.key)
+        args.add("--status-file", epoch.status)
+        status_files.append(epoch.status)
 
     execution_requirements = {
         # The daemon socket exists only on this machine, and the result depends on that
@@ -572,7 +586,7 @@ oci_layout_verify_test(name = "app_test", layout = ":app")
         ),
         "source_date_epoch": attr.string(
             default = "0",
-            doc = "SOURCE_DATE_EPOCH of the build (seconds since 1970): the time buildx records, and (BuildKit >= 0.13) the time file timestamps in the layers are rewritten to. `\"0\"` (default) or any number; `\"stamp\"`: the workspace status `BUILD_TIMESTAMP` when Bazel stamps (`--stamp`), else `\"0\"`; `\"{KEY}\"`: that status key (e.g. `{STABLE_COMMIT_TIME}` from a `--workspace_status_command`), also only with `--stamp`; `\"\"`: none (buildx records the build time; not reproducible). A `SOURCE_DATE_EPOCH` in `build_args` takes precedence.",
+            doc = "SOURCE_DATE_EPOCH of the build (seconds since 1970): the time buildx records, and (BuildKit >= 0.13) the time file timestamps in the layers are rewritten to. `\"0\"` (default) or any number; `\"stamp\"`: the workspace status `BUILD_TIMESTAMP` when Bazel stamps (`--stamp`), else `\"0\"`; `\"{KEY}\"`: that status key (e.g. `{STABLE_COMMIT_TIME}` from a `--workspace_status_command`), also only with `--stamp`; `\"\"`: none (buildx records the build time; not reproducible). A number is written into the config as the build argument `SOURCE_DATE_EPOCH` (so `<name>.argv.json` and `buildx_args(build = ...)` have it, and `bazel run` of the latter asks for `rewrite-timestamp` too); a `SOURCE_DATE_EPOCH` in `build_args` takes precedence.",
         ),
         "split_platforms": attr.string(
             default = "auto",

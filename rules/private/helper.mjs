@@ -9,7 +9,7 @@
 //                                           context pinned by the digest its resolve JSON holds
 //   build --cli CLI --config FILE --out DIR [--docker D] [--buildx-version V] [--progress P]
 //         [--report FILE] [--verify-base size|digest] [--allow-unknown-platforms true|false]
-//         [--hermetic true|false] [--unused-context warn|error]
+//         [--hermetic true|false] [--unused-context warn|error] [--rewrite-timestamp B]
 //         [--source-date-epoch N | --source-date-epoch-key KEY --status-file FILE...]
 //                                           `ocikit build` with the build context copied out of
 //                                           the sandbox's symlinks; --report: the portable part
@@ -18,7 +18,7 @@
 //                                           be read from Bazel's workspace status files
 //                                           (`KEY VALUE` lines)
 //   run --cli CLI --config FILE --root DIR [--verify-base V] [--allow-unknown-platforms B]
-//       [--hermetic B] [--unused-context U] [-- DOCKER_FLAG...]
+//       [--hermetic B] [--unused-context U] [--rewrite-timestamp B] [-- DOCKER_FLAG...]
 //                                           for `bazel run`: `ocikit buildx-args`, then docker
 //   verify-archive --cli CLI --archive FILE [-- VERIFY_FLAG...]
 //                                           for a test: `ocikit unpack` into a temporary
@@ -347,15 +347,23 @@ function portableReport(result) {
   };
 }
 
-/** `--hermetic B` and `--unused-context U` of the helper as ocikit flags (build and run). */
-function dockerfileFlags(opts) {
+/** A `true`/`false` option of the helper (default false). */
+function bool(opts, name) {
+  const v = one(opts, name, false) ?? 'false';
+  if (v !== 'true' && v !== 'false') throw new UsageError(`--${name} ${v}: expected true or false`);
+  return v === 'true';
+}
+
+/**
+ * `--hermetic B` and `--unused-context U` of the helper as ocikit flags (build and run); for
+ * run also `--rewrite-timestamp B` (ocikit build decides that itself, from the epoch).
+ */
+function dockerfileFlags(opts, command) {
   const out = [];
-  const hermetic = one(opts, 'hermetic', false);
-  if (hermetic !== undefined && hermetic !== 'true' && hermetic !== 'false')
-    throw new UsageError(`--hermetic ${hermetic}: expected true or false`);
-  if (hermetic === 'true') out.push('--hermetic');
+  if (bool(opts, 'hermetic')) out.push('--hermetic');
   const unused = one(opts, 'unused-context', false);
   if (unused !== undefined) out.push('--unused-context', unused);
+  if (bool(opts, 'rewrite-timestamp') && command === 'run') out.push('--rewrite-timestamp');
   return out;
 }
 
@@ -462,13 +470,14 @@ function build(argv) {
     'allow-unknown-platforms',
     'hermetic',
     'unused-context',
+    'rewrite-timestamp',
     'source-date-epoch',
     'source-date-epoch-key',
     'status-file',
   ]);
   const cli = path.resolve(one(opts, 'cli'));
   const epoch = sourceDateEpoch(opts);
-  const checks = dockerfileFlags(opts);
+  const checks = dockerfileFlags(opts, 'build');
   const cwd = process.cwd();
   const configPath = one(opts, 'config');
   const extra = checkFlags(opts);
@@ -530,9 +539,10 @@ function run(argv) {
     'allow-unknown-platforms',
     'hermetic',
     'unused-context',
+    'rewrite-timestamp',
   ]);
   const extra = checkFlags(opts);
-  const checks = dockerfileFlags(opts);
+  const checks = dockerfileFlags(opts, 'run');
   const root = path.resolve(one(opts, 'root'));
   const cli = path.resolve(root, one(opts, 'cli'));
   const userCwd = process.env.BUILD_WORKING_DIRECTORY || process.cwd();

@@ -1,7 +1,9 @@
 """Analysis tests of buildx_build's reproducibility and hermeticity attributes.
 
-source_date_epoch (default "0"; "stamp" / "{KEY}" read the workspace status only with --stamp;
-"" none; build_args wins) and allow_pull (the Dockerfile check the action runs before buildx).
+source_date_epoch (default "0", a build argument in the config, so `buildx_args(build = ...)`
+has it too; "stamp" / "{KEY}" read the workspace status in the action, only with --stamp; ""
+none; build_args wins) and allow_pull (the Dockerfile check the actions and `bazel run` run);
+`bazel run` asks for rewrite-timestamp when the build has an epoch.
 """
 
 load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts")
@@ -14,8 +16,11 @@ def _epoch_test_impl(ctx):
     argv = action.argv
     asserts.equals(env, "true" if ctx.attr.hermetic else "false", after(argv, "--hermetic"), "--hermetic")
     asserts.equals(env, "error", after(argv, "--unused-context"), "an unused context fails the action")
+    spec = file_write(env, ".spec.json")
+    build_args = json.decode(spec.content)["config"].get("buildArg", {}) if spec else {}
     want = ctx.attr.epoch if ctx.attr.epoch != "-" else None
-    asserts.equals(env, want, after(argv, "--source-date-epoch"), "--source-date-epoch")
+    asserts.equals(env, want, build_args.get("SOURCE_DATE_EPOCH"), "SOURCE_DATE_EPOCH in the config's build arguments")
+    asserts.equals(env, None, after(argv, "--source-date-epoch"), "a number goes into the config, not the action's flags")
     key = ctx.attr.key if ctx.attr.key else None
     asserts.equals(env, key, after(argv, "--source-date-epoch-key"), "--source-date-epoch-key")
     status = after(argv, "--status-file")
@@ -27,7 +32,7 @@ def _epoch_test_impl(ctx):
     return analysistest.end(env)
 
 _EPOCH_ATTRS = {
-    "epoch": attr.string(default = "0", doc = "expected --source-date-epoch, - for none"),
+    "epoch": attr.string(default = "0", doc = "expected SOURCE_DATE_EPOCH build argument, - for none"),
     "hermetic": attr.bool(default = True),
     "key": attr.string(),
     "status": attr.string(doc = "expected suffix of --status-file"),
@@ -45,11 +50,17 @@ def _run_launcher_test_impl(ctx):
     env = analysistest.begin(ctx)
     write = file_write(env, ".run.sh")
     text = write.content if write else ""
-    want = "'--hermetic' '%s' '--unused-context' 'error' '--'" % ("false" if ctx.attr.allow_pull else "true")
+    want = "'--hermetic' '%s' '--unused-context' 'error' '--rewrite-timestamp' '%s'" % (
+        "false" if ctx.attr.allow_pull else "true",
+        "true" if ctx.attr.rewrite else "false",
+    )
     asserts.true(env, want in text, "bazel run checks the Dockerfile (%s): %s" % (want, text))
     return analysistest.end(env)
 
-_run_launcher_test = analysistest.make(_run_launcher_test_impl, attrs = {"allow_pull": attr.bool()})
+_run_launcher_test = analysistest.make(_run_launcher_test_impl, attrs = {
+    "allow_pull": attr.bool(),
+    "rewrite": attr.bool(),
+})
 
 def hermetic_test_suite(name):
     """Declares the targets under test and the tests.
@@ -76,7 +87,7 @@ def hermetic_test_suite(name):
     build("h_allow_pull", allow_pull = True, hermetic = False)
     build("h_epoch", source_date_epoch = "1700000000", epoch = "1700000000")
     build("h_no_epoch", source_date_epoch = "", epoch = "-")
-    build("h_build_arg", build_args = {"SOURCE_DATE_EPOCH": "5"}, epoch = "-")
+    build("h_build_arg", build_args = {"SOURCE_DATE_EPOCH": "5"}, epoch = "5")
     build("h_stamp_off", source_date_epoch = "stamp", epoch = "0")
     build("h_stamp_on", test = _epoch_stamp_test, source_date_epoch = "stamp", epoch = "-", key = "BUILD_TIMESTAMP", status = "volatile-status.txt")
     build("h_stable_key", test = _epoch_stamp_test, source_date_epoch = "{STABLE_COMMIT_TIME}", epoch = "-", key = "STABLE_COMMIT_TIME", status = "stable-status.txt")
@@ -88,10 +99,18 @@ def hermetic_test_suite(name):
         failure_test(name = target + "_test", target_under_test = ":" + target, message = "source_date_epoch %r is not a number of seconds" % bad)
         tests.append(target + "_test")
 
-    for allow in [False, True]:
-        target = "h_args_allow_pull" if allow else "h_args"
-        buildx_args(name = target, allow_pull = allow, **common)
-        _run_launcher_test(name = target + "_test", target_under_test = ":" + target, allow_pull = allow)
+    # bazel run: the same check; rewrite-timestamp when the build has an epoch (a build's
+    # default "0", taken by buildx_args(build = ...); build_args of buildx_args itself).
+    for target, kwargs, allow, rewrite in [
+        ("h_args", common, False, False),
+        ("h_args_allow_pull", dict(common, allow_pull = True), True, False),
+        ("h_args_epoch", dict(common, build_args = {"SOURCE_DATE_EPOCH": "0"}), False, True),
+        ("h_args_from_build", {"build": ":h_default", "tags": ["manual"]}, False, True),
+        ("h_args_from_allow_pull", {"build": ":h_allow_pull", "tags": ["manual"]}, True, True),
+        ("h_args_from_no_epoch", {"build": ":h_no_epoch", "tags": ["manual"]}, False, False),
+    ]:
+        buildx_args(name = target, **kwargs)
+        _run_launcher_test(name = target + "_test", target_under_test = ":" + target, allow_pull = allow, rewrite = rewrite)
         tests.append(target + "_test")
 
     native.test_suite(name = name, tests = tests)

@@ -16,6 +16,7 @@ import { withOutputs, type InputPath } from '../output/outputs.js';
 import type { Warning } from '../layout/schema.js';
 import { buildxBehaviour } from '../buildx/compat.js';
 import { flagsToArgv, type BuildFlags } from '../buildx/flags.js';
+import { withRewriteTimestamp } from '../buildx/exporters.js';
 import { OCI_LAYOUT_SCHEME, refNotFound, resolveLayoutRef } from '../layout/reference.js';
 import {
   checkDockerfile,
@@ -35,6 +36,12 @@ export interface InvocationOptions extends Omit<PrepareOptions, 'platform'> {
   skipDockerfileCheck?: boolean;
   /** The environment `--build-arg NAME` reads. Default process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Add `rewrite-timestamp=true` to every image output (`--output type=oci|docker|image|registry`,
+   * `--load`, `--push`), as `ocikit build` does when SOURCE_DATE_EPOCH is set (see
+   * {@link withRewriteTimestamp}). Default false.
+   */
+  rewriteTimestamp?: boolean;
 }
 
 /** The result of {@link buildxInvocation}. */
@@ -147,6 +154,7 @@ async function invocation(
     unusedContexts: _u,
     skipDockerfileCheck: _s,
     env: _e,
+    rewriteTimestamp: _r,
     ...prepareOptions
   } = options;
   const prepared = await prepareContexts(layouts, prepareOptions);
@@ -175,7 +183,10 @@ async function invocation(
     options.docker ?? 'docker',
     'buildx',
     'build',
-    ...flagsToArgv({ ...flags, buildContext }),
+    ...flagsToArgv({
+      ...(options.rewriteTimestamp === true ? withRewriteTimestamp(flags) : flags),
+      buildContext,
+    }),
     contextDir,
   ];
   return checked === undefined

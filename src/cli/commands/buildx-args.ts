@@ -34,6 +34,7 @@ type ArgsArgs = BuildxArgs &
     config?: string;
     format: Format;
     'args-file'?: string;
+    'rewrite-timestamp': boolean;
     preflight: boolean;
     verify: boolean;
   };
@@ -65,6 +66,12 @@ export function builder<T>(y: Argv<T>): Argv<T & ArgsArgs> {
       default: false,
       describe:
         'Also ask the builder whether its driver can read oci-layout contexts (runs docker buildx inspect)',
+    })
+    .option('rewrite-timestamp', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'Add rewrite-timestamp=true to every image output (--output type=oci|docker|image|registry, --load, --push), as ocikit build does with SOURCE_DATE_EPOCH (BuildKit >= 0.13; older ignores it)',
     })
     .option('args-file', {
       type: 'string',
@@ -190,6 +197,7 @@ export async function handler(
     hermetic: args.hermetic,
     unusedContexts: args['unused-context'],
     env: { ...io.env } as NodeJS.ProcessEnv,
+    rewriteTimestamp: args['rewrite-timestamp'],
   };
   const maxBytes = maxBytesFromArgs(args);
   if (maxBytes !== undefined) options.maxBytes = maxBytes;
