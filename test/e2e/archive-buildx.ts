@@ -16,7 +16,7 @@ import path from 'node:path';
 import t from 'tap';
 import { isCI, mustRun, privateTestdir, requireTool } from '../helpers/tools.js';
 import { run, tail, type Ran } from './helpers/exec.js';
-import { loadSuite, ocikitAs, type SuiteDaemon } from './helpers/suite.js';
+import { loadSuite, ocikitAs as ocikit, type SuiteDaemon } from './helpers/suite.js';
 
 const loaded = loadSuite();
 if ('problem' in loaded) {
@@ -28,8 +28,6 @@ if ('problem' in loaded) {
 } else {
   main(loaded);
 }
-
-const ocikit = ocikitAs;
 
 function buildx(d: SuiteDaemon, args: string[], cwd: string): Ran {
   return run(['docker', 'buildx', 'build', '--progress=plain', ...args], {
