@@ -103,6 +103,8 @@ export const ErrorCode = {
   BuildxMissing: 'OCIKIT_BUILDX_MISSING',
   /** The docker daemon / BuildKit builder cannot be reached. */
   BuilderUnreachable: 'OCIKIT_BUILDER_UNREACHABLE',
+  /** TLS material for a tcp:// daemon (`--tlscacert`, `--tlscert`, `--tlskey`) is not a PEM certificate or key. */
+  TlsInvalid: 'OCIKIT_TLS_INVALID',
   /** The builder (BuildKit, dockerd) died during the build: the stream broke off and it no longer answers. */
   BuilderCrashed: 'OCIKIT_BUILDER_CRASHED',
   /** The builder's driver cannot read oci-layout contexts or write OCI outputs. */

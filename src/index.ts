@@ -159,6 +159,7 @@ export {
   type MissingAnnotation,
 } from './buildx/annotations.js';
 export { preflight, type Preflight } from './buildx/preflight.js';
+export { type DaemonEndpoint, type DaemonTls } from './buildx/endpoint.js';
 export {
   inspectBuilder,
   hasScratchExportCrash,

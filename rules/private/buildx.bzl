@@ -1,6 +1,7 @@
 """buildx_args and buildx_build: `docker buildx build` on pinned OCI layout contexts."""
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "is_context_name", "is_platform", "launcher", "run_node")
+load(":daemon.bzl", "DAEMON_ATTRS", "daemon_endpoint")
 load(":platforms.bzl", "allow_unknown_platforms_attr", "check_known_platforms")
 load(":providers.bzl", "BuildxBuildInfo", "OciLayoutContextInfo", "OcikitSettingInfo")
 
@@ -449,24 +450,26 @@ def _buildx_build_impl(ctx):
         args.add("--status-file", epoch.status)
         status_files.append(epoch.status)
 
-    execution_requirements = {
-        # The daemon socket exists only on this machine, and the result depends on that
-        # daemon (not part of the action key): never run or cache it remotely.
-        "no-remote": "1",
-        "no-remote-exec": "1",
-    }
+    # unix:// socket: local only (no-remote, no-remote-exec); tcp:// (+ TLS inputs): may run
+    # remotely, requires-network (rules/private/daemon.bzl).
+    host = _flag(ctx, ctx.attr.docker_host, "_docker_host")
+    daemon = daemon_endpoint(ctx, "buildx_build", host)
+    if daemon.tls:
+        args.add("--tlscacert", daemon.tls[0])
+        args.add("--tlscert", daemon.tls[1])
+        args.add("--tlskey", daemon.tls[2])
     run_node(
         ctx,
         arguments = [args],
-        inputs = depset([ctx.file._helper, ctx.file._cli] + status_files, transitive = [prep.inputs]),
+        inputs = depset([ctx.file._helper, ctx.file._cli] + daemon.tls + status_files, transitive = [prep.inputs]),
         outputs = [out, report],
         mnemonic = "BuildxBuild",
         progress_message = "Building %{label} with docker buildx",
         env = {
-            "DOCKER_HOST": _flag(ctx, ctx.attr.docker_host, "_docker_host"),
+            "DOCKER_HOST": host,
             "PATH": ctx.attr.path,
         },
-        execution_requirements = execution_requirements,
+        execution_requirements = daemon.execution_requirements,
     )
     return [
         DefaultInfo(
@@ -500,8 +503,9 @@ and descriptor.
 
 The action talks to the docker daemon at `DOCKER_HOST` (attribute `docker_host`, else
 `--@ocikit//:docker_host`, default `unix:///var/run/docker.sock`); the daemon must use the
-containerd image store (or pick a builder that writes OCI layouts). It runs with
-`no-remote` / `no-remote-exec` (the socket is local), gets a private DOCKER_CONFIG from
+containerd image store (or pick a builder that writes OCI layouts). With a local socket it runs
+with `no-remote` / `no-remote-exec`; with a `tcp://` daemon see "Remote builders" below. It
+gets a private DOCKER_CONFIG from
 `ocikit build`, and sees no other environment: nothing from `--action_env` reaches it. Keep it
 sandboxed (`--spawn_strategy=linux-sandbox`): unsandboxed, buildx as root can write into input
 layouts.
@@ -538,8 +542,9 @@ needs no `tag`. With `repo_tags = ["example.com/app:1.0"]` it is named
 `io.containerd.image.name: example.com/app:1.0` and `ref.name: 1.0` (older builders write the
 full name as `ref.name`): `tag = "example.com/app:1.0"` selects it on both.
 
-Caching: `no-remote` keeps the action off remote executors and out of remote caches, because
-its result depends on the local daemon, which the action key does not cover. Bazel (since 6.0)
+Caching: on a local socket, `no-remote` keeps the action off remote executors and out of
+remote caches, because its result depends on the local daemon, which the action key does not
+cover. Bazel (since 6.0)
 counts `--disk_cache` as a local cache, to which `no-remote` does not apply: the result is
 written to the disk cache and served from it, also to other clones and workspaces on the
 machine, whatever the daemon holds at that time (the key covers the inputs, the flags, the
@@ -550,6 +555,14 @@ OCIKIT_W_UNSANDBOXED` naming `--spawn_strategy=linux-sandbox`: its inputs are th
 (`--spawn_strategy=local` / `standalone`, `no-sandbox`), or the files behind its input symlinks
 are writable (processwrapper-sandbox). Under linux-sandbox they are symlinks to a read-only
 mount.
+
+Remote builders: with `docker_host = "tcp://HOST:PORT"` and `tls_ca`, `tls_cert`, `tls_key`
+(or `--@ocikit//:docker_tls`, a filegroup of `ca.pem`, `cert.pem`, `key.pem`, for every
+`tcp://` target) the action needs no local socket: it is tagged `requires-network` instead of
+`no-remote` / `no-remote-exec`, so remote execution may run it and a remote cache may keep its
+result (the key names the daemon and the TLS files). The executor needs the docker CLI with
+buildx (on `path`) and node; the TLS files are inputs, so they travel with the action
+(into a remote CAS, too). The README's "Remote builders" section has the details.
 
 ```starlark
 load("@ocikit//rules:defs.bzl", "buildx_build", "oci_layout_context", "oci_layout_verify_test")
@@ -568,12 +581,12 @@ oci_layout_context(name = "app_ctx", layout = ":app")  # chain: FROM app in anot
 
 oci_layout_verify_test(name = "app_test", layout = ":app")
 ```""",
-    attrs = dict(CLI_ATTRS, **dict(_BUILD_ATTRS, **{
+    attrs = dict(CLI_ATTRS, **dict(_BUILD_ATTRS, **dict(DAEMON_ATTRS, **{
         "buildx_version": attr.string(
             doc = "The buildx version to plan for (`auto`: ask `docker buildx version`; `unknown`: assume every write; or e.g. `0.29.1`). Default: auto.",
         ),
         "docker_host": attr.string(
-            doc = "DOCKER_HOST for the action (e.g. `unix:///run/user/1000/docker.sock`). Default: `--@ocikit//:docker_host`.",
+            doc = "DOCKER_HOST for the action (e.g. `unix:///run/user/1000/docker.sock`, or `tcp://builder.example:2376` for a remote builder, with `tls_ca`/`tls_cert`/`tls_key`). A `unix://` daemon keeps the action local (`no-remote`, `no-remote-exec`); a `tcp://` one lets it run and be cached remotely (`requires-network`). Default: `--@ocikit//:docker_host`.",
         ),
         "path": attr.string(
             default = "/usr/local/bin:/usr/bin:/bin",
@@ -596,7 +609,7 @@ oci_layout_verify_test(name = "app_test", layout = ":app")
         "_docker": attr.label(default = Label("//:docker")),
         "_docker_host": attr.label(default = Label("//:docker_host")),
         "_stamp": attr.label(default = Label("//rules/private:stamp")),
-    })),
+    }))),
     provides = [BuildxBuildInfo],
     toolchains = TOOLCHAINS,
 )

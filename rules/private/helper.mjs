@@ -9,6 +9,7 @@
 //                                           context pinned by the digest its resolve JSON holds
 //   build --cli CLI --config FILE --out DIR [--docker D] [--buildx-version V] [--progress P]
 //         [--report FILE] [--verify-base size|digest] [--allow-unknown-platforms true|false]
+//         [--tlscacert F --tlscert F --tlskey F]
 //         [--hermetic true|false] [--unused-context warn|error] [--rewrite-timestamp B]
 //         [--source-date-epoch N | --source-date-epoch-key KEY --status-file FILE...]
 //                                           `ocikit build` with the build context copied out of
@@ -468,6 +469,9 @@ function build(argv) {
     'split-platforms',
     'verify-base',
     'allow-unknown-platforms',
+    'tlscacert',
+    'tlscert',
+    'tlskey',
     'hermetic',
     'unused-context',
     'rewrite-timestamp',
@@ -506,7 +510,16 @@ function build(argv) {
       resultFile,
       ...extra,
     ];
-    for (const name of ['docker', 'buildx-version', 'progress', 'split-platforms']) {
+    // TLS material of a tcp:// DOCKER_HOST: ocikit build links it into its private scratch.
+    for (const name of [
+      'docker',
+      'buildx-version',
+      'progress',
+      'split-platforms',
+      'tlscacert',
+      'tlscert',
+      'tlskey',
+    ]) {
       const v = one(opts, name, false);
       if (v !== undefined && v !== '') args.push(`--${name}`, v);
     }

@@ -174,6 +174,61 @@ _build_action_flags_test = analysistest.make(
     },
 )
 
+# A tcp:// daemon with TLS material: the three files are inputs and reach ocikit build as
+# --tlscacert/--tlscert/--tlskey (from the attributes, else --@ocikit//:docker_tls).
+def _build_tls_test_impl(ctx):
+    env = analysistest.begin(ctx)
+    action = _action(env, "BuildxBuild")
+    argv = action.argv
+    asserts.equals(env, ctx.attr.docker_host, action.env.get("DOCKER_HOST"))
+    asserts.equals(env, ["DOCKER_HOST", "PATH"], sorted(action.env.keys()), "the TLS files travel as arguments, not environment")
+    inputs = [f.path for f in action.inputs.to_list()]
+    for flag, suffix in [("--tlscacert", ctx.attr.ca), ("--tlscert", ctx.attr.cert), ("--tlskey", ctx.attr.key)]:
+        value = _after(argv, flag)
+        if not suffix:
+            asserts.equals(env, None, value, "no %s" % flag)
+            continue
+        asserts.true(env, value and value.endswith(suffix), "%s %s ends with %s" % (flag, value, suffix))
+        asserts.true(env, value in inputs, "%s file %s is an input" % (flag, value))
+    return analysistest.end(env)
+
+_TLS_TEST_ATTRS = {
+    "ca": attr.string(),
+    "cert": attr.string(),
+    "docker_host": attr.string(default = "tcp://127.0.0.1:2376"),
+    "key": attr.string(),
+}
+
+_build_tls_test = analysistest.make(_build_tls_test_impl, attrs = _TLS_TEST_ATTRS)
+
+_build_tls_flag_test = analysistest.make(
+    _build_tls_test_impl,
+    attrs = _TLS_TEST_ATTRS,
+    config_settings = {
+        str(Label("//:docker_host")): "tcp://127.0.0.1:2376",
+        str(Label("//:docker_tls")): str(Label("//rules/tests:tls_flag_files")),
+    },
+)
+
+# The flag's TLS material applies to tcp:// daemons only: a unix socket target ignores it.
+_build_tls_flag_unix_test = analysistest.make(
+    _build_tls_test_impl,
+    attrs = _TLS_TEST_ATTRS,
+    config_settings = {
+        str(Label("//:docker_tls")): str(Label("//rules/tests:tls_flag_files")),
+    },
+)
+
+_tls_flag_failure_test = analysistest.make(
+    _failure_test_impl,
+    expect_failure = True,
+    attrs = {"message": attr.string(mandatory = True)},
+    config_settings = {
+        str(Label("//:docker_host")): "tcp://127.0.0.1:2376",
+        str(Label("//:docker_tls")): str(Label("//rules/tests:tls_flag_incomplete")),
+    },
+)
+
 # Execution requirements (no-remote, no-remote-exec) are not visible to Starlark in Bazel 7
 # (Action has no execution_info): test/e2e/bazel.sh checks them with `bazel aquery`.
 
@@ -499,6 +554,30 @@ def analysis_test_suite(name):
         failing("bad_repo_tag_%d_test" % i, "repo_tags entry %r is not a docker image name with a tag" % bad, target = ":bad_repo_tag_%d" % i)
     oci_layout_load(name = "bad_load_tag", layout = layout, repo_tags = ["app:1"], tag = "-x", tags = ["manual"])
     failing("bad_load_tag_test", "tag \"-x\" is not a valid tag", target = ":bad_load_tag")
+
+    # TLS material (analysis only: empty files with docker's DOCKER_CERT_PATH names).
+    native.genrule(
+        name = "tls_files",
+        outs = ["tls/ca.pem", "tls/cert.pem", "tls/key.pem", "tls_other/ca.pem", "tls_other/cert.pem"],
+        cmd = "touch $(OUTS)",
+        tags = ["manual"],
+    )
+    native.filegroup(name = "tls_flag_files", srcs = ["tls/ca.pem", "tls/cert.pem", "tls/key.pem"], tags = ["manual"])
+    native.filegroup(name = "tls_flag_incomplete", srcs = ["tls_other/ca.pem", "tls_other/cert.pem"], tags = ["manual"])
+    tls = dict(tls_ca = "tls/ca.pem", tls_cert = "tls/cert.pem", tls_key = "tls/key.pem")
+    buildx_build(name = "build_tls", docker_host = "tcp://127.0.0.1:2376", **dict(common, **tls))
+    _build_tls_test(name = "build_tls_attrs_test", target_under_test = ":build_tls", ca = "tls/ca.pem", cert = "tls/cert.pem", key = "tls/key.pem")
+    _build_tls_flag_test(name = "build_tls_flag_test", target_under_test = ":build_app", ca = "tls/ca.pem", cert = "tls/cert.pem", key = "tls/key.pem")
+    _build_tls_flag_unix_test(name = "build_tls_flag_unix_test", target_under_test = ":build_app", docker_host = "unix:///var/run/docker.sock")
+    tests.extend(["build_tls_attrs_test", "build_tls_flag_test", "build_tls_flag_unix_test"])
+    buildx_build(name = "bad_tls_partial", docker_host = "tcp://127.0.0.1:2376", tls_ca = "tls/ca.pem", **common)
+    failing("bad_tls_partial_test", "tls_ca, tls_cert and tls_key go together", target = ":bad_tls_partial")
+    buildx_build(name = "bad_tls_unix", docker_host = "unix:///var/run/docker.sock", **dict(common, **tls))
+    failing("bad_tls_unix_test", "are for a tcp:// docker daemon, but docker_host is \"unix:///var/run/docker.sock\"", target = ":bad_tls_unix")
+    buildx_build(name = "bad_docker_host", docker_host = "builder:2376", **common)
+    failing("bad_docker_host_test", "docker_host \"builder:2376\" is not a docker host address", target = ":bad_docker_host")
+    _tls_flag_failure_test(name = "bad_tls_flag_test", target_under_test = ":build_app", message = "--@ocikit//:docker_tls must hold files named ca.pem, cert.pem, key.pem (docker's DOCKER_CERT_PATH names); missing key.pem")
+    tests.append("bad_tls_flag_test")
 
     ocikit_cli(name = "cli_absent", srcs = [], tags = ["manual"])
     _cli_missing_test(name = "cli_missing_test", target_under_test = ":cli_absent")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/e2e/dockerd.sh start SUITE STATE_DIR
+# Usage: scripts/e2e/dockerd.sh start SUITE STATE_DIR [--name NAME] [--bind DIR]... [-- DOCKERD_FLAG...]
 #        scripts/e2e/dockerd.sh stop STATE_DIR
 #
 # start: build/reuse the SUITE rootfs (rootfs.sh), run that rootfs' dockerd (containerd image
@@ -21,6 +21,14 @@
 #   (OCIKIT_WRAPPER_MODE=loader forces the loader, for testing).
 #   One daemon per suite at a time; trixie and forky daemons can run side by side (each keeps
 #   its data-root, exec-root, pidfile and socket inside its own rootfs).
+#   --name NAME (lowercase letters, digits, -): a second daemon of the same suite beside the
+#   default one, with its own socket /run/docker-NAME.sock, pidfile /run/docker-NAME.pid,
+#   exec-root /run/docker-NAME (its own containerd) and data-root /var/lib/docker-NAME (all in
+#   the rootfs), docker context ocikit-SUITE-NAME; one daemon per NAME at a time.
+#   --bind DIR (under /tmp): DIR is visible to the daemon read-only at the same path (its /tmp
+#   is a private tmpfs then), e.g. for TLS files.
+#   -- DOCKERD_FLAG...: appended to dockerd's command line (paths as the daemon sees them,
+#   inside the rootfs), e.g. -H tcp://127.0.0.1:PORT --tlsverify --tlscacert DIR/ca.pem ...
 #
 # stop: SIGTERM the recorded dockerd, wait up to 20 s, then SIGKILL; then end what is left in
 #   its mount namespace (containerd, shims), remove the socket/pidfile, unmount leftovers.
@@ -30,7 +38,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 
-usage() { die "usage: $0 start SUITE STATE_DIR | $0 stop STATE_DIR"; }
+usage() { die "usage: $0 start SUITE STATE_DIR [--name NAME] [--bind DIR]... [-- DOCKERD_FLAG...] | $0 stop STATE_DIR"; }
 
 START_TIMEOUT="${OCIKIT_DOCKERD_START_TIMEOUT:-60}"
 STOP_TIMEOUT=20
@@ -65,46 +73,84 @@ make_wrapper() {
   "$out" "$@" >/dev/null 2>&1 || die "wrapper $out does not run ($out $*)"
 }
 
+# instance_paths NAME: sets the instance's paths inside the rootfs (NAME "" = the default daemon).
+instance_paths() {
+  local sfx="${1:+-$1}"
+  i_sock="/run/docker$sfx.sock"
+  i_pidfile="/run/docker$sfx.pid"
+  i_exec="/run/docker$sfx"
+  i_data="/var/lib/docker$sfx"
+  i_owner="/run/ocikit-state-dir$sfx"
+}
+
 cmd_start() {
-  [[ $# -eq 2 ]] || usage
-  local suite="$1" state="$2"
+  [[ $# -ge 2 ]] || usage
+  local suite="$1" state="$2" name="" extra=() bindlist=()
+  shift 2
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --name)
+        [[ $# -ge 2 && "$2" =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "--name needs lowercase letters, digits and -"
+        name="$2"
+        shift 2
+        ;;
+      --bind)
+        [[ $# -ge 2 && -d "$2" ]] || die "--bind needs an existing directory"
+        [[ "$(realpath -e "$2")" == /tmp/* ]] || die "--bind $2: only directories under /tmp (the daemon gets a private tmpfs /tmp)"
+        bindlist+=("$(realpath -e "$2")")
+        shift 2
+        ;;
+      --) shift; extra=("$@"); break ;;
+      *) usage ;;
+    esac
+  done
   ocikit_suite_ok "$suite" || die "unknown suite '$suite' (trixie | forky)"
   [[ "$(id -u)" -eq 0 ]] || die "must run as root"
   mkdir -p "$state"
   state="$(cd "$state" && pwd)"
-  local t0=$SECONDS rootfs
+  local t0=$SECONDS rootfs i_sock i_pidfile i_exec i_data i_owner
+  instance_paths "$name"
   rootfs="$("$here/rootfs.sh" "$suite")"
-  local sock="$rootfs/run/docker.sock"
+  local sock="$rootfs$i_sock" label="$suite${name:+ ($name)}"
 
-  exec 8>"$OCIKIT_CACHE/dockerd-$suite.lock"
+  exec 8>"$OCIKIT_CACHE/dockerd-$suite${name:+-$name}.lock"
   flock 8
   local oldpid owner
-  oldpid="$(cat "$rootfs/run/docker.pid" 2>/dev/null || true)"
+  oldpid="$(cat "$rootfs$i_pidfile" 2>/dev/null || true)"
   if [[ -n "$oldpid" ]] && alive "$oldpid"; then
-    owner="$(cat "$rootfs/run/ocikit-state-dir" 2>/dev/null || echo '?')"
-    die "a $suite dockerd (pid $oldpid, state dir $owner) is already running; stop it first"
+    owner="$(cat "$rootfs$i_owner" 2>/dev/null || echo '?')"
+    die "a $label dockerd (pid $oldpid, state dir $owner) is already running; stop it first"
   fi
-  rm -f "$sock" "$rootfs/run/docker.pid"
+  rm -f "$sock" "$rootfs$i_pidfile"
   rm -rf "${state:?}/docker-config" "${state:?}/bin"
-  printf '%s\n' "$state" >"$rootfs/run/ocikit-state-dir"
+  printf '%s\n' "$state" >"$rootfs$i_owner"
   printf '%s\n' "$rootfs" >"$state/rootfs"
   printf '%s\n' "$suite" >"$state/suite"
+  printf '%s\n' "$name" >"$state/name"
 
   # The daemon: private mount namespace, rootfs bound on itself, proc, rbind /sys and /dev,
-  # chroot. Not our child for long: setsid + background, stdin from /dev/null.
+  # (with --bind: a private tmpfs /tmp and the directories, read-only), chroot. Not our child
+  # for long: setsid + background, stdin from /dev/null.
   local pid
   # shellcheck disable=SC2016 # expanded by the inner shell
   setsid unshare --mount --propagation private -- /bin/bash -euc '
-    r="$1"; shift
+    r="$1"; nb="$2"; shift 2
     mount --bind "$r" "$r"
     mount -t proc proc "$r/proc"
     mount --rbind /sys "$r/sys"
     mount --rbind /dev "$r/dev"
+    if ((nb > 0)); then mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$r/tmp"; fi
+    for ((i = 0; i < nb; i++)); do
+      mkdir -p "$r$1"
+      mount --rbind "$1" "$r$1"
+      mount -o remount,bind,ro "$r$1"
+      shift
+    done
     exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
       /usr/sbin/dockerd "$@"
-  ' dockerd "$rootfs" \
-    -H unix:///run/docker.sock --iptables=false --ip6tables=false --bridge=none \
-    --data-root /var/lib/docker --exec-root /run/docker --pidfile /run/docker.pid \
+  ' dockerd "$rootfs" "${#bindlist[@]}" "${bindlist[@]}" \
+    -H "unix://$i_sock" --iptables=false --ip6tables=false --bridge=none \
+    --data-root "$i_data" --exec-root "$i_exec" --pidfile "$i_pidfile" "${extra[@]}" \
     </dev/null >"$state/dockerd.log" 2>&1 8>&- 9>&- &
   pid=$!
   printf '%s\n' "$pid" >"$state/dockerd.pid"
@@ -118,7 +164,7 @@ cmd_start() {
   done
   [[ -n "$ns" && "$ns" != "$myns" ]] || die "dockerd launcher (pid $pid) did not enter a new mount namespace"
   printf '%s\n' "$ns" >"$state/dockerd.mntns"
-  log "dockerd ($suite) pid $pid, log $state/dockerd.log"
+  log "dockerd ($label) pid $pid, log $state/dockerd.log"
 
   # Client side, on the host.
   mkdir -p "$state/bin" "$state/docker-config/cli-plugins"
@@ -126,9 +172,9 @@ cmd_start() {
   make_wrapper "$state/bin/docker" "$rootfs" /usr/bin/docker --version
   make_wrapper "$state/docker-config/cli-plugins/docker-buildx" "$rootfs" \
     /usr/libexec/docker/cli-plugins/docker-buildx version
-  local ctx="ocikit-$suite"
+  local ctx="ocikit-$suite${name:+-$name}"
   cat >"$state/env" <<EOF
-# generated by scripts/e2e/dockerd.sh start $suite $state
+# generated by scripts/e2e/dockerd.sh start $suite $state${name:+ --name $name}
 unset DOCKER_HOST DOCKER_CONTEXT
 export PATH=$(printf '%q' "$state/bin"):"\$PATH"
 export DOCKER_CONFIG=$(printf '%q' "$state/docker-config")
@@ -146,7 +192,7 @@ EOF
   while ((waited < START_TIMEOUT * 5)); do
     if ! alive "$pid"; then
       tail -n 30 "$state/dockerd.log" >&2 || true
-      die "dockerd ($suite) exited during start-up"
+      die "dockerd ($label) exited during start-up"
     fi
     if [[ -S "$sock" ]] && (unset DOCKER_HOST DOCKER_CONTEXT; DOCKER_CONFIG="$state/docker-config" \
       timeout 10 "${docker[@]}" version >/dev/null 2>&1); then
@@ -159,12 +205,12 @@ EOF
   if [[ -z "$ok" ]]; then
     tail -n 30 "$state/dockerd.log" >&2 || true
     cmd_stop "$state" || true
-    die "dockerd ($suite) did not answer within $START_TIMEOUT s"
+    die "dockerd ($label) did not answer within $START_TIMEOUT s"
   fi
   # Non-root clients need the socket's group (the rootfs' "docker" gid, differs per suite).
   printf 'export OCIKIT_DOCKER_SOCK_GID=%s\n' "$(stat -c %g "$sock")" >>"$state/env"
   local filepid
-  filepid="$(cat "$rootfs/run/docker.pid" 2>/dev/null || true)"
+  filepid="$(cat "$rootfs$i_pidfile" 2>/dev/null || true)"
   [[ -z "$filepid" || "$filepid" == "$pid" ]] || log "warning: dockerd pidfile says $filepid, recorded $pid"
 
   # Verify the chain the tests use.
@@ -174,7 +220,7 @@ EOF
   local sv
   sv="$(unset DOCKER_HOST DOCKER_CONTEXT; DOCKER_CONFIG="$state/docker-config" \
     "${docker[@]}" version --format '{{.Server.Version}} (API {{.Server.APIVersion}}), client {{.Client.Version}}')"
-  log "dockerd $suite ready in $((SECONDS - t0)) s: server $sv; $v"
+  log "dockerd $label ready in $((SECONDS - t0)) s: server $sv; $v"
   printf '%s\n' "$state/env"
 }
 
@@ -183,11 +229,13 @@ cmd_stop() {
   local state="$1"
   [[ -d "$state" ]] || die "no state dir $state"
   state="$(cd "$state" && pwd)"
-  local pid ns rootfs owner=""
+  local pid ns rootfs owner="" name i_sock i_pidfile i_exec i_data i_owner
   pid="$(cat "$state/dockerd.pid" 2>/dev/null || true)"
   ns="$(cat "$state/dockerd.mntns" 2>/dev/null || true)"
   rootfs="$(cat "$state/rootfs" 2>/dev/null || true)"
-  [[ -n "$rootfs" ]] && owner="$(cat "$rootfs/run/ocikit-state-dir" 2>/dev/null || true)"
+  name="$(cat "$state/name" 2>/dev/null || true)"
+  instance_paths "$name"
+  [[ -n "$rootfs" ]] && owner="$(cat "$rootfs$i_owner" 2>/dev/null || true)"
   # Another state dir started the rootfs' current daemon: nothing here is ours to stop (the
   # recorded PID and mount namespace may have been reused by that daemon).
   if [[ -n "$owner" && "$owner" != "$state" ]]; then
@@ -230,7 +278,7 @@ cmd_stop() {
   fi
   if [[ -n "$rootfs" ]]; then
     ocikit_umount_under "$rootfs"
-    rm -f "$rootfs/run/docker.sock" "$rootfs/run/docker.pid" "$rootfs/run/ocikit-state-dir"
+    rm -f "$rootfs$i_sock" "$rootfs$i_pidfile" "$rootfs$i_owner"
   fi
   rm -f "$state/dockerd.pid" "$state/dockerd.mntns"
 }

@@ -60,10 +60,13 @@ fi
 
 # A daemon still running from an outdated rootfs would lose its files under it.
 if [[ -d "$final" ]]; then
-  pid="$(cat "$final/run/docker.pid" 2>/dev/null || true)"
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-    die "$final is outdated but dockerd (pid $pid) runs from it; stop it first (dockerd.sh stop STATE_DIR)"
-  fi
+  # docker.pid, and docker-NAME.pid of named daemons (dockerd.sh start --name NAME)
+  for pidfile in "$final"/run/docker.pid "$final"/run/docker-*.pid; do
+    pid="$(cat "$pidfile" 2>/dev/null || true)"
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+      die "$final is outdated but dockerd (pid $pid, $pidfile) runs from it; stop it first (dockerd.sh stop STATE_DIR)"
+    fi
+  done
 fi
 
 # Leftovers of interrupted runs (we hold the lock, so nobody is building them).

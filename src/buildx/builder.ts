@@ -157,7 +157,7 @@ export async function inspectBuilder(
     );
   }
   const field = (name: string): string =>
-    new RegExp(`^\\s*${name}:\\s*(.*)$`, 'm').exec(inspect.stdout)?.[1]?.trim() ?? '';
+    new RegExp(`^\\s*${name}:[ \\t]*(.*)$`, 'm').exec(inspect.stdout)?.[1]?.trim() ?? '';
   const info: BuilderInfo = { name: field('Name'), driver: field('Driver') };
   const bk = parseVersion(field('BuildKit version') || field('Buildkit'));
   if (bk !== undefined && (bk.major > 0 || bk.minor > 0 || bk.patch > 0)) info.buildkit = bk;

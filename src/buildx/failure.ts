@@ -5,7 +5,7 @@
  */
 import { ErrorCode, OcikitError } from '../errors.js';
 import { SCRATCH_EXPORT_CRASH } from './builder.js';
-import { spawnRunner, type Runner } from './preflight.js';
+import { builderUnreachable, spawnRunner, type Runner } from './preflight.js';
 import type { RawJsonStream, Vertex } from './stream.js';
 
 /** The last `n` lines. */
@@ -26,16 +26,13 @@ export function failure(
     });
   }
   if (
-    /Cannot connect to the Docker daemon|connection refused|dial unix .*: connect: (no such file|permission denied)|error during connect/i.test(
+    /Cannot connect to the Docker daemon|connection refused|dial unix .*: connect: (no such file|permission denied)|error during connect|Client sent an HTTP request to an HTTPS server|remote error: tls:|x509:/i.test(
       all,
     )
   ) {
-    return new OcikitError(
-      ErrorCode.BuilderUnreachable,
-      `the builder cannot be reached: ${tail(stream.errorLines().length > 0 ? stream.errorLines() : stream.text, 1).join('')}`,
-      {
-        hint: 'Start the docker daemon, or point DOCKER_HOST / the docker context at a running one.',
-      },
+    return builderUnreachable(
+      'the builder cannot be reached',
+      tail(stream.errorLines().length > 0 ? stream.errorLines() : stream.text, 1).join(''),
     );
   }
   if (

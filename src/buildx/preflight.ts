@@ -28,6 +28,27 @@ export const spawnRunner: Runner = (argv, env) =>
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 
+/**
+ * What to do about a daemon docker cannot reach, by what docker said: TLS asked for and not
+ * given, the daemon's certificate not trusted, the client's refused, or no daemon at all.
+ */
+function unreachableHint(text: string): string {
+  if (/Client sent an HTTP request to an HTTPS server/i.test(text))
+    return 'The daemon speaks TLS: pass its CA and a client certificate and key (--tlscacert, --tlscert, --tlskey; in Bazel tls_ca, tls_cert, tls_key or --@ocikit//:docker_tls).';
+  if (/x509:|failed to verify certificate/i.test(text))
+    return "The daemon's certificate is not signed by the --tlscacert CA, or does not name the host of DOCKER_HOST (its subjectAltName): check the CA file and the address.";
+  if (/remote error: tls:/i.test(text))
+    return 'The daemon refused the client certificate: give a --tlscert/--tlskey signed by a CA the daemon trusts (its --tlscacert).';
+  return 'Start the docker daemon, or point DOCKER_HOST / the docker context / --builder at a running builder.';
+}
+
+/** `OCIKIT_BUILDER_UNREACHABLE`: `what`, docker's own words, and a hint by cause. */
+export function builderUnreachable(what: string, said: string): OcikitError {
+  return new OcikitError(ErrorCode.BuilderUnreachable, `${what}: ${said}`, {
+    hint: unreachableHint(said),
+  });
+}
+
 /** What the preflight learned. */
 export interface Preflight {
   builder: string;
@@ -62,28 +83,18 @@ export async function preflight(
         },
       );
     }
-    throw new OcikitError(
-      ErrorCode.BuilderUnreachable,
-      `docker buildx inspect failed: ${text.trim().split('\n').pop() ?? ''}`,
-      {
-        hint: 'Start the docker daemon, or point DOCKER_HOST / the docker context / --builder at a running builder.',
-      },
-    );
+    throw builderUnreachable('docker buildx inspect failed', text.trim().split('\n').pop() ?? '');
   }
   const field = (name: string): string =>
-    new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(inspect.stdout)?.[1]?.trim() ?? '';
+    new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(inspect.stdout)?.[1]?.trim() ?? '';
   const result: Preflight = { builder: field('Name'), driver: field('Driver') };
+  // buildx 0.29 exits 0 when the daemon does not answer: no driver, and an Error: line.
+  if (result.driver === '' && field('Error') !== '')
+    throw builderUnreachable('the builder cannot be reached', field('Error'));
   if (result.driver !== 'docker') return result;
   const info = await runner([docker, 'info', '--format', '{{json .DriverStatus}}'], env);
-  if (info.code !== 0) {
-    throw new OcikitError(
-      ErrorCode.BuilderUnreachable,
-      `docker info failed: ${info.stderr.trim().split('\n').pop() ?? ''}`,
-      {
-        hint: 'Start the docker daemon, or point DOCKER_HOST / the docker context at a running one.',
-      },
-    );
-  }
+  if (info.code !== 0)
+    throw builderUnreachable('docker info failed', info.stderr.trim().split('\n').pop() ?? '');
   result.containerdStore = info.stdout.includes('io.containerd.snapshotter');
   if (!result.containerdStore) {
     throw new OcikitError(

@@ -37,6 +37,12 @@ import {
 import type { BuildFlags } from '../buildx/flags.js';
 import { crashed, failure } from '../buildx/failure.js';
 import { preflight, spawnRunner, type Runner } from '../buildx/preflight.js';
+import {
+  checkEndpoint,
+  endpointEnv,
+  endpointInputs,
+  type DaemonEndpoint,
+} from '../buildx/endpoint.js';
 import type { ResolveOptions } from '../layout/resolve.js';
 import { Bases } from './base-check.js';
 import { buildSplit, planSplit, type SplitMode } from './build-split.js';
@@ -58,6 +64,11 @@ export interface BuildOptions extends Omit<InvocationOptions, 'out'> {
   out: string;
   /** Environment for buildx. Default process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The daemon: DOCKER_HOST and, for tcp://, TLS material (see {@link DaemonEndpoint}).
+   * Default: the environment's DOCKER_HOST / docker context.
+   */
+  endpoint?: DaemonEndpoint;
   /** Rewrite the output index to add missing index-level annotations instead of failing. */
   repairAnnotations?: boolean;
   /** Give buildx a private DOCKER_CONFIG copy: always, never, or when the current one is read-only. Default auto. */
@@ -192,8 +203,10 @@ export async function build(
     }
   }
   const cwd = options.cwd ?? process.cwd();
+  const endpoint = options.endpoint ?? {};
+  checkEndpoint(endpoint, options.env ?? process.env);
   // Every layout or archive a context names is an input: --out is checked against them first.
-  const inputs: InputPath[] = [];
+  const inputs: InputPath[] = [...endpointInputs(endpoint, cwd)];
   for (const arg of flags.buildContext ?? []) {
     const c = await classifyContext(arg, cwd);
     if (c.layout !== undefined)
@@ -232,10 +245,17 @@ async function runBuild(
 ): Promise<BuildResult> {
   const out = options.out;
   const format: BuildResult['format'] = out.endsWith('.tar') ? 'tar' : 'layout';
-  const env = { ...(options.env ?? process.env) };
   // The output is written beside --out and committed only when it checked out.
   const pending = format === 'layout' ? await set.dir('--out', out) : await set.file('--out', out);
   const tmpRoot = await set.scratch('build');
+  // DOCKER_HOST and the TLS directory (symlinks to the given files, in scratch) for every
+  // docker command of this run.
+  const env = await endpointEnv(
+    options.endpoint ?? {},
+    options.env ?? process.env,
+    tmpRoot,
+    options.cwd ?? process.cwd(),
+  );
   const docker = options.docker ?? 'docker';
   const configMode = options.privateDockerConfig ?? 'auto';
   const currentConfig = env['DOCKER_CONFIG'] ?? path.join(env['HOME'] ?? os.homedir(), '.docker');

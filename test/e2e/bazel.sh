@@ -27,6 +27,11 @@
 #                 build's verify_base = "digest" inherited)
 #   unsandboxed   `bazel build //:app --spawn_strategy=local` (fresh output base) warns
 #                 OCIKIT_W_UNSANDBOXED; linux-sandbox builds do not
+#   remote        a second forky dockerd ("tls") on tcp://127.0.0.1:PORT with --tlsverify
+#                 (certificates by scripts/e2e/tls-certs.sh, openssl in the rootfs); e2e's
+#                 //remote chain built through it with the daemons' unix sockets blocked in the
+#                 sandbox (a unix-socket control fails there), its tests; aquery: requires-network,
+#                 no no-remote(-exec); the TLS daemon's build history grows; the files of //:app
 #   hermetic      `bazel build //:from_typo` (FROM base, context basee) fails with
 #                 OCIKIT_FROM_UNRESOLVED
 #   reproducible  in a copy of e2e/: a comment added to Dockerfile.app leaves :app and :app2
@@ -61,11 +66,14 @@ state="$work/dockerd"
 started=""
 trixie_state="$work/dockerd-trixie"
 trixie_started=""
+tls_state="$work/dockerd-tls"
+tls_started=""
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   # Stop only a daemon this script started (its own fresh state directory).
   if [[ -n "$started" ]]; then "$e2e/dockerd.sh" stop "$state" >/dev/null 2>&1 || true; fi
   if [[ -n "$trixie_started" ]]; then "$e2e/dockerd.sh" stop "$trixie_state" >/dev/null 2>&1 || true; fi
+  if [[ -n "$tls_started" ]]; then "$e2e/dockerd.sh" stop "$tls_state" >/dev/null 2>&1 || true; fi
   if [[ "${OCIKIT_KEEP:-0}" == 1 ]]; then echo "kept $work"; else rm -rf --one-file-system "$work"; fi
   echo "bazel: $passed passed, $failed failed"
   [[ "$failed" -eq 0 ]] || exit 1
@@ -137,6 +145,41 @@ else
   fail "trixie rootfs (the affected daemon of multi_app_affected)"
 fi
 
+# A remote builder: a second forky dockerd listening on tcp://127.0.0.1:PORT with --tlsverify
+# (and its own unix socket /run/docker-tls.sock), certificates made by openssl in the rootfs.
+# e2e/remote.bzl reads the client side from OCIKIT_E2E_TCP_BUILDER (--repo_env).
+tcp_dir=""
+tls_docker=()
+if "$e2e/in-rootfs.sh" forky --bind "$work" --ro-bind "$e2e" -- bash "$e2e/tls-certs.sh" "$work/tls" \
+  >/dev/null 2>"$work/tls-certs.log"; then
+  port="$(node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')"
+  d="$work/tls/daemon"
+  if "$e2e/dockerd.sh" start forky "$tls_state" --name tls --bind "$d" -- -H "tcp://127.0.0.1:$port" \
+    --tlsverify --tlscacert "$d/ca.pem" --tlscert "$d/server-cert.pem" --tlskey "$d/server-key.pem" \
+    >"$work/dockerd-tls.log" 2>&1; then
+    tls_started=1
+    printf 'tcp://127.0.0.1:%s\n' "$port" >"$work/tls/client/host"
+    tcp_dir="$work/tls/client"
+    echo "common --repo_env=OCIKIT_E2E_TCP_BUILDER=$tcp_dir" >>"$work/extra.bazelrc"
+    # The TLS daemon over TCP, as a person would reach it (also checks the certificates).
+    tls_docker=(env DOCKER_CONFIG="$tls_state/docker-config" DOCKER_HOST="tcp://127.0.0.1:$port"
+      DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH="$tcp_dir" "$tls_state/bin/docker")
+    if history_before="$("${tls_docker[@]}" buildx history ls 2>"$work/tls-history.log" | tail -n +2 | wc -l)"; then
+      echo "== started a forky dockerd on tcp://127.0.0.1:$port with --tlsverify ($history_before builds in its history)"
+    else
+      cat "$work/tls-history.log"
+      fail "the TLS daemon does not answer over tcp://127.0.0.1:$port"
+      tcp_dir=""
+    fi
+  else
+    tail -n 20 "$work/dockerd-tls.log"
+    fail "forky dockerd on tcp://127.0.0.1 with --tlsverify (start)"
+  fi
+else
+  cat "$work/tls-certs.log"
+  fail "TLS material (scripts/e2e/tls-certs.sh)"
+fi
+
 # --- Bazel, inside the rootfs (one call: each call starts the servers anew) -------------------
 echo "== bazel (forky rootfs: $(grep -m1 '^bazel-bootstrap:' "$rootfs/.ocikit-rootfs-stamp" 2>/dev/null || echo '?'))"
 # shellcheck disable=SC2016 # expanded by the inner shell
@@ -173,6 +216,22 @@ done
 B run //:broken_corrupt_dev >"$work/broken_corrupt_dev.log" 2>&1; echo "$?" >"$work/broken_corrupt_dev.rc"
 # Hermetic by default: FROM base with the context named basee (a manual target that must fail).
 B build //:from_typo --spawn_strategy=linux-sandbox >"$work/typo.log" 2>&1; echo "$?" >"$work/typo.rc"
+if [ -n "$4" ]; then
+  # The remote chain with both daemons unix sockets made inaccessible in the sandbox: only TCP
+  # reaches a builder. The control (the TLS daemon by its unix socket) must fail.
+  blocked="--sandbox_block_path=/run/docker.sock --sandbox_block_path=/run/docker-tls.sock"
+  B build //remote:app2 //remote:app_report //remote:socket_control --keep_going --spawn_strategy=linux-sandbox \
+    $blocked >"$work/remote-build.log" 2>&1; echo "$?" >"$work/remote-build.rc"
+  B test //remote:app_verify //remote:app2_verify //remote:app2_content_test --keep_going --spawn_strategy=linux-sandbox \
+    $blocked >"$work/remote.log" 2>&1; echo "$?" >"$work/remote.rc"
+  B aquery "mnemonic(BuildxBuild, //remote:app)" --output=jsonproto >"$work/remote-aquery.json" 2>"$work/remote-aquery.log"
+  echo "$?" >"$work/remote-aquery.rc"
+  bin="$(B info bazel-bin 2>/dev/null)"
+  cp "$bin/remote/app.build.json" "$work/remote-app.build.json" 2>/dev/null
+  cp "$bin/app.build.json" "$work/local-app.build.json" 2>/dev/null
+  cp -rL "$bin/remote/app" "$work/remote-app" 2>/dev/null
+  cp -rL "$bin/app" "$work/local-app" 2>/dev/null
+fi
 B shutdown >/dev/null 2>&1
 # Unsandboxed: //:app in a fresh output base (so that the action runs) with --spawn_strategy=local.
 B --output_base="$work/ob-local" build //:app --spawn_strategy=local >"$work/unsandboxed.log" 2>&1; echo "$?" >"$work/unsandboxed.rc"
@@ -198,7 +257,7 @@ B shutdown >/dev/null 2>&1
 '
 trixie_bind=()
 [[ -n "$trixie_run" ]] && trixie_bind=(--bind "$trixie_run")
-"$e2e/in-rootfs.sh" forky --bind "$root" --bind "$work" "${trixie_bind[@]}" -- bash -c "$inner" inner "$root" "$work" "$trixie_run" \
+"$e2e/in-rootfs.sh" forky --bind "$root" --bind "$work" "${trixie_bind[@]}" -- bash -c "$inner" inner "$root" "$work" "$trixie_run" "$tcp_dir" \
   >"$work/in-rootfs.log" 2>&1 || true
 
 # count_tests NAME LOG RC: one pass/fail per test target in the summary of `bazel test`.
@@ -229,21 +288,111 @@ if [[ -n "$trixie_run" ]]; then
 fi
 
 # Execution requirements are not visible to Starlark (Bazel 7): read them from aquery.
+# buildx_action_ok NAME JS: the one BuildxBuild action of $work/NAME.json (aquery jsonproto,
+# exit status in NAME.rc) has no absolute argument and passes JS, which sees `info` (execution
+# requirements), `env` and `args` and throws on a problem; messages in NAME-check.log.
+buildx_action_ok() {
+  [[ "$(cat "$work/$1.rc" 2>/dev/null)" == 0 ]] || return 1
+  # shellcheck disable=SC2016 # JavaScript, not shell
+  node -e '
+    const q = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const a = (q.actions || []).filter((x) => x.mnemonic === "BuildxBuild");
+    if (a.length !== 1) throw new Error(`${a.length} BuildxBuild actions`);
+    const info = Object.fromEntries((a[0].executionInfo || []).map((e) => [e.key, e.value]));
+    const env = Object.fromEntries((a[0].environmentVariables || []).map((e) => [e.key, e.value]));
+    const args = a[0].arguments;
+    const abs = args.filter((x) => x.startsWith("/"));
+    if (abs.length > 0) throw new Error(`absolute arguments: ${abs}`);
+    new Function("info", "env", "args", process.argv[2])(info, env, args);
+  ' "$work/$1.json" "$2" 2>"$work/$1-check.log"
+}
 # shellcheck disable=SC2016 # JavaScript, not shell
-if [[ "$(cat "$work/aquery.rc" 2>/dev/null)" == 0 ]] && node -e '
-  const q = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  const a = (q.actions || []).filter((x) => x.mnemonic === "BuildxBuild");
-  if (a.length !== 1) throw new Error(`${a.length} BuildxBuild actions`);
-  const info = Object.fromEntries((a[0].executionInfo || []).map((e) => [e.key, e.value]));
+if buildx_action_ok aquery '
   for (const k of ["no-remote", "no-remote-exec"]) if (info[k] !== "1") throw new Error(`no ${k}: ${JSON.stringify(info)}`);
   for (const k of ["no-sandbox", "local"]) if (k in info) throw new Error(`${k} set`);
-  const abs = a[0].arguments.filter((x) => x.startsWith("/"));
-  if (abs.length > 0) throw new Error(`absolute arguments: ${abs}`);
-' "$work/aquery.json" 2>"$work/aquery-check.log"; then
+'; then
   pass "aquery: BuildxBuild has no-remote + no-remote-exec, no absolute argument"
 else
   cat "$work/aquery.log" "$work/aquery-check.log" 2>/dev/null | tail -n 10
   fail "aquery: BuildxBuild execution requirements"
+fi
+
+# The remote chain (tcp:// + TLS): built with the local sockets blocked, tested, tagged for
+# remote execution, found in the TLS daemon's history, the same image as the local build.
+if [[ -n "$tcp_dir" ]]; then
+  count_tests remote "$work/remote.log" "$work/remote.rc"
+  # Under the block, the only failure is the unix-socket control, unreachable.
+  other_errors="$(grep -E '^ERROR: ' "$work/remote-build.log" | grep -v -e '//remote:socket_control' -e 'Build did NOT complete successfully')"
+  if [[ "$(cat "$work/remote-build.rc" 2>/dev/null)" == 1 && -z "$other_errors" ]] &&
+    grep -qE '^ERROR: .*//remote:socket_control.* failed' "$work/remote-build.log" &&
+    grep -q 'OCIKIT_BUILDER_UNREACHABLE' "$work/remote-build.log"; then
+    pass "remote: //remote:app2 built with the unix sockets blocked; the unix-socket control failed (OCIKIT_BUILDER_UNREACHABLE)"
+  else
+    grep -E '^(ERROR|INFO: Build)' "$work/remote-build.log" | head -n 10
+    fail "remote: build with the unix sockets blocked (rc $(cat "$work/remote-build.rc" 2>/dev/null))"
+  fi
+  # shellcheck disable=SC2016 # JavaScript, not shell
+  if buildx_action_ok remote-aquery '
+    if (!("requires-network" in info)) throw new Error(`no requires-network: ${JSON.stringify(info)}`);
+    for (const k of ["no-remote", "no-remote-exec", "no-remote-cache", "local", "no-sandbox"])
+      if (k in info) throw new Error(`${k} set: ${JSON.stringify(info)}`);
+    if (!/^tcp:\/\/127\.0\.0\.1:\d+$/.test(env.DOCKER_HOST)) throw new Error(`DOCKER_HOST ${env.DOCKER_HOST}`);
+    for (const f of ["--tlscacert", "--tlscert", "--tlskey"]) {
+      const v = args[args.indexOf(f) + 1];
+      if (args.indexOf(f) < 0 || !v.startsWith("external/")) throw new Error(`${f} ${v}`);
+    }
+  '; then
+    pass "aquery: //remote:app BuildxBuild has requires-network, no no-remote/no-remote-exec, DOCKER_HOST tcp://, TLS files as inputs"
+  else
+    cat "$work/remote-aquery.log" "$work/remote-aquery-check.log" 2>/dev/null | tail -n 10
+    fail "aquery: //remote:app BuildxBuild execution requirements"
+  fi
+  history_after="$("${tls_docker[@]}" buildx history ls 2>>"$work/tls-history.log" | tail -n +2 | wc -l)"
+  if ((history_after >= history_before + 2)); then
+    pass "remote: the TLS daemon's build history grew by $((history_after - history_before)) (//remote:app, //remote:app2)"
+  else
+    fail "remote: the TLS daemon's build history has $history_after builds, $history_before before the run"
+  fi
+  # The same image as the local build: the same files with the same contents in its layers.
+  # (Not yet the same digest: COPY keeps the build context's file times, which differ per run
+  # until the layers' timestamps are rewritten.)
+  layer_files() { # LAYOUT -> "sha256  ./path" of every file in the layers of its one manifest
+    local b d
+    # shellcheck disable=SC2016 # JavaScript, not shell
+    node -e '
+      const fs = require("fs"), path = require("path"), dir = process.argv[1];
+      const blob = (d) => path.join(dir, "blobs", ...d.split(":"));
+      const index = JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8"));
+      const m = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), "utf8"));
+      for (const l of m.layers) console.log(blob(l.digest));
+    ' "$1" | while read -r b; do
+      d="$(mktemp -d)"
+      tar -xf "$b" -C "$d" && (cd "$d" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+      rm -rf "$d"
+    done
+  }
+  remote_files="$(layer_files "$work/remote-app" 2>/dev/null)"
+  local_files="$(layer_files "$work/local-app" 2>/dev/null)"
+  remote_digest="$(node -p 'require(process.argv[1]).digest' "$work/remote-app.build.json" 2>/dev/null)"
+  local_digest="$(node -p 'require(process.argv[1]).digest' "$work/local-app.build.json" 2>/dev/null)"
+  if [[ -n "$remote_files" && "$remote_files" == "$local_files" ]]; then
+    pass "remote: //remote:app holds the files of //:app ($(wc -l <<<"$remote_files") files; digests $([[ "$remote_digest" == "$local_digest" ]] && echo equal || echo "differ: file times"))"
+  else
+    printf 'remote:\n%s\nlocal:\n%s\n' "$remote_files" "$local_files"
+    fail "remote: //remote:app does not hold the files of //:app"
+  fi
+  # Reproducible by default (SOURCE_DATE_EPOCH 0, rewrite-timestamp): the other daemon builds the
+  # same bytes.
+  if [[ -n "$remote_digest" && "$remote_digest" == "$local_digest" ]]; then
+    pass "remote: //remote:app has the digest of //:app ($remote_digest): layer timestamps rewritten"
+  else
+    fail "remote: //remote:app is ${remote_digest:-?}, //:app ${local_digest:-?}: not the same bytes"
+  fi
+  if grep -rqF -- "$(sed -n 2p "$tcp_dir/key.pem")" "$work"/*.log "$work"/*.json 2>/dev/null; then
+    fail "remote: the client key appears in a log or report"
+  else
+    pass "remote: the client key appears in no log or report"
+  fi
 fi
 
 # `bazel run` for a person: a real build, written where the flags after -- say.

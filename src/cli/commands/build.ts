@@ -16,8 +16,9 @@ import { outputPath, type GlobalArgs } from '../common.js';
 import type { OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printWarnings, stableJson } from '../output.js';
-import { readBuildFlags } from './buildx-args.js';
-export { inputs } from './buildx-args.js';
+import { inputs as buildxArgsInputs, readBuildFlags } from './buildx-args.js';
+import { endpointInputs, type DaemonEndpoint, type DaemonTls } from '../../buildx/endpoint.js';
+import type { InputPath } from '../../output/outputs.js';
 
 type BuildArgs = BuildxArgs &
   HermeticArgs & {
@@ -29,6 +30,10 @@ type BuildArgs = BuildxArgs &
     'private-docker-config': 'auto' | 'always' | 'never';
     'split-platforms': SplitMode;
     verify: boolean;
+    'docker-host'?: string;
+    tlscacert?: string;
+    tlscert?: string;
+    tlskey?: string;
   };
 
 const PROGRESS: readonly ProgressMode[] = ['auto', 'tty', 'plain', 'quiet', 'json'];
@@ -77,10 +82,66 @@ export function builder<T>(y: Argv<T>): Argv<T & BuildArgs> {
       describe:
         'Build a multi-platform image one platform at a time and merge (auto: on builders whose BuildKit crashes on an empty platform, when a platform may be empty)',
     })
+    .option('docker-host', {
+      type: 'string',
+      describe:
+        'DOCKER_HOST for every docker command of the build (e.g. tcp://builder.example:2376); default: the environment',
+    })
+    .option('tlscacert', {
+      type: 'string',
+      describe:
+        'With --tlscert and --tlskey: CA certificate (PEM) of a tcp:// daemon, as docker --tlsverify',
+    })
+    .option('tlscert', {
+      type: 'string',
+      describe: 'Client certificate (PEM) for the tcp:// daemon',
+    })
+    .option('tlskey', {
+      type: 'string',
+      describe: 'Client key (PEM) for the tcp:// daemon; linked, never copied or printed',
+    })
+    .example(
+      '$0 build --docker-host tcp://builder.example:2376 --tlscacert ca.pem --tlscert cert.pem --tlskey key.pem --build-context base=./layout:base --out ./result .',
+      'build on a remote BuildKit (dockerd) over TLS',
+    )
     .example(
       '$0 build --build-context base=./layout:base --platform linux/amd64,linux/arm64 --out ./result .',
       'build on a read-only layout, result as an OCI layout',
     ) as unknown as Argv<T & BuildArgs>;
+}
+
+/** The TLS flags: how many were given, and the material when all three were. */
+function tlsFromArgs(args: BuildArgs): { given: number; tls?: DaemonTls } {
+  const { tlscacert: ca, tlscert: cert, tlskey: key } = args;
+  const given = [ca, cert, key].filter((v) => v !== undefined).length;
+  return ca !== undefined && cert !== undefined && key !== undefined
+    ? { given, tls: { ca, cert, key } }
+    : { given };
+}
+
+/** `--docker-host` and the TLS flags: all three TLS files or none. */
+function endpointFromArgs(args: BuildArgs): DaemonEndpoint {
+  const endpoint: DaemonEndpoint = {};
+  if (args['docker-host'] !== undefined) endpoint.host = args['docker-host'];
+  const { given, tls } = tlsFromArgs(args);
+  if (given > 0 && tls === undefined) {
+    throw new OcikitError(
+      ErrorCode.Usage,
+      "--tlscacert, --tlscert and --tlskey go together (the daemon verifies the client's certificate, the client the daemon's)",
+      { hint: 'Pass all three PEM files, or none.' },
+    );
+  }
+  if (tls !== undefined) endpoint.tls = tls;
+  return endpoint;
+}
+
+/** The build's inputs for the output guard: those of buildx-args, and the TLS files. */
+export function inputs(io: CliIo, args: GlobalArgs & BuildArgs): InputPath[] {
+  const { tls } = tlsFromArgs(args);
+  return [
+    ...buildxArgsInputs(io, args),
+    ...endpointInputs(tls === undefined ? {} : { tls }, io.cwd),
+  ];
 }
 
 export async function handler(
@@ -88,6 +149,7 @@ export async function handler(
   args: GlobalArgs & BuildArgs,
   outputs: OutputSet,
 ): Promise<number> {
+  const endpoint = endpointFromArgs(args);
   const { flags, contextDir } = await readBuildFlags(io, args, outputs);
   if (args.out === undefined) {
     throw new OcikitError(
@@ -114,6 +176,7 @@ export async function handler(
     verify: args.verify,
     docker: args.docker,
     env: { ...io.env } as NodeJS.ProcessEnv,
+    endpoint,
     repairAnnotations: args['repair-annotations'],
     privateDockerConfig: args['private-docker-config'],
     preflight: args.preflight,
