@@ -16,7 +16,7 @@ load(
 )
 load("//rules/private:cli.bzl", "ocikit_cli")
 load("//rules/private:node_toolchain.bzl", "missing_node_toolchain")
-load(":testing.bzl", _action = "action_of", _after = "after", _failure_test = "failure_test", _file_write = "file_write")
+load(":testing.bzl", _action = "action_of", _after = "after", _failure_test = "failure_test", _failure_test_impl = "failure_test_impl", _file_write = "file_write")
 
 # ---------------------------------------------------------------------------------------
 # helpers

@@ -49,13 +49,21 @@ def after(argv, flag):
             return argv[i + 1]
     return None
 
-def _failure_test_impl(ctx):
+def failure_test_impl(ctx):
+    """Implementation of an analysis test that expects the target to fail with ctx.attr.message.
+
+    Args:
+      ctx: the test rule's context (attribute `message`).
+
+    Returns:
+      The test's providers.
+    """
     env = analysistest.begin(ctx)
     asserts.expect_failure(env, ctx.attr.message)
     return analysistest.end(env)
 
 failure_test = analysistest.make(
-    _failure_test_impl,
+    failure_test_impl,
     expect_failure = True,
     attrs = {"message": attr.string(mandatory = True)},
 )
