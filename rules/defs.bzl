@@ -60,9 +60,7 @@ containerd image store to read oci-layout contexts and write OCI layouts. These 
 symlinks, so nothing buildx might write reaches the real tree artifact; without a sandbox, buildx
 running as root can write into input layouts. No output of the rules holds an absolute host
 path (paths are relative to the execution root; `buildx_build`'s layout holds real files, no
-symlinks), so what a remote cache serves is right on every machine. With
-`build_args = {"SOURCE_DATE_EPOCH": "0"}` buildx pins timestamps and a rebuild gives the same
-digest.
+symlinks), so what a remote cache serves is right on every machine.
 
 The actions of `oci_layout_context`, `oci_layout_index`, `oci_layout_tarball` and
 `oci_layout_load`, and the unpacking of archives, need no daemon and no network: they carry no
@@ -78,7 +76,7 @@ default, `digest` also hashes); a missing or corrupt blob fails the action with
 attributes (of `buildx_build`, `buildx_args`, `oci_layout_context`, `oci_layout_verify_test`
 and `oci_layout_load`) are checked at analysis against Go's GOOS/GOARCH values, containerd's
 aliases and the OCI variants (`allow_unknown_platforms = True` accepts others);
-`buildx_args(build = ...)` takes the build's `verify_base` and `allow_unknown_platforms`. Every
+`buildx_args(build = ...)` takes the build's `verify_base`, `allow_unknown_platforms` and `allow_pull`. Every
 action, and `bazel run` of `buildx_args` and `oci_layout_load`, prints its failure as
 `ocikit: error CODE: message` with a `hint:` line, and `buildx_build` warns
 (`OCIKIT_W_UNSANDBOXED`) when it runs without linux-sandbox.
@@ -107,6 +105,17 @@ The outputs are the same with or without the worker. `--@ocikit//:worker=false` 
 (the actions then carry no worker requirements); `--strategy=OciLayoutResolve=linux-sandbox`
 (or another mnemonic) does it for one kind of action. With `--worker_verbose` each response
 ends with the worker's pid, how many requests it served and its resident memory.
+
+## Reproducible and hermetic by default
+
+`buildx_build` runs with SOURCE_DATE_EPOCH `0` (attribute `source_date_epoch`; `"stamp"` takes
+the workspace status `BUILD_TIMESTAMP` under `--stamp`) and asks the OCI exporter to rewrite layer
+file timestamps to it where the builder can (BuildKit >= 0.13, dockerd >= 26.0; else a warning):
+the same inputs give the same bytes, so a Dockerfile comment re-runs nothing downstream. Before
+buildx runs, the action reads the Dockerfile and fails with `OCIKIT_FROM_UNRESOLVED` when an image
+it names (`FROM`, `COPY --from=`, `RUN --mount=from=`, `# syntax=`) would be pulled from a
+registry rather than come from a stage, `scratch` or `contexts` (`allow_pull = True` permits
+pulls), and with `OCIKIT_CONTEXT_UNUSED` when a context is named by nothing.
 """
 
 load("//rules/private:buildx.bzl", _buildx_args = "buildx_args", _buildx_build = "buildx_build")

@@ -90,6 +90,15 @@ export const ErrorCode = {
   InPlaceUnsafe: 'OCIKIT_IN_PLACE_UNSAFE',
   /** A config file (`--config`) is unreadable or malformed. */
   ConfigInvalid: 'OCIKIT_CONFIG_INVALID',
+  /**
+   * A Dockerfile image reference (FROM, COPY --from, RUN --mount=from=, `# syntax=`) that is
+   * neither a stage, `scratch`, nor a build context: the build would pull it (`--hermetic`).
+   */
+  FromUnresolved: 'OCIKIT_FROM_UNRESOLVED',
+  /** A build context the Dockerfile never names (an error where asked for; else a warning). */
+  ContextUnused: 'OCIKIT_CONTEXT_UNUSED',
+  /** A Dockerfile BuildKit would refuse, found while checking what it pulls. */
+  DockerfileInvalid: 'OCIKIT_DOCKERFILE_INVALID',
   /** The docker CLI or its buildx plugin cannot be run. */
   BuildxMissing: 'OCIKIT_BUILDX_MISSING',
   /** The docker daemon / BuildKit builder cannot be reached. */

@@ -113,7 +113,20 @@ export {
 } from './ops/context.js';
 export type { LinkKind } from './ops/thin-copy.js';
 export { buildxInvocation, type Invocation, type InvocationOptions } from './ops/buildx-args.js';
-export { build, type BuildOptions, type BuildResult, type SplitMode } from './ops/build.js';
+export {
+  build,
+  type BuildOptions,
+  type BuildResult,
+  type Reproducible,
+  type SplitMode,
+} from './ops/build.js';
+export {
+  checkDockerfile,
+  hostPlatform,
+  type DockerfileCheck,
+  type DockerfileCheckOptions,
+  type PullSummary,
+} from './ops/dockerfile-check.js';
 export {
   mergeIndex,
   parseIndexAnnotation,
@@ -150,6 +163,19 @@ export { type DaemonEndpoint, type DaemonTls } from './buildx/endpoint.js';
 export {
   inspectBuilder,
   hasScratchExportCrash,
+  supportsRewriteTimestamp,
   SCRATCH_EXPORT_CRASH,
+  REWRITE_TIMESTAMP,
   type BuilderInfo,
 } from './buildx/builder.js';
+export {
+  dockerfileSources,
+  type DockerfileSources,
+  type ImageReference,
+  type ReferenceKind,
+  type Resolution,
+  type SourcesOptions,
+  type StageSummary,
+} from './buildx/sources.js';
+export { parseImageName, contextKey, type ImageName } from './buildx/image-name.js';
+export { DockerfileSyntaxError } from './buildx/dockerfile.js';

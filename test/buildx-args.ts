@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { dockerfileReferences, shellQuote } from '../src/ops/buildx-args.js';
+import { shellQuote } from '../src/ops/buildx-args.js';
+import { dockerfileSources } from '../src/buildx/sources.js';
 import { flagsFromConfig, flagsToArgv, mergeFlags, parseBuildArgs } from '../src/buildx/flags.js';
 import { ROOT, cli } from './helpers/cli.js';
 import { standardLayout } from './helpers/layout-builder.js';
@@ -120,10 +121,15 @@ t.test('JSON config (what the Bazel rules write) merges under the command line',
 });
 
 t.test('Dockerfile references and shell quoting', async (t) => {
-  const refs = dockerfileReferences(
+  const s = dockerfileSources(
     'FROM base AS b\nFROM --platform=$BUILDPLATFORM tools\nCOPY --from=extra /x /\nRUN --mount=type=bind,from=mnt,target=/m true\n',
+    { contexts: ['base', 'tools', 'extra', 'mnt', 'spare'] },
   );
-  t.same([...refs].sort(), ['base', 'extra', 'mnt', 'tools']);
+  t.same(
+    s.unusedContexts,
+    ['spare'],
+    'FROM, FROM --platform, COPY --from and RUN --mount=from= use contexts',
+  );
   t.equal(shellQuote('simple/path:tag@sha256:ab'), 'simple/path:tag@sha256:ab');
   t.equal(shellQuote("it's"), `'it'\\''s'`);
   t.equal(shellQuote('a b'), `'a b'`);

@@ -19,6 +19,12 @@ import {
 } from '../src/buildx/compat.js';
 import { formatLayoutRef, parseLayoutRef, pathNeedsRemap } from '../src/layout/reference.js';
 import { prepareContexts } from '../src/ops/context.js';
+import {
+  EMBEDDED_BUILDKIT,
+  REWRITE_TIMESTAMP,
+  SCRATCH_EXPORT_CRASH,
+  parseVersion,
+} from '../src/buildx/builder.js';
 import { ROOT } from './helpers/cli.js';
 import { LayoutBuilder, standardLayout, tagged } from './helpers/layout-builder.js';
 import { prepareAsNobody, type PrepareCase, type PrepareOutcome } from './helpers/prepare-as.js';
@@ -287,7 +293,7 @@ t.test('tag lookup order by buildx version', async (t) => {
 t.test('every row names its source and a real release; README shows the table', async (t) => {
   const COMMIT = /^(docker\/buildx|moby\/buildkit|containerd\/containerd)@[0-9a-f]{9}\b/;
   // buildx releases that exist (git tag in docker/buildx); 0.33 only ever had 0.33.0.
-  const RELEASES = ['0.19.0', '0.20.0', '0.31.0'];
+  const RELEASES = ['0.11.0', '0.19.0', '0.20.0', '0.31.0'];
   for (const [flag, row] of Object.entries(COMPAT)) {
     t.match(row.commit, COMMIT, `${flag}: commit`);
     if (row.vendored !== undefined) t.match(row.vendored, /^docker\/buildx@[0-9a-f]{9}$/);
@@ -337,3 +343,22 @@ t.test('oci-layout references', async (t) => {
   t.equal(formatLayoutRef('/l', 'latest', d), `oci-layout:///l:latest@${d}`);
   t.throws(() => formatLayoutRef('rel', 'latest', d));
 });
+
+t.test(
+  'builder facts carry their evidence and agree with the embedded-BuildKit table',
+  async (t) => {
+    for (const c of [SCRATCH_EXPORT_CRASH, REWRITE_TIMESTAMP]) {
+      t.match(c.commit, /^moby\/buildkit@[0-9a-f]{9}$/, c.summary);
+      // The first dockerd with the change embeds a BuildKit that has it; the row before does not.
+      const row = EMBEDDED_BUILDKIT.find((r) => r.dockerd.join('.') === c.dockerd.join('.'));
+      t.ok(row, `dockerd ${c.dockerd.join('.')} is a row of EMBEDDED_BUILDKIT`);
+      const at = parseVersion(row?.buildkit ?? '') as { major: number; minor: number };
+      t.ok(
+        at.major > c.buildkit[0] || (at.major === c.buildkit[0] && at.minor >= c.buildkit[1]),
+        `dockerd ${c.dockerd.join('.')} embeds BuildKit ${row?.buildkit}, which has it`,
+      );
+    }
+    t.same(REWRITE_TIMESTAMP.buildkit, [0, 13, 0], 'moby/buildkit 2f8292cf7 is first in v0.13.0');
+    t.same(REWRITE_TIMESTAMP.dockerd, [26, 0, 0], 'moby v26.0.0 vendors BuildKit v0.13.1');
+  },
+);

@@ -7,6 +7,10 @@ load(":providers.bzl", "BuildxBuildInfo", "OciLayoutContextInfo", "OcikitSetting
 
 # Attributes buildx_args and buildx_build share: what goes into the build.
 _BUILD_ATTRS = {
+    "allow_pull": attr.bool(
+        default = False,
+        doc = "Let the Dockerfile pull images from a registry. By default every image it names (`FROM`, `COPY --from=`, `RUN --mount=from=`, the `# syntax=` frontend) must be a stage, `scratch` or one of `contexts` (matched as buildx matches names: `alpine` = `docker.io/library/alpine:latest`): otherwise the action fails before buildx runs with `OCIKIT_FROM_UNRESOLVED`, naming each image (`ocikit build --hermetic`; for `buildx_args`, at `bazel run`). A context the Dockerfile never names fails with `OCIKIT_CONTEXT_UNUSED` either way.",
+    ),
     "allow_unknown_platforms": allow_unknown_platforms_attr(),
     "annotations": attr.string_dict(
         doc = "`--annotation KEY=VALUE` for each entry; a key may carry buildx's level prefix (`index:`, `manifest:`, `manifest[linux/amd64]:`). Written in key order.",
@@ -119,13 +123,16 @@ def _check_attrs(ctx, rule):
         if not key or "=" in key:
             fail("%s %s: build_args key %r must be a non-empty name without '='" % (rule, ctx.label, key))
 
-def prepare_build(ctx, rule, *, outputs = []):
+def prepare_build(ctx, rule, *, outputs = [], source_date_epoch = None, dynamic_epoch = False):
     """Stages the context and writes the buildx config; shared by buildx_args and buildx_build.
 
     Args:
       ctx: rule context.
       rule: the rule's name, for messages.
       outputs: `--output` values (buildx_args only).
+      source_date_epoch: a SOURCE_DATE_EPOCH build argument to add (buildx_build), unless
+        build_args has one.
+      dynamic_epoch: the build's epoch comes from the workspace status at execution time.
 
     Returns:
       struct(config, argv, run_config, staged, spec, inputs: depset for an action that reads
@@ -141,8 +148,11 @@ def prepare_build(ctx, rule, *, outputs = []):
     }
     if ctx.attr.platforms:
         config["platform"] = ctx.attr.platforms
-    if ctx.attr.build_args:
-        config["buildArg"] = ctx.attr.build_args
+    build_args = dict(ctx.attr.build_args)
+    if source_date_epoch != None and "SOURCE_DATE_EPOCH" not in build_args:
+        build_args["SOURCE_DATE_EPOCH"] = source_date_epoch
+    if build_args:
+        config["buildArg"] = build_args
     if ctx.attr.labels:
         config["label"] = ctx.attr.labels
     if ctx.attr.annotations:
@@ -185,6 +195,10 @@ def prepare_build(ctx, rule, *, outputs = []):
         },
     }
     checks = struct(
+        # A SOURCE_DATE_EPOCH makes ocikit ask the OCI exporter to rewrite layer timestamps;
+        # `bazel run` asks for it too, so that it builds the same bytes.
+        rewrite_timestamp = "SOURCE_DATE_EPOCH" in build_args or dynamic_epoch,
+        allow_pull = ctx.attr.allow_pull,
         allow_unknown_platforms = ctx.attr.allow_unknown_platforms,
         verify_base = ctx.attr.verify_base,
     )
@@ -193,8 +207,8 @@ def prepare_build(ctx, rule, *, outputs = []):
 def _write_config(ctx, spec_data, staged, resolved, layout_files, *, checks):
     """Writes the spec and runs the config action (contexts pinned by their resolved digests).
 
-    `checks` (struct: verify_base, allow_unknown_platforms) rides along to the build and run
-    actions.
+    `checks` (struct: verify_base, allow_unknown_platforms, allow_pull) rides along to the build
+    and run actions.
     """
     spec = ctx.actions.declare_file(ctx.label.name + ".spec.json")
     ctx.actions.write(spec, json.encode(spec_data))
@@ -247,8 +261,19 @@ def _prepare_from_build(ctx, info, outputs):
     )
 
 def _check_flags(checks):
-    """Helper options that carry verify_base and allow_unknown_platforms to the CLI (launcher argv)."""
+    """Helper options that carry the checks to the CLI (launcher argv).
+
+    The Dockerfile check (--hermetic unless allow_pull; an unused context fails),
+    rewrite-timestamp when the build has a SOURCE_DATE_EPOCH, verify_base and
+    allow_unknown_platforms.
+    """
     return [
+        ("lit", "--hermetic"),
+        ("lit", "false" if checks.allow_pull else "true"),
+        ("lit", "--unused-context"),
+        ("lit", "error"),
+        ("lit", "--rewrite-timestamp"),
+        ("lit", "true" if checks.rewrite_timestamp else "false"),
         ("lit", "--verify-base"),
         ("lit", checks.verify_base),
         ("lit", "--allow-unknown-platforms"),
@@ -375,8 +400,34 @@ buildx_args(name = "app_dev", build = ":app")
 def _flag(ctx, attr_value, flag_attr):
     return attr_value or getattr(ctx.attr, flag_attr)[OcikitSettingInfo].value
 
+_STATUS_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+
+def _source_date_epoch(ctx):
+    """The build's SOURCE_DATE_EPOCH: struct(value, key, status).
+
+    value: a number for the config's build arguments (None: none, or read at execution time);
+    key and status: the workspace status key and file the action reads it from (--stamp).
+    A SOURCE_DATE_EPOCH in build_args takes precedence (it is in the config as it is).
+    """
+    value = ctx.attr.source_date_epoch
+    key = "BUILD_TIMESTAMP" if value == "stamp" else value[1:-1]
+    if not (value == "" or value.isdigit() or value == "stamp" or (
+        value.startswith("{") and value.endswith("}") and key and key[0] not in "0123456789" and
+        all([c in _STATUS_KEY_CHARS for c in key.elems()])
+    )):
+        fail("buildx_build %s: source_date_epoch %r is not a number of seconds, \"stamp\", \"{STATUS_KEY}\" or \"\"; write e.g. \"0\", or \"stamp\" for the workspace status BUILD_TIMESTAMP under --stamp" % (ctx.label, value))
+    none = struct(value = None, key = None, status = None)
+    if value == "" or "SOURCE_DATE_EPOCH" in ctx.attr.build_args:
+        return none
+    if value.isdigit():
+        return struct(value = value, key = None, status = None)
+    if not ctx.attr._stamp[OcikitSettingInfo].value:
+        return struct(value = "0", key = None, status = None)
+    return struct(value = None, key = key, status = ctx.info_file if key.startswith("STABLE_") else ctx.version_file)
+
 def _buildx_build_impl(ctx):
-    prep = prepare_build(ctx, "buildx_build")
+    epoch = _source_date_epoch(ctx)
+    prep = prepare_build(ctx, "buildx_build", source_date_epoch = epoch.value, dynamic_epoch = epoch.key != None)
     out = ctx.actions.declare_directory(ctx.label.name)
     report = ctx.actions.declare_file(ctx.label.name + ".build.json")
 
@@ -393,6 +444,11 @@ def _buildx_build_impl(ctx):
     args.add("--progress", ctx.attr.progress)
     args.add("--split-platforms", ctx.attr.split_platforms)
     args.add_all([value for _, value in _check_flags(prep.checks)])
+    status_files = []
+    if epoch.key:
+        args.add("--source-date-epoch-key", epoch.key)
+        args.add("--status-file", epoch.status)
+        status_files.append(epoch.status)
 
     # unix:// socket: local only (no-remote, no-remote-exec); tcp:// (+ TLS inputs): may run
     # remotely, requires-network (rules/private/daemon.bzl).
@@ -405,7 +461,7 @@ def _buildx_build_impl(ctx):
     run_node(
         ctx,
         arguments = [args],
-        inputs = depset([ctx.file._helper, ctx.file._cli] + daemon.tls, transitive = [prep.inputs]),
+        inputs = depset([ctx.file._helper, ctx.file._cli] + daemon.tls + status_files, transitive = [prep.inputs]),
         outputs = [out, report],
         mnemonic = "BuildxBuild",
         progress_message = "Building %{label} with docker buildx",
@@ -453,8 +509,20 @@ with `no-remote` / `no-remote-exec`; with a `tcp://` daemon see "Remote builders
 gets a private DOCKER_CONFIG from
 `ocikit build`, and sees no other environment: nothing from `--action_env` reaches it. Keep it
 sandboxed (`--spawn_strategy=linux-sandbox`): unsandboxed, buildx as root can write into input
-layouts. The output is not byte-reproducible unless the build pins timestamps
-(e.g. `build_args = {"SOURCE_DATE_EPOCH": "0"}`): buildx records a creation time.
+layouts.
+
+Reproducible by default: the build runs with SOURCE_DATE_EPOCH (`source_date_epoch`, default
+`"0"`), so buildx records that time instead of the build's, and where the builder supports it
+(BuildKit >= 0.13, dockerd >= 26.0) the OCI exporter rewrites file timestamps in the layers to
+it (`rewrite-timestamp=true`); where it does not, the action warns (`OCIKIT_W_REWRITE_TIMESTAMP`)
+and the report says so (`reproducible`). A comment added to the Dockerfile then gives the same
+bytes, and Bazel re-runs nothing downstream.
+
+Hermetic by default: before buildx runs, the action reads the Dockerfile and fails with
+`OCIKIT_FROM_UNRESOLVED` when an image it names (`FROM`, `COPY --from=`, `RUN --mount=from=`,
+`# syntax=`) is neither a stage, `scratch`, nor one of `contexts`, that is, would be pulled from a
+registry (`allow_pull = True` permits it), and with `OCIKIT_CONTEXT_UNUSED` when a context is
+named by nothing in the Dockerfile.
 
 For a person, `buildx_args(name = "app_dev", build = ":app")` is the `bazel run` target of the
 same build. It provides `BuildxBuildInfo`.
@@ -530,6 +598,10 @@ oci_layout_verify_test(name = "app_test", layout = ":app")
             values = ["quiet", "plain"],
             doc = "What the action prints while it builds: `quiet` (only errors, with the failed step's log lines) or `plain` (every step; Bazel shows it as `INFO: From ...`).",
         ),
+        "source_date_epoch": attr.string(
+            default = "0",
+            doc = "SOURCE_DATE_EPOCH of the build (seconds since 1970): the time buildx records, and (BuildKit >= 0.13) the time file timestamps in the layers are rewritten to. `\"0\"` (default) or any number; `\"stamp\"`: the workspace status `BUILD_TIMESTAMP` when Bazel stamps (`--stamp`), else `\"0\"`; `\"{KEY}\"`: that status key (e.g. `{STABLE_COMMIT_TIME}` from a `--workspace_status_command`), also only with `--stamp`; `\"\"`: none (buildx records the build time; not reproducible). A number is written into the config as the build argument `SOURCE_DATE_EPOCH` (so `<name>.argv.json` and `buildx_args(build = ...)` have it, and `bazel run` of the latter asks for `rewrite-timestamp` too); a `SOURCE_DATE_EPOCH` in `build_args` takes precedence.",
+        ),
         "split_platforms": attr.string(
             default = "auto",
             values = ["auto", "always", "never"],
@@ -537,6 +609,7 @@ oci_layout_verify_test(name = "app_test", layout = ":app")
         ),
         "_docker": attr.label(default = Label("//:docker")),
         "_docker_host": attr.label(default = Label("//:docker_host")),
+        "_stamp": attr.label(default = Label("//rules/private:stamp")),
     }))),
     provides = [BuildxBuildInfo],
     toolchains = TOOLCHAINS,

@@ -10,12 +10,16 @@
 //   build --cli CLI --config FILE --out DIR [--docker D] [--buildx-version V] [--progress P]
 //         [--report FILE] [--verify-base size|digest] [--allow-unknown-platforms true|false]
 //         [--tlscacert F --tlscert F --tlskey F]
+//         [--hermetic true|false] [--unused-context warn|error] [--rewrite-timestamp B]
+//         [--source-date-epoch N | --source-date-epoch-key KEY --status-file FILE...]
 //                                           `ocikit build` with the build context copied out of
 //                                           the sandbox's symlinks; --report: the portable part
 //                                           of its --json-out result. Warns when the action is
-//                                           not sandboxed (OCIKIT_W_UNSANDBOXED).
+//                                           not sandboxed (OCIKIT_W_UNSANDBOXED). The epoch may
+//                                           be read from Bazel's workspace status files
+//                                           (`KEY VALUE` lines)
 //   run --cli CLI --config FILE --root DIR [--verify-base V] [--allow-unknown-platforms B]
-//       [-- DOCKER_FLAG...]
+//       [--hermetic B] [--unused-context U] [--rewrite-timestamp B] [-- DOCKER_FLAG...]
 //                                           for `bazel run`: `ocikit buildx-args`, then docker
 //   verify-archive --cli CLI --archive FILE [-- VERIFY_FLAG...]
 //                                           for a test: `ocikit unpack` into a temporary
@@ -342,8 +346,66 @@ function absoluteContexts(cfg, baseDir) {
 
 /** The part of `ocikit build --json` that is the same on every machine (no absolute paths). */
 function portableReport(result) {
-  const { digest, buildxDigest, descriptor, format, steps, annotations, split } = result;
-  return { digest, buildxDigest, descriptor, format, steps, annotations, split };
+  const { digest, buildxDigest, descriptor, format, steps, annotations, split, pulls } = result;
+  // The builder's version is this machine's: kept out.
+  const { builder: _builder, ...reproducible } = result.reproducible ?? {};
+  return {
+    digest,
+    buildxDigest,
+    descriptor,
+    format,
+    steps,
+    annotations,
+    split,
+    pulls,
+    reproducible,
+  };
+}
+
+/** A `true`/`false` option of the helper (default false). */
+function bool(opts, name) {
+  const v = one(opts, name, false) ?? 'false';
+  if (v !== 'true' && v !== 'false') throw new UsageError(`--${name} ${v}: expected true or false`);
+  return v === 'true';
+}
+
+/**
+ * `--hermetic B` and `--unused-context U` of the helper as ocikit flags (build and run); for
+ * run also `--rewrite-timestamp B` (ocikit build decides that itself, from the epoch).
+ */
+function dockerfileFlags(opts, command) {
+  const out = [];
+  if (bool(opts, 'hermetic')) out.push('--hermetic');
+  const unused = one(opts, 'unused-context', false);
+  if (unused !== undefined) out.push('--unused-context', unused);
+  if (bool(opts, 'rewrite-timestamp') && command === 'run') out.push('--rewrite-timestamp');
+  return out;
+}
+
+/** SOURCE_DATE_EPOCH from --source-date-epoch, or KEY of Bazel's workspace status files. */
+function sourceDateEpoch(opts) {
+  const value = one(opts, 'source-date-epoch', false);
+  const key = one(opts, 'source-date-epoch-key', false);
+  if (key === undefined) return value;
+  if (value !== undefined)
+    throw new UsageError('--source-date-epoch and --source-date-epoch-key exclude each other');
+  const files = opts['status-file'] ?? [];
+  for (const file of files) {
+    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+      const sp = line.indexOf(' ');
+      if (sp > 0 && line.slice(0, sp) === key) {
+        const v = line.slice(sp + 1).trim();
+        if (!/^[0-9]+$/.test(v))
+          throw new Error(
+            `source_date_epoch: workspace status ${key} is ${JSON.stringify(v)}, not a number of seconds`,
+          );
+        return v;
+      }
+    }
+  }
+  throw new Error(
+    `source_date_epoch: the workspace status has no ${key} (${files.length} status file(s) read); define it in --workspace_status_command, or use "stamp" (BUILD_TIMESTAMP)`,
+  );
 }
 
 /** `--verify-base` and `--allow-unknown-platforms` as the CLI's flags (build and run). */
@@ -424,8 +486,16 @@ function build(argv) {
     'tlscacert',
     'tlscert',
     'tlskey',
+    'hermetic',
+    'unused-context',
+    'rewrite-timestamp',
+    'source-date-epoch',
+    'source-date-epoch-key',
+    'status-file',
   ]);
   const cli = path.resolve(one(opts, 'cli'));
+  const epoch = sourceDateEpoch(opts);
+  const checks = dockerfileFlags(opts, 'build');
   const cwd = process.cwd();
   const configPath = one(opts, 'config');
   const extra = checkFlags(opts);
@@ -467,6 +537,8 @@ function build(argv) {
       const v = one(opts, name, false);
       if (v !== undefined && v !== '') args.push(`--${name}`, v);
     }
+    args.push(...checks);
+    if (epoch !== undefined) args.push('--source-date-epoch', epoch);
     const r = spawnSync(process.execPath, args, {
       cwd,
       env: { ...process.env, TMPDIR: tmp },
@@ -492,8 +564,12 @@ function run(argv) {
     'root',
     'verify-base',
     'allow-unknown-platforms',
+    'hermetic',
+    'unused-context',
+    'rewrite-timestamp',
   ]);
   const extra = checkFlags(opts);
+  const checks = dockerfileFlags(opts, 'run');
   const root = path.resolve(one(opts, 'root'));
   const cli = path.resolve(root, one(opts, 'cli'));
   const userCwd = process.env.BUILD_WORKING_DIRECTORY || process.cwd();
@@ -524,6 +600,7 @@ function run(argv) {
         '--format',
         'json',
         ...extra,
+        ...checks,
         ...rest,
       ],
       { cwd: userCwd, stdio: 'inherit' },

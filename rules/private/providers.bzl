@@ -28,7 +28,7 @@ BuildxBuildInfo = provider(
     doc = """What a `buildx_build` built and how: `buildx_args(build = ...)` reads it to write the
 same invocation without repeating the attributes.""",
     fields = {
-        "checks": "struct(verify_base: string, allow_unknown_platforms: bool): the build's base check and platform check, which `buildx_args(build = ...)` passes on to `ocikit buildx-args`.",
+        "checks": "struct(verify_base: string, allow_unknown_platforms: bool, allow_pull: bool): the build's base check, platform check and Dockerfile check, which `buildx_args(build = ...)` passes on to `ocikit buildx-args`.",
         "context": "File: the staged build context (tree artifact `<name>.context/`: srcs and the Dockerfile).",
         "context_layouts": "depset of Files: everything of the context layouts (`contexts`) a build reads.",
         "layout": "File: the output OCI layout (tree artifact `<name>/`).",

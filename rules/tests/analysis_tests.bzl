@@ -16,30 +16,14 @@ load(
 )
 load("//rules/private:cli.bzl", "ocikit_cli")
 load("//rules/private:node_toolchain.bzl", "missing_node_toolchain")
+load(":testing.bzl", _action = "action_of", _after = "after", _failure_test = "failure_test", _failure_test_impl = "failure_test_impl", _file_write = "file_write")
 
 # ---------------------------------------------------------------------------------------
 # helpers
 
-def _action(env, mnemonic):
-    found = [a for a in analysistest.target_actions(env) if a.mnemonic == mnemonic]
-    asserts.equals(env, 1, len(found), "actions with mnemonic %s" % mnemonic)
-    return found[0] if found else None
-
 def _spec(env):
-    writes = [
-        a
-        for a in analysistest.target_actions(env)
-        if a.mnemonic == "FileWrite" and a.outputs.to_list()[0].basename.endswith(".spec.json")
-    ]
-    asserts.equals(env, 1, len(writes), "spec file writes")
-    return json.decode(writes[0].content) if writes else {}
-
-def _after(argv, flag):
-    """The argument that follows `flag` in argv, or None."""
-    for i in range(len(argv) - 1):
-        if argv[i] == flag:
-            return argv[i + 1]
-    return None
+    write = _file_write(env, ".spec.json")
+    return json.decode(write.content) if write else {}
 
 # ---------------------------------------------------------------------------------------
 # oci_layout_context
@@ -92,17 +76,6 @@ def _context_digest_test_impl(ctx):
     return analysistest.end(env)
 
 _context_digest_test = analysistest.make(_context_digest_test_impl)
-
-def _failure_test_impl(ctx):
-    env = analysistest.begin(ctx)
-    asserts.expect_failure(env, ctx.attr.message)
-    return analysistest.end(env)
-
-_failure_test = analysistest.make(
-    _failure_test_impl,
-    expect_failure = True,
-    attrs = {"message": attr.string(mandatory = True)},
-)
 
 # ---------------------------------------------------------------------------------------
 # buildx_args / buildx_build

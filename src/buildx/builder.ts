@@ -33,7 +33,8 @@ function compare(a: Version, b: [number, number, number]): number {
 
 /**
  * The BuildKit release each moby/dockerd release line embeds (moby's vendor.mod at the tag):
- * v26.1.5 → v0.13.2, v27.5.1 → v0.18.2, v28.0.0 → v0.20.0, v28.1.0 → v0.21.0,
+ * v25.0.5 → v0.12.5, v26.0.0 → v0.13.1 (also v26.1.0), v26.1.1 → v0.13.2 (to v26.1.5),
+ * v27.5.1 → v0.18.2, v28.0.0 → v0.20.0, v28.1.0 → v0.21.0,
  * v28.2.0 → v0.22.0, v28.3.0 → v0.23.1, v28.4.0 → v0.24.0, v28.5.2 → v0.25.2.
  * Checked in github.com/moby/moby's history; newest first, first match wins.
  */
@@ -46,8 +47,31 @@ export const EMBEDDED_BUILDKIT: readonly { dockerd: [number, number, number]; bu
     { dockerd: [28, 1, 0], buildkit: '0.21.0' },
     { dockerd: [28, 0, 0], buildkit: '0.20.0' },
     { dockerd: [27, 5, 0], buildkit: '0.18.2' },
-    { dockerd: [26, 1, 0], buildkit: '0.13.2' },
+    { dockerd: [26, 1, 1], buildkit: '0.13.2' },
+    { dockerd: [26, 0, 0], buildkit: '0.13.1' },
   ];
+
+/** A change in BuildKit: its first release, and the first dockerd release that embeds it. */
+export interface BuilderChange {
+  buildkit: [number, number, number];
+  dockerd: [number, number, number];
+  /** `moby/buildkit@COMMIT`. */
+  commit: string;
+  /** What it means for a build, in a sentence. */
+  summary: string;
+  /** What ocikit decides from it. */
+  decision: string;
+}
+
+/**
+ * Whether the builder has a change: by its BuildKit version, else by the dockerd that embeds
+ * its BuildKit; `undefined` when neither is known.
+ */
+export function builderHas(info: BuilderInfo, change: BuilderChange): boolean | undefined {
+  if (info.buildkit !== undefined) return compare(info.buildkit, change.buildkit) >= 0;
+  if (info.dockerd !== undefined) return compare(info.dockerd, change.dockerd) >= 0;
+  return undefined;
+}
 
 /**
  * The OCI exporter crash on a multi-platform result with an empty platform (a `FROM scratch`
@@ -59,13 +83,44 @@ export const EMBEDDED_BUILDKIT: readonly { dockerd: [number, number, number]; bu
  * embeds a fixed BuildKit (v0.23.1). Observed here: Debian trixie dockerd 26.1.5 (BuildKit
  * v0.13.2) crashes; Debian forky dockerd 28.5.2 does not.
  */
-export const SCRATCH_EXPORT_CRASH = {
-  fixedInBuildkit: [0, 23, 0] as [number, number, number],
-  fixedInDockerd: [28, 3, 0] as [number, number, number],
+export const SCRATCH_EXPORT_CRASH: BuilderChange = {
+  buildkit: [0, 23, 0],
+  dockerd: [28, 3, 0],
   commit: 'moby/buildkit@d5704f85f',
   summary:
     'BuildKit before v0.23.0 (dockerd before 28.3.0) crashes in its OCI exporter when one platform of a multi-platform build has an empty result (moby/buildkit d5704f85f)',
+  decision:
+    'build --split-platforms=auto builds one platform at a time and merges when the builder is before the fix (or unknown) and a platform may be empty.',
 };
+
+/**
+ * `rewrite-timestamp=true` on the image and OCI exporters: file timestamps in the layers are
+ * rewritten to SOURCE_DATE_EPOCH (clamped: newer ones only), so a layer's bytes no longer depend
+ * on when the context files were written. Added by moby/buildkit 2f8292cf7
+ * "exporter/containerimage: new option: rewrite-timestamp" (2023-07-24), first released in
+ * BuildKit v0.13.0; moby v26.0.0 is the first dockerd that embeds it (v0.13.1). Older BuildKit
+ * takes unknown exporter options as metadata and ignores them (exporter/oci Resolve at
+ * v0.12.5), so passing it is harmless where it is unknown. Observed here: Debian trixie
+ * dockerd 26.1.5 and forky 28.5.2 both rewrite (layers annotated
+ * `buildkit/rewritten-timestamp`).
+ */
+export const REWRITE_TIMESTAMP: BuilderChange = {
+  buildkit: [0, 13, 0],
+  dockerd: [26, 0, 0],
+  commit: 'moby/buildkit@2f8292cf7',
+  summary:
+    "BuildKit before v0.13.0 (dockerd before 26.0.0) has no rewrite-timestamp exporter option (moby/buildkit 2f8292cf7): file timestamps in the layers keep the context files' times, so layers of COPY and ADD may differ between builds",
+  decision:
+    'build asks for rewrite-timestamp=true when SOURCE_DATE_EPOCH is set and the builder has it or is unknown (older BuildKit ignores unknown exporter options); before it, it warns (OCIKIT_W_REWRITE_TIMESTAMP).',
+};
+
+/**
+ * Whether the builder rewrites layer timestamps on request ({@link REWRITE_TIMESTAMP}):
+ * `true`, `false`, or `undefined` (unknown).
+ */
+export function supportsRewriteTimestamp(info: BuilderInfo): boolean | undefined {
+  return builderHas(info, REWRITE_TIMESTAMP);
+}
 
 /** What is known of a builder. */
 export interface BuilderInfo {
@@ -131,9 +186,6 @@ export function describeBuilder(info: BuilderInfo): string {
  * (unknown: callers treat it as affected).
  */
 export function hasScratchExportCrash(info: BuilderInfo): boolean | undefined {
-  if (info.buildkit !== undefined)
-    return compare(info.buildkit, SCRATCH_EXPORT_CRASH.fixedInBuildkit) < 0;
-  if (info.dockerd !== undefined)
-    return compare(info.dockerd, SCRATCH_EXPORT_CRASH.fixedInDockerd) < 0;
-  return undefined;
+  const fixed = builderHas(info, SCRATCH_EXPORT_CRASH);
+  return fixed === undefined ? undefined : !fixed;
 }

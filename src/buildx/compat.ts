@@ -12,8 +12,15 @@
  * metadata such as Debian's `0.19.0+ds1`), which link the distribution's containerd instead of
  * the one buildx vendors.
  */
+import { REWRITE_TIMESTAMP, SCRATCH_EXPORT_CRASH } from './builder.js';
 import { ErrorCode, OcikitError } from '../errors.js';
 import type { TagOrder } from '../layout/resolve.js';
+
+/** The builder facts rendered beside the buildx table. */
+const BUILDER_CHANGES = [
+  { name: 'OCI exporter fix for an empty platform', ...SCRATCH_EXPORT_CRASH },
+  { name: '`rewrite-timestamp` exporter option', ...REWRITE_TIMESTAMP },
+];
 
 /** A parsed buildx version. */
 export interface BuildxVersion {
@@ -36,6 +43,8 @@ export interface BuildxBehaviour {
   cutsAtFirstSeparator: boolean;
   /** Applies a `Dockerfile.rego` next to the Dockerfile as source policy: warned about (buildx-args). */
   appliesRegoPolicy: boolean;
+  /** Sends SOURCE_DATE_EPOCH from its environment as a build argument: it then counts as the epoch (build). */
+  forwardsSourceDateEpoch: boolean;
 }
 
 /** One row of the table: a behaviour that changes at one buildx release. */
@@ -104,6 +113,14 @@ export const COMPAT: { readonly [K in keyof BuildxBehaviour]: CompatRow<BuildxBe
     unknown: true,
     commit: 'docker/buildx@93341aaee (buildx v0.31.0)',
     note: 'A Dockerfile.rego next to the Dockerfile is loaded as source policy and may reject oci-layout sources. buildx-args warns (OCIKIT_W_REGO_POLICY).',
+  },
+  forwardsSourceDateEpoch: {
+    since: '0.11.0',
+    before: false,
+    after: true,
+    unknown: true,
+    commit: 'docker/buildx@0e6f5a155 (buildx v0.11.0)',
+    note: 'SOURCE_DATE_EPOCH in the client environment is sent as the build argument of that name unless one is given. ocikit build counts it as the epoch of the build: it asks the OCI exporter for rewrite-timestamp=true (where the builder has it) and reports it under `reproducible`.',
   },
 };
 
@@ -210,6 +227,7 @@ export function buildxBehaviour(v: BuildxVersion | undefined): BuildxBehaviour {
     probesFsVerity: decide(COMPAT.probesFsVerity, v),
     cutsAtFirstSeparator: decide(COMPAT.cutsAtFirstSeparator, v),
     appliesRegoPolicy: decide(COMPAT.appliesRegoPolicy, v),
+    forwardsSourceDateEpoch: decide(COMPAT.forwardsSourceDateEpoch, v),
   };
 }
 
@@ -243,6 +261,18 @@ export function renderCompatMarkdown(): string {
   );
   for (const f of SIDESTEPPED) {
     lines.push(`| ${f.versions} | ${f.commits} | ${f.fact} | ${f.because} |`);
+  }
+  lines.push(
+    '',
+    'The builder (BuildKit, embedded in dockerd or standalone), as `docker buildx inspect` and the daemon version tell it (src/buildx/builder.ts):',
+    '',
+    '| change | from BuildKit | from dockerd | source | what happens | the decision |',
+    '|---|---|---|---|---|---|',
+  );
+  for (const c of BUILDER_CHANGES) {
+    lines.push(
+      `| ${c.name} | ${c.buildkit.join('.')} | ${c.dockerd.join('.')} | ${c.commit} | ${c.summary} | ${c.decision} |`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -14,6 +14,12 @@ export interface BuildxArgs {
   docker: string;
 }
 
+/** `--hermetic` and `--unused-context`, for `buildx-args` and `build` (options: spec.ts). */
+export interface HermeticArgs {
+  hermetic: boolean;
+  'unused-context': 'warn' | 'error';
+}
+
 /** The buildx version to plan for, asking docker when `auto`. Warns on stderr when unknown. */
 export async function buildxVersionFromArgs(
   io: CliIo,

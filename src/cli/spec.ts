@@ -10,6 +10,7 @@ import type { Mode } from '../ops/context.js';
 import type { SplitMode } from '../ops/build.js';
 import type { LinkMode } from '../ops/take-blobs.js';
 import type { InputPath, OutputSet } from '../output/outputs.js';
+import type { HermeticArgs } from './buildx-options.js';
 import type { CliIo } from './io.js';
 
 /** An option: `--NAME` (booleans also `--no-NAME`). */
@@ -148,6 +149,30 @@ const BUILDX: readonly OptionSpec[] = [
   },
 ];
 
+/**
+ * `buildx-args`, `build`: `--hermetic` refuses a Dockerfile that makes the build pull an image
+ * from a registry (every FROM, COPY --from, RUN --mount=from= and `# syntax=` image must be a
+ * stage, `scratch` or a build context); `--unused-context` says what a context the Dockerfile
+ * never names is.
+ */
+const HERMETIC: readonly OptionSpec[] = [
+  {
+    name: 'hermetic',
+    type: 'boolean',
+    default: false,
+    describe:
+      'Refuse (OCIKIT_FROM_UNRESOLVED) a Dockerfile whose FROM, COPY --from, RUN --mount=from= or # syntax= image is neither a stage, scratch, nor a --build-context: it would be pulled',
+  },
+  {
+    name: 'unused-context',
+    type: 'string',
+    choices: ['warn', 'error'] satisfies HermeticArgs['unused-context'][],
+    default: 'warn',
+    describe:
+      'A --build-context the Dockerfile never names: a warning, or an error (OCIKIT_CONTEXT_UNUSED)',
+  },
+];
+
 const LAYOUT: PositionalSpec = { name: 'layout', describe: 'OCI layout directory', demand: true };
 
 const ARGS_PREFLIGHT_CONFIG = (what: string): OptionSpec => ({
@@ -247,6 +272,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
     options: [
       ...BUILDX,
+      ...HERMETIC,
       ARGS_PREFLIGHT_CONFIG(
         'JSON file with build flags (keys: camelCase flag names; "context" for the directory)',
       ),
@@ -263,6 +289,13 @@ export const COMMANDS: readonly CommandSpec[] = [
         default: false,
         describe:
           'Also ask the builder whether its driver can read oci-layout contexts (runs docker buildx inspect)',
+      },
+      {
+        name: 'rewrite-timestamp',
+        type: 'boolean',
+        default: false,
+        describe:
+          'Add rewrite-timestamp=true to every image output (--output type=oci|docker|image|registry, --load, --push), as ocikit build does with SOURCE_DATE_EPOCH (BuildKit >= 0.13; older ignores it)',
       },
       {
         name: 'args-file',
@@ -294,6 +327,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
     options: [
       ...BUILDX,
+      ...HERMETIC,
       ARGS_PREFLIGHT_CONFIG('JSON file with build flags (as for buildx-args)'),
       {
         name: 'repair-annotations',
@@ -314,6 +348,12 @@ export const COMMANDS: readonly CommandSpec[] = [
         default: 'auto',
         describe:
           'Give buildx a private copy of DOCKER_CONFIG (auto: when the current one is not writable, as in Bazel sandboxes)',
+      },
+      {
+        name: 'source-date-epoch',
+        type: 'string',
+        describe:
+          'SOURCE_DATE_EPOCH of the build (seconds, e.g. 0): passed as that build argument, and the OCI output gets rewrite-timestamp=true where the builder supports it (BuildKit >= 0.13)',
       },
       {
         name: 'split-platforms',

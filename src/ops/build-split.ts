@@ -14,11 +14,9 @@ import {
   SCRATCH_EXPORT_CRASH,
   describeBuilder,
   hasScratchExportCrash,
-  inspectBuilder,
   type BuilderInfo,
 } from '../buildx/builder.js';
 import type { BuildFlags } from '../buildx/flags.js';
-import { spawnRunner } from '../buildx/preflight.js';
 import { packLayout } from '../archive/pack.js';
 import { ErrorCode, OcikitError } from '../errors.js';
 import { openLayout } from '../layout/layout.js';
@@ -29,7 +27,7 @@ import type { Descriptor } from '../layout/schema.js';
 import { verifyLayout } from '../layout/verify.js';
 import { OutputSet } from '../output/outputs.js';
 import { Bases } from './base-check.js';
-import type { BuildJob, BuildResult } from './build.js';
+import { builderInfo, type BuildJob, type RunResult } from './build.js';
 import { classifyContext } from './buildx-args.js';
 import { mergeIndex } from './index-merge.js';
 
@@ -64,12 +62,8 @@ export async function planSplit(job: BuildJob): Promise<SplitPlan> {
   if (empty.length === 0) {
     return { ...plan, reason: 'no platform starts from an empty (zero-layer) base' };
   }
-  const info = await inspectBuilder(
-    options.docker ?? 'docker',
-    flags.builder,
-    job.env,
-    options.runner ?? spawnRunner,
-  ).catch(() => ({ name: '', driver: '' }) as BuilderInfo);
+  // One `docker buildx inspect` per build (the rewrite-timestamp decision asks too).
+  const info = (await builderInfo(job)) ?? ({ name: '', driver: '' } as BuilderInfo);
   const affected = hasScratchExportCrash(info);
   const why = `${empty.join('; ')}, and ${describeBuilder(info)}`;
   if (affected === false) {
@@ -106,15 +100,18 @@ async function emptyPlatforms(job: BuildJob, platforms: readonly string[]): Prom
       if (r?.layers === 0) found.push(`context ${c.name} has zero layers for ${platform}`);
     }
   }
-  if (job.flags.file !== '-') {
-    const dockerfile = path.resolve(
-      cwd,
-      job.flags.file ?? path.join(job.contextDir ?? '.', 'Dockerfile'),
-    );
-    const text = await fsp.readFile(dockerfile, 'utf8').catch(() => '');
-    if (/^\s*FROM\s+(?:--platform=\S+\s+)?scratch\b/im.test(text))
-      found.push('the Dockerfile has a FROM scratch stage');
-  }
+  // A stage FROM scratch the target needs (the Dockerfile as the check read it; when it could
+  // not be read, any line that looks like one).
+  const sources = job.checked.sources;
+  const scratch =
+    sources !== undefined
+      ? sources.references.some(
+          (r) => r.kind === 'from' && r.resolution === 'scratch' && r.reachable,
+        )
+      : /^\s*FROM\s+(?:--platform=\S+\s+)?scratch\b/im.test(
+          await fsp.readFile(path.resolve(cwd, job.checked.dockerfile), 'utf8').catch(() => ''),
+        );
+  if (scratch) found.push('the Dockerfile has a FROM scratch stage');
   return found;
 }
 
@@ -146,12 +143,12 @@ function splitAnnotations(requests: readonly AnnotationRequest[]): {
 export async function buildSplit(
   job: BuildJob,
   plan: SplitPlan,
-  buildOnce: (job: BuildJob) => Promise<BuildResult>,
-): Promise<BuildResult> {
+  buildOnce: (job: BuildJob) => Promise<RunResult>,
+): Promise<RunResult> {
   const { flags, options, tmpRoot } = job;
   const requests = (flags.annotation ?? []).map(parseAnnotation);
   const ann = splitAnnotations(requests);
-  const results: { platform: string; dir: string; result: BuildResult }[] = [];
+  const results: { platform: string; dir: string; result: RunResult }[] = [];
   for (const [i, platform] of plan.platforms.entries()) {
     job.set.throwIfInterrupted();
     const dir = path.join(tmpRoot, `platform-${i}`);

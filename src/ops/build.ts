@@ -15,10 +15,28 @@ import {
   type AnnotationRequest,
   type MissingAnnotation,
 } from '../buildx/annotations.js';
-import { buildxInvocation, classifyContext, type InvocationOptions } from './buildx-args.js';
+import {
+  buildxInvocation,
+  classifyContext,
+  dockerfileCheckOptions,
+  type InvocationOptions,
+} from './buildx-args.js';
+import {
+  checkDockerfile,
+  pullSummary,
+  type DockerfileCheck,
+  type PullSummary,
+} from './dockerfile-check.js';
+import {
+  REWRITE_TIMESTAMP,
+  describeBuilder,
+  inspectBuilder,
+  supportsRewriteTimestamp,
+  type BuilderInfo,
+} from '../buildx/builder.js';
 import type { BuildFlags } from '../buildx/flags.js';
 import { crashed, failure } from '../buildx/failure.js';
-import { preflight, type Runner } from '../buildx/preflight.js';
+import { preflight, spawnRunner, type Runner } from '../buildx/preflight.js';
 import {
   checkEndpoint,
   endpointEnv,
@@ -32,7 +50,7 @@ import { buildxBehaviour } from '../buildx/compat.js';
 import { RawJsonStream, type StreamEvent } from '../buildx/stream.js';
 import type { PreparedContext } from './context.js';
 import { extractLayoutArchive } from '../archive/unpack.js';
-import { ErrorCode, OcikitError, errnoCode, isOcikitError } from '../errors.js';
+import { ErrorCode, OcikitError, errnoCode, isOcikitError, quote } from '../errors.js';
 import { openLayout } from '../layout/layout.js';
 import { OutputSet, withOutputs, type InputPath } from '../output/outputs.js';
 import type { Descriptor, Warning } from '../layout/schema.js';
@@ -65,6 +83,27 @@ export interface BuildOptions extends Omit<InvocationOptions, 'out'> {
   splitPlatforms?: SplitMode;
   /** Runs docker for builder inspection (tests inject one). */
   runner?: Runner;
+  /**
+   * SOURCE_DATE_EPOCH of the build (seconds since 1970, decimal): passed as the build argument
+   * of that name, and the OCI exporter is asked to rewrite layer timestamps to it
+   * (`rewrite-timestamp=true`) where the builder supports it. A `--build-arg SOURCE_DATE_EPOCH`
+   * (or, for buildx >= 0.11, SOURCE_DATE_EPOCH in `env`) has the same effect.
+   */
+  sourceDateEpoch?: string;
+}
+
+/** How reproducible a build was asked to be, and what the builder could do. */
+export interface Reproducible {
+  /** The epoch in effect, or null (buildx then records the build time). */
+  sourceDateEpoch: string | null;
+  /** Where it came from. */
+  from: 'option' | 'build-arg' | 'env' | null;
+  /** Whether `rewrite-timestamp=true` was passed to the OCI exporter. */
+  rewriteTimestamp: boolean;
+  /** Whether the builder rewrites layer timestamps: true, false, or null (unknown). */
+  supported: boolean | null;
+  /** The builder, as far as known (`dockerd 28.5.2 (embedded BuildKit 0.25.2)`). */
+  builder: string | null;
 }
 
 /** The result of a successful {@link build}. */
@@ -89,7 +128,14 @@ export interface BuildResult {
     /** Per platform: the digest its own build produced. */
     platforms: { platform: string; digest: string }[];
   };
+  /** SOURCE_DATE_EPOCH and rewrite-timestamp (see {@link Reproducible}). */
+  reproducible: Reproducible;
+  /** Images the Dockerfile makes BuildKit pull from a registry (absent when it was not read). */
+  pulls?: PullSummary[];
 }
+
+/** A build's result before the run-wide fields are added (what one buildx run gives). */
+export type RunResult = Omit<BuildResult, 'reproducible'>;
 
 const OWN_FLAGS: (keyof BuildFlags)[] = [
   'output',
@@ -216,8 +262,17 @@ async function runBuild(
   if (configMode === 'always' || (configMode === 'auto' && !(await writableDir(currentConfig)))) {
     env['DOCKER_CONFIG'] = await privateDockerConfig(env, path.join(tmpRoot, 'docker-config'));
   }
-  // The bases first: a missing or wrong blob stops the build before docker is asked anything.
-  await checkBases(flags, options, options.cwd ?? process.cwd());
+  const cwd = options.cwd ?? process.cwd();
+  const epoch = sourceDateEpoch(flags, options, env);
+  if (epoch.from === 'option')
+    flags = { ...flags, buildArg: [...(flags.buildArg ?? []), `SOURCE_DATE_EPOCH=${epoch.value}`] };
+  // What the Dockerfile pulls, before anything else (--hermetic refuses here, with no output).
+  const checked = await checkDockerfile(flags, contextDir, {
+    ...dockerfileCheckOptions(options, cwd),
+    env,
+  });
+  // The bases next: a missing or wrong blob stops the build before docker is asked anything.
+  await checkBases(flags, options, cwd);
   if (options.preflight !== false) await preflight(docker, flags.builder, env);
   const job: BuildJob = {
     flags,
@@ -230,7 +285,19 @@ async function runBuild(
     tmpRoot,
     env,
     suffix: '',
+    rewriteTimestamp: false,
+    checked,
   };
+  const reproducible = await planReproducible(job, epoch);
+  job.rewriteTimestamp = reproducible.rewriteTimestamp;
+  if (epoch.value !== undefined && reproducible.supported !== true)
+    checked.warnings.push({
+      code: 'OCIKIT_W_REWRITE_TIMESTAMP',
+      message:
+        reproducible.supported === false
+          ? `SOURCE_DATE_EPOCH=${epoch.value}, but ${reproducible.builder ?? 'the builder'} cannot rewrite layer timestamps: ${REWRITE_TIMESTAMP.summary}`
+          : `SOURCE_DATE_EPOCH=${epoch.value}: rewrite-timestamp=true passed to ${reproducible.builder ?? 'a builder of unknown BuildKit version'}, which ignores it if it is older than BuildKit v0.13.0 (layers may then differ between builds)`,
+    });
   const plan = await planSplit(job);
   if (plan.split)
     options.onNote?.(
@@ -238,7 +305,13 @@ async function runBuild(
     );
   else if (plan.reason !== '')
     options.onNote?.(`building in one pass (--split-platforms=${plan.mode}): ${plan.reason}`);
-  const result = plan.split ? await buildSplit(job, plan, buildOnce) : await buildOnce(job);
+  const run = plan.split ? await buildSplit(job, plan, buildOnce) : await buildOnce(job);
+  const result: BuildResult = {
+    ...run,
+    warnings: [...checked.warnings, ...run.warnings],
+    reproducible,
+  };
+  if (checked.sources !== undefined) result.pulls = pullSummary(checked.sources);
   if (plan.platforms.length > 1)
     result.split = {
       mode: plan.mode,
@@ -285,16 +358,107 @@ export interface BuildJob {
   env: NodeJS.ProcessEnv;
   /** Tells this run's scratch files from the others' (split builds). */
   suffix: string;
+  /** Ask the OCI exporter to rewrite layer timestamps to SOURCE_DATE_EPOCH. */
+  rewriteTimestamp: boolean;
+  /** The Dockerfile check made before the build (not repeated per platform). */
+  checked: DockerfileCheck;
+  /** What `docker buildx inspect` said of the builder (asked once, when needed). */
+  builder?: Promise<BuilderInfo | undefined>;
 }
 
-async function buildOnce(job: BuildJob): Promise<BuildResult> {
+/** The epoch of a build and where it comes from (none: `value` undefined). */
+interface Epoch {
+  value?: string;
+  from: Reproducible['from'];
+}
+
+/**
+ * SOURCE_DATE_EPOCH of a build: the option (which must not contradict a build argument), else a
+ * `--build-arg SOURCE_DATE_EPOCH=…` (the last one), else the environment when buildx forwards it.
+ * @throws OcikitError `OCIKIT_USAGE` for a value that is not a decimal number of seconds, or an
+ *   option that contradicts the build argument
+ */
+function sourceDateEpoch(flags: BuildFlags, options: BuildOptions, env: NodeJS.ProcessEnv): Epoch {
+  const fromArgs = (flags.buildArg ?? [])
+    .filter((a) => a.startsWith('SOURCE_DATE_EPOCH='))
+    .map((a) => a.slice('SOURCE_DATE_EPOCH='.length))
+    .pop();
+  const check = (value: string, what: string): string => {
+    if (!/^[0-9]{1,12}$/.test(value))
+      throw new OcikitError(
+        ErrorCode.Usage,
+        `${what} ${quote(value)} is not a number of seconds since 1970`,
+        { hint: 'Pass a decimal number, e.g. 0 or the commit time (git log -1 --format=%ct).' },
+      );
+    return value;
+  };
+  if (options.sourceDateEpoch !== undefined) {
+    const value = check(options.sourceDateEpoch, '--source-date-epoch');
+    if (fromArgs !== undefined && fromArgs !== value)
+      throw new OcikitError(
+        ErrorCode.Usage,
+        `--source-date-epoch ${value} contradicts --build-arg SOURCE_DATE_EPOCH=${fromArgs}`,
+        { hint: 'Give the epoch once.' },
+      );
+    return fromArgs !== undefined ? { value, from: 'build-arg' } : { value, from: 'option' };
+  }
+  if (fromArgs !== undefined)
+    return fromArgs === ''
+      ? { from: null }
+      : { value: check(fromArgs, '--build-arg SOURCE_DATE_EPOCH'), from: 'build-arg' };
+  const fromEnv = env['SOURCE_DATE_EPOCH'];
+  if (
+    fromEnv !== undefined &&
+    fromEnv !== '' &&
+    buildxBehaviour(options.buildx).forwardsSourceDateEpoch
+  )
+    return { value: check(fromEnv, 'SOURCE_DATE_EPOCH'), from: 'env' };
+  return { from: null };
+}
+
+/** Whether to ask for rewrite-timestamp: when an epoch is set and the builder may support it. */
+async function planReproducible(job: BuildJob, epoch: Epoch): Promise<Reproducible> {
+  if (epoch.value === undefined)
+    return {
+      sourceDateEpoch: null,
+      from: null,
+      rewriteTimestamp: false,
+      supported: null,
+      builder: null,
+    };
+  const info = await builderInfo(job);
+  const supported = info === undefined ? undefined : supportsRewriteTimestamp(info);
+  return {
+    sourceDateEpoch: epoch.value,
+    from: epoch.from,
+    // Unknown: asked anyway (a BuildKit without it ignores unknown exporter options).
+    rewriteTimestamp: supported !== false,
+    supported: supported ?? null,
+    builder: info === undefined ? null : describeBuilder(info),
+  };
+}
+
+/** `docker buildx inspect` (and `docker version`) once per build; undefined when it fails. */
+export async function builderInfo(job: BuildJob): Promise<BuilderInfo | undefined> {
+  job.builder ??= inspectBuilder(
+    job.options.docker ?? 'docker',
+    job.flags.builder,
+    job.env,
+    job.options.runner ?? spawnRunner,
+  ).catch(() => undefined);
+  return job.builder;
+}
+
+async function buildOnce(job: BuildJob): Promise<RunResult> {
   const { flags, contextDir, options, contextSet, dest, format, tmpRoot, env } = job;
   const annotationRequests = (flags.annotation ?? []).map(parseAnnotation);
   const out = options.out;
   const metadataFile = path.join(tmpRoot, `metadata${job.suffix}.json`);
   const buildFlags: BuildFlags = {
     ...flags,
-    output: [`type=oci,dest=${dest}${format === 'layout' ? ',tar=false' : ''}`],
+    output: [
+      `type=oci,dest=${dest}${format === 'layout' ? ',tar=false' : ''}${job.rewriteTimestamp ? ',rewrite-timestamp=true' : ''}`,
+    ],
     metadataFile,
     progress: 'rawjson',
   };
@@ -304,6 +468,7 @@ async function buildOnce(job: BuildJob): Promise<BuildResult> {
     out: path.join(tmpRoot, `contexts${job.suffix}`),
     docker: options.docker ?? 'docker',
     outputs: contextSet,
+    skipDockerfileCheck: true,
   });
   await contextSet.commit();
   const { stream, exit, stdout } = await runBuildx(inv.argv, job);

@@ -16,12 +16,32 @@ import { withOutputs, type InputPath } from '../output/outputs.js';
 import type { Warning } from '../layout/schema.js';
 import { buildxBehaviour } from '../buildx/compat.js';
 import { flagsToArgv, type BuildFlags } from '../buildx/flags.js';
+import { withRewriteTimestamp } from '../buildx/exporters.js';
 import { OCI_LAYOUT_SCHEME, refNotFound, resolveLayoutRef } from '../layout/reference.js';
+import {
+  checkDockerfile,
+  type DockerfileCheck,
+  type DockerfileCheckOptions,
+} from './dockerfile-check.js';
 
 /** Options of {@link buildxInvocation}. */
 export interface InvocationOptions extends Omit<PrepareOptions, 'platform'> {
   /** argv[0]. Default `docker`. */
   docker?: string;
+  /** Refuse a Dockerfile that makes the build pull an image (see {@link checkDockerfile}). */
+  hermetic?: boolean;
+  /** A context the Dockerfile never names: `warn` (default) or `error`. */
+  unusedContexts?: 'warn' | 'error';
+  /** Skip the Dockerfile check (the caller ran it). Default false. */
+  skipDockerfileCheck?: boolean;
+  /** The environment `--build-arg NAME` reads. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Add `rewrite-timestamp=true` to every image output (`--output type=oci|docker|image|registry`,
+   * `--load`, `--push`), as `ocikit build` does when SOURCE_DATE_EPOCH is set (see
+   * {@link withRewriteTimestamp}). Default false.
+   */
+  rewriteTimestamp?: boolean;
 }
 
 /** The result of {@link buildxInvocation}. */
@@ -29,6 +49,8 @@ export interface Invocation {
   argv: string[];
   prepared: PreparedContexts;
   warnings: Warning[];
+  /** What the Dockerfile fetches, when it was read (absent with skipDockerfileCheck). */
+  dockerfile?: DockerfileCheck;
 }
 
 interface ContextArg {
@@ -81,16 +103,6 @@ export async function classifyContext(arg: string, cwd: string): Promise<Context
   return { name, value };
 }
 
-/** Names a Dockerfile refers to: FROM x, COPY --from=x, RUN --mount=...from=x. */
-export function dockerfileReferences(text: string): Set<string> {
-  const names = new Set<string>();
-  for (const m of text.matchAll(/^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)/gim))
-    names.add(m[1] as string);
-  for (const m of text.matchAll(/--from=([^\s,]+)/gi)) names.add(m[1] as string);
-  for (const m of text.matchAll(/--mount=[^\s]*\bfrom=([^\s,]+)/gi)) names.add(m[1] as string);
-  return names;
-}
-
 /**
  * Prepare every oci-layout context in `flags.buildContext` and return the full argv.
  * @throws OcikitError `OCIKIT_USAGE` (no context directory), and every error of prepareContexts
@@ -130,15 +142,28 @@ async function invocation(
 ): Promise<Invocation> {
   const classified: ContextArg[] = [];
   for (const arg of flags.buildContext ?? []) classified.push(await classifyContext(arg, cwd));
+  // What the Dockerfile fetches, before anything is prepared (--hermetic refuses here).
+  const checked =
+    options.skipDockerfileCheck === true
+      ? undefined
+      : await checkDockerfile(flags, contextDir, dockerfileCheckOptions(options, cwd));
   const layouts = classified.flatMap((c) => (c.layout === undefined ? [] : [c.layout]));
-  const { docker: _docker, ...prepareOptions } = options;
+  const {
+    docker: _docker,
+    hermetic: _h,
+    unusedContexts: _u,
+    skipDockerfileCheck: _s,
+    env: _e,
+    rewriteTimestamp: _r,
+    ...prepareOptions
+  } = options;
   const prepared = await prepareContexts(layouts, prepareOptions);
   const byName = new Map(prepared.contexts.map((c) => [c.name, c]));
   const buildContext = classified.map(
     (c) => `${c.name}=${c.layout === undefined ? c.value : (byName.get(c.name)?.value ?? c.value)}`,
   );
 
-  const warnings: Warning[] = [...prepared.warnings];
+  const warnings: Warning[] = [...(checked?.warnings ?? []), ...prepared.warnings];
   const dockerfile = path.resolve(cwd, flags.file ?? path.join(contextDir, 'Dockerfile'));
   if (layouts.length > 0 && buildxBehaviour(options.buildx).appliesRegoPolicy) {
     const rego = path.join(path.dirname(dockerfile), `${path.basename(dockerfile)}.rego`);
@@ -154,28 +179,31 @@ async function invocation(
       });
     }
   }
-  if (flags.file !== '-') {
-    const text = await fsp.readFile(dockerfile, 'utf8').catch(() => undefined);
-    if (text !== undefined) {
-      const used = dockerfileReferences(text);
-      for (const c of classified) {
-        if (!used.has(c.name)) {
-          warnings.push({
-            code: 'OCIKIT_W_CONTEXT_UNUSED',
-            message: `build context ${JSON.stringify(c.name)} is not referenced by ${path.relative(cwd, dockerfile) || dockerfile}`,
-          });
-        }
-      }
-    }
-  }
   const argv = [
     options.docker ?? 'docker',
     'buildx',
     'build',
-    ...flagsToArgv({ ...flags, buildContext }),
+    ...flagsToArgv({
+      ...(options.rewriteTimestamp === true ? withRewriteTimestamp(flags) : flags),
+      buildContext,
+    }),
     contextDir,
   ];
-  return { argv, prepared, warnings };
+  return checked === undefined
+    ? { argv, prepared, warnings }
+    : { argv, prepared, warnings, dockerfile: checked };
+}
+
+/** The {@link checkDockerfile} options an invocation's options imply. */
+export function dockerfileCheckOptions(
+  options: Pick<InvocationOptions, 'hermetic' | 'unusedContexts' | 'env'>,
+  cwd: string,
+): DockerfileCheckOptions {
+  const out: DockerfileCheckOptions = { cwd };
+  if (options.hermetic !== undefined) out.hermetic = options.hermetic;
+  if (options.unusedContexts !== undefined) out.unusedContexts = options.unusedContexts;
+  if (options.env !== undefined) out.env = options.env;
+  return out;
 }
 
 /** Shell-quote one argument for people (POSIX sh). */

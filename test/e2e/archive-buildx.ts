@@ -14,10 +14,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { BUNDLE } from '../helpers/cli.js';
 import { isCI, mustRun, privateTestdir, requireTool } from '../helpers/tools.js';
 import { run, tail, type Ran } from './helpers/exec.js';
-import { loadSuite, type SuiteDaemon } from './helpers/suite.js';
+import { loadSuite, ocikitAs as ocikit, type SuiteDaemon } from './helpers/suite.js';
 
 const loaded = loadSuite();
 if ('problem' in loaded) {
@@ -28,14 +27,6 @@ if ('problem' in loaded) {
   else t.plan(0, `missing prerequisite "buildx daemon": ${loaded.problem}`);
 } else {
   main(loaded);
-}
-
-function ocikit(d: SuiteDaemon, args: string[], cwd: string): Ran {
-  return run([process.execPath, BUNDLE, ...args], {
-    env: { ...d.env, TMPDIR: d.env['TMPDIR'] ?? '/tmp' },
-    cwd,
-    timeoutMs: 300_000,
-  });
 }
 
 function buildx(d: SuiteDaemon, args: string[], cwd: string): Ran {

@@ -36,6 +36,11 @@
 #                 //remote chain built through it with the daemons' unix sockets blocked in the
 #                 sandbox (a unix-socket control fails there), its tests; aquery: requires-network,
 #                 no no-remote(-exec); the TLS daemon's build history grows; the files of //:app
+#   hermetic      `bazel build //:from_typo` (FROM base, context basee) fails with
+#                 OCIKIT_FROM_UNRESOLVED
+#   reproducible  in a copy of e2e/: a comment added to Dockerfile.app leaves :app and :app2
+#                 byte-identical and re-runs no action of :app_ctx or :app2 (execution log);
+#                 two clean builds with BuildKit's cache pruned between give the same bytes
 # Every Bazel test target counts once, every other check once. Last line:
 #   bazel: N passed, N failed
 # Builds dist/ocikit.mjs first when it is missing or older than src/ (OCIKIT_SKIP_BUILD=1: only
@@ -215,6 +220,8 @@ for t in broken_missing_app broken_corrupt_app; do
 done
 # buildx_args(build = :broken_corrupt_app): verify_base = "digest" of the build applies to bazel run.
 B run //:broken_corrupt_dev >"$work/broken_corrupt_dev.log" 2>&1; echo "$?" >"$work/broken_corrupt_dev.rc"
+# Hermetic by default: FROM base with the context named basee (a manual target that must fail).
+B build //:from_typo --spawn_strategy=linux-sandbox >"$work/typo.log" 2>&1; echo "$?" >"$work/typo.rc"
 if [ -n "$4" ]; then
   # The remote chain with both daemons unix sockets made inaccessible in the sandbox: only TCP
   # reaches a builder. The control (the TLS daemon by its unix socket) must fail.
@@ -235,6 +242,24 @@ B shutdown >/dev/null 2>&1
 # Unsandboxed: //:app in a fresh output base (so that the action runs) with --spawn_strategy=local.
 B --output_base="$work/ob-local" build //:app --spawn_strategy=local >"$work/unsandboxed.log" 2>&1; echo "$?" >"$work/unsandboxed.rc"
 B --output_base="$work/ob-local" shutdown >/dev/null 2>&1
+# Reproducibility, in a copy of the workspace (the source tree is never edited), no disk cache.
+rm -rf "$work/repro" && cp -r "$root/e2e" "$work/repro" && cd "$work/repro" &&
+  sed -i "s|path = \"\\.\\.\"|path = \"$root\"|" MODULE.bazel
+R() { B "$@" --disk_cache= --spawn_strategy=linux-sandbox; }
+listing() { # listing N: every file of :app and :app2 with its sha256
+  local x; x="$(B info execution_root 2>/dev/null)"
+  for t in app app2; do
+    (cd "$x/$(B cquery --output=files "//:$t" 2>/dev/null)" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sed "s|^|$t |")
+  done >"$work/repro-$1.list"
+}
+{
+  R build //:app2 --execution_log_json_file="$work/repro-1.exec.json" && listing 1 &&
+    echo "# a comment: the image must not change" >>Dockerfile.app &&
+    R build //:app2 --execution_log_json_file="$work/repro-2.exec.json" && listing 2 &&
+    docker buildx prune -af && B clean && R build //:app2 && listing 3 &&
+    docker buildx prune -af && B clean && R build //:app2 && listing 4
+} >"$work/repro.log" 2>&1; echo "$?" >"$work/repro.rc"
+B shutdown >/dev/null 2>&1
 '
 trixie_bind=()
 [[ -n "$trixie_run" ]] && trixie_bind=(--bind "$trixie_run")
@@ -419,6 +444,13 @@ if [[ -n "$tcp_dir" ]]; then
     printf 'remote:\n%s\nlocal:\n%s\n' "$remote_files" "$local_files"
     fail "remote: //remote:app does not hold the files of //:app"
   fi
+  # Reproducible by default (SOURCE_DATE_EPOCH 0, rewrite-timestamp): the other daemon builds the
+  # same bytes.
+  if [[ -n "$remote_digest" && "$remote_digest" == "$local_digest" ]]; then
+    pass "remote: //remote:app has the digest of //:app ($remote_digest): layer timestamps rewritten"
+  else
+    fail "remote: //remote:app is ${remote_digest:-?}, //:app ${local_digest:-?}: not the same bytes"
+  fi
   if grep -rqF -- "$(sed -n 2p "$tcp_dir/key.pem")" "$work"/*.log "$work"/*.json 2>/dev/null; then
     fail "remote: the client key appears in a log or report"
   else
@@ -575,6 +607,64 @@ if grep -l 'OCIKIT_W_UNSANDBOXED' "$work/e2e.log" "$work/broken_missing_app.log"
   fail "OCIKIT_W_UNSANDBOXED printed under linux-sandbox (files above)"
 else
   pass "no OCIKIT_W_UNSANDBOXED under linux-sandbox"
+fi
+
+# Hermetic by default: FROM base with the context named basee fails the action before buildx.
+if [[ "$(cat "$work/typo.rc" 2>/dev/null)" == 1 ]] && grep -q 'OCIKIT_FROM_UNRESOLVED' "$work/typo.log" &&
+  grep -q 'docker.io/library/base:latest' "$work/typo.log" && grep -q 'basee' "$work/typo.log"; then
+  pass "bazel build //:from_typo (FROM base, context basee): OCIKIT_FROM_UNRESOLVED"
+else
+  tail -n 20 "$work/typo.log" 2>/dev/null
+  fail "bazel build //:from_typo should fail with OCIKIT_FROM_UNRESOLVED"
+fi
+
+# Reproducible by default (source_date_epoch "0", rewrite-timestamp): the Dockerfile comment
+# changes no byte and re-runs nothing downstream; clean builds agree.
+if [[ "$(cat "$work/repro.rc" 2>/dev/null)" == 0 ]]; then
+  if cmp -s "$work/repro-1.list" "$work/repro-2.list"; then
+    pass "a Dockerfile comment leaves :app and :app2 byte-identical ($(wc -l <"$work/repro-1.list") files)"
+  else
+    diff "$work/repro-1.list" "$work/repro-2.list" | head -n 10
+    fail "a Dockerfile comment changed the output"
+  fi
+  # shellcheck disable=SC2016 # JavaScript, not shell
+  if ran="$(node -e '
+    const fs = require("fs");
+    const spawns = (file) => { // the log is a stream of JSON objects
+      const text = fs.readFileSync(file, "utf8"), out = [];
+      let depth = 0, start = -1, inStr = false;
+      for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (inStr) { if (c === "\\") i++; else if (c === "\"") inStr = false; continue; }
+        if (c === "\"") inStr = true;
+        else if (c === "{") { if (depth++ === 0) start = i; }
+        else if (c === "}" && --depth === 0) out.push(JSON.parse(text.slice(start, i + 1)));
+      }
+      return out.map((s) => `${s.targetLabel} ${s.mnemonic}`);
+    };
+    const first = spawns(process.argv[1]), second = spawns(process.argv[2]);
+    const label = (x) => x.split(" ")[0].replace(/^@@?\/\//, "//");
+    if (!first.some((x) => label(x) === "//:app2")) throw new Error(`first build ran no //:app2 action: ${first}`);
+    if (!second.includes(second.find((x) => label(x) === "//:app" && x.endsWith(" BuildxBuild"))))
+      throw new Error(`the comment did not re-run //:app BuildxBuild: ${second}`);
+    const downstream = second.filter((x) => ["//:app_ctx", "//:app2"].includes(label(x)));
+    if (downstream.length > 0) throw new Error(`downstream actions re-ran: ${downstream}`);
+    console.log(second.join(", "));
+  ' "$work/repro-1.exec.json" "$work/repro-2.exec.json" 2>&1)"; then
+    pass "after the comment only :app re-ran ($ran); nothing of :app_ctx or :app2"
+  else
+    echo "$ran" | tail -n 5
+    fail "downstream actions after a Dockerfile comment"
+  fi
+  if cmp -s "$work/repro-3.list" "$work/repro-4.list" && cmp -s "$work/repro-1.list" "$work/repro-3.list"; then
+    pass "two clean builds (bazel clean, BuildKit cache pruned) give identical bytes: $(grep -m1 ' ./index.json' "$work/repro-3.list" | cut -c1-80)"
+  else
+    diff "$work/repro-3.list" "$work/repro-4.list" | head -n 10
+    fail "clean builds differ"
+  fi
+else
+  tail -n 20 "$work/repro.log" 2>/dev/null
+  fail "reproducibility builds (copy of e2e/)"
 fi
 
 if ((failed > 0)); then

@@ -2,7 +2,12 @@
 import { build, type BuildOptions, type SplitMode } from '../../ops/build.js';
 import { ErrorCode, OcikitError } from '../../errors.js';
 import { buildProgress, type ProgressMode } from '../build-progress.js';
-import { buildxVersionFromArgs, maxBytesFromArgs, type BuildxArgs } from '../buildx-options.js';
+import {
+  buildxVersionFromArgs,
+  maxBytesFromArgs,
+  type BuildxArgs,
+  type HermeticArgs,
+} from '../buildx-options.js';
 import { outputPath, type GlobalArgs } from '../common.js';
 import type { OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
@@ -11,19 +16,21 @@ import { inputs as buildxArgsInputs, readBuildFlags } from './buildx-args.js';
 import { endpointInputs, type DaemonEndpoint, type DaemonTls } from '../../buildx/endpoint.js';
 import type { InputPath } from '../../output/outputs.js';
 
-type BuildArgs = BuildxArgs & {
-  args: string[];
-  config?: string;
-  'repair-annotations': boolean;
-  preflight: boolean;
-  'private-docker-config': 'auto' | 'always' | 'never';
-  'split-platforms': SplitMode;
-  verify: boolean;
-  'docker-host'?: string;
-  tlscacert?: string;
-  tlscert?: string;
-  tlskey?: string;
-};
+type BuildArgs = BuildxArgs &
+  HermeticArgs & {
+    args: string[];
+    'source-date-epoch'?: string;
+    config?: string;
+    'repair-annotations': boolean;
+    preflight: boolean;
+    'private-docker-config': 'auto' | 'always' | 'never';
+    'split-platforms': SplitMode;
+    verify: boolean;
+    'docker-host'?: string;
+    tlscacert?: string;
+    tlscert?: string;
+    tlskey?: string;
+  };
 
 const PROGRESS: readonly ProgressMode[] = ['auto', 'tty', 'plain', 'quiet', 'json'];
 
@@ -101,7 +108,15 @@ export async function handler(
     onNote: (text) => io.stderr(`ocikit: ${text}\n`),
     splitPlatforms: args['split-platforms'],
     outputs,
+    hermetic: args.hermetic,
+    unusedContexts: args['unused-context'],
   };
+  const epoch = args['source-date-epoch'];
+  if (Array.isArray(epoch))
+    throw new OcikitError(ErrorCode.Usage, '--source-date-epoch is given more than once', {
+      hint: 'Pass one --source-date-epoch.',
+    });
+  if (epoch !== undefined) options.sourceDateEpoch = epoch;
   const maxBytes = maxBytesFromArgs(args);
   if (maxBytes !== undefined) options.maxBytes = maxBytes;
   const buildx = await buildxVersionFromArgs(io, args);

@@ -11,21 +11,29 @@ import {
 } from '../../buildx/flags.js';
 import { ErrorCode, OcikitError, errnoCode } from '../../errors.js';
 import { checkBuildxPlatform } from '../../layout/known-platforms.js';
-import { buildxVersionFromArgs, maxBytesFromArgs, type BuildxArgs } from '../buildx-options.js';
+import {
+  buildxVersionFromArgs,
+  maxBytesFromArgs,
+  type BuildxArgs,
+  type HermeticArgs,
+} from '../buildx-options.js';
+import { pullSummary } from '../../ops/dockerfile-check.js';
 import { outputPath, refInputs, type GlobalArgs } from '../common.js';
 import type { InputPath, OutputSet } from '../../output/outputs.js';
 import type { CliIo } from '../io.js';
 import { printStrategies, printWarnings, stableJson } from '../output.js';
 
 type Format = 'json' | 'lines' | 'shell';
-type ArgsArgs = BuildxArgs & {
-  args: string[];
-  config?: string;
-  format: Format;
-  'args-file'?: string;
-  preflight: boolean;
-  verify: boolean;
-};
+type ArgsArgs = BuildxArgs &
+  HermeticArgs & {
+    args: string[];
+    config?: string;
+    format: Format;
+    'args-file'?: string;
+    'rewrite-timestamp': boolean;
+    preflight: boolean;
+    verify: boolean;
+  };
 
 /** Render argv in one of the output formats. */
 export function formatArgv(argv: readonly string[], format: Format): string {
@@ -138,6 +146,10 @@ export async function handler(
     verify: args.verify,
     docker: args.docker,
     outputs,
+    hermetic: args.hermetic,
+    unusedContexts: args['unused-context'],
+    env: { ...io.env } as NodeJS.ProcessEnv,
+    rewriteTimestamp: args['rewrite-timestamp'],
   };
   const maxBytes = maxBytesFromArgs(args);
   if (maxBytes !== undefined) options.maxBytes = maxBytes;
@@ -158,6 +170,9 @@ export async function handler(
         contexts: inv.prepared.contexts,
         buildx: inv.prepared.buildx,
         warnings: inv.warnings,
+        ...(inv.dockerfile?.sources !== undefined
+          ? { pulls: pullSummary(inv.dockerfile.sources) }
+          : {}),
       }),
     );
     return 0;

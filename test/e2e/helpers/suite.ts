@@ -6,7 +6,9 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { BUNDLE } from '../../helpers/cli.js';
 import { NOBODY } from '../../helpers/tools.js';
+import { run, type Ran } from './exec.js';
 
 export type Suite = 'trixie' | 'forky';
 export const SUITES: readonly Suite[] = ['trixie', 'forky'];
@@ -104,4 +106,13 @@ export function withSuite(
   if (/^(true|1)$/i.test(process.env['CI'] ?? ''))
     tap.fail(`${why}. CI=true: a missing prerequisite is a failure.`);
   else tap.plan(0, why);
+}
+
+/** The bundled ocikit run as the suite's root client (its environment, TMPDIR kept), 5 min at most. */
+export function ocikitAs(d: SuiteDaemon, args: string[], cwd: string): Ran {
+  return run([process.execPath, BUNDLE, ...args], {
+    env: { ...d.env, TMPDIR: d.env['TMPDIR'] ?? '/tmp' },
+    cwd,
+    timeoutMs: 300_000,
+  });
 }
