@@ -3,7 +3,7 @@
  * line the fast parser takes, yargs must read the same arguments; what it does not take goes to
  * yargs (help, usage errors, unusual spellings), so behaviour cannot differ.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { parseFast } from '../src/cli/parse.js';
 import { COMMANDS, GLOBAL_OPTIONS, type Args } from '../src/cli/spec.js';
 import { parseWithYargs } from '../src/cli/yargs.js';
@@ -93,7 +93,9 @@ const LEFT = [
   ['pack', 'l', '--out', 'x', '--gzip-level', 'abc'],
   ['unpack', 'x', '--out', 'o', '--max-bytes', '1', '--max-bytes', '2'],
   ['buildx-args', '--build-context', 'base=l', '.'],
+  ['buildx-args', '--hermetic', '--unused-context', 'error', '--rewrite-timestamp', '.'],
   ['build', '--out', 'o', '.'],
+  ['build', '--source-date-epoch', '0', '--hermetic', '--unused-context', 'warn', '.'],
 ];
 
 t.test('what the fast parser takes, yargs reads the same way', async (t) => {
@@ -117,3 +119,77 @@ t.test('the spec matches the library', async (t) => {
   const index = COMMANDS.find((c) => c.name === 'index');
   t.same(index?.options.find((o) => o.name === 'link')?.choices, LINK_MODES, '--link choices');
 });
+
+/** yargs' arguments for a command line it must accept. */
+async function accepted(t: Test, argv: string[]): Promise<Args> {
+  const r = await viaYargs(argv);
+  t.equal(r.code, 0, `accepted: ${argv.join(' ')}`);
+  return r.args ?? ({} as Args);
+}
+
+t.test(
+  'build and buildx-args: the Dockerfile checks and the epoch (yargs from the spec)',
+  async (t) => {
+    for (const command of ['build', 'buildx-args']) {
+      const plain = await accepted(t, [command, '--out', 'o', '.']);
+      t.equal(plain['hermetic'], false, `${command}: not hermetic by default`);
+      t.equal(plain['unused-context'], 'warn', `${command}: an unused context warns by default`);
+      const strict = await accepted(t, [
+        command,
+        '--build-context',
+        'base=l',
+        '--hermetic',
+        '--unused-context=error',
+        '-t',
+        'app',
+        '.',
+      ]);
+      t.equal(strict['hermetic'], true, `${command} --hermetic`);
+      t.equal(strict['unused-context'], 'error', `${command} --unused-context=error`);
+      t.same(
+        strict['args'],
+        ['--build-context', 'base=l', '-t', 'app', '.'],
+        `${command}: docker's flags pass through`,
+      );
+      const off = await accepted(t, [command, '--no-hermetic', '.']);
+      t.equal(off['hermetic'], false, `${command} --no-hermetic`);
+      const bad = await viaYargs([command, '--unused-context', 'ignore', '.']);
+      t.equal(bad.code, 2, `${command} --unused-context ignore: a usage error`);
+      t.equal(bad.command, undefined, `${command} --unused-context ignore: nothing runs`);
+    }
+
+    const epoch = await accepted(t, ['build', '--source-date-epoch', '0', '.']);
+    t.equal(epoch['source-date-epoch'], '0', 'build --source-date-epoch: a string, as given');
+    t.equal(
+      epoch['rewrite-timestamp'],
+      undefined,
+      'build has no --rewrite-timestamp (it follows the epoch)',
+    );
+    const none = await accepted(t, ['build', '.']);
+    t.equal(none['source-date-epoch'], undefined, 'build: no epoch by default');
+    // Given twice, yargs makes an array: the handler refuses it (OCIKIT_USAGE).
+    const twice = await accepted(t, [
+      'build',
+      '--source-date-epoch',
+      '1',
+      '--source-date-epoch=2',
+      '.',
+    ]);
+    t.same(twice['source-date-epoch'], ['1', '2'], 'build --source-date-epoch twice: both seen');
+
+    const rewrite = await accepted(t, ['buildx-args', '--rewrite-timestamp', '.']);
+    t.equal(rewrite['rewrite-timestamp'], true, 'buildx-args --rewrite-timestamp');
+    const noRewrite = await accepted(t, ['buildx-args', '.']);
+    t.equal(
+      noRewrite['rewrite-timestamp'],
+      false,
+      'buildx-args: no --rewrite-timestamp by default',
+    );
+    const unknown = await viaYargs(['buildx-args', '--source-date-epoch', '0', '.']);
+    t.same(
+      unknown.args?.['args'],
+      ['--source-date-epoch', '0', '.'],
+      'buildx-args has no --source-date-epoch (nor had it on main): it passes through to docker',
+    );
+  },
+);
