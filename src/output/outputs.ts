@@ -122,10 +122,11 @@ async function sweepStale(out: string): Promise<void> {
 }
 
 /**
- * Remove the entries of `dir` named `PREFIX<pid>-...` whose process no longer runs (best
- * effort: what cannot be removed, e.g. another user's, stays).
+ * Remove the entries of `dir` whose name starts with `start` and continues after the first
+ * `mark` with `<pid>-...`, when that process no longer runs (best effort: what cannot be
+ * removed, e.g. another user's, stays).
  */
-async function sweepDead(dir: string, prefix: string): Promise<void> {
+async function sweepDead(dir: string, start: string, mark = start): Promise<void> {
   let names: string[];
   try {
     names = await fsp.readdir(dir);
@@ -133,8 +134,9 @@ async function sweepDead(dir: string, prefix: string): Promise<void> {
     return;
   }
   for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    const at = name.startsWith(start) ? name.indexOf(mark) : -1;
+    if (at < 0) continue;
+    const pid = Number(name.slice(at + mark.length).split('-')[0]);
     if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
     await fsp.rm(path.join(dir, name), REMOVE).catch(() => undefined);
   }
@@ -151,20 +153,8 @@ let scratchSwept = false;
 async function sweepDeadScratch(): Promise<void> {
   if (scratchSwept) return;
   scratchSwept = true;
-  let names: string[];
-  try {
-    names = await fsp.readdir(os.tmpdir());
-  } catch {
-    return;
-  }
-  const mark = `-${HOST}-`;
-  for (const name of names) {
-    const at = name.indexOf(mark);
-    if (!name.startsWith('ocikit-') || at < 0) continue;
-    const pid = Number(name.slice(at + mark.length).split('-')[0]);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
-    await fsp.rm(path.join(os.tmpdir(), name), REMOVE).catch(() => undefined);
-  }
+  // `ocikit-KIND-HOST-PID-XXXXXX`: HOST is hex, so `-HOST-` marks where the pid starts.
+  await sweepDead(os.tmpdir(), 'ocikit-', `-${HOST}-`);
 }
 
 /** Options of {@link OutputSet}. */
@@ -344,7 +334,7 @@ export class OutputSet {
     this.throwIfInterrupted();
     this.busy++;
     try {
-      await sweepDead(os.tmpdir(), `ocikit-${prefix}-${HOST}-`);
+      await sweepDeadScratch();
       const dir = await fsp
         .mkdtemp(path.join(os.tmpdir(), `ocikit-${prefix}-${HOST}-${process.pid}-`))
         .catch((e: unknown) => {
