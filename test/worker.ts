@@ -4,22 +4,25 @@
  * argument files (`@FILE`) of the rules' command lines.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
   lstatSync,
+  mkdirSync,
   readFileSync,
   readdirSync,
   readlinkSync,
   realpathSync,
   writeFileSync,
 } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { serveWorker, type WorkResponse } from '../src/cli/worker.js';
 import { BUNDLE, ROOT } from './helpers/cli.js';
 import { standardLayout } from './helpers/layout-builder.js';
-import { WorkerProcess } from './helpers/worker.js';
+import { WorkerProcess, type Response } from './helpers/worker.js';
 
 const HELPER = path.join(ROOT, 'rules/private/helper.mjs');
 const FAKE_DOCKER = path.join(ROOT, 'test/fixtures/fake-docker.mjs');
@@ -337,6 +340,28 @@ t.test('10,000 requests: memory stays bounded, nothing leaks between them', asyn
   const grown = (rss.at(-1) ?? 0) - (rss[1] ?? 0);
   t.ok(grown < 24, `resident memory from request 2,000 to 10,000: ${rss.join(', ')} MiB`);
   t.same(w.stray, []);
+});
+
+t.test("each request sweeps dead processes' scratch, not only the worker's first", async (t) => {
+  const dir = t.testdir();
+  standardLayout(path.join(dir, 'layout'));
+  const tmp = path.join(dir, 'tmp');
+  mkdirSync(tmp);
+  const w = new WorkerProcess(dir, { TMPDIR: tmp });
+  t.teardown(() => w.stop());
+  const pack = (out: string): Promise<Response> =>
+    w.request({ arguments: cli('pack', 'layout', '--out', out), requestId: 0 });
+  t.equal((await pack('one.tar')).exitCode, 0);
+  // A run killed after the worker's first request, between its commit and its scratch removal.
+  const host = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+  const leftover = `ocikit-build-${host}-${dead}-AbC123`;
+  mkdirSync(path.join(tmp, leftover, 'contexts'), { recursive: true });
+  const live = `ocikit-build-${host}-${process.pid}-AbC123`;
+  mkdirSync(path.join(tmp, live));
+  const second = await pack('two.tar');
+  t.equal(second.exitCode, 0, second.output);
+  t.same(readdirSync(tmp), [live], "the dead run's scratch is gone, a live one's stays");
 });
 
 t.test('argument files: @FILE lines, the script first line', async (t) => {

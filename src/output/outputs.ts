@@ -134,10 +134,11 @@ async function sweepStale(out: string): Promise<void> {
 }
 
 /**
- * Remove the entries of `dir` named `PREFIX<pid>-...` whose process no longer runs (best
- * effort: what cannot be removed, e.g. another user's, stays).
+ * Remove the entries of `dir` whose name starts with `start` and continues after the first
+ * `mark` with `<pid>-...`, when that process no longer runs (best effort: what cannot be
+ * removed, e.g. another user's, stays).
  */
-async function sweepDead(dir: string, prefix: string): Promise<void> {
+async function sweepDead(dir: string, start: string, mark = start): Promise<void> {
   let names: string[];
   try {
     names = await fsp.readdir(dir);
@@ -145,38 +146,24 @@ async function sweepDead(dir: string, prefix: string): Promise<void> {
     return;
   }
   for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    const at = name.startsWith(start) ? name.indexOf(mark) : -1;
+    if (at < 0) continue;
+    const pid = Number(name.slice(at + mark.length).split('-')[0]);
     if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
     await fsp.rm(path.join(dir, name), REMOVE).catch(() => undefined);
   }
 }
 
-let scratchSwept = false;
-
 /**
- * Once per process: remove the scratch directories (`ocikit-KIND-HOST-PID-XXXXXX`, any kind)
- * of killed processes of this host. A run killed between committing its outputs and removing
- * its scratch leaves one, and the next run to that output stops at "exists" before it makes
- * scratch of its own.
+ * Remove the scratch directories (`ocikit-KIND-HOST-PID-XXXXXX`, any kind) of killed processes
+ * of this host. A run killed between committing its outputs and removing its scratch leaves
+ * one, and the next run to that output stops at "exists" before it makes scratch of its own.
+ * Called once per {@link OutputSet} (one per command run, so once per request of a long-lived
+ * worker too, with that request's temp directory).
  */
 async function sweepDeadScratch(): Promise<void> {
-  if (scratchSwept) return;
-  scratchSwept = true;
-  let names: string[];
-  try {
-    names = await fsp.readdir(os.tmpdir());
-  } catch {
-    return;
-  }
-  const mark = `-${hostTag()}-`;
-  for (const name of names) {
-    const at = name.indexOf(mark);
-    if (!name.startsWith('ocikit-') || at < 0) continue;
-    const pid = Number(name.slice(at + mark.length).split('-')[0]);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
-    await fsp.rm(path.join(os.tmpdir(), name), REMOVE).catch(() => undefined);
-  }
+  // `ocikit-KIND-HOST-PID-XXXXXX`: HOST is hex, so `-HOST-` marks where the pid starts.
+  await sweepDead(os.tmpdir(), 'ocikit-', `-${hostTag()}-`);
 }
 
 /** Options of {@link OutputSet}. */
@@ -191,6 +178,7 @@ export class OutputSet {
   private readonly inputs: (InputPath & { reals: string[] })[] = [];
   private readonly entries: Entry[] = [];
   private readonly scratches: string[] = [];
+  private scratchSwept = false;
   /** Made when first asked for: in Node 20 an AbortController loads the stream modules (~2 ms). */
   private controller: AbortController | undefined;
   private interruptedBy: NodeJS.Signals | undefined;
@@ -284,7 +272,7 @@ export class OutputSet {
     // Leftovers of killed runs go first, also when the output exists (a run killed between
     // committing a file and unlinking its temporary name left both) and this run stops here.
     await sweepStale(abs);
-    await sweepDeadScratch();
+    await this.sweepScratchOnce();
     const existedEmpty = await checkFree(label, abs, kind);
     const entry: Entry = {
       label,
@@ -362,7 +350,7 @@ export class OutputSet {
     this.throwIfInterrupted();
     this.busy++;
     try {
-      await sweepDead(os.tmpdir(), `ocikit-${prefix}-${hostTag()}-`);
+      await this.sweepScratchOnce();
       const dir = await fsp
         .mkdtemp(path.join(os.tmpdir(), `ocikit-${prefix}-${hostTag()}-${process.pid}-`))
         .catch((e: unknown) => {
@@ -381,6 +369,13 @@ export class OutputSet {
 
   private interruptedError(): OcikitError {
     return new OcikitError(ErrorCode.Interrupted, this.interruptedWhy);
+  }
+
+  /** The dead processes' scratch goes once per set: see sweepDeadScratch. */
+  private async sweepScratchOnce(): Promise<void> {
+    if (this.scratchSwept) return;
+    this.scratchSwept = true;
+    await sweepDeadScratch();
   }
 
   /** Throw `OCIKIT_INTERRUPTED` when a signal interrupted the run. Long loops call this. */
