@@ -106,13 +106,16 @@ function main(d: SuiteDaemon): void {
     t.equal(again.code, 0, tail(again.stderr + again.stdout));
   });
 
+  // On the affected daemon the one-pass path crashes it (split-serial.ts proves that, alone):
+  // there `auto` (which splits) is compared with `always`, elsewhere one pass with a split.
+  const first = affected ? 'auto' : 'one pass';
   t.test(
-    'both paths give the same per-platform manifests',
-    { skip: affected ? 'the one-pass path crashes this daemon (split-serial.ts)' : false },
+    `${first} and --split-platforms always give the same per-platform manifests`,
     async (t) => {
       const root = workspace(t);
-      const onePass = reproduction(d, root, 'one');
-      t.equal(onePass.code, 0, tail(onePass.stderr));
+      const viaAuto = reproduction(d, root, 'one');
+      t.equal(viaAuto.code, 0, tail(viaAuto.stderr));
+      t.match(JSON.parse(viaAuto.stdout), { split: { split: affected } });
       const split = reproduction(d, root, 'split', ['--split-platforms', 'always']);
       t.equal(split.code, 0, tail(split.stderr));
       t.match(JSON.parse(split.stdout), { split: { split: true } });

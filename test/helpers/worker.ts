@@ -21,8 +21,8 @@ export class WorkerProcess {
   private waiters: (() => void)[] = [];
   private pending = '';
 
-  constructor(cwd: string, env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [BUNDLE, '--persistent_worker'], {
+  constructor(cwd: string, env: Record<string, string> = {}, nodeOptions: string[] = []) {
+    this.child = spawn(process.execPath, [...nodeOptions, BUNDLE, '--persistent_worker'], {
       cwd,
       // A clean environment: tap's NODE_OPTIONS would load its hooks into the worker.
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
