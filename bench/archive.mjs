@@ -35,7 +35,7 @@ import { writeSingleImage } from './layout.mjs';
 import { blobStats, ensureLayout } from './layout.mjs';
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const BUNDLE = path.join(ROOT, 'dist', 'ocikit.mjs');
+const BUNDLE = path.join(ROOT, 'dist', 'ocikit.cjs');
 const CACHE = process.env.OCIKIT_BENCH_CACHE || '/var/tmp/ocikit-bench';
 const NODE = process.execPath;
 const CLEAN_ENV = { PATH: '/usr/bin:/bin' };

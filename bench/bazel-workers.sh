@@ -16,7 +16,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 n="${1:-100}"
 [[ "$(id -u)" -eq 0 ]] || { echo "bench/bazel-workers.sh must run as root (rootfs, pivot_root)" >&2; exit 1; }
-[[ -f "$root/dist/ocikit.mjs" ]] || { echo "run npm run build first" >&2; exit 1; }
+[[ -f "$root/dist/ocikit.cjs" ]] || { echo "run npm run build first" >&2; exit 1; }
 
 work="$(mktemp -d /tmp/ocikit-bench-bazel.XXXXXX)"
 trap 'if [[ "${OCIKIT_KEEP:-0}" == 1 ]]; then echo "kept $work"; else rm -rf --one-file-system "$work"; fi' EXIT

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { writeBlobsLayout } from './layout.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const bundle = path.join(root, 'dist/ocikit.mjs');
+const bundle = path.join(root, 'dist/ocikit.cjs');
 const cache = process.env.OCIKIT_BENCH_CACHE ?? '/var/tmp/ocikit-bench';
 const SMALL = 2000;
 

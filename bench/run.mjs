@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { BIG_TAG, blobStats, ensureLayout, writeBlobsLayout } from './layout.mjs';
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const BUNDLE = path.join(ROOT, 'dist', 'ocikit.mjs');
+const BUNDLE = path.join(ROOT, 'dist', 'ocikit.cjs');
 const RESULTS = path.join(ROOT, 'bench', 'results');
 const CACHE = process.env.OCIKIT_BENCH_CACHE || '/var/tmp/ocikit-bench';
 const NODE = process.execPath;
@@ -268,7 +268,7 @@ function startup(layoutDir) {
   const r = hyperfine('startup', commands, { warmup: 3, runs: 30 });
   const base = r['node -e 0'].median;
   say('## 1. Startup / resolve (cold process, clean env, hyperfine --warmup 3 --runs 30, medians)');
-  say(`   layout: ${layoutDir}, tag ${BIG_TAG}; ocikit runs as \`node dist/ocikit.mjs\``);
+  say(`   layout: ${layoutDir}, tag ${BIG_TAG}; ocikit runs as \`node dist/ocikit.cjs\``);
   say();
   say(
     table(
@@ -543,7 +543,7 @@ function processCpu(pid) {
 }
 
 /**
- * A warm persistent worker (`node dist/ocikit.mjs --persistent_worker`, in the clean
+ * A warm persistent worker (`node dist/ocikit.cjs --persistent_worker`, in the clean
  * environment), driven as Bazel drives it: one request at a time, the time from writing the
  * request to reading its response. Side by side in the same run: `skopeo inspect --raw` and
  * `node -e 0` as processes (hyperfine), and the worker's own CPU time per request.

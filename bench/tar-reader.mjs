@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { blobStats, ensureLayout } from './layout.mjs';
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const BUNDLE = path.join(ROOT, 'dist', 'ocikit.mjs');
+const BUNDLE = path.join(ROOT, 'dist', 'ocikit.cjs');
 const CACHE = process.env.OCIKIT_BENCH_CACHE || '/var/tmp/ocikit-bench';
 const NODE = process.execPath;
 const TAR_MODULE = path.join(ROOT, 'node_modules', 'tar', 'dist', 'esm', 'index.js');

@@ -23,7 +23,7 @@ bazel_dep(name = "ocikit", version = "0.1.0")
 ```
 
 Bazel 7.4 or newer with bzlmod (no WORKSPACE support). The actions run the bundled CLI
-`dist/ocikit.mjs` with node >= 20.19. Release archives of the module ship `dist/ocikit.mjs`
+`dist/ocikit.cjs` with node >= 20.19. Release archives of the module ship `dist/ocikit.cjs`
 prebuilt; a git checkout used through `local_path_override` must build it first
 (`npm ci && npm run build` in the checkout), otherwise every action that needs it fails with
 that instruction. `--@ocikit//:cli=//some:label` runs another build of the bundle.
@@ -86,7 +86,7 @@ action, and `bazel run` of `buildx_args` and `oci_layout_load`, prints its failu
 Every action of these rules that runs ocikit or its helper, except `buildx_build`'s build itself
 (the resolve of `oci_layout_context` and the other rules, `oci_layout_index`,
 `oci_layout_tarball`, the archive of `oci_layout_load`, the unpacking of archives, the build
-context and config of `buildx_args` and `buildx_build`), runs as `node ocikit.mjs @ARGS` and
+context and config of `buildx_args` and `buildx_build`), runs as `node ocikit.cjs @ARGS` and
 may be served by ocikit's persistent worker (`ocikit --persistent_worker`: Bazel's JSON worker
 protocol, singleplex and multiplex): one node process answers them all, in process, instead of
 one process per action. The actions carry `supports-workers`, `supports-multiplex-workers`,

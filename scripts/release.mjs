@@ -5,7 +5,7 @@
 // X.Y.Z: package.json's version, which MODULE.bazel's must equal) and prints its sha256, its
 // SRI integrity, an archive_override snippet and a Bazel registry source.json. The archive holds
 // what a consumer's Bazel needs and nothing else: MODULE.bazel, BUILD.bazel, rules/ (without
-// rules/tests), docs/rules.md, LICENSE, README.md and dist/ocikit.mjs, built fresh from src/ into
+// rules/tests), docs/rules.md, LICENSE, README.md and dist/ocikit.cjs, built fresh from src/ into
 // a scratch directory (the working tree's dist/ is not touched). No npm on the consumer's side.
 //
 // Deterministic bytes: entries sorted by path, directories before their contents, every header
@@ -288,9 +288,9 @@ async function main(argv) {
     await set.addInputs(inputs.map((f) => ({ path: path.join(ROOT, f), label: `source ${f}` })));
     await set.declare('release archive', archive, 'file');
 
-    const bundle = path.join(scratch, 'ocikit.mjs');
+    const bundle = path.join(scratch, 'ocikit.cjs');
     const chunks = [];
-    for (const entry of archiveEntries(prefix, [...files, 'dist/ocikit.mjs'])) {
+    for (const entry of archiveEntries(prefix, [...files, 'dist/ocikit.cjs'])) {
       if (entry.type === 'directory') {
         chunks.push(
           lib.encodeHeader({ path: entry.path, type: 'directory', size: 0, mode: 0o755 }),
@@ -298,7 +298,7 @@ async function main(argv) {
         continue;
       }
       const body = readFileSync(
-        entry.rel === 'dist/ocikit.mjs' ? bundle : path.join(ROOT, entry.rel),
+        entry.rel === 'dist/ocikit.cjs' ? bundle : path.join(ROOT, entry.rel),
       );
       const mode = body.subarray(0, 2).toString('latin1') === '#!' ? 0o755 : 0o644;
       chunks.push(lib.encodeHeader({ path: entry.path, type: 'file', size: body.length, mode }));

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Signal stress for every writing command of the bundled CLI (issue 9): each trial starts
-// `node dist/ocikit.mjs` on a workload that takes a few hundred milliseconds, sends SIGINT,
+// `node dist/ocikit.cjs` on a workload that takes a few hundred milliseconds, sends SIGINT,
 // SIGTERM, SIGHUP or SIGKILL at a random moment, and checks what is left:
 //
 //   - the exit: 130/143/129 for SIGINT/SIGTERM/SIGHUP (ocikit's handlers), 0 when the run
@@ -43,7 +43,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const BUNDLE = path.join(ROOT, 'dist', 'ocikit.mjs');
+const BUNDLE = path.join(ROOT, 'dist', 'ocikit.cjs');
 const LIB = path.join(ROOT, 'dist', 'lib', 'index.js');
 const FAKE_DOCKER = path.join(ROOT, 'test', 'fixtures', 'fake-docker.mjs');
 const TMP_MARK = '.ocikit-tmp-';

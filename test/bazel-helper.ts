@@ -1,5 +1,5 @@
 // rules/private/helper.mjs `build`, as the buildx_build action runs it: the real bundle
-// (dist/ocikit.mjs) and the fake docker. What Bazel shows is the helper's stderr: readable coded
+// (dist/ocikit.cjs) and the fake docker. What Bazel shows is the helper's stderr: readable coded
 // errors (the JSON document goes to a file), warnings, and the unsandboxed warning. Real Bazel
 // and buildx run the same in test/e2e/bazel.sh.
 import { spawnSync } from 'node:child_process';

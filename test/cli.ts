@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
-import { bundle, cli } from './helpers/cli.js';
+import { ROOT, bundle, cli } from './helpers/cli.js';
 import { standardLayout } from './helpers/layout-builder.js';
 
 t.test('usage errors exit 2, with --json as one JSON document', async (t) => {
@@ -53,6 +54,32 @@ t.test('resolve prints only the digest on stdout; --json the descriptor', async 
     'byte-identical on rerun',
   );
   t.ok(j.stdout.endsWith('}\n'));
+});
+
+t.test('dist/ocikit.mjs (0.1) is a deprecated alias of the CommonJS bundle', async (t) => {
+  const dir = t.testdir();
+  const s = standardLayout(dir);
+  const r = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'dist/ocikit.mjs'), 'resolve', dir, '--tag', 'single'],
+    {
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+    },
+  );
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, `${s.single.digest}\n`);
+  t.equal(r.stderr, 'ocikit: warning: dist/ocikit.mjs is deprecated, run dist/ocikit.cjs\n');
+  const bad = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'dist/ocikit.mjs'), 'resolve', dir, '--tag', 'nope'],
+    {
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+    },
+  );
+  t.equal(bad.status, 1, "the exit code is the bundle's");
+  t.match(bad.stderr, /OCIKIT_TAG_NOT_FOUND/);
 });
 
 t.test('failures exit 1 with a coded error and a hint, no stack trace', async (t) => {

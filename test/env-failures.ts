@@ -393,7 +393,7 @@ t.test('a blob that is a symlink to /proc/self/mem is refused before it is read'
 
 /** A world-readable copy of the bundle and a run of it as uid 65534. */
 function asNobody(dir: string): (args: string[]) => Promise<RunResult> {
-  const bundle = path.join(dir, 'ocikit.mjs');
+  const bundle = path.join(dir, 'ocikit.cjs');
   copyFileSync(BUNDLE, bundle);
   chmodSync(bundle, 0o644);
   const options: RunOptions = { prefix: AS_NOBODY, cwd: '/' };

@@ -838,7 +838,7 @@ t.test('1. every command × output flag, bundled CLI', async (t) => {
     const { src, w } = await world(t, base);
     let script = BUNDLE;
     if (!can(BUNDLE, 'R_OK') || !can(FAKE_DOCKER, 'R_OK')) {
-      script = path.join(base, 'ocikit.mjs');
+      script = path.join(base, 'ocikit.cjs');
       cpSync(BUNDLE, script);
       cpSync(path.dirname(FAKE_DOCKER), path.join(base, 'fixtures'), { recursive: true });
       w.fake = path.join(base, 'fixtures', path.basename(FAKE_DOCKER));

@@ -482,7 +482,7 @@ t.test(`uid ${NOBODY} on a 0555/0444 tree`, async (t) => {
           `require('fs').accessSync(${JSON.stringify(BUNDLE)}, require('fs').constants.R_OK)`,
         )
       ) {
-        script = path.join(base, 'ocikit.mjs');
+        script = path.join(base, 'ocikit.cjs');
         copyFileSync(BUNDLE, script);
         chmodSync(script, 0o444);
         t.comment(`${BUNDLE} is not readable by uid ${NOBODY}; running a copy`);
@@ -568,7 +568,7 @@ t.test('permission problems get their own codes (as uid 65534)', async (t) => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'ocikit-perm-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   chmodSync(root, 0o755);
-  const bundleCopy = path.join(root, 'ocikit.mjs');
+  const bundleCopy = path.join(root, 'ocikit.cjs');
   copyFileSync(BUNDLE, bundleCopy);
   const closed = path.join(root, 'closed');
   mkdirSync(closed, { mode: 0o700 });

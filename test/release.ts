@@ -122,7 +122,7 @@ t.test('npm run release', async (t) => {
       'sorted',
     );
     const files = entries.filter((e) => e.typeflag === '0').map((e) => e.name);
-    const want = [...expectedSources(), 'dist/ocikit.mjs'].map((f) => `${PREFIX}/${f}`).sort();
+    const want = [...expectedSources(), 'dist/ocikit.cjs'].map((f) => `${PREFIX}/${f}`).sort();
     t.same([...files].sort(), want, 'exactly the module files: no tests, no sources, no npm');
     for (const e of entries) {
       const isDir = e.typeflag === '5';
@@ -138,7 +138,7 @@ t.test('npm run release', async (t) => {
         `${e.name}: mode ${mode.toString(8)}, uid/gid 0, mtime 0, no user or group name`,
       );
       const rel = e.name.slice(PREFIX.length + 1);
-      if (!isDir && rel !== 'dist/ocikit.mjs') {
+      if (!isDir && rel !== 'dist/ocikit.cjs') {
         t.ok(e.body.equals(readFileSync(path.join(ROOT, rel))), `${rel}: the repository's bytes`);
       }
     }
@@ -151,7 +151,7 @@ t.test('npm run release', async (t) => {
     mkdirSync(x);
     const tar = spawnSync('tar', ['-xzf', sa.archive, '-C', x], { encoding: 'utf8' });
     t.equal(tar.status, 0, 'tar -xzf', { stderr: tar.stderr });
-    const bundle = path.join(x, PREFIX, 'dist/ocikit.mjs');
+    const bundle = path.join(x, PREFIX, 'dist/ocikit.cjs');
     t.equal(statSync(bundle).mode & 0o777, 0o755, 'the bundle is executable');
     const v = spawnSync(process.execPath, [bundle, '--version'], { encoding: 'utf8', cwd: x });
     t.equal(v.status, 0, 'ocikit --version');
@@ -314,9 +314,10 @@ t.test('the npm package ships LICENSE and no release archive', async (t) => {
   const files =
     (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
   t.ok(files.includes('LICENSE'), 'LICENSE');
-  t.ok(files.includes('dist/ocikit.mjs'), 'dist/ocikit.mjs');
+  t.ok(files.includes('dist/ocikit.cjs'), 'dist/ocikit.cjs');
+  t.ok(files.includes('dist/ocikit.mjs'), 'dist/ocikit.mjs, the deprecated alias');
   const shipped =
-    /^(CHANGELOG\.md|LICENSE|README\.md|package\.json|dist\/ocikit\.mjs|dist\/lib\/.*)$/;
+    /^(CHANGELOG\.md|LICENSE|README\.md|package\.json|dist\/ocikit\.[cm]js|dist\/lib\/.*)$/;
   t.same(
     files.filter((f) => !shipped.test(f)),
     [],

@@ -385,8 +385,8 @@ t.test('argument files: @FILE lines, the script first line', async (t) => {
   writeFileSync(path.join(dir, 'b.params'), '--tag\nsingle\n');
   t.same(run('@a.params', '@b.params'), { code: 0, stdout: `${s.single.digest}\n`, stderr: '' });
   // A copy of the bundle (a sandbox that copies inputs) is the bundle too.
-  cpSync(BUNDLE, path.join(dir, 'ocikit.mjs'));
-  writeFileSync(path.join(dir, 'c.params'), 'ocikit.mjs\nresolve\nlayout\n--tag\nsingle\n');
+  cpSync(BUNDLE, path.join(dir, 'ocikit.cjs'));
+  writeFileSync(path.join(dir, 'c.params'), 'ocikit.cjs\nresolve\nlayout\n--tag\nsingle\n');
   t.equal(run('@c.params').code, 0);
   // The rules' helper, in the bundle's process.
   writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify([['src/a.txt', 'x/a.txt']]));

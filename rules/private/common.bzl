@@ -23,7 +23,7 @@ CLI_ATTRS = {
     ),
 }
 
-# What lets Bazel run an action in ocikit's persistent worker (`node ocikit.mjs
+# What lets Bazel run an action in ocikit's persistent worker (`node ocikit.cjs
 # --persistent_worker`, README "Persistent worker"): Bazel's JSON protocol, singleplex or
 # multiplex (sandboxed too: each request's files are under its sandboxDir), cancellable, and
 # one worker pool for every ocikit action whatever its mnemonic.
@@ -39,7 +39,7 @@ WORKER_REQUIREMENTS = {
 def run_node(ctx, *, arguments, inputs, outputs, mnemonic, progress_message, env = {}, execution_requirements = {}, worker = True):
     """Runs `node ARGUMENTS...` in an action; node comes from the node toolchain.
 
-    With `worker` (the default) the action runs as `node ocikit.mjs @ARGS...`: each Args in
+    With `worker` (the default) the action runs as `node ocikit.cjs @ARGS...`: each Args in
     `arguments` is written to a param file (one argument per line), whose first line is the
     script (the CLI, or helper.mjs: the bundle runs either in its own process), and the action
     may run in ocikit's persistent worker (WORKER_REQUIREMENTS) unless

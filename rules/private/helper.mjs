@@ -37,7 +37,7 @@
 // atomically (temporary sibling, then rename). JSON files have sorted keys and a trailing
 // newline.
 //
-// The rules run stage and config through the ocikit bundle (`node ocikit.mjs @ARGS`, whose
+// The rules run stage and config through the ocikit bundle (`node ocikit.cjs @ARGS`, whose
 // first line names this file), which calls runHelper in its own process, and in its
 // persistent worker once per request: those two commands read and write only the paths they
 // are given, relative to the request's directory, and keep no state.

@@ -33,9 +33,9 @@ def _context_resolve_test_impl(ctx):
     target = analysistest.target_under_test(env)
     action = _action(env, "OciLayoutResolve")
     argv = action.argv
-    asserts.true(env, argv[1].endswith("ocikit.mjs"), "the CLI bundle runs directly: %s" % argv)
+    asserts.true(env, argv[1].endswith("ocikit.cjs"), "the CLI bundle runs directly: %s" % argv)
     i = argv.index("resolve")
-    asserts.true(env, argv[i - 1].endswith("ocikit.mjs"), "the CLI bundle runs resolve")
+    asserts.true(env, argv[i - 1].endswith("ocikit.cjs"), "the CLI bundle runs resolve")
     asserts.equals(env, "examples/hello", argv[i + 1], "layout passed by its execroot-relative path")
     asserts.equals(env, "hello", _after(argv, "--tag"))
     asserts.equals(env, "linux/amd64", _after(argv, "--platform"))
@@ -272,7 +272,7 @@ def _index_action_test_impl(ctx):
     action = _action(env, "OciLayoutIndex")
     argv = action.argv
     i = argv.index("index")
-    asserts.true(env, argv[i - 1].endswith("ocikit.mjs"), "the CLI bundle runs index")
+    asserts.true(env, argv[i - 1].endswith("ocikit.cjs"), "the CLI bundle runs index")
     unpack = _action(env, "OciLayoutUnpack")
     unpacked = unpack.outputs.to_list()[0]
     asserts.true(env, unpacked.is_directory, "the archive is unpacked into a tree artifact")

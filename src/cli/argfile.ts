@@ -1,6 +1,6 @@
 /**
  * Argument files, and which script a command line from one asks for. Bazel's rules run every
- * action as `node ocikit.mjs @ARGS...`: each ARGS file holds one argument per line (Bazel's
+ * action as `node ocikit.cjs @ARGS...`: each ARGS file holds one argument per line (Bazel's
  * "multiline" param file format) and its first line names the script the action runs — this
  * bundle, or the rules' helper.mjs. A persistent worker gets the same lines in its requests.
  * No dependencies: the bundle's bootstrap uses this before it loads anything else.

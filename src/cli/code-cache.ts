@@ -1,7 +1,7 @@
 /**
  * Loading the CLI's code with V8's code cache, so a cold start does not parse and compile it.
  *
- * dist/ocikit.mjs is one file: a small bootstrap (bin.ts) and the CLI as a string. Node's
+ * dist/ocikit.cjs is one file: a small bootstrap (bin.ts) and the CLI as a string. Node's
  * `module.enableCompileCache()` (Node >= 22.1) caches modules loaded after the call, never the
  * file that calls it, so it cannot cover one self-contained bundle; this module does what it
  * does, on every supported Node (20 included): the code is compiled with `vm.Script` and the

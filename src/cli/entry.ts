@@ -16,7 +16,7 @@ import { serveWorker, type RequestContext } from './worker.js';
 
 /** What the bootstrap gives this code. */
 export interface Host {
-  /** The real path of the running bundle (dist/ocikit.mjs). */
+  /** The real path of the running bundle (dist/ocikit.cjs). */
   self: string;
   /** `import()` of a file URL (this code is compiled as a script, which cannot import). */
   importModule: (url: string) => Promise<unknown>;

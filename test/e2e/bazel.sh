@@ -43,7 +43,7 @@
 #                 two clean builds with BuildKit's cache pruned between give the same bytes
 # Every Bazel test target counts once, every other check once. Last line:
 #   bazel: N passed, N failed
-# Builds dist/ocikit.mjs first when it is missing or older than src/ (OCIKIT_SKIP_BUILD=1: only
+# Builds dist/ocikit.cjs first when it is missing or older than src/ (OCIKIT_SKIP_BUILD=1: only
 # when missing). Starts a forky dockerd
 # (scripts/e2e/dockerd.sh) and stops it on exit; when a forky dockerd is already running (one
 # per suite), it is used and left running. OCIKIT_KEEP=1 keeps the work directory.
@@ -87,8 +87,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- the CLI bundle the rules run ---------------------------------------------------------
-if [[ ! -f dist/ocikit.mjs ]] || { [[ "${OCIKIT_SKIP_BUILD:-0}" != 1 ]] && [[ -n "$(find src -newer dist/ocikit.mjs -print -quit)" ]]; }; then
-  echo "== npm run build (dist/ocikit.mjs missing or older than src/)"
+if [[ ! -f dist/ocikit.cjs ]] || { [[ "${OCIKIT_SKIP_BUILD:-0}" != 1 ]] && [[ -n "$(find src -newer dist/ocikit.cjs -print -quit)" ]]; }; then
+  echo "== npm run build (dist/ocikit.cjs missing or older than src/)"
   if npm run build >"$work/npm-build.log" 2>&1; then pass "npm run build"; else
     tail -n 20 "$work/npm-build.log"
     fail "npm run build"
@@ -459,7 +459,7 @@ if [[ -n "$tcp_dir" ]]; then
 fi
 
 # `bazel run` for a person: a real build, written where the flags after -- say.
-if [[ "$(cat "$work/run.rc" 2>/dev/null)" == 0 ]] && node dist/ocikit.mjs verify "$work/run-out" >"$work/run-verify.log" 2>&1; then
+if [[ "$(cat "$work/run.rc" 2>/dev/null)" == 0 ]] && node dist/ocikit.cjs verify "$work/run-out" >"$work/run-verify.log" 2>&1; then
   pass "bazel run //:app2_args -- --output type=oci,...: $(tail -n 1 "$work/run-verify.log")"
 else
   tail -n 20 "$work/run.log" "$work/run-verify.log" 2>/dev/null
@@ -500,7 +500,7 @@ fi
 # buildx_args(build = ":app2"), run by a person: the same image as the buildx_build.
 # shellcheck disable=SC2016 # JavaScript, not shell
 if [[ "$(cat "$work/run-dev.rc" 2>/dev/null)" == 0 ]] &&
-  got="$(node dist/ocikit.mjs resolve "$work/run-dev-out" 2>"$work/run-dev-resolve.log")" &&
+  got="$(node dist/ocikit.cjs resolve "$work/run-dev-out" 2>"$work/run-dev-resolve.log")" &&
   want="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).descriptor.digest)' "$work/app2_digest_report.json" 2>>"$work/run-dev-resolve.log")" &&
   [[ -n "$got" && "$got" == "$want" ]]; then
   pass "bazel run //:app2_dev (buildx_args build = :app2): the image of :app2, $got"
@@ -530,7 +530,7 @@ fi
 # `npm run release` writes the archive into the work directory; a consumer workspace outside the
 # repository (test/e2e/release-consumer + examples/hello, no node_modules, no npm) takes the
 # module from it with the archive_override snippet the release printed (file:// URL, integrity):
-# build, verify test, and @ocikit//:cli must be the archive's own dist/ocikit.mjs. Then the same
+# build, verify test, and @ocikit//:cli must be the archive's own dist/ocikit.cjs. Then the same
 # consumer with --override_module to a git checkout of this repository (no dist/): the build
 # must fail with the instruction to run `npm ci && npm run build`.
 echo "== release archive (archive_override)"
@@ -560,14 +560,14 @@ if [[ -f "$rel/MODULE.bazel" ]]; then
   "$e2e/in-rootfs.sh" forky --bind "$root" --bind "$work" -- bash -c "$release_inner" inner "$root" "$work" "$rel" \
     >"$work/in-rootfs-release.log" 2>&1 || true
   count_tests release "$work/release.log" "$work/release.rc"
-  if [[ "$(cat "$work/release-cli.rc" 2>/dev/null)" == 0 ]] && grep -Eqx 'external/ocikit[~+]/dist/ocikit.mjs' "$work/release-cli.txt"; then
-    pass "release: @ocikit//:cli is the archive's dist/ocikit.mjs"
+  if [[ "$(cat "$work/release-cli.rc" 2>/dev/null)" == 0 ]] && grep -Eqx 'external/ocikit[~+]/dist/ocikit.cjs' "$work/release-cli.txt"; then
+    pass "release: @ocikit//:cli is the archive's dist/ocikit.cjs"
   else
     cat "$work/release-cli.txt" "$work/release-cli.log" 2>/dev/null | tail -n 10
-    fail "release: @ocikit//:cli is not the archive's dist/ocikit.mjs"
+    fail "release: @ocikit//:cli is not the archive's dist/ocikit.cjs"
   fi
   if [[ "$(cat "$work/release-nodist.rc" 2>/dev/null)" == 1 ]] &&
-    grep -q 'dist/ocikit.mjs is missing' "$work/release-nodist.log" && grep -q 'npm ci && npm run build' "$work/release-nodist.log"; then
+    grep -q 'dist/ocikit.cjs is missing' "$work/release-nodist.log" && grep -q 'npm ci && npm run build' "$work/release-nodist.log"; then
     pass "release: a checkout without dist/ fails with 'npm ci && npm run build'"
   else
     tail -n 20 "$work/release-nodist.log" 2>/dev/null

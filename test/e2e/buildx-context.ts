@@ -184,7 +184,7 @@ function bundleFor(home: string): string {
   } catch {
     // fall through
   }
-  const copy = path.join(home, 'ocikit.mjs');
+  const copy = path.join(home, 'ocikit.cjs');
   if (!existsSync(copy)) {
     copyFileSync(BUNDLE, copy);
     chmodSync(copy, 0o444);

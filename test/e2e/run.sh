@@ -2,7 +2,7 @@
 # Usage: bash test/e2e/run.sh            (what .ci/run calls; root)
 #
 # The end-to-end suites with a real buildx:
-#   1. npm run build if dist/ocikit.mjs is missing;
+#   1. npm run build if dist/ocikit.cjs is missing;
 #   2. scripts/e2e/rootfs.sh trixie + forky, in parallel (cached: ~15 ms when reused);
 #   3. scripts/e2e/dockerd.sh start for both suites (state dirs in a temporary directory;
 #      always stopped again by the EXIT trap, as are mounts the tests may have left);
@@ -109,8 +109,8 @@ if ((!prereq_ok)); then
 fi
 
 # 1. The CLI bundle.
-if [[ ! -f dist/ocikit.mjs ]]; then
-  say "dist/ocikit.mjs is missing: npm run build"
+if [[ ! -f dist/ocikit.cjs ]]; then
+  say "dist/ocikit.cjs is missing: npm run build"
   npm run build >&2 || fail "npm run build"
 fi
 

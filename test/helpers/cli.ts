@@ -6,7 +6,7 @@ import { run } from '../../src/cli/main.js';
 import { CLEAN_ENV } from './tools.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const BUNDLE = path.join(ROOT, 'dist/ocikit.mjs');
+export const BUNDLE = path.join(ROOT, 'dist/ocikit.cjs');
 
 export interface CliResult {
   code: number;

@@ -26,12 +26,12 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Program and arguments put in front of node (setpriv, bash -c 'ulimit ...; exec "$@"'). */
   prefix?: string[];
-  /** The bundle to run (default dist/ocikit.mjs; a world-readable copy for other users). */
+  /** The bundle to run (default dist/ocikit.cjs; a world-readable copy for other users). */
   bundle?: string;
 }
 
 /**
- * Run `node dist/ocikit.mjs ...args` as a child process; resolves when it has exited. It starts
+ * Run `node dist/ocikit.cjs ...args` as a child process; resolves when it has exited. It starts
  * through `env -i` (see CLEAN_ENV): tap adds its NODE_OPTIONS hooks to every child it sees
  * spawned, which would change what the CLI opens (and so where ulimit -n bites).
  */

@@ -1,4 +1,4 @@
-/** Driving `node dist/ocikit.mjs --persistent_worker` as Bazel does: requests in, responses out. */
+/** Driving `node dist/ocikit.cjs --persistent_worker` as Bazel does: requests in, responses out. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { BUNDLE } from './cli.js';
 

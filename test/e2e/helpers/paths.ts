@@ -6,4 +6,4 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const BUNDLE = path.join(ROOT, 'dist', 'ocikit.mjs');
+export const BUNDLE = path.join(ROOT, 'dist', 'ocikit.cjs');
