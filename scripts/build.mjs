@@ -35,7 +35,7 @@ execFileSync(
 );
 
 const out = path.join(outDir, 'ocikit.cjs');
-/** Where the CLI's code starts in the bundle (src/cli/bin.ts looks for the last one). */
+/** Where the CLI's code starts in the bundle (src/cli/bin.ts looks for the first one). */
 const CLI_MARK = '\n/*OCIKIT-CLI\n';
 const tmp = `${out}.tmp-${process.pid}`;
 const common = {
@@ -52,18 +52,18 @@ const common = {
 // at start), and each command's code runs only when the command does (dynamic imports become
 // lazy initialisers). It is appended to the bootstrap as a block comment (node skips a comment
 // at almost no cost; code would be parsed, a string literal copied): the function expression
-// `(function (require, module, importMetaUrl) {...})`, with every `*/` written `*\/`. The
+// `(function (require, module, importMeta) {...})`, with every `*/` written `*\/`. The
 // bootstrap reads it back and compiles it through V8's code cache (src/cli/code-cache.ts).
 const cli = await build({
   ...common,
   entryPoints: [path.join(root, 'src/cli/entry.ts')],
   format: 'cjs',
   write: false,
-  define: { ...common.define, 'import.meta.url': '__ocikit_import_meta_url' },
+  define: { ...common.define, 'import.meta.url': '__ocikit_import_meta.url' },
   // Startup cost: see scripts/shims/string-width.js.
   alias: { 'string-width': path.join(root, 'scripts/shims/string-width.js') },
 });
-const code = `(function (require, module, __ocikit_import_meta_url) {${cli.outputFiles[0].text}\n})`;
+const code = `(function (require, module, __ocikit_import_meta) {${cli.outputFiles[0].text}\n})`;
 if (code.includes('*\\/')) throw new Error('the CLI code holds "*\\/": pick another escape');
 // The bootstrap (src/cli/bin.ts): what node parses at every start, CommonJS (see bin.ts).
 const bootstrap = await build({
@@ -78,6 +78,8 @@ const bootstrap = await build({
   banner: { js: '#!/usr/bin/env node' },
 });
 const bundle = `${bootstrap.outputFiles[0].text}${CLI_MARK}${code.replaceAll('*/', '*\\/')}\n*/\n`;
+if (bootstrap.outputFiles[0].text.includes(CLI_MARK))
+  throw new Error('the bootstrap holds the CLI mark');
 // The bootstrap reads the CLI back as latin1: the bundle must be ASCII (esbuild escapes the rest).
 if (!/^[\x00-\x7f]*$/.test(bundle)) throw new Error('the bundle is not ASCII');
 writeFileSync(tmp, bundle);

@@ -21,15 +21,17 @@ type Entry = { main: (argv: string[], host: Host, target?: Target) => void };
 const fs = process.getBuiltinModule('node:fs');
 
 /**
- * The CLI's code, `(function (require, module, importMetaUrl) {...})`: the block comment that
+ * The CLI's code, `(function (require, module, importMeta) {...})`: the block comment that
  * ends this file (scripts/build.mjs wrote every `*\/` in it with a backslash).
  */
 function cliCode(self: string): string {
   // Bytes, decoded as latin1 (the bundle is ASCII: scripts/build.mjs checks), which is cheaper
   // than UTF-8 for 300 KB.
   const bytes = fs.readFileSync(self);
-  const mark = '\n/*OCIKIT-CLI\n';
-  const start = bytes.lastIndexOf(mark) + mark.length;
+  // Joined at run time so that the bootstrap does not hold the mark: the first one in the file
+  // is then the CLI's, found from the start (a search from the end crosses 300 KB: ~0.3 ms).
+  const mark = ['\n/*OCIKIT', 'CLI\n'].join('-');
+  const start = bytes.indexOf(mark) + mark.length;
   return bytes.toString('latin1', start, bytes.lastIndexOf('\n*/')).replaceAll('*\\/', '*/');
 }
 
@@ -39,11 +41,17 @@ function cli(argv: string[], host: Host, target?: Target): void {
     __OCIKIT_CLI_ID__,
     `${host.self} (cli)`,
     cacheDir(process.env),
-  ) as (require: NodeJS.Require, module: { exports: unknown }, url: string) => void;
+  ) as (require: NodeJS.Require, module: { exports: unknown }, meta: { url: string }) => void;
   const module = { exports: {} as unknown };
   // The CLI requires only node's built-ins (esbuild bundled everything else).
   const builtin = ((id: string) => process.getBuiltinModule(id) ?? require(id)) as NodeJS.Require;
-  factory(builtin, module, process.getBuiltinModule('node:url').pathToFileURL(host.self).href);
+  // import.meta of the bundled code (only yargs reads it, when it is loaded): made when asked.
+  const meta = {
+    get url() {
+      return process.getBuiltinModule('node:url').pathToFileURL(host.self).href;
+    },
+  };
+  factory(builtin, module, meta);
   (module.exports as Entry).main(argv, host, target);
 }
 

@@ -20,6 +20,7 @@ export const HASH_ALGORITHMS: Readonly<Record<string, number>> = { sha256: 64, s
 // OCI image-spec descriptor.md: algorithm-component [+._-] separated, encoded [a-zA-Z0-9=_-]+.
 const GRAMMAR = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
 const MAX_DIGEST_LENGTH = 1024;
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
 /** `^[a-f0-9]{N}$` per registered algorithm, compiled once (digests are parsed per blob). */
 const HEX: Readonly<Record<string, RegExp>> = Object.fromEntries(
   Object.entries(HASH_ALGORITHMS).map(([alg, n]) => [alg, new RegExp(`^[a-f0-9]{${n}}$`)]),
@@ -34,19 +35,21 @@ export function isHashable(algorithm: string): boolean {
  * Parse and validate a digest string.
  * Registered algorithms (sha256, sha512) must have lowercase hex of the right length;
  * unregistered ones only need to follow the grammar.
- * @param where names the place the digest came from, for the error message.
+ * @param where names the place the digest came from, for the error message (a function: built
+ *   only for the error, as a manifest of 2,000 layers parses 4,000 digests).
  * @throws OcikitError `OCIKIT_DIGEST_INVALID`
  */
-export function parseDigest(value: unknown, where = 'digest'): Digest {
-  // The common case first, without regular expressions: a digest is parsed several times per
-  // blob, and a 2,000-layer image has 6,000 of them.
-  if (typeof value === 'string' && value.length === 71 && value.startsWith('sha256:')) {
-    if (isLowerHex(value, 7)) return { value, algorithm: 'sha256', encoded: value.slice(7) };
+export function parseDigest(value: unknown, where: string | (() => string) = 'digest'): Digest {
+  // The common case first: a digest is parsed several times per blob, and a 2,000-layer image
+  // has 6,000 of them. One regular expression beats a loop over the characters both in a cold
+  // process (the loop runs in the interpreter: 5 µs a digest) and once optimised (by a quarter).
+  if (typeof value === 'string' && value.length === 71 && SHA256.test(value)) {
+    return { value, algorithm: 'sha256', encoded: value.slice(7) };
   }
   const fail = (why: string): never => {
     throw new OcikitError(
       ErrorCode.DigestInvalid,
-      `${where}: ${quote(value)} is not a valid digest: ${why}`,
+      `${typeof where === 'string' ? where : where()}: ${quote(value)} is not a valid digest: ${why}`,
       {
         hint: 'A digest looks like sha256:<64 lowercase hex characters>.',
         details: { digest: typeof value === 'string' ? value.slice(0, 200) : null },
@@ -66,13 +69,14 @@ export function parseDigest(value: unknown, where = 'digest'): Digest {
   return { value, algorithm, encoded };
 }
 
-/** Whether `s` from index `from` on is lowercase hex (`[a-f0-9]*`). */
-function isLowerHex(s: string, from: number): boolean {
-  for (let i = from; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
-  }
-  return true;
+/**
+ * The parts of a digest that was validated already: a descriptor's `digest` as the schema
+ * parsed it (graph nodes, manifests' layers). No checks: anything else goes to
+ * {@link parseDigest}. The base check splits 2,000 of them per image.
+ */
+export function splitDigest(value: string): Digest {
+  const at = value.indexOf(':');
+  return { value, algorithm: value.slice(0, at), encoded: value.slice(at + 1) };
 }
 
 /** The path of a blob relative to the layout root, with forward slashes. */

@@ -174,7 +174,7 @@ export function parseDescriptor(v: Json, where: string): Descriptor {
   const mediaType = str(o, 'mediaType', where);
   if (!MEDIA_TYPE.test(mediaType))
     throw invalid(where, `"mediaType" ${quote(mediaType)} is not a media type`);
-  const digest = parseDigest(o['digest'], `${where}.digest`).value;
+  const digest = parseDigest(o['digest'], () => `${where}.digest`).value;
   const size = o['size'];
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
     throw invalid(where, '"size" must be a non-negative integer');
@@ -313,7 +313,7 @@ export function parseImageConfig(v: Json, where: string, lenience: Lenience): Im
       throw invalid(`${where}.rootfs`, '"diff_ids" must be an array');
     } else {
       config.rootfs.diff_ids = ids.map(
-        (d, i) => parseDigest(d, `${where}.rootfs.diff_ids[${i}]`).value,
+        (d, i) => parseDigest(d, () => `${where}.rootfs.diff_ids[${i}]`).value,
       );
     }
   }

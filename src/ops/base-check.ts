@@ -8,7 +8,7 @@
  * per-blob checks.
  */
 import { isOcikitError, OcikitError } from '../errors.js';
-import { parseDigest } from '../layout/digest.js';
+import { splitDigest } from '../layout/digest.js';
 import { walkGraph } from '../layout/graph.js';
 import { openLayout, type Layout, type OpenOptions } from '../layout/layout.js';
 import {
@@ -112,8 +112,7 @@ async function quickCheck(layout: Layout, digest: string): Promise<BaseCheck | u
     for (const node of graph.nodes.values()) {
       const size = node.descriptor.size;
       for (const edge of node.parents) if (edge.descriptor.size !== size) return undefined;
-      const file = layout.locateBlobSync(parseDigest(node.digest));
-      if (file.size !== size) return undefined;
+      if (layout.blobSizeSync(splitDigest(node.digest)) !== size) return undefined;
       // Indexes and manifests were digest-checked as the walk read them; configs are read here.
       if (node.kind === 'config') await layout.readConfig(node.descriptor);
       bytes += size;
