@@ -16,6 +16,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { blobRelPath, isHashable, parseDigest, type Digest } from './digest.js';
+import { documents } from './documents.js';
 import { sha256Hex } from './sha256.js';
 import { ErrorCode, OcikitError, environmentError, errnoCode, isOcikitError } from '../errors.js';
 import {
@@ -461,7 +462,15 @@ export class Layout {
     if (bytes.length !== expectedSize)
       throw sizeMismatch(digest.value, expectedSize, bytes.length, located.relPath);
     const actualDigest = digestBytes(digest.algorithm, bytes);
-    return { value: parseJsonText(bytes, located.relPath), actualDigest, size: bytes.length };
+    // Bytes that hash to a digest parse to the same JSON: kept for the process (documents.ts),
+    // but only when they are the blob they claim to be.
+    let value = documents.jsonOf(actualDigest);
+    if (value === undefined) {
+      value = parseJsonText(bytes, located.relPath);
+      if (actualDigest === digest.value)
+        value = documents.keepJson(actualDigest, value, bytes.length);
+    }
+    return { value, actualDigest, size: bytes.length };
   }
 
   /** Read and validate an image index or manifest list. */
@@ -469,9 +478,7 @@ export class Layout {
     const blob = await this.readJsonBlob(desc, options);
     const where = `index ${desc.digest}`;
     checkContentMediaType(desc, rawMediaType(blob.value), where);
-    return this.parsedOnce(blob.value, 'index', () =>
-      parseImageIndex(blob.value, where, this.lenience),
-    );
+    return this.parsedOnce(blob, desc, 'index', (l) => parseImageIndex(blob.value, where, l));
   }
 
   /** Read and validate an image manifest. */
@@ -482,9 +489,7 @@ export class Layout {
     const blob = await this.readJsonBlob(desc, options);
     const where = `manifest ${desc.digest}`;
     checkContentMediaType(desc, rawMediaType(blob.value), where);
-    return this.parsedOnce(blob.value, 'manifest', () =>
-      parseImageManifest(blob.value, where, this.lenience),
-    );
+    return this.parsedOnce(blob, desc, 'manifest', (l) => parseImageManifest(blob.value, where, l));
   }
 
   /** Read and validate an image configuration. */
@@ -493,23 +498,28 @@ export class Layout {
     options: { verifyDigest?: boolean } = {},
   ): Promise<ImageConfig> {
     const blob = await this.readJsonBlob(desc, options);
-    return this.parsedOnce(blob.value, 'config', () =>
-      parseImageConfig(blob.value, `config ${desc.digest}`, this.lenience),
+    return this.parsedOnce(blob, desc, 'config', (l) =>
+      parseImageConfig(blob.value, `config ${desc.digest}`, l),
     );
   }
 
-  private readonly parsed = new WeakMap<object, Map<string, unknown>>();
-
-  /** Parse a cached JSON value once per kind (a 2,000-layer manifest is read several times). */
-  private parsedOnce<T>(value: unknown, kind: string, parse: () => T): T {
-    if (value === null || typeof value !== 'object') return parse();
-    let byKind = this.parsed.get(value);
-    if (byKind === undefined) {
-      byKind = new Map();
-      this.parsed.set(value, byKind);
+  /**
+   * Validate a document once per process and kind (documents.ts): a 2,000-layer manifest is
+   * read several times per command, and a worker reads the same bases request after request.
+   * A blob read without its digest checked, that is not what its descriptor says, is validated
+   * every time (its messages name the descriptor's digest).
+   */
+  private parsedOnce<T>(
+    blob: JsonBlob,
+    desc: Descriptor,
+    kind: string,
+    parse: (lenience: Lenience) => T,
+  ): T {
+    const value = blob.value;
+    if (value === null || typeof value !== 'object' || blob.actualDigest !== desc.digest) {
+      return parse(this.lenience);
     }
-    if (!byKind.has(kind)) byKind.set(kind, parse());
-    return byKind.get(kind) as T;
+    return documents.validate(value, kind, this.lenience, parse);
   }
 }
 
