@@ -14,6 +14,7 @@ import {
   readdirSync,
   readlinkSync,
   realpathSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
@@ -21,7 +22,14 @@ import path from 'node:path';
 import t from 'tap';
 import { serveWorker, type WorkResponse } from '../src/cli/worker.js';
 import { BUNDLE, ROOT } from './helpers/cli.js';
-import { standardLayout } from './helpers/layout-builder.js';
+import {
+  LayoutBuilder,
+  OCI_CONFIG,
+  OCI_LAYER_GZIP,
+  OCI_MANIFEST,
+  standardLayout,
+  tagged,
+} from './helpers/layout-builder.js';
 import { WorkerProcess, type Response } from './helpers/worker.js';
 
 const HELPER = path.join(ROOT, 'rules/private/helper.mjs');
@@ -229,6 +237,49 @@ t.test(
     t.notOk(existsSync(path.join(dir, 'result')), 'and no output');
   },
 );
+
+t.test('cancel stops hashing: verify and context --verify of a large base', async (t) => {
+  const dir = t.testdir();
+  // A 2 GiB layer (sparse: zeros, no disk), so hashing it takes far longer than the cancel.
+  const b = new LayoutBuilder(path.join(dir, 'big'));
+  const layer = { mediaType: OCI_LAYER_GZIP, digest: `sha256:${'ab'.repeat(32)}`, size: 2 ** 31 };
+  const blob = path.join(dir, 'big/blobs/sha256', 'ab'.repeat(32));
+  writeFileSync(blob, '');
+  truncateSync(blob, layer.size);
+  const config = b.json(
+    { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } },
+    OCI_CONFIG,
+  );
+  const manifest = b.json(
+    { schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [layer] },
+    OCI_MANIFEST,
+  );
+  b.writeIndex([tagged(manifest, 'big')]);
+  const w = new WorkerProcess(dir);
+  t.teardown(() => w.stop());
+  const requests = [
+    cli('verify', 'big'),
+    cli('verify', 'big', '--json', '--jobs', '0'),
+    cli('context', 'base=big:big', '--verify', '--out', 'ctx', '--buildx-version', '0.29.1'),
+  ];
+  for (const [i, args] of requests.entries()) {
+    const id = i + 1;
+    w.send({ arguments: args, requestId: id });
+    await new Promise((r) => setTimeout(r, 100));
+    const sent = performance.now();
+    w.send({ requestId: id, cancel: true });
+    const [r] = await w.take(1);
+    const waited = performance.now() - sent;
+    t.equal(r?.requestId, id);
+    t.equal(r?.wasCancelled, true, `${args[1]}: wasCancelled`);
+    t.not(r?.exitCode, 0, `${args.slice(1).join(' ')}: not a success`);
+    t.match(r?.output, /OCIKIT_INTERRUPTED/);
+    // Hashing 2 GiB takes over a second here; the answer comes as soon as hashing stops.
+    t.ok(waited < 1000, `answered ${Math.round(waited)} ms after the cancel`);
+  }
+  t.notOk(existsSync(path.join(dir, 'ctx')), 'no thin copy');
+  t.same(w.stray, []);
+});
 
 t.test('bad requests are answered, and the worker goes on', async (t) => {
   const dir = t.testdir({ 'other.mjs': 'export {};\n' });

@@ -28,17 +28,31 @@ export interface HashOptions {
   workerThreshold?: number;
   /** Called with the bytes hashed since the last call. */
   onProgress?: (bytes: number) => void;
+  /**
+   * Stops the hashing when aborted (a cancelled worker request, a signal): the threads are
+   * terminated mid-file, the main thread stops after its current (small) file, and the call
+   * rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 const CHUNK = 1024 * 1024;
 
-/** Hash one file synchronously with a reused 1 MiB buffer. */
-export function hashFileSync(
+/** Chunks read between two yields of the main thread (32 MiB). */
+const CHUNKS_PER_TURN = 32;
+
+/**
+ * Hash one file on the main thread with a reused 1 MiB buffer, yielding to the event loop
+ * every 32 MiB: a persistent worker's other requests and a cancel go on meanwhile, and an
+ * aborted `signal` stops it (the promise rejects with the reason).
+ */
+async function hashFileOnMain(
   file: string,
   algorithm: string,
-  buffer = Buffer.allocUnsafe(CHUNK),
-  onBytes?: (n: number) => void,
-): HashResult {
+  buffer: Buffer,
+  onBytes: ((n: number) => void) | undefined,
+  signal: AbortSignal | undefined,
+): Promise<HashResult> {
   let fd: number;
   try {
     fd = openSync(file, fsc.O_RDONLY);
@@ -48,16 +62,23 @@ export function hashFileSync(
   try {
     const h = createHash(algorithm);
     let total = 0;
-    for (;;) {
-      const n = readSync(fd, buffer, 0, buffer.length, null);
+    for (let chunks = 1; ; chunks++) {
+      let n: number;
+      try {
+        n = readSync(fd, buffer, 0, buffer.length, null);
+      } catch (e) {
+        return { error: (e as NodeJS.ErrnoException).code ?? 'EIO' };
+      }
       if (n === 0) break;
       h.update(buffer.subarray(0, n));
       total += n;
       onBytes?.(n);
+      if (chunks % CHUNKS_PER_TURN === 0) {
+        await new Promise<void>((r) => setImmediate(r));
+        signal?.throwIfAborted();
+      }
     }
     return { hex: h.digest('hex'), bytes: total };
-  } catch (e) {
-    return { error: (e as NodeJS.ErrnoException).code ?? 'EIO' };
   } finally {
     closeSync(fd);
   }
@@ -119,14 +140,20 @@ export async function hashFiles(
   const workerCount = Math.min(options.workers ?? availableParallelism(), big.length);
   if (workerCount === 0) small.push(...big.splice(0));
 
+  const signal = options.signal;
+  signal?.throwIfAborted();
   const workers: Promise<void>[] = [];
   const threads: Worker[] = [];
+  const stopThreads = (): Promise<unknown> => Promise.all(threads.map((w) => w.terminate()));
   let next = 0;
   for (let w = 0; w < workerCount; w++) {
     workers.push(
       new Promise<void>((resolve, reject) => {
         const worker = new Worker(WORKER_SOURCE, { eval: true });
         threads.push(worker);
+        const aborted = (): void => void stopThreads().then(() => reject(signal?.reason));
+        signal?.addEventListener('abort', aborted, { once: true });
+        worker.once('exit', () => signal?.removeEventListener('abort', aborted));
         const feed = (): void => {
           const i = big[next++];
           if (i === undefined) {
@@ -149,7 +176,7 @@ export async function hashFiles(
           // One crashed worker (or one that could not start, e.g. out of file descriptors)
           // stops them all, and the call rejects only once every thread is gone: no thread
           // keeps reading files that the caller may remove after the failure.
-          void Promise.all(threads.map((w) => w.terminate())).then(() => reject(e));
+          void stopThreads().then(() => reject(e));
         });
         feed();
       }),
@@ -162,8 +189,20 @@ export async function hashFiles(
   const buffer = Buffer.allocUnsafe(CHUNK);
   for (const i of small) {
     const job = jobs[i] as HashJob;
-    results[i] = hashFileSync(job.path, job.algorithm, buffer, options.onProgress);
-    await new Promise<void>((r) => setImmediate(r));
+    try {
+      results[i] = await hashFileOnMain(
+        job.path,
+        job.algorithm,
+        buffer,
+        options.onProgress,
+        signal,
+      );
+      await new Promise<void>((r) => setImmediate(r));
+      signal?.throwIfAborted();
+    } catch (e) {
+      await stopThreads();
+      throw e;
+    }
   }
   await Promise.all(workers);
   return results;

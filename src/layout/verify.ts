@@ -57,6 +57,8 @@ export interface VerifyOptions extends ResolveOptions {
   workers?: number;
   /** Called with total bytes to hash before hashing starts, then with bytes hashed. */
   onProgress?: (event: { total: number; done: number }) => void;
+  /** Stops the hashing when aborted; the call rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** The result of {@link verifyLayout}. */
@@ -346,10 +348,12 @@ export async function verifyLayout(
     },
   };
   if (options.workers !== undefined) hashOptions.workers = options.workers;
+  if (options.signal !== undefined) hashOptions.signal = options.signal;
   const results = await hashFiles(
     toHash.map((x) => x.job),
     hashOptions,
   ).catch((e: unknown) => {
+    if (options.signal?.aborted === true) throw options.signal.reason;
     throw fsError(e, { path: layout.name, side: 'input', what: 'hash the blobs' });
   });
   results.forEach((res, i) => {

@@ -26,6 +26,8 @@ export interface BaseCheckOptions {
   hash?: boolean;
   /** How messages name what is checked, e.g. `build context base`. Default: the layout's name. */
   label?: string;
+  /** Stops the hashing when aborted (a cancelled request, a signal). */
+  signal?: AbortSignal;
 }
 
 /** What {@link checkBase} checked. */
@@ -94,7 +96,9 @@ export async function checkBase(
     const quick = await quickCheck(layout, selected.digest);
     if (quick !== undefined) return quick;
   }
-  const report = await verifyLayout(layout, selectionOf(selected, options.hash === true));
+  const selection = selectionOf(selected, options.hash === true);
+  if (options.signal !== undefined) selection.signal = options.signal;
+  const report = await verifyLayout(layout, selection);
   const [first] = report.problems;
   if (first !== undefined)
     throw problemError(layout, report.problems, first, selected.digest, options.label);

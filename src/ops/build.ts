@@ -44,7 +44,7 @@ import {
   type DaemonEndpoint,
 } from '../buildx/endpoint.js';
 import type { ResolveOptions } from '../layout/resolve.js';
-import { Bases } from './base-check.js';
+import { Bases, type BaseCheckOptions } from './base-check.js';
 import { buildSplit, planSplit, type SplitMode } from './build-split.js';
 import { buildxBehaviour } from '../buildx/compat.js';
 import { RawJsonStream, type StreamEvent } from '../buildx/stream.js';
@@ -272,7 +272,7 @@ async function runBuild(
     env,
   });
   // The bases next: a missing or wrong blob stops the build before docker is asked anything.
-  await checkBases(flags, options, cwd);
+  await checkBases(flags, options, cwd, set);
   if (options.preflight !== false) await preflight(docker, flags.builder, env);
   const job: BuildJob = {
     flags,
@@ -323,7 +323,12 @@ async function runBuild(
 }
 
 /** {@link resolveBase} on every oci-layout context directory (archives are checked as they unpack). */
-async function checkBases(flags: BuildFlags, options: BuildOptions, cwd: string): Promise<void> {
+async function checkBases(
+  flags: BuildFlags,
+  options: BuildOptions,
+  cwd: string,
+  set: OutputSet,
+): Promise<void> {
   const bases = options.bases ?? new Bases();
   for (const arg of flags.buildContext ?? []) {
     const c = await classifyContext(arg, cwd);
@@ -337,10 +342,12 @@ async function checkBases(flags: BuildFlags, options: BuildOptions, cwd: string)
     const selection: ResolveOptions = { tagOrder: buildxBehaviour(options.buildx).tagOrder };
     if (c.layout.ref.tag !== undefined) selection.tag = c.layout.ref.tag;
     if (c.layout.ref.digest !== undefined) selection.digest = c.layout.ref.digest;
-    await bases.resolveChecked(layout, selection, {
+    const check: BaseCheckOptions = {
       hash: options.verify === true,
       label: `build context ${c.name}`,
-    });
+    };
+    if (options.verify === true) check.signal = set.signal;
+    await bases.resolveChecked(layout, selection, check);
   }
 }
 

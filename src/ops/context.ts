@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isRegularFile, unpackContextArchive } from '../archive/context.js';
-import { resolveBase, type Bases } from './base-check.js';
+import { resolveBase, type BaseCheckOptions, type Bases } from './base-check.js';
 import { buildxBehaviour, formatBuildxVersion, type BuildxVersion } from '../buildx/compat.js';
 import {
   buildxSafeTag,
@@ -309,7 +309,12 @@ async function planContext(
   if (options.platform !== undefined) selection.platform = options.platform;
   // Resolve, then check every blob of the selection: before any thin copy is written and
   // before buildx runs.
-  const check = { hash: options.verify === true, label: `build context ${request.name}` };
+  const check: BaseCheckOptions = {
+    hash: options.verify === true,
+    label: `build context ${request.name}`,
+  };
+  // Hashing a large base takes long: a cancelled request or a signal stops it.
+  if (options.verify === true) check.signal = staging.set.signal;
   const resolved = await (options.bases?.resolveChecked(layout, selection, check) ??
     resolveBase(layout, selection, check));
   const sourceTag = request.ref.tag ?? resolved.tag ?? 'latest';

@@ -27,6 +27,8 @@ export async function handler(
     onProgress: bar.update,
   };
   if (args.jobs !== undefined) options.workers = args.jobs;
+  // A cancelled worker request (or a signal) stops the hashing (OCIKIT_INTERRUPTED).
+  if (args.digests) options.signal = outputs.signal;
   const report = await verifyLayout(layout, options);
   bar.finish();
   if (args.json) {
