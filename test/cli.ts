@@ -80,6 +80,23 @@ t.test('dist/ocikit.mjs (0.1) is a deprecated alias of the CommonJS bundle', asy
   );
   t.equal(bad.status, 1, "the exit code is the bundle's");
   t.match(bad.stderr, /OCIKIT_TAG_NOT_FOUND/);
+  // Rules of 0.1 name the alias as the script (run_node's first line of the argument file).
+  writeFileSync(
+    path.join(dir, 'a.params'),
+    `${path.join(ROOT, 'dist/ocikit.mjs')}\nresolve\n${dir}\n--tag\nsingle\n`,
+  );
+  for (const bundle of ['dist/ocikit.mjs', 'dist/ocikit.cjs']) {
+    const r = spawnSync(
+      process.execPath,
+      [path.join(ROOT, bundle), `@${path.join(dir, 'a.params')}`],
+      {
+        encoding: 'utf8',
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+      },
+    );
+    t.equal(r.status, 0, `${bundle}: ${r.stderr}`);
+    t.equal(r.stdout, `${s.single.digest}\n`);
+  }
 });
 
 t.test('failures exit 1 with a coded error and a hint, no stack trace', async (t) => {

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  chmodSync,
   cpSync,
   existsSync,
   lstatSync,
@@ -281,6 +282,39 @@ t.test('cancel stops hashing: verify and context --verify of a large base', asyn
   t.same(w.stray, []);
 });
 
+t.test(
+  "a relative --docker is the request's, and a hanging docker is killed by a cancel",
+  async (t) => {
+    const dir = t.testdir({ sb: {}, app: { Dockerfile: 'FROM base\n' } });
+    standardLayout(path.join(dir, 'sb/layout'));
+    cpSync(FAKE_DOCKER, path.join(dir, 'sb/fakedocker.mjs'));
+    chmodSync(path.join(dir, 'sb/fakedocker.mjs'), 0o755);
+    // A docker whose `buildx version` never answers, and leaves a child holding its pipes.
+    writeFileSync(path.join(dir, 'sb/sleeper'), '#!/bin/sh\nsleep 30 &\nsleep 30\n');
+    chmodSync(path.join(dir, 'sb/sleeper'), 0o755);
+    const w = new WorkerProcess(dir);
+    t.teardown(() => w.stop());
+    const context = (docker: string, out: string): string[] =>
+      cli('context', 'base=layout:multi', '--docker', docker, '--out', out, '--json');
+    const found = await w.request({
+      arguments: context('./fakedocker.mjs', 'c1'),
+      sandboxDir: 'sb',
+    });
+    t.equal(found.exitCode, 0, found.output);
+    t.match(found.output, /"buildx": "0\.13\.1"/, 'planned for the version ./fakedocker.mjs said');
+    t.notMatch(found.output, /OCIKIT_W_BUILDX_UNKNOWN/, 'found in the sandbox, not the worker dir');
+    w.send({ arguments: context('./sleeper', 'c2'), sandboxDir: 'sb', requestId: 3 });
+    await new Promise((r) => setTimeout(r, 300));
+    const sent = performance.now();
+    w.send({ requestId: 3, cancel: true });
+    const [cancelled] = await w.take(1);
+    t.equal(cancelled?.wasCancelled, true);
+    t.match(cancelled?.output, /OCIKIT_INTERRUPTED/);
+    t.ok(performance.now() - sent < 2000, 'answered soon after the cancel, not when sleep ends');
+    t.notOk(existsSync(path.join(dir, 'sb/c2')));
+  },
+);
+
 t.test('bad requests are answered, and the worker goes on', async (t) => {
   const dir = t.testdir({ 'other.mjs': 'export {};\n' });
   standardLayout(path.join(dir, 'layout'));
@@ -321,6 +355,37 @@ t.test('bad requests are answered, and the worker goes on', async (t) => {
   t.match(last?.output, /stdin ended inside a request/);
   t.same(w.stray, []);
   t.match(w.log, /ocikit worker: not a request/, 'bad requests are logged on stderr');
+});
+
+t.test('a bad request keeps its requestId and never swallows the ones after it', async (t) => {
+  const dir = t.testdir();
+  standardLayout(path.join(dir, 'layout'));
+  const w = new WorkerProcess(dir);
+  t.teardown(() => w.stop());
+  const ok = (id: number): string =>
+    JSON.stringify({ arguments: cli('resolve', 'layout', '--tag', 'single'), requestId: id });
+  // Over the limit in UTF-8 bytes (8 MiB of a 3-byte character), back to back with the next.
+  const huge = JSON.stringify({ arguments: ['resolve', '€'.repeat(6 * 2 ** 20)], requestId: 5 });
+  w.send(`${huge}${ok(6)}`);
+  // Not JSON, with an id; then stray text and a request on the same line.
+  w.send(`{"arguments": ["x"]], "requestId": 7}${ok(8)}\n`);
+  const responses = (await w.take(5)).sort((a, b) => a.requestId - b.requestId);
+  t.same(
+    responses.map((r) => [r.requestId, r.exitCode]),
+    [
+      [0, 1],
+      [5, 1],
+      [6, 0],
+      [7, 1],
+      [8, 0],
+    ],
+  );
+  t.match(responses[1]?.output, /request longer than 16777216 bytes/);
+  // `{"arguments": ["x"]]` ends the object (not JSON, no id in it); the rest, with the id, is
+  // stray text up to the next `{`.
+  t.match(responses[0]?.output, /request is not JSON/);
+  t.match(responses[3]?.output, /not a request: .*requestId.*7/);
+  t.same(w.stray, []);
 });
 
 t.test('a request that throws (a bug) is answered with exit 1; the next one runs', async (t) => {
@@ -457,4 +522,22 @@ t.test('argument files: @FILE lines, the script first line', async (t) => {
   });
   t.equal(run('resolve', '@layout').code, 1, 'only leading arguments are argument files');
   t.notOk(existsSync(path.join(dir, '@layout')));
+});
+
+t.test('--persistent_worker is the worker only as the whole command line', async (t) => {
+  const dir = t.testdir();
+  standardLayout(path.join(dir, 'layout'));
+  for (const args of [
+    ['resolve', 'layout', '--tag', 'single', '--persistent_worker'],
+    ['--persistent_worker', 'resolve', 'layout'],
+  ]) {
+    const r = spawnSync(process.execPath, [BUNDLE, ...args], {
+      cwd: dir,
+      encoding: 'utf8',
+      input: '',
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+    });
+    t.equal(r.status, 2, args.join(' '));
+    t.match(r.stderr, /OCIKIT_USAGE/);
+  }
 });

@@ -5,14 +5,25 @@ import { parseBuildxVersion, type BuildxVersion } from './compat.js';
 /** The outcome: a version, or why none was found (then the compatibility model assumes the worst). */
 export type Detected = { version: BuildxVersion } | { version: undefined; reason: string };
 
+/** Where and how {@link detectBuildxVersion} runs docker. */
+export interface DetectOptions {
+  /** Working directory of the docker process. Default: this process's. */
+  cwd?: string;
+  /** Kills docker when aborted (a cancelled request): the version is then unknown. */
+  signal?: AbortSignal;
+}
+
 /**
- * Run `<docker> buildx version` and parse it. Never throws.
+ * Run `<docker> buildx version` and parse it. Never throws. The answer is taken when docker
+ * exits (a process it left behind holding the pipes does not keep the caller waiting), and a
+ * timeout or an aborted signal kills it.
  * @param docker the docker CLI to run. Default `docker` (from PATH).
  */
 export async function detectBuildxVersion(
   docker = 'docker',
   env: NodeJS.ProcessEnv = process.env,
   timeoutMs = 15000,
+  options: DetectOptions = {},
 ): Promise<Detected> {
   return new Promise((resolve) => {
     let out = '';
@@ -21,13 +32,15 @@ export async function detectBuildxVersion(
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: timeoutMs,
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
     });
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', (e) =>
       resolve({ version: undefined, reason: `${docker} buildx version: ${e.message}` }),
     );
-    child.on('close', (code) => {
+    const answer = (code: number | null): void => {
       if (code !== 0) {
         resolve({
           version: undefined,
@@ -40,6 +53,16 @@ export async function detectBuildxVersion(
       } catch {
         resolve({ version: undefined, reason: `cannot read a version from: ${out.trim()}` });
       }
+    };
+    child.on('close', answer);
+    // What docker printed is read by the time its pipes close; a child it left running may
+    // hold them open: once docker itself has exited, wait a moment, then stop reading.
+    child.on('exit', (code) => {
+      setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        answer(code);
+      }, 200).unref();
     });
   });
 }

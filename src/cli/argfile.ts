@@ -61,6 +61,15 @@ function sameBytes(a: string, b: string): boolean {
   }
 }
 
+/** `ocikit.mjs` beside this `ocikit.cjs`: the bundle's name in 0.1, a deprecated alias of it. */
+function isAlias(real: string, self: string): boolean {
+  return (
+    path.basename(real) === 'ocikit.mjs' &&
+    path.basename(self) === 'ocikit.cjs' &&
+    path.dirname(real) === path.dirname(self)
+  );
+}
+
 /**
  * The script and arguments a command line asks for. `self` is the real path of the running
  * bundle. A command line read from argument files — `@FILE` arguments, or a worker request,
@@ -85,7 +94,9 @@ export function targetOf(
   } catch (e) {
     throw new ArgFileError(`script ${first}: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
-  if (real === self || sameBytes(real, self)) return { kind: 'cli', argv: lines.slice(1) };
+  if (real === self || sameBytes(real, self) || isAlias(real, self)) {
+    return { kind: 'cli', argv: lines.slice(1) };
+  }
   if (path.basename(real) === 'helper.mjs')
     return { kind: 'helper', path: real, argv: lines.slice(1) };
   throw new ArgFileError(

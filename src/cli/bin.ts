@@ -59,7 +59,7 @@ function main(argv: string[]): void {
   const url = process.getBuiltinModule('node:url');
   // __filename: the real path (node resolves the links of the main script).
   const host: Host = { self: __filename, importModule: (u) => import(u) };
-  if (argv.includes('--persistent_worker') || !hasArgFiles(argv)) return cli(argv, host);
+  if (!hasArgFiles(argv)) return cli(argv, host);
   let target: Target | undefined;
   try {
     target = targetOf(argv, process.cwd(), host.self);

@@ -1,9 +1,11 @@
 /** What `context`, `buildx-args` and `build` share: the buildx version and --max-bytes (options: spec.ts). */
+import path from 'node:path';
 import { ErrorCode, OcikitError } from '../errors.js';
 import { parseByteSize } from './byte-size.js';
 import { parseBuildxVersion, type BuildxVersion } from '../buildx/compat.js';
 import { detectBuildxVersion } from '../buildx/detect.js';
 import type { Mode } from '../ops/context.js';
+import type { OutputSet } from '../output/outputs.js';
 import type { CliIo } from './io.js';
 
 export interface BuildxArgs {
@@ -20,15 +22,32 @@ export interface HermeticArgs {
   'unused-context': 'warn' | 'error';
 }
 
-/** The buildx version to plan for, asking docker when `auto`. Warns on stderr when unknown. */
+/**
+ * The docker CLI `--docker` names: a path (it holds a `/`) is relative to the command's
+ * working directory (a worker request's sandbox), a bare name is looked up in PATH.
+ */
+export function dockerFromArgs(io: CliIo, args: { docker: string }): string {
+  return args.docker.includes('/') ? path.resolve(io.cwd, args.docker) : args.docker;
+}
+
+/**
+ * The buildx version to plan for, asking docker when `auto` (killed when `outputs` is
+ * interrupted: a cancelled request). Warns on stderr when unknown.
+ */
 export async function buildxVersionFromArgs(
   io: CliIo,
   args: BuildxArgs,
+  outputs?: OutputSet,
 ): Promise<BuildxVersion | undefined> {
   const v = args['buildx-version'];
   if (v === 'unknown') return undefined;
   if (v !== 'auto') return parseBuildxVersion(v);
-  const detected = await detectBuildxVersion(args.docker, { ...io.env } as NodeJS.ProcessEnv);
+  const detected = await detectBuildxVersion(
+    dockerFromArgs(io, args),
+    { ...io.env } as NodeJS.ProcessEnv,
+    undefined,
+    { cwd: io.cwd, ...(outputs !== undefined ? { signal: outputs.signal } : {}) },
+  );
   if (detected.version === undefined) {
     io.stderr(
       `ocikit: warning OCIKIT_W_BUILDX_UNKNOWN: buildx version unknown (${detected.reason}); planning for every write\n`,

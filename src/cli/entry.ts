@@ -27,7 +27,10 @@ export interface Host {
  * code. `target` is what the bootstrap already read from argument files, if it did.
  */
 export function main(argv: string[], host: Host, target?: Target): void {
-  if (argv.includes('--persistent_worker')) {
+  // Bazel starts a worker with the action's arguments before its first @FILE (none: the rules
+  // run `node ocikit.cjs @ARGS...`) and `--persistent_worker`. Anywhere else it is an option
+  // no command has (a usage error), never a switch to serving requests.
+  if (argv.length === 1 && argv[0] === '--persistent_worker') {
     void worker(host);
     return;
   }

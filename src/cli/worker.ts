@@ -91,7 +91,7 @@ export async function serveWorker(options: WorkerOptions): Promise<void> {
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      refuse(0, `request is not JSON (${(e as Error).message}): ${clip(text)}`);
+      refuse(guessRequestId(text), `request is not JSON (${(e as Error).message}): ${clip(text)}`);
       return;
     }
     const request = readRequest(parsed);
@@ -154,7 +154,7 @@ export async function serveWorker(options: WorkerOptions): Promise<void> {
     return r;
   };
 
-  const splitter = new RequestSplitter(handle, (why) => refuse(0, why));
+  const splitter = new RequestSplitter(handle, (why, text) => refuse(guessRequestId(text), why));
   for await (const chunk of options.input) splitter.push(chunk.toString());
   splitter.end();
   // No more requests can come. Those running get DRAIN_MS to finish and be answered; then they
@@ -207,22 +207,46 @@ export function readRequest(v: unknown): WorkRequest | string {
 }
 
 /**
+ * The `requestId` of a request that cannot be parsed (not JSON, too long), when its text says
+ * it: a multiplex Bazel waits for that id, not for 0. Bazel writes the field after the
+ * arguments and inputs, so the text's last occurrence is taken.
+ */
+export function guessRequestId(text: string): number {
+  const all = [...text.matchAll(/"requestId"\s*:\s*(\d{1,15})\s*[,}]/g)];
+  const id = Number(all.at(-1)?.[1] ?? 0);
+  return Number.isSafeInteger(id) ? id : 0;
+}
+
+/** Bytes of `c` (one code point) in UTF-8. */
+function utf8Bytes(c: string): number {
+  const p = c.codePointAt(0) ?? 0;
+  return p < 0x80 ? 1 : p < 0x800 ? 2 : p < 0x10000 ? 3 : 4;
+}
+
+/** What is kept of a request over the limit: its start and end (where `requestId` is). */
+const KEPT_OF_OVERSIZED = 4096;
+
+/**
  * Cuts stdin into requests: a compact JSON object ends where its braces balance (Bazel writes
  * them back to back) or at the end of its line (a line that ends inside an object is a bad
- * request, so the next line starts afresh). Text outside objects up to the end of its line is
- * a bad request too.
+ * request, so the next line starts afresh). Text outside objects is a bad request up to the
+ * end of its line or the next `{`. A request over {@link MAX_REQUEST_BYTES} bytes (UTF-8) is
+ * still followed to its end (only its start and end are kept, for its `requestId`), so the
+ * requests after it are read as they were written.
  */
 export class RequestSplitter {
   private buffer = '';
+  private bytes = 0;
+  private tail = '';
   private depth = 0;
   private inString = false;
   private escaped = false;
-  /** Scanning text that is not an object, up to the end of its line. */
+  /** Scanning text that is not an object, up to the end of its line or the next `{`. */
   private junk = false;
 
   constructor(
     private readonly onRequest: (text: string) => void,
-    private readonly onGarbage: (why: string) => void,
+    private readonly onGarbage: (why: string, text: string) => void,
   ) {}
 
   push(chunk: string): void {
@@ -231,45 +255,62 @@ export class RequestSplitter {
 
   end(): void {
     if (this.buffer.trim() !== '')
-      this.onGarbage(`stdin ended inside a request: ${clip(this.buffer)}`);
+      this.onGarbage(`stdin ended inside a request: ${clip(this.buffer)}`, this.text());
     this.reset();
+  }
+
+  private get oversized(): boolean {
+    return this.bytes > MAX_REQUEST_BYTES;
+  }
+
+  private text(): string {
+    return this.oversized ? `${this.buffer}${this.tail}` : this.buffer;
   }
 
   private reset(): void {
     this.buffer = '';
+    this.bytes = 0;
+    this.tail = '';
     this.depth = 0;
     this.inString = false;
     this.escaped = false;
     this.junk = false;
   }
 
-  private take(c: string): void {
-    if (this.buffer.length >= MAX_REQUEST_BYTES) {
-      if (c !== '\n') return; // drop the rest of the oversized line
-      this.onGarbage(`request longer than ${MAX_REQUEST_BYTES} bytes`);
-      this.reset();
+  private append(c: string): void {
+    this.bytes += utf8Bytes(c);
+    if (!this.oversized) {
+      this.buffer += c;
       return;
     }
-    if (c === '\n' && (this.depth > 0 || this.junk)) {
-      this.onGarbage(
-        this.junk
-          ? `not a request: ${clip(this.buffer)}`
-          : `request ends inside its JSON object: ${clip(this.buffer)}`,
-      );
+    if (this.buffer.length > KEPT_OF_OVERSIZED)
+      this.buffer = this.buffer.slice(0, KEPT_OF_OVERSIZED);
+    this.tail += c;
+    if (this.tail.length > 2 * KEPT_OF_OVERSIZED) this.tail = this.tail.slice(-KEPT_OF_OVERSIZED);
+  }
+
+  private take(c: string): void {
+    if (this.junk && (c === '\n' || c === '{')) {
+      this.onGarbage(`not a request: ${clip(this.buffer)}`, this.buffer);
+      this.reset();
+      if (c === '\n') return;
+    }
+    if (c === '\n' && this.depth > 0) {
+      this.onGarbage(`request ends inside its JSON object: ${clip(this.buffer)}`, this.text());
       this.reset();
       return;
     }
     if (this.depth === 0 && !this.junk) {
       if (c === '{') {
         this.depth = 1;
-        this.buffer = c;
+        this.append(c);
       } else if (c.trim() !== '') {
         this.junk = true;
-        this.buffer = c;
+        this.append(c);
       }
       return;
     }
-    this.buffer += c;
+    this.append(c);
     if (this.junk) return;
     if (this.inString) {
       if (this.escaped) this.escaped = false;
@@ -282,9 +323,11 @@ export class RequestSplitter {
     else if (c === '}' || c === ']') {
       this.depth--;
       if (this.depth === 0) {
-        const text = this.buffer;
+        const text = this.text();
+        const oversized = this.oversized;
         this.reset();
-        this.onRequest(text);
+        if (oversized) this.onGarbage(`request longer than ${MAX_REQUEST_BYTES} bytes`, text);
+        else this.onRequest(text);
       }
     }
   }

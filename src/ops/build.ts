@@ -273,8 +273,12 @@ async function runBuild(
   });
   // The bases next: a missing or wrong blob stops the build before docker is asked anything.
   await checkBases(flags, options, cwd, set);
-  if (options.preflight !== false) await preflight(docker, flags.builder, env);
+  // A docker given as a relative path is relative to the run's directory (buildx itself runs
+  // there; the preflight spawns from wherever this process is, e.g. a worker's directory).
+  const dockerHere = docker.includes('/') ? path.resolve(cwd, docker) : docker;
+  if (options.preflight !== false) await preflight(dockerHere, flags.builder, env);
   const job: BuildJob = {
+    docker: dockerHere,
     flags,
     contextDir,
     options,
@@ -353,6 +357,11 @@ async function checkBases(
 
 /** One run of buildx into `dest`, read to the end and checked. */
 export interface BuildJob {
+  /**
+   * The docker CLI as this process spawns it: a relative `docker` resolved against the run's
+   * directory (the buildx command line keeps it as given, and runs there).
+   */
+  docker: string;
   flags: BuildFlags;
   contextDir: string | undefined;
   options: BuildOptions;
@@ -448,7 +457,7 @@ async function planReproducible(job: BuildJob, epoch: Epoch): Promise<Reproducib
 /** `docker buildx inspect` (and `docker version`) once per build; undefined when it fails. */
 export async function builderInfo(job: BuildJob): Promise<BuilderInfo | undefined> {
   job.builder ??= inspectBuilder(
-    job.options.docker ?? 'docker',
+    job.docker,
     job.flags.builder,
     job.env,
     job.options.runner ?? spawnRunner,
@@ -485,7 +494,7 @@ async function buildOnce(job: BuildJob): Promise<RunResult> {
   // platforms) and become warnings: the checks below prove the result either way.
   if (exit.code !== 0 || stream.failedVertexes().length > 0)
     throw await crashed(failure(stream, exit, stdout), stream, {
-      docker: options.docker ?? 'docker',
+      docker: job.docker,
       env,
       platforms: (flags.platform ?? []).length,
       ...(options.runner !== undefined ? { runner: options.runner } : {}),

@@ -119,7 +119,7 @@ export async function handler(
   if (epoch !== undefined) options.sourceDateEpoch = epoch;
   const maxBytes = maxBytesFromArgs(args);
   if (maxBytes !== undefined) options.maxBytes = maxBytes;
-  const buildx = await buildxVersionFromArgs(io, args);
+  const buildx = await buildxVersionFromArgs(io, args, outputs);
   if (buildx !== undefined) options.buildx = buildx;
   try {
     const result = await build(flags, contextDir, options);

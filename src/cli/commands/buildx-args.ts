@@ -13,6 +13,7 @@ import { ErrorCode, OcikitError, errnoCode } from '../../errors.js';
 import { checkBuildxPlatform } from '../../layout/known-platforms.js';
 import {
   buildxVersionFromArgs,
+  dockerFromArgs,
   maxBytesFromArgs,
   type BuildxArgs,
   type HermeticArgs,
@@ -153,11 +154,11 @@ export async function handler(
   };
   const maxBytes = maxBytesFromArgs(args);
   if (maxBytes !== undefined) options.maxBytes = maxBytes;
-  const buildx = await buildxVersionFromArgs(io, args);
+  const buildx = await buildxVersionFromArgs(io, args, outputs);
   if (buildx !== undefined) options.buildx = buildx;
   if (args.out !== undefined) options.out = outputPath(io, args.out);
   if (args.preflight)
-    await preflight(args.docker, flags.builder, { ...io.env } as NodeJS.ProcessEnv);
+    await preflight(dockerFromArgs(io, args), flags.builder, { ...io.env } as NodeJS.ProcessEnv);
   const inv = await buildxInvocation(flags, contextDir, options);
   // --args-file always holds the argv (in --format); --json is the summary on stdout (or in
   // --json-out), with or without --args-file.

@@ -56,7 +56,7 @@ export async function handler(
   };
   const maxBytes = maxBytesFromArgs(args);
   if (maxBytes !== undefined) options.maxBytes = maxBytes;
-  const buildx = await buildxVersionFromArgs(io, args);
+  const buildx = await buildxVersionFromArgs(io, args, outputs);
   if (buildx !== undefined) options.buildx = buildx;
   if (args.out !== undefined) options.out = outputPath(io, args.out);
   if (args.platform !== undefined) options.platform = knownPlatformArg(args.platform, args);
