@@ -12,6 +12,10 @@ t.test('usage errors exit 2, with --json as one JSON document', async (t) => {
     ['resolve'],
     ['resolve', 'x', '--nope'],
     ['verify', 'x', '--jobs', 'many'],
+    ['verify', 'x', '--jobs', '-3'],
+    ['resolve', 'x', '--tag'],
+    ['resolve', 'x', '--digest', ''],
+    ['verify', 'x', '--platform'],
   ]) {
     const r = await cli(args);
     t.equal(r.code, 2, `ocikit ${args.join(' ')}`);

@@ -105,6 +105,12 @@ const SELECTION: readonly OptionSpec[] = [
   },
 ];
 
+/** `--tag`, `--digest` or `--platform` given without a value is a usage error, not a tag "". */
+function selectionGiven(a: Args): true | string {
+  for (const o of SELECTION) if (a[o.name] === '') return `--${o.name} needs a value`;
+  return true;
+}
+
 /** `context`, `buildx-args`, `build`: --out, --mode, --buildx-version, --max-bytes, --docker. */
 const BUILDX: readonly OptionSpec[] = [
   {
@@ -188,6 +194,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     describe: 'Resolve a tag or digest (and platform) to a digest, without writing anything',
     positionals: [LAYOUT],
     options: SELECTION,
+    check: selectionGiven,
     examples: [
       [
         '$0 resolve ./layout --tag v1 --platform linux/arm64',
@@ -223,10 +230,15 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
     ],
     examples: [],
-    check: (a) =>
-      a['jobs'] === undefined ||
-      (Number.isInteger(a['jobs']) && (a['jobs'] as number) >= 0) ||
-      '--jobs must be a whole number',
+    check: (a) => {
+      const given = selectionGiven(a);
+      if (given !== true) return given;
+      return (
+        a['jobs'] === undefined ||
+        (Number.isInteger(a['jobs']) && (a['jobs'] as number) >= 0) ||
+        '--jobs must be 0 (hash on the main thread) or more'
+      );
+    },
     load: () => import('./commands/verify.js'),
   },
   {
