@@ -6,7 +6,9 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { archiveLimits } from './limits.js';
-import { extractLayoutArchive, type ExtractResult, type UnpackOptions } from './unpack.js';
+// unpack.ts (zlib, streams, worker threads) loads when an archive is unpacked: a layout
+// directory, the common context, never needs it.
+import type { ExtractResult, UnpackOptions } from './unpack.js';
 
 /** Names that mark a file as an OCI archive where a context value could also be something else. */
 const ARCHIVE_NAME = /\.(tar|tar\.gz|tgz)$/i;
@@ -37,6 +39,7 @@ export async function unpackContextArchive(
 ): Promise<ExtractResult> {
   archiveLimits(options.maxBytes); // a usage error before anything is created
   await fsp.mkdir(dir);
+  const { extractLayoutArchive } = await import('./unpack.js');
   const result = await extractLayoutArchive(file, dir, options);
   await fsp.mkdir(path.join(dir, 'ingest'));
   return result;

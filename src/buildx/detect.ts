@@ -1,5 +1,4 @@
 /** Asking the installed buildx for its version (`docker buildx version`). */
-import { spawn } from 'node:child_process';
 import { parseBuildxVersion, type BuildxVersion } from './compat.js';
 
 /** The outcome: a version, or why none was found (then the compatibility model assumes the worst). */
@@ -28,13 +27,16 @@ export async function detectBuildxVersion(
   return new Promise((resolve) => {
     let out = '';
     let err = '';
-    const child = spawn(docker, ['buildx', 'version'], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: timeoutMs,
-      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
-    });
+    // node:child_process (with net, dgram and streams) loads only when docker is run.
+    const child = process
+      .getBuiltinModule('node:child_process')
+      .spawn(docker, ['buildx', 'version'], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: timeoutMs,
+        ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      });
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', (e) =>

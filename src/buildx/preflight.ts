@@ -3,7 +3,6 @@
  * the `docker` driver reads oci-layout contexts and writes OCI outputs only when the daemon
  * uses the containerd image store.
  */
-import { spawn } from 'node:child_process';
 import { ErrorCode, OcikitError } from '../errors.js';
 
 /** Runs a command and returns its exit code and output (injectable for tests). */
@@ -17,11 +16,14 @@ export const spawnRunner: Runner = (argv, env) =>
   new Promise((resolve) => {
     let stdout = '';
     let stderr = '';
-    const child = spawn(argv[0] as string, argv.slice(1), {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 20_000,
-    });
+    // node:child_process (with net, dgram and streams) loads only when docker is run.
+    const child = process
+      .getBuiltinModule('node:child_process')
+      .spawn(argv[0] as string, argv.slice(1), {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 20_000,
+      });
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', (e) => resolve({ code: -1, stdout, stderr: e.message }));

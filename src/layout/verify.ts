@@ -12,7 +12,9 @@ import {
   isOcikitError,
   quote,
 } from '../errors.js';
-import { hashFiles, type HashJob } from './hash.js';
+// hash.ts (node:crypto, worker threads) loads when something is hashed: the base check of
+// sizes, the common case, never needs it.
+import type { HashJob, HashOptions } from './hash.js';
 import type { Layout } from './layout.js';
 import {
   Annotation,
@@ -341,7 +343,7 @@ export async function verifyLayout(
   const total = toHash.reduce((n, x) => n + x.job.size, 0);
   let done = 0;
   options.onProgress?.({ total, done });
-  const hashOptions: Parameters<typeof hashFiles>[1] = {
+  const hashOptions: HashOptions = {
     onProgress: (n) => {
       done += n;
       options.onProgress?.({ total, done });
@@ -349,10 +351,16 @@ export async function verifyLayout(
   };
   if (options.workers !== undefined) hashOptions.workers = options.workers;
   if (options.signal !== undefined) hashOptions.signal = options.signal;
-  const results = await hashFiles(
-    toHash.map((x) => x.job),
-    hashOptions,
-  ).catch((e: unknown) => {
+  const hashing =
+    toHash.length === 0
+      ? Promise.resolve([])
+      : import('./hash.js').then(({ hashFiles }) =>
+          hashFiles(
+            toHash.map((x) => x.job),
+            hashOptions,
+          ),
+        );
+  const results = await hashing.catch((e: unknown) => {
     if (options.signal?.aborted === true) throw options.signal.reason;
     throw fsError(e, { path: layout.name, side: 'input', what: 'hash the blobs' });
   });

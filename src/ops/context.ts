@@ -3,7 +3,6 @@
  * them: resolve (read-only), then use the layout in place when that is provably safe for the
  * buildx version in use, otherwise make a thin writable copy under `out`.
  */
-import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isRegularFile, unpackContextArchive } from '../archive/context.js';
@@ -111,7 +110,7 @@ export function contextDirName(name: string): string {
   const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
   return safe === name
     ? name
-    : `${safe}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+    : `${safe}-${process.getBuiltinModule('node:crypto').createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
 }
 
 async function isWritable(dir: string): Promise<boolean> {
