@@ -275,8 +275,9 @@ t.test('cancel stops hashing: verify and context --verify of a large base', asyn
     t.equal(r?.wasCancelled, true, `${args[1]}: wasCancelled`);
     t.not(r?.exitCode, 0, `${args.slice(1).join(' ')}: not a success`);
     t.match(r?.output, /OCIKIT_INTERRUPTED/);
-    // Hashing 2 GiB takes over a second here; the answer comes as soon as hashing stops.
-    t.ok(waited < 1000, `answered ${Math.round(waited)} ms after the cancel`);
+    // Hashing 2 GiB takes over a second here, so INTERRUPTED (not a digest mismatch) proves the
+    // cancel stopped it; the bound is loose for busy machines.
+    t.ok(waited < 5000, `answered ${Math.round(waited)} ms after the cancel`);
   }
   t.notOk(existsSync(path.join(dir, 'ctx')), 'no thin copy');
   t.same(w.stray, []);
@@ -310,7 +311,7 @@ t.test(
     const [cancelled] = await w.take(1);
     t.equal(cancelled?.wasCancelled, true);
     t.match(cancelled?.output, /OCIKIT_INTERRUPTED/);
-    t.ok(performance.now() - sent < 2000, 'answered soon after the cancel, not when sleep ends');
+    t.ok(performance.now() - sent < 10_000, 'answered soon after the cancel, not when sleep ends');
     t.notOk(existsSync(path.join(dir, 'sb/c2')));
   },
 );
