@@ -4,6 +4,7 @@
  * fixture from buildx 0.13.1) write unpack into layouts that verify; headers are checked
  * byte by byte with a minimal parser written here, independent of src/archive.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -529,6 +530,19 @@ t.test('CLI: pack and unpack round trip, --json, usage errors', async (t) => {
   t.equal((await cli(['unpack', 'a.tar'], root)).code, 2, 'unpack without --out is a usage error');
   const missing = await cli(['unpack', 'nope.tar', '--out', 'v', '--json'], root);
   t.equal(JSON.parse(missing.stdout).error.code, 'OCIKIT_LAYOUT_NOT_FOUND');
+  // Not a file: said so (a FIFO is refused without waiting for a writer).
+  execFileSync('mkfifo', [path.join(root, 'fifo.tar')]);
+  for (const [input, kind] of [
+    ['fifo.tar', 'a FIFO'],
+    ['a', 'a directory'],
+  ] as const) {
+    const r = await cli(['unpack', input, '--out', 'v', '--json'], root);
+    t.match(JSON.parse(r.stdout).error, {
+      code: 'OCIKIT_LAYOUT_NOT_FOUND',
+      message: `${input}: is ${kind}, not a regular file`,
+    });
+  }
+  t.notOk(existsSync(path.join(root, 'v')));
 });
 
 t.test('tar-format layouts as build contexts: NAME=FILE.tar[:TAG]', async (t) => {

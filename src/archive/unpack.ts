@@ -407,7 +407,16 @@ export async function extractLayoutArchive(
   try {
     input = openSync(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
     const st = fstatSync(input);
-    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+    if (!st.isFile()) {
+      const kind = st.isDirectory()
+        ? 'a directory'
+        : st.isFIFO()
+          ? 'a FIFO'
+          : st.isSocket()
+            ? 'a socket'
+            : 'a device';
+      throw Object.assign(new Error(`is ${kind}, not a regular file`), { notFile: true });
+    }
     size = st.size;
     const head = Buffer.alloc(2);
     readSync(input, head, 0, 2, 0);
@@ -416,7 +425,9 @@ export async function extractLayoutArchive(
     if (input !== undefined) closeSync(input);
     throw new OcikitError(
       ErrorCode.LayoutNotFound,
-      `${name}: no such archive file (${errnoCode(e) ?? String(e)})`,
+      (e as { notFile?: boolean }).notFile === true
+        ? `${name}: ${(e as Error).message}`
+        : `${name}: no such archive file (${errnoCode(e) ?? String(e)})`,
       {
         hint: 'Pass an OCI archive: a .tar or .tar.gz file.',
         details: { archive: name },
