@@ -239,49 +239,86 @@ t.test(
   },
 );
 
-t.test('cancel stops hashing: verify and context --verify of a large base', async (t) => {
-  const dir = t.testdir();
-  // A 2 GiB layer (sparse: zeros, no disk), so hashing it takes far longer than the cancel.
-  const b = new LayoutBuilder(path.join(dir, 'big'));
-  const layer = { mediaType: OCI_LAYER_GZIP, digest: `sha256:${'ab'.repeat(32)}`, size: 2 ** 31 };
-  const blob = path.join(dir, 'big/blobs/sha256', 'ab'.repeat(32));
-  writeFileSync(blob, '');
-  truncateSync(blob, layer.size);
-  const config = b.json(
-    { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } },
-    OCI_CONFIG,
-  );
-  const manifest = b.json(
-    { schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [layer] },
-    OCI_MANIFEST,
-  );
-  b.writeIndex([tagged(manifest, 'big')]);
-  const w = new WorkerProcess(dir);
-  t.teardown(() => w.stop());
-  const requests = [
-    cli('verify', 'big'),
-    cli('verify', 'big', '--json', '--jobs', '0'),
-    cli('context', 'base=big:big', '--verify', '--out', 'ctx', '--buildx-version', '0.29.1'),
-  ];
-  for (const [i, args] of requests.entries()) {
-    const id = i + 1;
-    w.send({ arguments: args, requestId: id });
-    await new Promise((r) => setTimeout(r, 100));
-    const sent = performance.now();
-    w.send({ requestId: id, cancel: true });
+t.test(
+  "a cancelled request whose id comes again (Bazel's next build) gets no answer",
+  async (t) => {
+    const dir = t.testdir({ app: { Dockerfile: 'FROM base\n' }, tmp: {} });
+    standardLayout(path.join(dir, 'layout'));
+    const w = new WorkerProcess(dir, { FAKE_MODE: 'hang', TMPDIR: path.join(dir, 'tmp') });
+    t.teardown(() => w.stop());
+    w.send({ arguments: hangingBuild('app'), requestId: 1 });
+    w.send({ arguments: cli('resolve', 'layout', '--tag', 'single'), requestId: 2 });
+    t.equal((await w.take(1))[0]?.requestId, 2, 'the build hangs');
+    // The interrupted build's cancel, then the next build's first request: one write.
+    w.send(
+      `${JSON.stringify({ requestId: 1, cancel: true })}${JSON.stringify({
+        arguments: cli('resolve', 'layout', '--tag', 'multi'),
+        requestId: 1,
+      })}`,
+    );
     const [r] = await w.take(1);
-    const waited = performance.now() - sent;
-    t.equal(r?.requestId, id);
-    t.equal(r?.wasCancelled, true, `${args[1]}: wasCancelled`);
-    t.not(r?.exitCode, 0, `${args.slice(1).join(' ')}: not a success`);
-    t.match(r?.output, /OCIKIT_INTERRUPTED/);
-    // Hashing 2 GiB takes over a second here, so INTERRUPTED (not a digest mismatch) proves the
-    // cancel stopped it; the bound is loose for busy machines.
-    t.ok(waited < 5000, `answered ${Math.round(waited)} ms after the cancel`);
-  }
-  t.notOk(existsSync(path.join(dir, 'ctx')), 'no thin copy');
-  t.same(w.stray, []);
-});
+    t.match(r, { requestId: 1, exitCode: 0 }, "the new request's answer");
+    t.notOk(r?.wasCancelled);
+    t.equal(await w.stop(), 0);
+    await t.rejects(w.take(1), /worker exited/, 'the cancelled build was never answered');
+    t.same(readdirSync(path.join(dir, 'tmp')), [], 'it cleaned up');
+    t.same(w.stray, []);
+  },
+);
+
+t.test(
+  'cancel stops hashing and deflating: verify, context --verify, pack --gzip of a large base',
+  async (t) => {
+    const dir = t.testdir();
+    // A 2 GiB layer (sparse: zeros, no disk), so hashing it takes far longer than the cancel.
+    const b = new LayoutBuilder(path.join(dir, 'big'));
+    const layer = { mediaType: OCI_LAYER_GZIP, digest: `sha256:${'ab'.repeat(32)}`, size: 2 ** 31 };
+    const blob = path.join(dir, 'big/blobs/sha256', 'ab'.repeat(32));
+    writeFileSync(blob, '');
+    truncateSync(blob, layer.size);
+    const config = b.json(
+      { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } },
+      OCI_CONFIG,
+    );
+    const manifest = b.json(
+      { schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [layer] },
+      OCI_MANIFEST,
+    );
+    b.writeIndex([tagged(manifest, 'big')]);
+    const w = new WorkerProcess(dir);
+    t.teardown(() => w.stop());
+    const requests = [
+      cli('verify', 'big'),
+      cli('verify', 'big', '--json', '--jobs', '0'),
+      cli('context', 'base=big:big', '--verify', '--out', 'ctx', '--buildx-version', '0.29.1'),
+      // Not hashing, deflating: stopped between buffers, the queued ones dropped.
+      cli('pack', 'big', '--gzip', '--out', 'big.tar.gz'),
+    ];
+    for (const [i, args] of requests.entries()) {
+      const id = i + 1;
+      w.send({ arguments: args, requestId: id });
+      await new Promise((r) => setTimeout(r, 100));
+      const sent = performance.now();
+      w.send({ requestId: id, cancel: true });
+      const [r] = await w.take(1);
+      const waited = performance.now() - sent;
+      t.equal(r?.requestId, id);
+      t.equal(r?.wasCancelled, true, `${args[1]}: wasCancelled`);
+      t.not(r?.exitCode, 0, `${args.slice(1).join(' ')}: not a success`);
+      t.match(r?.output, /OCIKIT_INTERRUPTED/);
+      // Hashing 2 GiB takes over a second here, so INTERRUPTED (not a digest mismatch) proves the
+      // cancel stopped it; the bound is loose for busy machines.
+      t.ok(waited < 5000, `answered ${Math.round(waited)} ms after the cancel`);
+    }
+    t.notOk(existsSync(path.join(dir, 'ctx')), 'no thin copy');
+    t.same(
+      readdirSync(dir).filter((n) => n.includes('big.tar.gz')),
+      [],
+      'no archive, no temporary sibling',
+    );
+    t.same(w.stray, []);
+  },
+);
 
 t.test(
   "a relative --docker is the request's, and a hanging docker is killed by a cancel",

@@ -114,6 +114,8 @@ interface Sink {
   /** Write `data`; resolves when `data` may be reused. */
   write(data: Buffer): Promise<void>;
   end(): Promise<void>;
+  /** Stop after a failure: what is queued is dropped (the file is removed by the caller). */
+  abort(): void;
 }
 
 function fileSink(fh: fsp.FileHandle): Sink {
@@ -131,6 +133,9 @@ function fileSink(fh: fsp.FileHandle): Sink {
     },
     async end() {
       // nothing buffered
+    },
+    abort() {
+      // nothing queued: writes in flight finish on their own
     },
   };
 }
@@ -180,6 +185,11 @@ function gzipSink(file: string, level: number): Sink {
       tap.end();
       await done;
     },
+    abort() {
+      // Up to SLOTS MiB may wait to be deflated: a cancelled pack does not deflate them.
+      failure ??= new Error('the archive was abandoned');
+      tap.destroy();
+    },
   };
 }
 
@@ -199,7 +209,11 @@ class ArchiveWriter {
   private failure: unknown;
   bytes = 0;
 
-  constructor(private readonly sink: Sink) {}
+  /** `check` runs before each buffer is filled: it throws to stop (a signal, a cancel). */
+  constructor(
+    private readonly sink: Sink,
+    private readonly check: () => void = () => undefined,
+  ) {}
 
   private get slot(): { buf: Buffer; busy: Promise<void> } {
     return this.slots[this.current] as { buf: Buffer; busy: Promise<void> };
@@ -222,7 +236,10 @@ class ArchiveWriter {
 
   /** Room in the current buffer, after submitting it when it is full. */
   private async room(): Promise<Buffer> {
-    if (this.used === SLOT_BYTES) await this.submit();
+    if (this.used === SLOT_BYTES) {
+      this.check();
+      await this.submit();
+    }
     return this.slot.buf.subarray(this.used);
   }
 
@@ -281,6 +298,12 @@ class ArchiveWriter {
   /** Wait for writes in flight (after a failure, before the file is removed). */
   async settle(): Promise<void> {
     await Promise.all(this.slots.map((s) => s.busy));
+  }
+
+  /** Drop what the sink has queued (after a failure), then {@link settle}. */
+  async abandon(): Promise<void> {
+    this.sink.abort();
+    await this.settle();
   }
 }
 
@@ -392,8 +415,13 @@ async function writePack(
   try {
     const fh = await fsp.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
     try {
-      writer = new ArchiveWriter(gzip ? gzipSink(tmp, level) : fileSink(fh));
+      writer = new ArchiveWriter(gzip ? gzipSink(tmp, level) : fileSink(fh), () =>
+        set.throwIfInterrupted(),
+      );
       await writeArchive(writer, [...dirs], files, options.verifyDigests ?? false, progress, set);
+    } catch (e) {
+      await writer?.abandon();
+      throw e;
     } finally {
       await writer?.settle();
       await fh.close();

@@ -65,7 +65,13 @@ export const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 
 /** Serve requests until stdin ends and every request has been answered. */
 export async function serveWorker(options: WorkerOptions): Promise<void> {
-  const inFlight = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  /** Running requests by id; `superseded`: cancelled, and its id reused (it gets no answer). */
+  const inFlight = new Map<
+    number,
+    { controller: AbortController; done: Promise<void>; superseded: boolean }
+  >();
+  /** Cancelled requests still stopping whose id came again: drained with the others. */
+  const superseded = new Set<Promise<void>>();
   // Singleplex requests (requestId 0) run one after the other, in the order they came.
   let singleplex: Promise<void> = Promise.resolve();
   let served = 0;
@@ -108,9 +114,19 @@ export async function serveWorker(options: WorkerOptions): Promise<void> {
       singleplex = singleplex.then(() => start(request).done);
       return;
     }
-    if (inFlight.has(request.requestId)) {
-      refuse(request.requestId, `request ${request.requestId} is already running`);
-      return;
+    const running = inFlight.get(request.requestId);
+    if (running !== undefined) {
+      if (!running.controller.signal.aborted) {
+        refuse(request.requestId, `request ${request.requestId} is already running`);
+        return;
+      }
+      // Bazel stops waiting for a request it cancelled (an interrupted build) and numbers the
+      // next build's requests from 1 again: the new request takes the id, the old one stops
+      // without an answer (one now would be read as the new request's).
+      running.superseded = true;
+      superseded.add(running.done);
+      void running.done.then(() => superseded.delete(running.done));
+      inFlight.delete(request.requestId);
     }
     start(request);
   };
@@ -118,12 +134,14 @@ export async function serveWorker(options: WorkerOptions): Promise<void> {
     const controller = new AbortController();
     if (draining) controller.abort();
     const n = ++served;
-    const done = execute(request, controller.signal, n).then((r) => {
+    const entry = { controller, done: Promise.resolve(), superseded: false };
+    entry.done = execute(request, controller.signal, n).then((r) => {
+      if (entry.superseded) return;
       inFlight.delete(request.requestId);
       answer(r);
     });
-    inFlight.set(request.requestId, { controller, done });
-    return { done };
+    inFlight.set(request.requestId, entry);
+    return { done: entry.done };
   };
   const execute = async (
     request: WorkRequest,
@@ -165,6 +183,7 @@ export async function serveWorker(options: WorkerOptions): Promise<void> {
   }, options.drainMs ?? DRAIN_MS);
   await singleplex;
   await Promise.all([...inFlight.values()].map((r) => r.done));
+  await Promise.all(superseded);
   clearTimeout(timer);
 }
 
