@@ -3,7 +3,13 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
 import { ROOT, bundle, cli } from './helpers/cli.js';
-import { standardLayout } from './helpers/layout-builder.js';
+import {
+  LayoutBuilder,
+  OCI_CONFIG,
+  OCI_MANIFEST,
+  standardLayout,
+  tagged,
+} from './helpers/layout-builder.js';
 
 t.test('usage errors exit 2, with --json as one JSON document', async (t) => {
   for (const args of [
@@ -147,6 +153,22 @@ t.test('--json-out writes the JSON document to a file, errors included', async (
   const ok = await cli(['resolve', 'layout', '--tag', 'single', '--json-out', 'out.json'], dir);
   t.equal(ok.code, 0);
   t.equal(ok.stdout, '');
+  t.equal(ok.stderr, '', 'no warnings, nothing on stderr');
+  // The document's warnings are told on stderr too (Bazel shows an action's stderr).
+  const b = new LayoutBuilder(path.join(dir, 'deviating'));
+  const config = b.json({ architecture: 'amd64', os: 'linux', rootfs: null }, OCI_CONFIG);
+  b.writeIndex([
+    tagged(
+      b.json({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: null }, OCI_MANIFEST),
+      'app',
+    ),
+  ]);
+  const warned = await cli(['resolve', 'deviating', '--tag', 'app', '--json-out', 'w.json'], dir);
+  t.equal(warned.code, 0, warned.stderr);
+  t.match(warned.stderr, /^ocikit: warning OCIKIT_W_NULL_LIST: .*"layers" is null/m);
+  t.match(JSON.parse(readFileSync(path.join(dir, 'w.json'), 'utf8')), {
+    warnings: [{ code: 'OCIKIT_W_NULL_LIST' }],
+  });
   t.match(JSON.parse(readFileSync(path.join(dir, 'out.json'), 'utf8')), {
     descriptor: { digest: s.single.digest },
   });
@@ -164,7 +186,7 @@ t.test('--json-out writes the JSON document to a file, errors included', async (
   t.match(unwritable.stderr, /OCIKIT_OUT_UNWRITABLE/);
   t.same(
     readdirSync(dir).sort(),
-    ['blocker', 'err.json', 'layout', 'out.json'],
+    ['blocker', 'deviating', 'err.json', 'layout', 'out.json', 'w.json'],
     'no temporary files left',
   );
   const nested = await cli(

@@ -9,7 +9,7 @@ import { ErrorCode } from '../errors.js';
 import type { CliIo } from './io.js';
 import { parseFast } from './parse.js';
 import type { Args, CommandSpec } from './spec.js';
-import { asOcikitError, reportError, stableJson } from './output.js';
+import { asOcikitError, printWarnings, reportError, stableJson } from './output.js';
 import { OutputSet, type InputPath } from '../output/outputs.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -122,6 +122,8 @@ export async function run(
       if (captured !== '') outerIo.stdout(captured);
     } else if (code !== 0) {
       tellError(outerIo, captured);
+    } else {
+      tellWarnings(outerIo, captured);
     }
     // A signal that came while the last commit finished did not stop it: the run succeeded.
     return outputs.interrupted !== undefined && !committed
@@ -134,6 +136,19 @@ export async function run(
 }
 
 const JSON_OUT = '--json-out';
+
+/**
+ * With --json-out the document went to the file: its warnings (a deviating layout, a renamed
+ * tag, ...) go to stderr too, where people and Bazel's build output see them.
+ */
+function tellWarnings(io: CliIo, doc: string): void {
+  try {
+    const parsed = JSON.parse(doc) as { warnings?: { code: string; message: string }[] };
+    if (Array.isArray(parsed.warnings)) printWarnings(io, parsed.warnings);
+  } catch {
+    // not a single JSON document
+  }
+}
 
 /** With --json-out the error document went to the file; people (and Bazel's log) read stderr. */
 function tellError(io: CliIo, doc: string): void {
