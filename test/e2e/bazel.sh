@@ -196,6 +196,10 @@ B test //... --keep_going >"$work/module.log" 2>&1; echo "$?" >"$work/module.rc"
 B build --nobuild //rules/tests:source_dir_layout >"$work/srcdir.log" 2>&1
 B shutdown >/dev/null 2>&1
 cd "$root/e2e"
+# The output base (under HOME of the root filesystem) outlives the run: without a clean, a run
+# of an unchanged bundle finds every action in the action cache and the execution log shows no
+# spawn to check (the worker check below needs them executed).
+B clean >/dev/null 2>&1
 B test //... --keep_going --spawn_strategy=worker,linux-sandbox --worker_verbose --execution_log_json_file="$work/e2e-exec.json" >"$work/e2e.log" 2>&1; echo "$?" >"$work/e2e.rc"
 B aquery "mnemonic(BuildxBuild, //:app)" --output=jsonproto >"$work/aquery.json" 2>"$work/aquery.log"; echo "$?" >"$work/aquery.rc"
 B aquery "mnemonic(OciLayoutResolve, //:base)" --output=jsonproto >"$work/aquery-worker.json" 2>"$work/aquery-worker.log"; echo "$?" >"$work/aquery-worker.rc"
