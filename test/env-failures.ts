@@ -27,7 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { BUNDLE } from './helpers/cli.js';
-import { LayoutBuilder, OCI_CONFIG, OCI_MANIFEST, tagged } from './helpers/layout-builder.js';
+import { LayoutBuilder, OCI_MANIFEST, tagged } from './helpers/layout-builder.js';
 import {
   manyBlobLayout,
   runBundle,
@@ -311,15 +311,7 @@ t.test('EIO: index.json a symlink to /proc/self/mem is OCIKIT_IO_ERROR naming it
 function emptyLayerLayout(dir: string): string {
   const b = new LayoutBuilder(dir);
   const layer = b.blob(Buffer.alloc(0), 'application/vnd.oci.image.layer.v1.tar');
-  const config = b.json(
-    { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } },
-    OCI_CONFIG,
-  );
-  const manifest = b.json(
-    { schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [layer] },
-    OCI_MANIFEST,
-  );
-  b.writeIndex([tagged(manifest, 'latest')]);
+  b.writeIndex([tagged(b.manifestOver([layer]), 'latest')]);
   return path.join(dir, 'blobs', 'sha256', layer.digest.slice('sha256:'.length));
 }
 

@@ -23,14 +23,7 @@ import path from 'node:path';
 import t from 'tap';
 import { serveWorker, type WorkResponse } from '../src/cli/worker.js';
 import { BUNDLE, ROOT } from './helpers/cli.js';
-import {
-  LayoutBuilder,
-  OCI_CONFIG,
-  OCI_LAYER_GZIP,
-  OCI_MANIFEST,
-  standardLayout,
-  tagged,
-} from './helpers/layout-builder.js';
+import { LayoutBuilder, OCI_LAYER_GZIP, standardLayout, tagged } from './helpers/layout-builder.js';
 import { WorkerProcess, type Response } from './helpers/worker.js';
 
 const HELPER = path.join(ROOT, 'rules/private/helper.mjs');
@@ -276,15 +269,7 @@ t.test(
     const blob = path.join(dir, 'big/blobs/sha256', 'ab'.repeat(32));
     writeFileSync(blob, '');
     truncateSync(blob, layer.size);
-    const config = b.json(
-      { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } },
-      OCI_CONFIG,
-    );
-    const manifest = b.json(
-      { schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [layer] },
-      OCI_MANIFEST,
-    );
-    b.writeIndex([tagged(manifest, 'big')]);
+    b.writeIndex([tagged(b.manifestOver([layer]), 'big')]);
     const w = new WorkerProcess(dir);
     t.teardown(() => w.stop());
     const requests = [

@@ -4,6 +4,15 @@ import { parseBuildxVersion, type BuildxVersion } from './compat.js';
 /** The outcome: a version, or why none was found (then the compatibility model assumes the worst). */
 export type Detected = { version: BuildxVersion } | { version: undefined; reason: string };
 
+/**
+ * The docker CLI to spawn for a `--docker` value: a path (it holds a `/`) is relative to the
+ * run's directory (a worker request's sandbox; this process may be elsewhere), a bare name is
+ * looked up in PATH. Command lines shown to people keep the value as given.
+ */
+export function dockerToSpawn(docker: string, cwd: string): string {
+  return docker.includes('/') ? process.getBuiltinModule('node:path').resolve(cwd, docker) : docker;
+}
+
 /** Where and how {@link detectBuildxVersion} runs docker. */
 export interface DetectOptions {
   /** Working directory of the docker process. Default: this process's. */
@@ -58,12 +67,12 @@ export async function detectBuildxVersion(
     };
     child.on('close', answer);
     // What docker printed is read by the time its pipes close; a child it left running may
-    // hold them open: once docker itself has exited, wait a moment, then stop reading.
-    child.on('exit', (code) => {
+    // hold them open: once docker itself has exited, wait a moment, then stop reading (the
+    // pipes close, and with them the process: 'close' answers).
+    child.on('exit', () => {
       setTimeout(() => {
         child.stdout.destroy();
         child.stderr.destroy();
-        answer(code);
       }, 200).unref();
     });
   });

@@ -1,9 +1,8 @@
 /** What `context`, `buildx-args` and `build` share: the buildx version and --max-bytes (options: spec.ts). */
-import path from 'node:path';
 import { ErrorCode, OcikitError } from '../errors.js';
 import { parseByteSize } from './byte-size.js';
 import { parseBuildxVersion, type BuildxVersion } from '../buildx/compat.js';
-import { detectBuildxVersion } from '../buildx/detect.js';
+import { detectBuildxVersion, dockerToSpawn } from '../buildx/detect.js';
 import type { Mode } from '../ops/context.js';
 import type { OutputSet } from '../output/outputs.js';
 import type { CliIo } from './io.js';
@@ -23,14 +22,6 @@ export interface HermeticArgs {
 }
 
 /**
- * The docker CLI `--docker` names: a path (it holds a `/`) is relative to the command's
- * working directory (a worker request's sandbox), a bare name is looked up in PATH.
- */
-export function dockerFromArgs(io: CliIo, args: { docker: string }): string {
-  return args.docker.includes('/') ? path.resolve(io.cwd, args.docker) : args.docker;
-}
-
-/**
  * The buildx version to plan for, asking docker when `auto` (killed when `outputs` is
  * interrupted: a cancelled request). Warns on stderr when unknown.
  */
@@ -43,7 +34,7 @@ export async function buildxVersionFromArgs(
   if (v === 'unknown') return undefined;
   if (v !== 'auto') return parseBuildxVersion(v);
   const detected = await detectBuildxVersion(
-    dockerFromArgs(io, args),
+    dockerToSpawn(args.docker, io.cwd),
     { ...io.env } as NodeJS.ProcessEnv,
     undefined,
     { cwd: io.cwd, ...(outputs !== undefined ? { signal: outputs.signal } : {}) },

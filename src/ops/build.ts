@@ -36,6 +36,7 @@ import {
 } from '../buildx/builder.js';
 import type { BuildFlags } from '../buildx/flags.js';
 import { crashed, failure } from '../buildx/failure.js';
+import { dockerToSpawn } from '../buildx/detect.js';
 import { preflight, spawnRunner, type Runner } from '../buildx/preflight.js';
 import {
   checkEndpoint,
@@ -273,9 +274,8 @@ async function runBuild(
   });
   // The bases next: a missing or wrong blob stops the build before docker is asked anything.
   await checkBases(flags, options, cwd, set);
-  // A docker given as a relative path is relative to the run's directory (buildx itself runs
-  // there; the preflight spawns from wherever this process is, e.g. a worker's directory).
-  const dockerHere = docker.includes('/') ? path.resolve(cwd, docker) : docker;
+  // buildx itself runs in `cwd`; the other docker commands spawn from wherever this process is.
+  const dockerHere = dockerToSpawn(docker, cwd);
   if (options.preflight !== false) await preflight(dockerHere, flags.builder, env);
   const job: BuildJob = {
     docker: dockerHere,

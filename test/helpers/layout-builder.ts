@@ -111,6 +111,19 @@ export class LayoutBuilder {
     return spec.platformOnDescriptor === false ? d : { ...d, platform: spec.platform };
   }
 
+  /**
+   * A linux/amd64 manifest (and its config) over layer descriptors made elsewhere (a sparse
+   * file, an empty blob): the config's diff_ids are the layers' digests.
+   */
+  manifestOver(layers: Descriptor[]): Descriptor {
+    const diffIds = layers.map((l) => l.digest);
+    const config = this.json(
+      { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds } },
+      OCI_CONFIG,
+    );
+    return this.json({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers }, OCI_MANIFEST);
+  }
+
   /** An image index over the given manifests. */
   index(manifests: Descriptor[], annotations?: Record<string, string>): Descriptor {
     const idx: Record<string, unknown> = { schemaVersion: 2, mediaType: OCI_INDEX, manifests };

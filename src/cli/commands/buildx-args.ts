@@ -2,6 +2,7 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildxInvocation, shellQuote, type InvocationOptions } from '../../ops/buildx-args.js';
+import { dockerToSpawn } from '../../buildx/detect.js';
 import { preflight } from '../../buildx/preflight.js';
 import {
   flagsFromConfig,
@@ -13,7 +14,6 @@ import { ErrorCode, OcikitError, errnoCode } from '../../errors.js';
 import { checkBuildxPlatform } from '../../layout/known-platforms.js';
 import {
   buildxVersionFromArgs,
-  dockerFromArgs,
   maxBytesFromArgs,
   type BuildxArgs,
   type HermeticArgs,
@@ -158,7 +158,9 @@ export async function handler(
   if (buildx !== undefined) options.buildx = buildx;
   if (args.out !== undefined) options.out = outputPath(io, args.out);
   if (args.preflight)
-    await preflight(dockerFromArgs(io, args), flags.builder, { ...io.env } as NodeJS.ProcessEnv);
+    await preflight(dockerToSpawn(args.docker, io.cwd), flags.builder, {
+      ...io.env,
+    } as NodeJS.ProcessEnv);
   const inv = await buildxInvocation(flags, contextDir, options);
   // --args-file always holds the argv (in --format); --json is the summary on stdout (or in
   // --json-out), with or without --args-file.
