@@ -32,9 +32,14 @@ interface Run {
 }
 
 /** The release script as a person runs it (only PATH in its environment). */
-function release(args: string[], started?: (child: ChildProcess) => void): Promise<Run> {
+function release(
+  args: string[],
+  started?: (child: ChildProcess) => void,
+  tmp?: string,
+): Promise<Run> {
   return new Promise((resolve) => {
-    const argv = [...CLEAN_ENV, process.execPath, SCRIPT, ...args];
+    const env = tmp === undefined ? [] : [`TMPDIR=${tmp}`];
+    const argv = [...CLEAN_ENV, ...env, process.execPath, SCRIPT, ...args];
     const child = execFile(
       argv[0] as string,
       argv.slice(1),
@@ -211,14 +216,20 @@ t.test('npm run release', async (t) => {
   });
 
   t.test('interrupted during the build: nothing left', async (t) => {
-    // The child runs with only PATH: its scratch directory is under /tmp.
+    // Its own temporary directory: another test run beside this one has scratch of its own.
+    const tmp = path.join(dir, 'tmp-interrupted');
+    mkdirSync(tmp);
     const scratches = (): string[] =>
-      readdirSync('/tmp').filter((n) => n.startsWith('ocikit-release-'));
+      readdirSync(tmp).filter((n) => n.startsWith('ocikit-release-'));
     const before = scratches();
     const out = path.join(dir, 'interrupted');
-    const r = await release(['--out', out], (child) => {
-      setTimeout(() => child.kill('SIGINT'), 1500);
-    });
+    const r = await release(
+      ['--out', out],
+      (child) => {
+        setTimeout(() => child.kill('SIGINT'), 1500);
+      },
+      tmp,
+    );
     t.equal(r.code, 130, 'exit 130', { stderr: r.stderr });
     t.match(r.stderr, 'release: interrupted (SIGINT), nothing written');
     // The build's compiler would recreate the scratch directory if it outlived the release.
