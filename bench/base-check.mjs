@@ -9,8 +9,9 @@
 //   marginal      openLayout + resolveBase minus openLayout + resolve, fresh Layout each run (the
 //                 process keeps validated documents, src/layout/documents.ts: as in a worker)
 //   --verify      checkBase with hashing (informational)
-// Wall and CPU time (process.cpuUsage) are both shown: on a busy machine the CPU time is the
-// fairer number. Target (issue 10): check <= 5 ms. Needs `npm run build` (dist/lib).
+// The rows are measured interleaved (one call of each per round), so the VM's drift hits them
+// alike. Wall and CPU time (process.cpuUsage) are both shown: on a busy machine the CPU time is
+// the fairer number. Target (issue 10): check <= 5 ms. Needs `npm run build` (dist/lib).
 import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,21 +27,46 @@ const { openLayout, resolve, resolveBase, checkBase } = await import(
   path.join(root, 'dist/lib/index.js')
 );
 
-/** Median wall and CPU milliseconds of `runs` calls of `f` (after `warmup` untimed ones). */
-async function measure(f, runs, warmup = 3) {
-  for (let i = 0; i < warmup; i++) await f();
-  const wall = [];
-  const cpu = [];
-  for (let i = 0; i < runs; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = process.hrtime.bigint();
-    await f();
-    wall.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
+/** One timed call of `f`: wall and CPU milliseconds. */
+async function timed(f) {
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await f();
+  const wall = Number(process.hrtime.bigint() - t0) / 1e6;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * Median wall and CPU milliseconds of each function, over `rounds` rounds that call every one of
+ * them once (after `warmup` untimed rounds): interleaved, so a slow stretch of this VM (its
+ * syscall cost drifts by a third from minute to minute) hits all rows alike and the ratios hold.
+ */
+async function measure(fs, rounds, warmup = 3) {
+  const names = Object.keys(fs);
+  const samples = Object.fromEntries(names.map((n) => [n, { wall: [], cpu: [] }]));
+  for (let r = 0; r < warmup + rounds; r++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(r + i) % names.length];
+      const t = await timed(fs[name]);
+      if (r >= warmup) {
+        samples[name].wall.push(t.wall);
+        samples[name].cpu.push(t.cpu);
+      }
+    }
   }
-  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { wall: median(wall), cpu: median(cpu), min: Math.min(...wall) };
+  return Object.fromEntries(
+    names.map((n) => [
+      n,
+      {
+        wall: median(samples[n].wall),
+        cpu: median(samples[n].cpu),
+        min: Math.min(...samples[n].wall),
+      },
+    ]),
+  );
 }
 
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
@@ -70,16 +96,25 @@ const layout = await openLayout(dir);
 const resolved = await resolve(layout, { tag: 'bench' });
 const selected = { digest: resolved.descriptor.digest, tag: 'bench' };
 const report = await checkBase(layout, selected);
-const check = await measure(() => checkBase(layout, selected), 51);
-const plain = await measure(async () => resolve(await openLayout(dir), { tag: 'bench' }), 31);
-const checked = await measure(async () => resolveBase(await openLayout(dir), { tag: 'bench' }), 31);
 // The floor on this machine: one lstat(2) per blob file of the same layout, nothing else.
 const blobDir = path.join(dir, 'blobs', 'sha256');
 const blobFiles = readdirSync(blobDir).map((n) => path.join(blobDir, n));
-const floor = await measure(() => {
-  for (const f of blobFiles) lstatSync(f);
-}, 51);
-const hashed = await measure(() => checkBase(layout, selected, { hash: true }), 7, 1);
+const { check, floor, plain, checked } = await measure(
+  {
+    check: () => checkBase(layout, selected),
+    floor: () => {
+      for (const f of blobFiles) lstatSync(f);
+    },
+    plain: async () => resolve(await openLayout(dir), { tag: 'bench' }),
+    checked: async () => resolveBase(await openLayout(dir), { tag: 'bench' }),
+  },
+  51,
+);
+const { hashed } = await measure(
+  { hashed: () => checkBase(layout, selected, { hash: true }) },
+  7,
+  1,
+);
 const loadAfter = load();
 
 const rows = [

@@ -271,6 +271,12 @@ function findCycles(
       const s = state.get(child);
       if (s === 1) cycles.push({ parent: top.digest, child });
       else if (s === undefined) {
+        // A leaf (config, layer, unread blob) closes no cycle: done without a stack frame.
+        const grandchildren = nodes.get(child)?.children;
+        if (grandchildren === undefined || grandchildren.length === 0) {
+          state.set(child, 2);
+          continue;
+        }
         state.set(child, 1);
         stack.push({ digest: child, next: 0 });
       }
