@@ -21,7 +21,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { serveWorker, type WorkResponse } from '../src/cli/worker.js';
+import { RequestSplitter, serveWorker, type WorkResponse } from '../src/cli/worker.js';
 import { BUNDLE, ROOT } from './helpers/cli.js';
 import { LayoutBuilder, OCI_LAYER_GZIP, standardLayout, tagged } from './helpers/layout-builder.js';
 import { WorkerProcess, type Response } from './helpers/worker.js';
@@ -563,4 +563,98 @@ t.test('--persistent_worker is the worker only as the whole command line', async
     t.equal(r.status, 2, args.join(' '));
     t.match(r.stderr, /OCIKIT_USAGE/);
   }
+});
+
+t.test(
+  'a request id that comes again while its request runs: one answer, both stopped',
+  async (t) => {
+    const responses: WorkResponse[] = [];
+    let stopped = 0;
+    let release: () => void = () => undefined;
+    const sent = new Promise<void>((r) => (release = r));
+    const input = (async function* () {
+      yield '{"arguments":["wait"],"requestId":4}';
+      await new Promise((r) => setTimeout(r, 20));
+      yield '{"arguments":["fine"],"requestId":4}{"arguments":["fine"],"requestId":5}';
+      release();
+    })();
+    await serveWorker({
+      input,
+      respond: (line) => void responses.push(JSON.parse(line) as WorkResponse),
+      log: () => undefined,
+      cwd: '/',
+      run: async (argv, ctx) => {
+        if (argv[0] !== 'wait') return 0;
+        await sent;
+        await new Promise<void>((r) => {
+          if (ctx.signal.aborted) r();
+          ctx.signal.addEventListener('abort', () => r());
+        });
+        stopped++;
+        return 130;
+      },
+    });
+    t.equal(stopped, 1, 'the running request was cancelled');
+    t.same(
+      responses.map((r) => [r.requestId, r.exitCode]).sort(),
+      [
+        [4, 1],
+        [5, 0],
+      ],
+      'one answer for id 4 (the refusal), none from the stopped request',
+    );
+    t.match(
+      responses.find((r) => r.requestId === 4)?.output,
+      /request 4 came again while it was running/,
+    );
+  },
+);
+
+t.test('requests are split alike however stdin is cut into chunks', async (t) => {
+  const stream = [
+    '{"arguments":["a\\"}{[","b\\\\"],"requestId":1}',
+    '  \n\t{"arguments":["€𝄞"],"inputs":[{"path":"p","digest":"d"}],"requestId":2}',
+    'junk here {"arguments":[],"requestId":3}',
+    '{"arguments":["x"]]stray "requestId": 9}\n',
+    '{"arguments":["line\ncut"],"requestId":4}',
+    '{"arguments":["\\\ncut"],"requestId":5}',
+    '{"arguments":[]}',
+    '{"open":',
+  ].join('');
+  const events = (chunks: string[]): string[] => {
+    const out: string[] = [];
+    const s = new RequestSplitter(
+      (text) => out.push(`request ${text}`),
+      (why, text) => out.push(`garbage ${why} | ${text}`),
+    );
+    for (const c of chunks) s.push(c);
+    s.end();
+    return out;
+  };
+  const whole = events([stream]);
+  t.same(whole, [
+    'request {"arguments":["a\\"}{[","b\\\\"],"requestId":1}',
+    'request {"arguments":["€𝄞"],"inputs":[{"path":"p","digest":"d"}],"requestId":2}',
+    'garbage not a request: "junk here" | junk here ',
+    'request {"arguments":[],"requestId":3}',
+    'request {"arguments":["x"]]',
+    'garbage not a request: "stray \\"requestId\\": 9}" | stray "requestId": 9}',
+    'garbage request ends inside its JSON object: "{\\"arguments\\":[\\"line" | {"arguments":["line',
+    'garbage not a request: "cut\\"],\\"requestId\\":4}" | cut"],"requestId":4}',
+    'garbage request ends inside its JSON object: "{\\"arguments\\":[\\"\\\\" | {"arguments":["\\',
+    'garbage not a request: "cut\\"],\\"requestId\\":5}" | cut"],"requestId":5}',
+    'request {"arguments":[]}',
+    'garbage stdin ended inside a request: "{\\"open\\":" | {"open":',
+  ]);
+  t.same(events([...stream]), whole, 'one character at a time');
+  for (const size of [2, 3, 7, 64])
+    t.same(
+      events(
+        Array.from({ length: Math.ceil(stream.length / size) }, (_, i) =>
+          stream.slice(i * size, (i + 1) * size),
+        ),
+      ),
+      whole,
+      `chunks of ${size}`,
+    );
 });
