@@ -210,6 +210,22 @@ t.test('cancel: the request stops, answers wasCancelled, leaves nothing', async 
   t.same(w.stray, []);
 });
 
+/** serveWorker in this process, over `input`, with `run` for every request: its responses. */
+async function serveInProcess(
+  input: AsyncIterable<string>,
+  run: Parameters<typeof serveWorker>[0]['run'],
+): Promise<WorkResponse[]> {
+  const responses: WorkResponse[] = [];
+  await serveWorker({
+    input,
+    respond: (line) => void responses.push(JSON.parse(line) as WorkResponse),
+    log: () => undefined,
+    cwd: '/',
+    run,
+  });
+  return responses;
+}
+
 t.test(
   'when Bazel goes away (stdin ends, stdout breaks), the worker stops and cleans up',
   async (t) => {
@@ -412,21 +428,14 @@ t.test('a bad request keeps its requestId and never swallows the ones after it',
 });
 
 t.test('a request that throws (a bug) is answered with exit 1; the next one runs', async (t) => {
-  const responses: WorkResponse[] = [];
   const input = (async function* () {
     yield '{"arguments":["boom"],"requestId":1}{"arguments":["fine"],"requestId":2}';
     yield '{"arguments":["fine"]}\n';
   })();
-  await serveWorker({
-    input,
-    respond: (line) => void responses.push(JSON.parse(line) as WorkResponse),
-    log: () => undefined,
-    cwd: '/',
-    run: async (argv, ctx) => {
-      if (argv[0] === 'boom') throw new TypeError('x is undefined');
-      ctx.write(`ran in ${ctx.cwd}\n`);
-      return 0;
-    },
+  const responses = await serveInProcess(input, async (argv, ctx) => {
+    if (argv[0] === 'boom') throw new TypeError('x is undefined');
+    ctx.write(`ran in ${ctx.cwd}\n`);
+    return 0;
   });
   t.same(
     responses.sort((a, b) => a.requestId - b.requestId),
@@ -568,7 +577,6 @@ t.test('--persistent_worker is the worker only as the whole command line', async
 t.test(
   'a request id that comes again while its request runs: one answer, both stopped',
   async (t) => {
-    const responses: WorkResponse[] = [];
     let stopped = 0;
     let release: () => void = () => undefined;
     const sent = new Promise<void>((r) => (release = r));
@@ -578,21 +586,15 @@ t.test(
       yield '{"arguments":["fine"],"requestId":4}{"arguments":["fine"],"requestId":5}';
       release();
     })();
-    await serveWorker({
-      input,
-      respond: (line) => void responses.push(JSON.parse(line) as WorkResponse),
-      log: () => undefined,
-      cwd: '/',
-      run: async (argv, ctx) => {
-        if (argv[0] !== 'wait') return 0;
-        await sent;
-        await new Promise<void>((r) => {
-          if (ctx.signal.aborted) r();
-          ctx.signal.addEventListener('abort', () => r());
-        });
-        stopped++;
-        return 130;
-      },
+    const responses = await serveInProcess(input, async (argv, ctx) => {
+      if (argv[0] !== 'wait') return 0;
+      await sent;
+      await new Promise<void>((r) => {
+        if (ctx.signal.aborted) r();
+        ctx.signal.addEventListener('abort', () => r());
+      });
+      stopped++;
+      return 130;
     });
     t.equal(stopped, 1, 'the running request was cancelled');
     t.same(
