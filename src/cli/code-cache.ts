@@ -6,15 +6,17 @@
  * file that calls it, so it cannot cover one self-contained bundle; this module does what it
  * does, on every supported Node (20 included): the code is compiled with `vm.Script` and the
  * cache V8 produced after the first run (lazily compiled functions included) is kept in a file,
- * keyed by the code's hash, the Node version and the architecture. V8 checks the cache against
- * its own version and flags and ignores one that does not fit; it is then rewritten.
+ * keyed by the code's hash, the Node version, the architecture and node's own flags (the command
+ * line's and `NODE_OPTIONS`: V8 rejects a cache made under other flags, so runs that alternate
+ * flags keep one file each instead of rewriting one). V8 checks the cache against its own
+ * version and flags and ignores one that does not fit; it is then rewritten.
  *
  * Where: `$OCIKIT_COMPILE_CACHE` (a directory; `off` disables it), else `$NODE_COMPILE_CACHE`
  * (where Node keeps its own), else `$XDG_CACHE_HOME/ocikit`, else `~/.cache/ocikit` (not the
  * temporary directory: a run leaves nothing there). The directory must belong to the running
- * user and be writable by nobody else (a planted cache would be code), else it is not used. A cache never changes what a
- * command does or writes; Bazel's rules turn it off in their actions (hermetic `/tmp`, and the
- * persistent worker compiles once), see README "Start-up".
+ * user and be writable by nobody else (a planted cache would be code), else it is not used. A
+ * cache never changes what a command does or writes; Bazel's rules turn it off in their actions
+ * (hermetic `/tmp`, and the persistent worker compiles once), see README "Start-up".
  */
 import type { Script } from 'node:vm';
 
@@ -50,6 +52,18 @@ export function cacheDir(env: Record<string, string | undefined>): string | unde
   }
 }
 
+/**
+ * The file name part for the flags node runs with (`-f` and 8 hex digits of a hash of
+ * `process.execArgv` and `NODE_OPTIONS`), or nothing when there are none.
+ */
+export function flagsKey(execArgv: readonly string[], nodeOptions: string | undefined): string {
+  const flags = [...execArgv, nodeOptions ?? ''].join('\0');
+  if (flags === '') return '';
+  let h = 0x811c9dc5; // FNV-1a, 32 bits
+  for (let i = 0; i < flags.length; i++) h = Math.imul(h ^ flags.charCodeAt(i), 0x01000193);
+  return `-f${(h >>> 0).toString(16).padStart(8, '0')}`;
+}
+
 /** Whether `dir` is a directory of this user that no one else may write to. */
 function trusted(dir: string): boolean {
   try {
@@ -71,7 +85,9 @@ export function compileCached(
   dir: string | undefined,
 ): unknown {
   const file =
-    dir === undefined ? undefined : `${dir}/ocikit-${id}-${process.version}-${process.arch}.v8`;
+    dir === undefined
+      ? undefined
+      : `${dir}/ocikit-${id}-${process.version}-${process.arch}${flagsKey(process.execArgv, process.env['NODE_OPTIONS'])}.v8`;
   let cachedData: Buffer | undefined;
   if (file !== undefined && trusted(dir as string)) {
     try {
