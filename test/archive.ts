@@ -484,32 +484,147 @@ t.test('unpack: GNU tar archives of a layout directory (./ prefixes, root entry)
 t.test('unpack: docker-load extras are skipped, the CLI reports them', async (t) => {
   const root = t.testdir();
   standardLayout(path.join(root, 'a'));
-  // Rebuild the archive with a manifest.json, as some exporters add for docker load.
-  await packLayout(await openLayout(path.join(root, 'a')), path.join(root, 'a.tar'));
-  const buf = readFileSync(path.join(root, 'a.tar'));
-  const extra = Buffer.alloc(1024);
-  extra.write('manifest.json', 0);
-  extra.write('0000644\0', 100);
-  extra.write('0000000\0', 108);
-  extra.write('0000000\0', 116);
-  extra.write('00000000002\0', 124);
-  extra.write('00000000000\0', 136);
-  extra.write('        ', 148);
-  extra.write('0', 156);
-  extra.write('ustar\u000000', 257);
-  let sum = 0;
-  for (let i = 0; i < 512; i++) sum += extra[i] as number;
-  extra.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  extra.write('[]', 512);
-  writeFileSync(
-    path.join(root, 'b.tar'),
-    Buffer.concat([buf.subarray(0, buf.length - 1024), extra, Buffer.alloc(1024)]),
-  );
+  // An archive with Docker's manifest.json beside index.json, as docker save writes.
+  await packLayout(await openLayout(path.join(root, 'a')), path.join(root, 'b.tar'), {
+    dockerManifest: true,
+  });
   const r = await cli(['unpack', 'b.tar', '--out', 'u'], root);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stderr, /skipped manifest\.json/);
   t.notOk(existsSync(path.join(root, 'u', 'manifest.json')));
 });
+
+t.test(
+  "pack --docker-manifest: Docker's manifest.json for what docker load can name",
+  async (t) => {
+    const root = t.testdir();
+    const dir = path.join(root, 'layout');
+    const b = new LayoutBuilder(dir);
+    const named = (d: Descriptor, name: string): Descriptor => ({
+      ...d,
+      annotations: { 'io.containerd.image.name': name },
+    });
+    const one = b.image({ platform: { os: 'linux', architecture: 'amd64' }, layers: [{ a: 'a' }] });
+    const amd64 = b.image({
+      platform: { os: 'linux', architecture: 'amd64' },
+      layers: [{ b: 'b' }],
+    });
+    const arm64 = b.image({ platform: { os: 'linux', architecture: 'arm64' }, layers: [] });
+    // buildx's single-platform output: the image and its attestation manifest.
+    const attestation = {
+      ...b.json(
+        {
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          config: b.json({}, OCI_CONFIG),
+          layers: [b.blob('{}', 'application/vnd.in-toto+json')],
+        },
+        OCI_MANIFEST,
+      ),
+      platform: { os: 'unknown', architecture: 'unknown' },
+      annotations: {
+        'vnd.docker.reference.type': 'attestation-manifest',
+        'vnd.docker.reference.digest': amd64.digest,
+      },
+    };
+    const bx = b.index([amd64, attestation]);
+    const multi = b.index([amd64, arm64]);
+    const foreign = b.manifestOver([
+      {
+        mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+        digest: `sha256:${'f'.repeat(64)}`,
+        size: 10,
+        urls: ['https://example.com/layer'],
+      },
+    ]);
+    b.writeIndex([
+      named(one, 'docker.io/library/one:1'),
+      named(bx, 'example.com/team/bx:1'),
+      named(multi, 'docker.io/library/multi:1'),
+      named(one, 'localhost:5000/one:2'),
+      foreign,
+      amd64,
+    ]);
+    const layout = await openLayout(dir);
+    const r = await packLayout(layout, path.join(root, 'a.tar'), { dockerManifest: true });
+    const config = async (d: Descriptor) => (await layout.readManifest(d)).config.digest;
+    const layers = async (d: Descriptor) =>
+      (await layout.readManifest(d)).layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`);
+    t.same(r.docker, {
+      images: [
+        {
+          manifest: one.digest,
+          config: await config(one),
+          repoTags: ['docker.io/library/one:1', 'localhost:5000/one:2'],
+        },
+        {
+          manifest: amd64.digest,
+          config: await config(amd64),
+          repoTags: ['example.com/team/bx:1'],
+        },
+      ],
+      skipped: [
+        {
+          digest: multi.digest,
+          why: 'an index of 2 images (the classic image store holds one platform per name: select one)',
+        },
+        {
+          digest: foreign.digest,
+          why: `layer sha256:${'f'.repeat(64)} is non-distributable (docker load would need its URLs)`,
+        },
+      ],
+    });
+    const archive = readFileSync(path.join(root, 'a.tar'));
+    const headers = rawHeaders(archive);
+    const names = headers.map((h) => h.name);
+    t.same(names.slice(-3), ['index.json', 'manifest.json', 'oci-layout'], 'sorted with the rest');
+    const manifestJson = execFileSync('tar', ['-xOf', path.join(root, 'a.tar'), 'manifest.json'], {
+      encoding: 'utf8',
+    });
+    t.same(JSON.parse(manifestJson), [
+      {
+        Config: `blobs/sha256/${(await config(one)).slice(7)}`,
+        RepoTags: ['docker.io/library/one:1', 'localhost:5000/one:2'],
+        Layers: await layers(one),
+      },
+      {
+        Config: `blobs/sha256/${(await config(amd64)).slice(7)}`,
+        RepoTags: ['example.com/team/bx:1'],
+        Layers: await layers(amd64),
+      },
+    ]);
+    // The unnamed entry (amd64 alone) shares the bx entry: the same image, no name added.
+    await packLayout(layout, path.join(root, 'b.tar'), { dockerManifest: true });
+    t.ok(readFileSync(path.join(root, 'b.tar')).equals(archive), 'byte-identical across runs');
+    const plain = await packLayout(layout, path.join(root, 'c.tar'));
+    t.equal(plain.docker, undefined);
+    t.notOk(
+      rawHeaders(readFileSync(path.join(root, 'c.tar'))).some((h) => h.name === 'manifest.json'),
+      'only when asked',
+    );
+
+    // Only a multi-platform index: no image to name, no manifest.json.
+    const m = path.join(root, 'multi');
+    const s = standardLayout(m);
+    const only = new LayoutBuilder(m);
+    only.writeIndex([tagged(s.multi, 'multi')]);
+    const r2 = await packLayout(await openLayout(m), path.join(root, 'm.tar'), {
+      dockerManifest: true,
+    });
+    t.same(r2.docker?.images, []);
+    t.notOk(
+      rawHeaders(readFileSync(path.join(root, 'm.tar'))).some((h) => h.name === 'manifest.json'),
+    );
+
+    // The CLI says what it left out.
+    const c = await cli(['pack', 'multi', '--out', 'm2.tar', '--docker-manifest'], root);
+    t.equal(c.code, 0, c.stderr);
+    t.match(
+      c.stderr,
+      `ocikit: not in manifest.json (docker load on the classic image store): ${s.multi.digest}, an index of 2 images`,
+    );
+  },
+);
 
 t.test('CLI: pack and unpack round trip, --json, usage errors', async (t) => {
   const root = t.testdir();

@@ -189,6 +189,7 @@ t.test(
         '#!/usr/bin/env node',
         'const a = process.argv.slice(2);',
         "if (a[0] === 'load') process.exit(0);",
+        "if (a[0] === 'info' && process.env.FAKE_STORE) { process.stdout.write(`${process.env.FAKE_STORE}\\n`); process.exit(0); }",
         "if (a[0] === 'image' && a[1] === 'inspect') { process.stdout.write(`${process.env.FAKE_ID}\\n`); process.exit(0); }",
         'process.exit(3);',
         '',
@@ -219,6 +220,8 @@ t.test(
       name,
       '--out',
       out,
+      '--info',
+      out.replace(/\.tar$/, '.load.json'),
     ];
 
     const bad = helper(packArgs('empty.json', 'bad.tar'));
@@ -232,15 +235,22 @@ t.test(
     const packed = helper(packArgs('resolved.json', 'app.tar'));
     t.equal(packed.code, 0, packed.stderr);
     t.ok(existsSync(path.join(root, 'app.tar')), 'the archive for docker load');
+    t.same(
+      JSON.parse(readFileSync(path.join(root, 'app.load.json'), 'utf8')),
+      { classic: [], digest: s.multi.digest },
+      'a multi-platform index: nothing the classic image store could name',
+    );
 
-    const loadArgs = (docker: string) => [
+    const loadArgs = (docker: string, archive = 'app') => [
       'load',
       '--docker',
       docker,
       '--archive',
-      'app.tar',
+      `${archive}.tar`,
       '--resolved',
-      'resolved.json',
+      archive === 'app' ? 'resolved.json' : `${archive}.resolved.json`,
+      '--info',
+      `${archive}.load.json`,
       '--name',
       name,
       '--',
@@ -255,10 +265,42 @@ t.test(
     t.match(
       other.stderr,
       new RegExp(
-        `^ocikit: error OCIKIT_OUTPUT_INVALID: load: ${name} is ${s.single.digest} in the daemon, not ${s.multi.digest} .*\\n  hint: .*containerd image store`,
+        `^ocikit: error OCIKIT_OUTPUT_INVALID: load: ${name} is ${s.single.digest} in the daemon, not ${s.multi.digest} .*\\n  hint: Another image has that name`,
         'm',
       ),
     );
+
+    // The classic image store (docker info: no containerd snapshotter): one platform per name.
+    const classicStore = {
+      FAKE_STORE: '[["Backing Filesystem","extfs"],["Supports d_type","true"]]',
+    };
+    const refused = helper(loadArgs(docker), { ...classicStore, FAKE_ID: s.multi.digest });
+    t.equal(refused.code, 1, refused.stderr);
+    t.match(
+      refused.stderr,
+      /^ocikit: error OCIKIT_DRIVER_UNSUPPORTED: load: the daemon uses the classic image store, .* is a multi-platform index\n  hint: Load one platform \(oci_layout_load\(platform = "linux\/amd64"\)\)/m,
+    );
+    t.notMatch(refused.stderr, /load -i/, 'refused before docker load');
+    writeFileSync(path.join(root, 'one.resolved.json'), JSON.stringify({ descriptor: s.single }));
+    t.equal(helper(packArgs('one.resolved.json', 'one.tar')).code, 0);
+    const manifest = JSON.parse(
+      readFileSync(path.join(root, 'layout/blobs/sha256', s.single.digest.slice(7)), 'utf8'),
+    ) as { config: { digest: string } };
+    const config = manifest.config.digest;
+    t.same(JSON.parse(readFileSync(path.join(root, 'one.load.json'), 'utf8')), {
+      classic: [{ config, manifest: s.single.digest }],
+      digest: s.single.digest,
+    });
+    const byConfig = helper(loadArgs(docker, 'one'), { ...classicStore, FAKE_ID: config });
+    t.equal(byConfig.code, 0, byConfig.stderr);
+    t.match(byConfig.stderr, `loaded ${s.single.digest} as ${name} (classic image store`);
+    const containerdStore = { FAKE_STORE: '[["driver-type","io.containerd.snapshotter.v1"]]' };
+    const byDigest = helper(loadArgs(docker, 'one'), {
+      ...containerdStore,
+      FAKE_ID: s.single.digest,
+    });
+    t.equal(byDigest.code, 0, byDigest.stderr);
+    t.notMatch(byDigest.stderr, /classic/);
 
     const missing = helper(loadArgs(path.join(root, 'no-such-docker')));
     t.equal(missing.code, 1, missing.stderr);

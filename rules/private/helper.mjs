@@ -24,12 +24,15 @@
 //   verify-archive --cli CLI --archive FILE [-- VERIFY_FLAG...]
 //                                           for a test: `ocikit unpack` into a temporary
 //                                           directory, then `ocikit verify` on it
-//   load-archive --cli CLI --layout DIR --resolved FILE --name NAME... --out FILE
+//   load-archive --cli CLI --layout DIR --resolved FILE --name NAME... --out FILE [--info FILE]
 //                                           the image a resolve output names, under each NAME
 //                                           (io.containerd.image.name), packed for `docker load`
-//   load --docker D [--docker-host H] --archive FILE --resolved FILE --name NAME...
+//                                           with Docker's manifest.json; --info: the digests
+//                                           `load` accepts (the config's, for the classic store)
+//   load --docker D [--docker-host H] --archive FILE --resolved FILE [--info FILE] --name NAME...
 //        [-- DOCKER_LOAD_FLAG...]           for `bazel run`: `docker load`, then each NAME is
-//                                           checked to be the resolved digest in the daemon
+//                                           checked to be the resolved image in the daemon (its
+//                                           digest; on the classic image store, its config)
 //
 // Exit codes: the child's, 1 on failure, 2 on a usage error. Errors are printed as the CLI
 // prints them (`ocikit: error CODE: message` and `  hint: ...`), the CLI's own on its stderr
@@ -678,10 +681,11 @@ function tagOf(name) {
 }
 
 function loadArchive(argv) {
-  const { opts } = parseOptions(argv, ['cli', 'layout', 'resolved', 'name', 'out']);
+  const { opts } = parseOptions(argv, ['cli', 'layout', 'resolved', 'name', 'out', 'info']);
   const cli = path.resolve(one(opts, 'cli'));
   const layout = path.resolve(one(opts, 'layout'));
   const out = path.resolve(one(opts, 'out'));
+  const info = one(opts, 'info', false);
   const names = opts.name ?? [];
   if (names.length === 0) throw new UsageError('--name is required');
   const d = resolvedDescriptor(one(opts, 'resolved'));
@@ -711,10 +715,56 @@ function loadArchive(argv) {
         schemaVersion: 2,
       }),
     );
-    return runCli(cli, ['pack', dir, '--out', out]);
+    // Docker's manifest.json too: the classic image store's docker load reads only that.
+    const packed = path.join(tmp, 'pack.json');
+    const status = runCli(cli, [
+      'pack',
+      dir,
+      '--out',
+      out,
+      '--docker-manifest',
+      '--json-out',
+      packed,
+    ]);
+    if (status !== 0 || !info) return status;
+    // What `load` checks the daemon against (no paths: the file is a cached action output).
+    const images = readJson(packed, 'pack output')?.docker?.images ?? [];
+    writeAtomic(
+      path.resolve(info),
+      stableJson({
+        digest: d.digest,
+        classic: images.map(({ config, manifest }) => ({ config, manifest })),
+      }),
+    );
+    return 0;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * The daemon's image store: `containerd` (image IDs are manifest or index digests), `classic`
+ * (graph drivers: an image ID is its config's digest, one platform per name), or undefined when
+ * `docker info` does not say.
+ */
+function imageStore(docker, env) {
+  const r = spawnSync(docker, ['info', '--format', '{{json .DriverStatus}}'], {
+    encoding: 'utf8',
+    env,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  if (r.error || r.status !== 0) return undefined;
+  let status;
+  try {
+    status = JSON.parse(r.stdout);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(status)) return undefined;
+  const containerd = status.some(
+    (kv) => Array.isArray(kv) && kv[0] === 'driver-type' && /containerd/.test(String(kv[1])),
+  );
+  return containerd ? 'containerd' : 'classic';
 }
 
 function load(argv) {
@@ -723,6 +773,7 @@ function load(argv) {
     'docker-host',
     'archive',
     'resolved',
+    'info',
     'name',
   ]);
   const docker = one(opts, 'docker');
@@ -730,9 +781,20 @@ function load(argv) {
   const archive = path.resolve(one(opts, 'archive'));
   const names = opts.name ?? [];
   const { digest } = resolvedDescriptor(path.resolve(one(opts, 'resolved')));
+  const infoFile = one(opts, 'info', false);
+  // The classic store names the image by its config: what load-archive put in manifest.json.
+  const classic = infoFile ? (readJson(path.resolve(infoFile), 'load info')?.classic ?? []) : [];
   const env = { ...process.env };
   if (host) env.DOCKER_HOST = host;
   const where = host ? ` (DOCKER_HOST=${host})` : '';
+  const store = imageStore(docker, env);
+  if (store === 'classic' && infoFile && classic.length === 0) {
+    throw new HelperError(
+      'OCIKIT_DRIVER_UNSUPPORTED',
+      `the daemon${where} uses the classic image store, which holds one platform per name, and ${digest} is a multi-platform index`,
+      'Load one platform (oci_layout_load(platform = "linux/amd64")), or switch the daemon to the containerd image store (dockerd: "features": {"containerd-snapshotter": true}).',
+    );
+  }
   process.stderr.write(`ocikit: ${docker} load -i ${archive}${where}\n`);
   const r = spawnSync(docker, ['load', '-i', archive, ...rest], { stdio: 'inherit', env });
   if (r.error) {
@@ -743,6 +805,8 @@ function load(argv) {
     );
   }
   if (r.status !== 0) return r.status ?? 1;
+  const accepted = new Map([[digest, 'its digest']]);
+  for (const c of classic) accepted.set(c.config, `its config ${c.config} (classic image store)`);
   // Trust nothing: every name must now be the image the layout holds.
   for (const name of names) {
     const i = spawnSync(docker, ['image', 'inspect', '--format', '{{.Id}}', name], {
@@ -758,15 +822,16 @@ function load(argv) {
         'Check that the docker CLI and DOCKER_HOST name the daemon that loaded it (docker_host, --@ocikit//:docker_host).',
       );
     const id = i.stdout.trim();
-    if (id !== digest) {
+    if (!accepted.has(id)) {
       throw new HelperError(
         'OCIKIT_OUTPUT_INVALID',
-        `${name} is ${id} in the daemon, not ${digest} (the image of the layout)`,
-        'The daemon must use the containerd image store, where an image ID is its manifest or index digest (dockerd: "features": {"containerd-snapshotter": true}).',
+        `${name} is ${id} in the daemon, not ${[...accepted.keys()].join(' or ')} (the image of the layout)`,
+        'Another image has that name in the daemon: check that docker load succeeded and that nothing retagged it since.',
       );
     }
   }
-  process.stderr.write(`ocikit: loaded ${digest} as ${names.join(', ')}\n`);
+  const how = store === 'classic' ? ' (classic image store: named by its config)' : '';
+  process.stderr.write(`ocikit: loaded ${digest} as ${names.join(', ')}${how}\n`);
   return 0;
 }
 

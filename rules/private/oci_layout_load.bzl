@@ -96,6 +96,7 @@ def _oci_layout_load_impl(ctx):
     resolve_layout(ctx, layout, resolved)
 
     archive = ctx.actions.declare_file(ctx.label.name + ".tar")
+    info = ctx.actions.declare_file(ctx.label.name + ".load.json")
     args = ctx.actions.args()
     args.add(ctx.file._helper)
     args.add("load-archive")
@@ -104,11 +105,12 @@ def _oci_layout_load_impl(ctx):
     args.add("--resolved", resolved)
     args.add_all(names, before_each = "--name")
     args.add("--out", archive)
+    args.add("--info", info)
     run_node(
         ctx,
         arguments = [args],
         inputs = depset([ctx.file._cli, ctx.file._helper, resolved], transitive = [layout.files]),
-        outputs = [archive],
+        outputs = [archive, info],
         mnemonic = "OciLayoutLoadArchive",
         progress_message = "Packing %{label} for docker load",
     )
@@ -125,6 +127,8 @@ def _oci_layout_load_impl(ctx):
         ("rf", archive.short_path),
         ("lit", "--resolved"),
         ("rf", resolved.short_path),
+        ("lit", "--info"),
+        ("rf", info.short_path),
     ]
     for n in names:
         argv.extend([("lit", "--name"), ("lit", n)])
@@ -135,7 +139,7 @@ def _oci_layout_load_impl(ctx):
         DefaultInfo(
             executable = exe,
             files = depset([archive]),
-            runfiles = ctx.runfiles(files = node_files + [ctx.file._helper, archive, resolved]),
+            runfiles = ctx.runfiles(files = node_files + [ctx.file._helper, archive, resolved, info]),
         ),
         OutputGroupInfo(
             resolved = depset([resolved]),
@@ -148,17 +152,20 @@ oci_layout_load = rule(
     doc = """`bazel run` loads the image of an OCI layout into the docker daemon under `repo_tags`,
 with `docker load`; nothing is rebuilt.
 
-Building the target writes `<name>.tar`: an OCI archive (`ocikit pack`, byte-identical) of the
-image the selection names (`tag` / `digest` / `platform`, resolved in an action as
-`oci_layout_context` does; default: the layout's only image), its index.json naming that image
-once per repo tag (`io.containerd.image.name`, the way buildx names images). Running it calls
-`docker load -i <name>.tar` (flags after `--` are added), then checks that every repo tag is
-now that image: with the containerd image store an image ID is the manifest or index digest,
-so `docker image inspect` shows the layout's digest. A multi-platform index loads whole (the
-daemon unpacks its own platform); `platform` loads one manifest.
+Building the target writes `<name>.tar`: an OCI archive (`ocikit pack --docker-manifest`,
+byte-identical) of the image the selection names (`tag` / `digest` / `platform`, resolved in an
+action as `oci_layout_context` does; default: the layout's only image), its index.json naming
+that image once per repo tag (`io.containerd.image.name`, the way buildx names images), beside
+Docker's `manifest.json` (as `docker save` writes it) for a single-platform image. Running it
+calls `docker load -i <name>.tar` (flags after `--` are added), then checks that every repo tag
+is now that image.
 
-The daemon must use the containerd image store (as for `buildx_build`); a daemon with the
-classic store reports other image IDs and the check fails. The docker CLI is
+Both image stores load it. With the containerd image store (as `buildx_build` needs) an image
+ID is the manifest or index digest, so `docker image inspect` shows the layout's digest; a
+multi-platform index loads whole (the daemon unpacks its own platform) and `platform` loads one
+manifest. The classic store (dockerd's default before 29) reads `manifest.json`: the image ID is
+its config's digest, and a name holds one platform, so a multi-platform selection is refused
+before anything is loaded (`OCIKIT_DRIVER_UNSUPPORTED`): set `platform`. The docker CLI is
 `--@ocikit//:docker` (default `docker`, looked up on the caller's PATH) and the daemon
 `docker_host`, else `--@ocikit//:docker_host` (default `unix:///var/run/docker.sock`): the same
 daemon `buildx_build` builds with; the caller's DOCKER_HOST and docker context do not apply.

@@ -1,7 +1,8 @@
 /**
  * `pack`: an OCI layout as a tar archive (what skopeo calls `oci-archive:`), byte-identical
  * across runs and machines. The archive holds `oci-layout`, `index.json` and every blob that
- * index.json reaches, nothing else (no `ingest/`, no lock files, no stray blobs), as files
+ * index.json reaches (with `dockerManifest`, also Docker's `manifest.json`), nothing else (no
+ * `ingest/`, no lock files, no stray blobs), as files
  * read through symlinks (thin copies pack like the layouts they link to). Entries are sorted
  * by path; every header has mtime 0, uid/gid 0, no user names, mode 0644 (files) or 0755
  * (directories); pax headers appear only for paths or sizes ustar cannot hold. Blobs stream
@@ -24,6 +25,11 @@ import { ErrorCode, OcikitError, errnoCode, fsError, quote } from '../errors.js'
 import { digestMismatch, type Layout } from '../layout/layout.js';
 import { MAX_JSON_BYTES } from '../layout/media-types.js';
 import { withOutputs, type OutputSet } from '../output/outputs.js';
+import {
+  dockerManifest,
+  type DockerArchiveImage,
+  type DockerArchiveSkipped,
+} from './docker-manifest.js';
 import { deterministicGzip } from './gzip.js';
 import { reachableBlobs } from './reachable.js';
 import { encodeHeader, endOfArchive, padding } from './ustar.js';
@@ -40,6 +46,11 @@ export interface PackOptions {
    * layer digests are checked by whoever unpacks (ocikit unpack always does).
    */
   verifyDigests?: boolean;
+  /**
+   * Also write Docker's `manifest.json` (docker-manifest.ts), as `docker save` does since
+   * Docker 25, so that `docker load` reads the archive on the classic image store too.
+   */
+  dockerManifest?: boolean;
   /** Called with the bytes of file content packed so far and the total. */
   onProgress?: (event: { total: number; done: number }) => void;
   /** The run's outputs (the caller commits); default: a set of its own, committed on success. */
@@ -52,19 +63,21 @@ export interface PackResult {
   /** Entries in the archive (directories and files). */
   entries: number;
   blobs: number;
-  /** Bytes of file content (blobs, index.json, oci-layout). */
+  /** Bytes of file content (blobs, index.json, oci-layout, manifest.json). */
   contentBytes: number;
   /** Bytes of the archive written. */
   archiveBytes: number;
   gzip: boolean;
   /** The zlib build the deflate bytes depend on (only with gzip). */
   zlib?: string;
+  /** With `dockerManifest`: the images of `manifest.json` and the entries left out. */
+  docker?: { images: DockerArchiveImage[]; skipped: DockerArchiveSkipped[] };
 }
 
 interface FileEntry {
   path: string;
-  /** Absolute path to read (through symlinks). */
-  source: string;
+  /** Absolute path to read (through symlinks), or the content itself. */
+  source: string | Buffer;
   size: number;
   /** For blobs: the digest to check. */
   digest?: { algorithm: string; value: string };
@@ -253,19 +266,20 @@ class ArchiveWriter {
     }
   }
 
-  /** Read `size` bytes of `entry` into the archive, hashing them into `hash`. */
+  /** Read the `entry.size` bytes of the file `source` into the archive, hashing them into `hash`. */
   async appendFile(
     entry: FileEntry,
+    source: string,
     hash: Hash | undefined,
     progress: (n: number) => void,
   ): Promise<void> {
-    const fd = openSync(entry.source, fsc.O_RDONLY);
+    const fd = openSync(source, fsc.O_RDONLY);
     // readSync's errors carry no path: give them the file's, so they are told as input errors.
     const read = (buf: Buffer, length: number, pos: number): number => {
       try {
         return readSync(fd, buf, 0, length, pos);
       } catch (e) {
-        throw Object.assign(e as Error, { path: entry.source });
+        throw Object.assign(e as Error, { path: source });
       }
     };
     try {
@@ -331,12 +345,22 @@ async function writeArchive(
       continue;
     }
     const entry = item.file;
+    if (typeof entry.source !== 'string') {
+      await writer.append(
+        encodeHeader({ path: entry.path, type: 'file', size: entry.size, mode: 0o644 }),
+      );
+      await writer.append(entry.source);
+      progress(entry.size);
+      const pad = padding(entry.size);
+      if (pad.length > 0) await writer.append(pad);
+      continue;
+    }
     const hash =
       verify && entry.digest !== undefined ? createHash(entry.digest.algorithm) : undefined;
     await writer.append(
       encodeHeader({ path: entry.path, type: 'file', size: entry.size, mode: 0o644 }),
     );
-    await writer.appendFile(entry, hash, progress);
+    await writer.appendFile(entry, entry.source, hash, progress);
     if (hash !== undefined && entry.digest !== undefined) {
       const actual = `${entry.digest.algorithm}:${hash.digest('hex')}`;
       if (actual !== entry.digest.value)
@@ -394,6 +418,9 @@ async function writePack(
     await metadataFile(layout, 'oci-layout'),
     await metadataFile(layout, 'index.json'),
   ];
+  const docker = options.dockerManifest === true ? await dockerManifest(layout) : undefined;
+  if (docker !== undefined && docker.images.length > 0)
+    files.push({ path: 'manifest.json', source: docker.bytes, size: docker.bytes.length });
   const dirs = new Set<string>(['blobs/']);
   for (const b of blobs.values()) {
     dirs.add(`blobs/${b.digest.algorithm}/`);
@@ -462,5 +489,6 @@ async function writePack(
     gzip,
   };
   if (gzip) result.zlib = process.versions.zlib ?? 'unknown';
+  if (docker !== undefined) result.docker = { images: docker.images, skipped: docker.skipped };
   return result;
 }

@@ -503,6 +503,13 @@ export const COMMANDS: readonly CommandSpec[] = [
         default: false,
         describe: 'Hash every blob while packing (sizes and metadata digests are always checked)',
       },
+      {
+        name: 'docker-manifest',
+        type: 'boolean',
+        default: false,
+        describe:
+          "Also write Docker's manifest.json (as docker save does), so docker load reads the archive on the classic image store too",
+      },
     ],
     examples: [
       ['$0 pack ./layout --out image.tar', 'skopeo inspect oci-archive:image.tar reads it'],

@@ -13,6 +13,7 @@ type PackArgs = {
   gzip: boolean;
   'gzip-level': number;
   verify: boolean;
+  'docker-manifest': boolean;
 };
 
 /** What the command reads: outputs are checked against these before any work. */
@@ -31,6 +32,7 @@ export async function handler(
     gzip: args.gzip,
     gzipLevel: args['gzip-level'],
     verifyDigests: args.verify,
+    dockerManifest: args['docker-manifest'],
     onProgress: bar.update,
     outputs,
   };
@@ -43,6 +45,10 @@ export async function handler(
     return 0;
   }
   printWarnings(io, layout.warnings);
+  for (const s of result.docker?.skipped ?? [])
+    io.stderr(
+      `ocikit: not in manifest.json (docker load on the classic image store): ${s.digest}, ${s.why}\n`,
+    );
   io.stderr(
     `ocikit: packed ${result.blobs} blobs (${humanBytes(result.contentBytes)}) into ${args.out} (${humanBytes(result.archiveBytes)})\n`,
   );

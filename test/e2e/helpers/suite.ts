@@ -35,6 +35,11 @@ export function loadSuite(): SuiteDaemon | { problem: string } {
       problem: `OCIKIT_E2E_SUITE is ${JSON.stringify(suite)}, not trixie or forky (run test/e2e/run.sh, which starts the daemons)`,
     };
   }
+  return daemonAt(suite as Suite, state);
+}
+
+/** The daemon dockerd.sh started with STATE_DIR `state` for `suite`, or why there is none. */
+export function daemonAt(suite: Suite, state: string): SuiteDaemon | { problem: string } {
   const envFile = path.join(state, 'env');
   if (state === '' || !existsSync(envFile)) {
     return {
@@ -62,7 +67,7 @@ export function loadSuite(): SuiteDaemon | { problem: string } {
       problem: `${envFile} is for ${env['OCIKIT_BUILDX_SUITE']}, but OCIKIT_E2E_SUITE=${suite}`,
     };
   }
-  return { suite: suite as Suite, state, env, sock, sockGid: gid };
+  return { suite, state, env, sock, sockGid: gid };
 }
 
 /**
