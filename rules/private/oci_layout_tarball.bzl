@@ -14,6 +14,8 @@ def _oci_layout_tarball_impl(ctx):
     args.add("--out", out)
     if ctx.attr.gzip:
         args.add("--gzip")
+    if ctx.attr.docker_manifest:
+        args.add("--docker-manifest")
     args.add("--json-out", report)
     run_node(
         ctx,
@@ -42,8 +44,8 @@ bytes are those of node's zlib (the same node version gives the same bytes).
 the zlib version.
 
 The archive is what `skopeo copy oci-archive:...`, `crane push`, `ocikit unpack` and
-`docker load` (daemons with the containerd image store) read, and is itself accepted as the
-`layout` of every ocikit rule.
+`docker load` read (daemons with the classic image store only with `docker_manifest`), and is
+itself accepted as the `layout` of every ocikit rule.
 
 ```starlark
 load("@ocikit//rules:defs.bzl", "oci_layout_tarball")
@@ -54,6 +56,10 @@ oci_layout_tarball(
 )
 ```""",
     attrs = dict(CLI_ATTRS, **{
+        "docker_manifest": attr.bool(
+            default = False,
+            doc = "Also write Docker's `manifest.json` (`--docker-manifest`, as `docker save` does), so that `docker load` on the classic image store (dockerd's default before 29) reads the archive: one entry per image an `index.json` entry names alone, named by its `io.containerd.image.name`; a multi-platform index gets none.",
+        ),
         "gzip": attr.bool(
             default = False,
             doc = "Compress the archive (`--gzip`, deflate level 6): `<name>.tar.gz`.",

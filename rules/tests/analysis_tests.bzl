@@ -306,11 +306,12 @@ def _tarball_action_test_impl(ctx):
     asserts.equals(env, ctx.attr.basename, out[0].basename)
     asserts.equals(env, out[0].path, _after(argv, "--out"))
     asserts.equals(env, ctx.attr.gzip, "--gzip" in argv)
+    asserts.equals(env, ctx.attr.docker_manifest, "--docker-manifest" in argv)
     return analysistest.end(env)
 
 _tarball_action_test = analysistest.make(
     _tarball_action_test_impl,
-    attrs = {"basename": attr.string(), "gzip": attr.bool()},
+    attrs = {"basename": attr.string(), "docker_manifest": attr.bool(), "gzip": attr.bool()},
 )
 
 def _load_test_impl(ctx):
@@ -334,14 +335,18 @@ def _load_test_impl(ctx):
     asserts.equals(env, ["load_full.tar"], [f.basename for f in archive])
     asserts.equals(env, archive[0].path, _after(argv, "--out"))
     asserts.equals(env, "examples/hello", _after(argv, "--layout"))
+    info = [f for f in action.outputs.to_list() if f.basename == "load_full.load.json"]
+    asserts.equals(env, 1, len(info), "the load info (config digests for the classic image store)")
+    asserts.equals(env, info[0].path if info else None, _after(argv, "--info"))
 
     writes = [a for a in analysistest.target_actions(env) if a.mnemonic == "FileWrite" and a.outputs.to_list()[0].basename == "load_full.sh"]
     asserts.equals(env, 1, len(writes), "the launcher")
     script = writes[0].content if writes else ""
-    for want in ["'load'", "'--docker' '%s'" % ctx.attr.docker, "'--docker-host' '%s'" % ctx.attr.docker_host, "'--name' 'localhost/app:dev'"]:
+    for want in ["'load'", "'--docker' '%s'" % ctx.attr.docker, "'--docker-host' '%s'" % ctx.attr.docker_host, "'--name' 'localhost/app:dev'", "'--info'"]:
         asserts.true(env, want in script, "launcher has %s:\n%s" % (want, script))
     runfiles = target[DefaultInfo].default_runfiles.files.to_list()
     asserts.true(env, archive[0] in runfiles, "the archive is in the runfiles")
+    asserts.true(env, bool(info) and info[0] in runfiles, "the load info is in the runfiles")
     return analysistest.end(env)
 
 _load_test = analysistest.make(
@@ -537,7 +542,9 @@ def analysis_test_suite(name):
     _tarball_action_test(name = "tarball_action_test", target_under_test = ":tarball_plain", basename = "tarball_plain.tar", gzip = False)
     oci_layout_tarball(name = "tarball_gz", layout = layout, gzip = True, tags = ["manual"])
     _tarball_action_test(name = "tarball_gzip_test", target_under_test = ":tarball_gz", basename = "tarball_gz.tar.gz", gzip = True)
-    tests.extend(["tarball_action_test", "tarball_gzip_test"])
+    oci_layout_tarball(name = "tarball_docker", layout = layout, docker_manifest = True, tags = ["manual"])
+    _tarball_action_test(name = "tarball_docker_test", target_under_test = ":tarball_docker", basename = "tarball_docker.tar", docker_manifest = True)
+    tests.extend(["tarball_action_test", "tarball_gzip_test", "tarball_docker_test"])
 
     oci_layout_load(
         name = "load_full",
