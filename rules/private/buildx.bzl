@@ -396,12 +396,22 @@ buildx_args(
 ```
 `bazel run //:app_args -- --load` builds into the local image store.
 
+Reproducible like `buildx_build`: `source_date_epoch` (the same attribute, default `"0"`) is
+the build argument `SOURCE_DATE_EPOCH` in the config, and `bazel run` asks for
+`rewrite-timestamp`; `"stamp"` / `"{KEY}"` (under `--stamp`) are read by `bazel run` from the
+workspace status file in the runfiles. Which daemon: the environment of `bazel run` (its
+DOCKER_HOST or docker context), or `docker_host` with `tls_ca`, `tls_cert`, `tls_key` (the
+attributes of `buildx_build`; or `--@ocikit//:docker_tls` for a `tcp://` `docker_host`): docker
+then gets DOCKER_HOST, DOCKER_TLS_VERIFY=1 and a private DOCKER_CERT_PATH of symlinks to the
+TLS files in the runfiles (never copied).
+
 `build = ":app"` names a `buildx_build` instead (its Dockerfile, staged context, contexts and
-flags; only `outputs` is added): the same build for a person, nothing repeated. The build's
-`verify_base` and `allow_unknown_platforms` apply too: the bases are checked as the build checks
-them, and its platforms (checked at its analysis) reach `ocikit buildx-args` with its
-`allow_unknown_platforms`. Giving either attribute beside `build` is refused like the others
-(`verify_base = "size"`, the default, reads as not given).
+flags; only `outputs`, and where `bazel run` sends it, `docker_host` and the TLS attributes, are
+added): the same build for a person, nothing repeated. The build's `verify_base`,
+`allow_unknown_platforms` and `source_date_epoch` apply too: the bases are checked as the build
+checks them, and its platforms (checked at its analysis) reach `ocikit buildx-args` with its
+`allow_unknown_platforms`. Giving any of them beside `build` is refused like the others
+(`verify_base = "size"` and `source_date_epoch = "0"`, the defaults, read as not given).
 
 ```starlark
 buildx_args(name = "app_dev", build = ":app")
@@ -409,7 +419,7 @@ buildx_args(name = "app_dev", build = ":app")
     attrs = dict(CLI_ATTRS, **dict(_BUILD_ATTRS, **dict(_EPOCH_ATTRS, **dict(DAEMON_ATTRS, **{
         "build": attr.label(
             providers = [BuildxBuildInfo],
-            doc = "A `buildx_build` whose build this is: its Dockerfile, staged context, contexts, flags, `verify_base` and `allow_unknown_platforms`, so nothing is repeated. Then no other attribute of the build may be given (only `outputs`).",
+            doc = "A `buildx_build` whose build this is: its Dockerfile, staged context, contexts, flags, `verify_base`, `allow_unknown_platforms` and `source_date_epoch`, so nothing is repeated. Then no other attribute of the build may be given (only `outputs`, `docker_host` and the TLS attributes).",
         ),
         "docker_host": attr.string(
             doc = "DOCKER_HOST for `bazel run` (e.g. `tcp://builder.example:2376`, with `tls_ca`/`tls_cert`/`tls_key` or `--@ocikit//:docker_tls`). Default: the environment of `bazel run` (its DOCKER_HOST, else the docker context).",
@@ -586,7 +596,8 @@ Sandbox: when the action finds itself unsandboxed it prints `ocikit: warning
 OCIKIT_W_UNSANDBOXED` naming `--spawn_strategy=linux-sandbox`: its inputs are the real files
 (`--spawn_strategy=local` / `standalone`, `no-sandbox`), or the files behind its input symlinks
 are writable (processwrapper-sandbox). Under linux-sandbox they are symlinks to a read-only
-mount.
+mount. Where the action is isolated another way (a remote executor), the warning would fire
+wrongly: `--@ocikit//:warn_unsandboxed=false` turns it off.
 
 Remote builders: with `docker_host = "tcp://HOST:PORT"` and `tls_ca`, `tls_cert`, `tls_key`
 (or `--@ocikit//:docker_tls`, a filegroup of `ca.pem`, `cert.pem`, `key.pem`, for every

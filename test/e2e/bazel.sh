@@ -30,12 +30,15 @@
 #                 `bazel run` of buildx_args(build = the corrupt one) fails the same way (the
 #                 build's verify_base = "digest" inherited)
 #   unsandboxed   `bazel build //:app --spawn_strategy=local` (fresh output base) warns
-#                 OCIKIT_W_UNSANDBOXED; linux-sandbox builds do not
+#                 OCIKIT_W_UNSANDBOXED; linux-sandbox builds do not; with
+#                 --@ocikit//:warn_unsandboxed=false the same local build (re-run) does not
 #   remote        a second forky dockerd ("tls") on tcp://127.0.0.1:PORT with --tlsverify
 #                 (certificates by scripts/e2e/tls-certs.sh, openssl in the rootfs); e2e's
 #                 //remote chain built through it with the daemons' unix sockets blocked in the
 #                 sandbox (a unix-socket control fails there), its tests; aquery: requires-network,
-#                 no no-remote(-exec); the TLS daemon's build history grows; the files of //:app
+#                 no no-remote(-exec); the TLS daemon's build history grows; the files of //:app;
+#                 `bazel run //remote:app_args` (buildx_args with docker_host + TLS files) builds
+#                 //remote:app's image on the TLS daemon
 #   hermetic      `bazel build //:from_typo` (FROM base, context basee) fails with
 #                 OCIKIT_FROM_UNRESOLVED
 #   reproducible  in a copy of e2e/: a comment added to Dockerfile.app leaves :app and :app2
@@ -234,6 +237,9 @@ if [ -n "$4" ]; then
     $blocked >"$work/remote-build.log" 2>&1; echo "$?" >"$work/remote-build.rc"
   B test //remote:app_verify //remote:app2_verify //remote:app2_content_test --keep_going --spawn_strategy=linux-sandbox \
     $blocked >"$work/remote.log" 2>&1; echo "$?" >"$work/remote.rc"
+  # buildx_args with docker_host + TLS: bazel run sends the build to the TLS daemon.
+  B run //remote:app_args -- --output "type=oci,dest=$work/run-remote-out,tar=false" >"$work/run-remote.log" 2>&1
+  echo "$?" >"$work/run-remote.rc"
   B aquery "mnemonic(BuildxBuild, //remote:app)" --output=jsonproto >"$work/remote-aquery.json" 2>"$work/remote-aquery.log"
   echo "$?" >"$work/remote-aquery.rc"
   bin="$(B info bazel-bin 2>/dev/null)"
@@ -245,6 +251,9 @@ fi
 B shutdown >/dev/null 2>&1
 # Unsandboxed: //:app in a fresh output base (so that the action runs) with --spawn_strategy=local.
 B --output_base="$work/ob-local" build //:app --spawn_strategy=local >"$work/unsandboxed.log" 2>&1; echo "$?" >"$work/unsandboxed.rc"
+# The same, with the warning switched off: the action re-runs (its arguments changed), silent.
+B --output_base="$work/ob-local" build //:app --spawn_strategy=local --@ocikit//:warn_unsandboxed=false \
+  --execution_log_json_file="$work/unsandboxed-off.exec.json" >"$work/unsandboxed-off.log" 2>&1; echo "$?" >"$work/unsandboxed-off.rc"
 B --output_base="$work/ob-local" shutdown >/dev/null 2>&1
 # Reproducibility, in a copy of the workspace (the source tree is never edited), no disk cache.
 rm -rf "$work/repro" && cp -r "$root/e2e" "$work/repro" && cd "$work/repro" &&
@@ -415,8 +424,8 @@ if [[ -n "$tcp_dir" ]]; then
     fail "aquery: //remote:app BuildxBuild execution requirements"
   fi
   history_after="$("${tls_docker[@]}" buildx history ls 2>>"$work/tls-history.log" | tail -n +2 | wc -l)"
-  if ((history_after >= history_before + 2)); then
-    pass "remote: the TLS daemon's build history grew by $((history_after - history_before)) (//remote:app, //remote:app2)"
+  if ((history_after >= history_before + 3)); then
+    pass "remote: the TLS daemon's build history grew by $((history_after - history_before)) (//remote:app, //remote:app2, bazel run //remote:app_args)"
   else
     fail "remote: the TLS daemon's build history has $history_after builds, $history_before before the run"
   fi
@@ -454,6 +463,15 @@ if [[ -n "$tcp_dir" ]]; then
     pass "remote: //remote:app has the digest of //:app ($remote_digest): layer timestamps rewritten"
   else
     fail "remote: //remote:app is ${remote_digest:-?}, //:app ${local_digest:-?}: not the same bytes"
+  fi
+  # bazel run of buildx_args(build = :app, docker_host, tls_*): the image of //remote:app.
+  run_remote_digest="$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1] + "/index.json", "utf8")).manifests[0].digest' "$work/run-remote-out" 2>/dev/null)"
+  if [[ "$(cat "$work/run-remote.rc" 2>/dev/null)" == 0 && -n "$run_remote_digest" && "$run_remote_digest" == "$remote_digest" ]] &&
+    node dist/ocikit.cjs verify "$work/run-remote-out" >"$work/run-remote-verify.log" 2>&1; then
+    pass "remote: bazel run //remote:app_args (docker_host + TLS) built $run_remote_digest, //remote:app's image"
+  else
+    tail -n 20 "$work/run-remote.log" "$work/run-remote-verify.log" 2>/dev/null
+    fail "remote: bazel run //remote:app_args (rc $(cat "$work/run-remote.rc" 2>/dev/null), ${run_remote_digest:-no image}, //remote:app is ${remote_digest:-?})"
   fi
   if grep -rqF -- "$(sed -n 2p "$tcp_dir/key.pem")" "$work"/*.log "$work"/*.json 2>/dev/null; then
     fail "remote: the client key appears in a log or report"
@@ -606,6 +624,14 @@ if [[ "$(cat "$work/unsandboxed.rc" 2>/dev/null)" == 0 ]] &&
 else
   tail -n 20 "$work/unsandboxed.log" 2>/dev/null
   fail "bazel build //:app --spawn_strategy=local: expected OCIKIT_W_UNSANDBOXED"
+fi
+if [[ "$(cat "$work/unsandboxed-off.rc" 2>/dev/null)" == 0 ]] &&
+  grep -qE '"mnemonic": *"BuildxBuild"' "$work/unsandboxed-off.exec.json" 2>/dev/null &&
+  ! grep -q 'OCIKIT_W_UNSANDBOXED' "$work/unsandboxed-off.log"; then
+  pass "--spawn_strategy=local --@ocikit//:warn_unsandboxed=false: BuildxBuild ran, no OCIKIT_W_UNSANDBOXED"
+else
+  tail -n 20 "$work/unsandboxed-off.log" 2>/dev/null
+  fail "bazel build //:app --spawn_strategy=local --@ocikit//:warn_unsandboxed=false: expected a BuildxBuild run without OCIKIT_W_UNSANDBOXED"
 fi
 if grep -l 'OCIKIT_W_UNSANDBOXED' "$work/e2e.log" "$work/broken_missing_app.log" "$work/broken_corrupt_app.log" 2>/dev/null; then
   fail "OCIKIT_W_UNSANDBOXED printed under linux-sandbox (files above)"
