@@ -31,6 +31,8 @@ def _selections(ctx, rule):
 
 def _oci_layout_index_impl(ctx):
     rule = "oci_layout_index %s" % ctx.label
+    if "" in ctx.attr.extra_tags:
+        fail("%s: extra_tags has an empty entry; drop it" % rule)
     for tag in [ctx.attr.tag] + ctx.attr.extra_tags:
         check_selection(rule, tag, "", "")
     chosen = _selections(ctx, rule)

@@ -142,6 +142,7 @@ def options_test_suite(name):
         ("o_empty_tag", {"layout_tags": {layout: ""}}, "the value is empty; give a tag or drop this entry"),
         ("o_bad_digest", {"layout_digests": {layout: "sha256:abc"}}, "example_hello]: digest \"sha256:abc\" is not a digest"),
         ("o_bad_extra_tag", {"extra_tags": ["a@b"]}, "tag \"a@b\" is not a valid tag"),
+        ("o_empty_extra_tag", {"extra_tags": ["v1", ""]}, "extra_tags has an empty entry; drop it"),
     ]:
         oci_layout_index(name = target, layouts = [layout], tags = ["manual"], **kwargs)
         failing(target, message)
@@ -186,6 +187,7 @@ def options_test_suite(name):
         ("o_args_bad_epoch", {"source_date_epoch": "yesterday"}, "o_args_bad_epoch: source_date_epoch \"yesterday\" is not a number of seconds"),
         ("o_args_tls_partial", dict(docker_host = "tcp://127.0.0.1:2376", tls_ca = "o_tls/ca.pem"), "tls_ca, tls_cert and tls_key go together"),
         ("o_args_tls_no_host", tls, "are for a tcp:// docker daemon, but docker_host is \"\""),
+        ("o_args_bad_host", {"docker_host": "builder:2376"}, "docker_host \"builder:2376\" is not a docker host address"),
     ]:
         buildx_args(name = target, **dict(common, **kwargs))
         failing(target, message)
