@@ -1,8 +1,9 @@
 """Analysis tests: oci_layout_index's per-layout selection and options, buildx_args' daemon and
 SOURCE_DATE_EPOCH attributes (shared with buildx_build), and --@ocikit//:warn_unsandboxed."""
 
-load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts")
+load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts", "unittest")
 load("//rules:defs.bzl", "buildx_args", "buildx_build", "oci_layout_context", "oci_layout_index")
+load("//rules/private:common.bzl", "is_docker_tag")
 load(":testing.bzl", "action_of", "after", "failure_test", "file_write")
 
 _AMD64 = "sha256:2d74eb680343f10d2ff25ff3742261919f1a1ccf9d62cc97a59ef7ff7ec58c5a"
@@ -32,6 +33,23 @@ _index_selection_test = analysistest.make(_index_selection_test_impl, attrs = {
     "sources": attr.string_list(doc = "expected endings of the sources, in order"),
     "tags_out": attr.string_list(),
 })
+
+# The grammar of layout_tags: src/layout/reference.ts isValidTag, the same table in test/reference.ts.
+def _docker_tag_grammar_test_impl(ctx):
+    env = unittest.begin(ctx)
+    for tag, ok in [
+        ("v1", True),
+        ("_x.y-z", True),
+        ("a" * 128, True),
+        ("a" * 129, False),
+        ("app:v1", False),
+        ("example.com/app", False),
+        ("a+b", False),
+    ]:
+        asserts.equals(env, ok, is_docker_tag(tag), tag)
+    return unittest.end(env)
+
+_docker_tag_grammar_test = unittest.make(_docker_tag_grammar_test_impl)
 
 # ---------------------------------------------------------------------------------------
 # buildx_args: docker_host, TLS, source_date_epoch (bazel run)
@@ -104,6 +122,9 @@ def options_test_suite(name):
     def failing(target, message):
         failure_test(name = target + "_test", target_under_test = ":" + target, message = message)
         tests.append(target + "_test")
+
+    _docker_tag_grammar_test(name = "o_docker_tag_grammar_test")
+    tests.append("o_docker_tag_grammar_test")
 
     # oci_layout_index: LAYOUT[:TAG][@DIGEST] per layout, other layouts as they are.
     native.genrule(name = "o_arm64_tar", outs = ["o_arm64.tar"], cmd = "exit 1", tags = ["manual"])
