@@ -16,6 +16,8 @@
 #   aquery        the BuildxBuild action carries no-remote + no-remote-exec, no absolute argument
 #   bazel run     `bazel run //:app2_args -- --output type=oci,dest=DIR,tar=false`, then
 #                 `ocikit verify DIR`
+#   stamped run   `bazel run --stamp //:app_args_stamped` (buildx_args, source_date_epoch "stamp"):
+#                 the image's created time is the run's BUILD_TIMESTAMP
 #   new rules     the source-directory warning; aquery: index/pack/unpack/load-archive actions
 #                 are plain (remote-cacheable, no absolute argument); `bazel run //:app2_dev`
 #                 (buildx_args(build = ":app2")) builds the same image as :app2; `bazel run
@@ -227,6 +229,12 @@ for t in broken_missing_app broken_corrupt_app; do
 done
 # buildx_args(build = :broken_corrupt_app): verify_base = "digest" of the build applies to bazel run.
 B run //:broken_corrupt_dev >"$work/broken_corrupt_dev.log" 2>&1; echo "$?" >"$work/broken_corrupt_dev.rc"
+# buildx_args(source_date_epoch = "stamp"): bazel run --stamp reads BUILD_TIMESTAMP from the status
+# file in its runfiles; the image records that time (between these two clock readings).
+date +%s >"$work/stamped.window"
+B run --stamp //:app_args_stamped -- --output "type=oci,dest=$work/run-stamped-out,tar=false" >"$work/run-stamped.log" 2>&1
+echo "$?" >"$work/run-stamped.rc"
+date +%s >>"$work/stamped.window"
 # Hermetic by default: FROM base with the context named basee (a manual target that must fail).
 B build //:from_typo --spawn_strategy=linux-sandbox >"$work/typo.log" 2>&1; echo "$?" >"$work/typo.rc"
 if [ -n "$4" ]; then
@@ -486,6 +494,26 @@ if [[ "$(cat "$work/run.rc" 2>/dev/null)" == 0 ]] && node dist/ocikit.cjs verify
 else
   tail -n 20 "$work/run.log" "$work/run-verify.log" 2>/dev/null
   fail "bazel run //:app2_args"
+fi
+
+# bazel run --stamp of buildx_args(source_date_epoch = "stamp"): the config's created time is the
+# BUILD_TIMESTAMP of that run (read from the status file in the runfiles), not 0.
+# shellcheck disable=SC2016 # JavaScript, not shell
+if [[ "$(cat "$work/run-stamped.rc" 2>/dev/null)" == 0 ]] && stamped="$(node -e '
+  const fs = require("fs"), path = require("path"), dir = process.argv[1];
+  const blob = (d) => JSON.parse(fs.readFileSync(path.join(dir, "blobs", ...d.split(":")), "utf8"));
+  let m = blob(JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8")).manifests[0].digest);
+  if (m.manifests) m = blob(m.manifests[0].digest);
+  const created = Date.parse(blob(m.config.digest).created) / 1000;
+  const [from, to] = fs.readFileSync(process.argv[2], "utf8").trim().split("\n").map(Number);
+  if (!(created >= from && created <= to)) throw new Error(`created ${created}, run between ${from} and ${to}`);
+  console.log(new Date(created * 1000).toISOString());
+' "$work/run-stamped-out" "$work/stamped.window" 2>&1)"; then
+  pass "bazel run --stamp //:app_args_stamped: the image was created at the run's BUILD_TIMESTAMP ($stamped)"
+else
+  tail -n 20 "$work/run-stamped.log" 2>/dev/null
+  echo "${stamped:-}" | tail -n 3
+  fail "bazel run --stamp //:app_args_stamped (source_date_epoch \"stamp\")"
 fi
 
 # A source directory as a layout draws a warning at analysis.
