@@ -79,7 +79,8 @@ aliases and the OCI variants (`allow_unknown_platforms = True` accepts others);
 `buildx_args(build = ...)` takes the build's `verify_base`, `allow_unknown_platforms` and `allow_pull`. Every
 action, and `bazel run` of `buildx_args` and `oci_layout_load`, prints its failure as
 `ocikit: error CODE: message` with a `hint:` line, and `buildx_build` warns
-(`OCIKIT_W_UNSANDBOXED`) when it runs without linux-sandbox.
+(`OCIKIT_W_UNSANDBOXED`) when it runs without linux-sandbox (`--@ocikit//:warn_unsandboxed=false`
+turns that off where the action is isolated another way, e.g. on a remote executor).
 
 ## Persistent worker
 

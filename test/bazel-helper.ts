@@ -311,3 +311,125 @@ t.test(
     t.notMatch(missing.stderr, /^\s+at /m, 'no stack trace');
   },
 );
+
+// --@ocikit//:warn_unsandboxed=false reaches the helper as --warn-unsandboxed false.
+t.test('--warn-unsandboxed false: the same unsandboxed run, no warning', async (t) => {
+  const e = execroot(t);
+  const off = e.run(['--warn-unsandboxed', 'false']);
+  t.equal(off.code, 0, off.stderr);
+  t.notMatch(off.stderr, /OCIKIT_W_UNSANDBOXED/);
+  const on = e.run(['--warn-unsandboxed', 'true']);
+  t.match(on.stderr, /^ocikit: warning OCIKIT_W_UNSANDBOXED: /m);
+  const bad = e.run(['--warn-unsandboxed', 'no']);
+  t.equal(bad.code, 2);
+  t.match(
+    bad.stderr,
+    /^ocikit: error OCIKIT_USAGE: build: --warn-unsandboxed no: expected true or false/m,
+  );
+});
+
+// buildx_args' `bazel run`: docker_host and the TLS files reach every docker command as
+// DOCKER_HOST, DOCKER_TLS_VERIFY and a DOCKER_CERT_PATH of symlinks; a stamped epoch is read
+// from the status file (runfiles paths are relative to --root) into the build arguments.
+t.test('run: docker host, TLS files and the status-file epoch reach docker', async (t) => {
+  const e = execroot(t);
+  mkdirSync(path.join(e.root, 'tls'));
+  for (const f of ['ca.pem', 'cert.pem', 'key.pem'])
+    writeFileSync(path.join(e.root, 'tls', f), `not a real ${f}\n`);
+  writeFileSync(path.join(e.root, 'volatile-status.txt'), 'BUILD_TIMESTAMP 1700000000\n');
+  const run = (
+    extra: string[],
+  ): { code: number | null; stderr: string; env: Record<string, unknown>[]; calls: string[][] } => {
+    const envFile = path.join(e.root, `env-${extra.length}.jsonl`);
+    const callsFile = path.join(e.root, `calls-${extra.length}.jsonl`);
+    const r = spawnSync(
+      process.execPath,
+      [
+        HELPER,
+        'run',
+        '--cli',
+        BUNDLE,
+        '--config',
+        'app.buildx.json',
+        '--root',
+        e.root,
+        ...extra,
+        '--',
+      ],
+      {
+        cwd: e.root,
+        encoding: 'utf8',
+        env: {
+          PATH: process.env['PATH'],
+          TMPDIR: path.join(e.root, 'tmp'),
+          OCIKIT_DOCKER: FAKE,
+          FAKE_MODE: 'ok',
+          FAKE_LAYOUT: path.join(e.root, 'product'),
+          FAKE_ENV: envFile,
+          FAKE_CALLS: callsFile,
+        },
+      },
+    );
+    const lines = (f: string): unknown[] =>
+      existsSync(f)
+        ? readFileSync(f, 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as unknown)
+        : [];
+    return {
+      code: r.status,
+      stderr: r.stderr,
+      env: lines(envFile) as Record<string, unknown>[],
+      calls: lines(callsFile) as string[][],
+    };
+  };
+  const r = run([
+    '--docker-host',
+    'tcp://127.0.0.1:2376',
+    '--tlscacert',
+    'tls/ca.pem',
+    '--tlscert',
+    'tls/cert.pem',
+    '--tlskey',
+    'tls/key.pem',
+    '--source-date-epoch-key',
+    'BUILD_TIMESTAMP',
+    '--status-file',
+    'volatile-status.txt',
+    '--rewrite-timestamp',
+    'true',
+  ]);
+  const build = r.calls.find((c) => c[0] === 'buildx' && c[1] === 'build');
+  t.ok(build, `docker buildx build ran: ${r.stderr}`);
+  t.ok(
+    build?.join(' ').includes('--build-arg SOURCE_DATE_EPOCH=1700000000'),
+    `${build?.join(' ')}`,
+  );
+  t.ok(r.env.length > 0, 'docker ran');
+  for (const seen of r.env) {
+    t.match(seen, {
+      DOCKER_HOST: 'tcp://127.0.0.1:2376',
+      DOCKER_TLS_VERIFY: '1',
+      links: {
+        ca: path.join(e.root, 'tls/ca.pem'),
+        cert: path.join(e.root, 'tls/cert.pem'),
+        key: path.join(e.root, 'tls/key.pem'),
+      },
+    });
+  }
+  t.notOk(
+    existsSync(String(r.env[0]?.['DOCKER_CERT_PATH'])),
+    'the certificate directory is removed afterwards',
+  );
+  // Without them: the caller's environment (here: no DOCKER_HOST, no TLS), no epoch added.
+  const plain = run([]);
+  const plainBuild = plain.calls.find((c) => c[0] === 'buildx' && c[1] === 'build');
+  t.ok(plainBuild, plain.stderr);
+  t.notOk(plainBuild?.join(' ').includes('SOURCE_DATE_EPOCH'), 'no epoch');
+  for (const seen of plain.env)
+    t.match(seen, { DOCKER_HOST: null, DOCKER_TLS_VERIFY: null, links: null });
+  const partial = run(['--tlscacert', 'tls/ca.pem']);
+  t.equal(partial.code, 2);
+  t.match(partial.stderr, /OCIKIT_USAGE: run: --tlscacert, --tlscert and --tlskey go together/);
+});

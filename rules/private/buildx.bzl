@@ -1,7 +1,7 @@
 """buildx_args and buildx_build: `docker buildx build` on pinned OCI layout contexts."""
 
 load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "is_context_name", "is_platform", "launcher", "run_node")
-load(":daemon.bzl", "DAEMON_ATTRS", "daemon_endpoint")
+load(":daemon.bzl", "DAEMON_ATTRS", "daemon_endpoint", "tls_files")
 load(":platforms.bzl", "allow_unknown_platforms_attr", "check_known_platforms")
 load(":providers.bzl", "BuildxBuildInfo", "OciLayoutContextInfo", "OcikitSettingInfo")
 
@@ -60,6 +60,14 @@ _BUILD_ATTRS = {
         default = "size",
         values = ["size", "digest"],
         doc = "How each base (every layout of `contexts`) is checked before buildx runs, with `ocikit build`'s / `ocikit buildx-args`' check: `size` = every blob the pinned image reaches is present, a regular file (or a symlink to the same blob, as in Bazel's sandbox) and of its declared size, without reading it; `digest` = also hashed against its digest (`--verify`; reads every byte of the base). A problem fails the action before buildx starts, with `OCIKIT_BLOB_MISSING`, `OCIKIT_BLOB_SIZE_MISMATCH`, `OCIKIT_BLOB_NOT_FILE`, `OCIKIT_BLOB_SYMLINK_ESCAPES` or (`digest`) `OCIKIT_BLOB_DIGEST_MISMATCH`, naming the blob, the manifest that references it, the tag and the platform: a base missing a layer never builds from what the daemon happens to have cached.",
+    ),
+}
+
+# SOURCE_DATE_EPOCH of the build: buildx_build's action, and `bazel run` of buildx_args.
+_EPOCH_ATTRS = {
+    "source_date_epoch": attr.string(
+        default = "0",
+        doc = "SOURCE_DATE_EPOCH of the build (seconds since 1970): the time buildx records, and (BuildKit >= 0.13) the time file timestamps in the layers are rewritten to. `\"0\"` (default) or any number; `\"stamp\"`: the workspace status `BUILD_TIMESTAMP` when Bazel stamps (`--stamp`), else `\"0\"`; `\"{KEY}\"`: that status key (e.g. `{STABLE_COMMIT_TIME}` from a `--workspace_status_command`), also only with `--stamp`; `\"\"`: none (buildx records the build time; not reproducible). A number is written into the config as the build argument `SOURCE_DATE_EPOCH` (so `<name>.argv.json` has it, and `bazel run` of `buildx_args` asks for `rewrite-timestamp` too); a status key is read when the build runs (`buildx_build`: in its action; `buildx_args`: by `bazel run`, from the status file in its runfiles); a `SOURCE_DATE_EPOCH` in `build_args` takes precedence. With `buildx_args(build = ...)` the build's applies (giving another here is refused).",
     ),
 }
 
@@ -280,9 +288,24 @@ def _check_flags(checks):
         ("lit", "true" if checks.allow_unknown_platforms else "false"),
     ]
 
-def _runner(ctx, prep):
-    """The `bazel run` launcher: ocikit buildx-args, then docker, output streamed."""
+def _runner(ctx, prep, epoch):
+    """The `bazel run` launcher: ocikit buildx-args, then docker, output streamed.
+
+    `epoch`: _source_date_epoch's struct; a status key is read by `bazel run` from the status
+    file in the runfiles. DOCKER_HOST and TLS material (docker_host, tls_*) reach docker there.
+    """
     exe = ctx.actions.declare_file(ctx.label.name + ".run.sh")
+    extra = []
+    extra_files = []
+    if epoch.key:
+        extra += [("lit", "--source-date-epoch-key"), ("lit", epoch.key), ("lit", "--status-file"), ("rf", epoch.status.short_path)]
+        extra_files.append(epoch.status)
+    if ctx.attr.docker_host:
+        extra += [("lit", "--docker-host"), ("lit", ctx.attr.docker_host)]
+    tls = tls_files(ctx, "buildx_args", ctx.attr.docker_host)
+    for flag, f in zip(["--tlscacert", "--tlscert", "--tlskey"], tls):
+        extra += [("lit", flag), ("rf", f.short_path)]
+    extra_files += tls
     node_files = launcher(ctx, output = exe, argv = [
         ("rf", ctx.file._helper.short_path),
         ("lit", "run"),
@@ -292,26 +315,28 @@ def _runner(ctx, prep):
         ("rf", prep.run_config.short_path),
         ("lit", "--root"),
         ("rf", "."),
-    ] + _check_flags(prep.checks) + [
+    ] + _check_flags(prep.checks) + extra + [
         ("lit", "--"),
     ])
     runfiles = ctx.runfiles(
-        files = node_files + [ctx.file._helper, ctx.file._cli, prep.run_config, prep.staged],
+        files = node_files + [ctx.file._helper, ctx.file._cli, prep.run_config, prep.staged] + extra_files,
         transitive_files = prep.layouts,
     )
     return exe, runfiles
 
 # Attributes whose default is not empty/False/None: "given" means differing from this.
-# With build = ..., verify_base and allow_unknown_platforms are the build's (BuildxBuildInfo.checks).
-_BUILD_ATTR_DEFAULTS = {"verify_base": "size"}
+# With build = ..., verify_base and allow_unknown_platforms are the build's (BuildxBuildInfo.checks),
+# and so is source_date_epoch (in its config, or read by its action).
+_BUILD_ATTR_DEFAULTS = {"source_date_epoch": "0", "verify_base": "size"}
+
+def _given(ctx, name):
+    value = getattr(ctx.attr, name)
+    return value != _BUILD_ATTR_DEFAULTS[name] if name in _BUILD_ATTR_DEFAULTS else bool(value)
 
 def _buildx_args_impl(ctx):
+    epoch = _source_date_epoch(ctx, "buildx_args")
     if ctx.attr.build:
-        given = [
-            name
-            for name in sorted(_BUILD_ATTRS)
-            if getattr(ctx.attr, name) and getattr(ctx.attr, name) != _BUILD_ATTR_DEFAULTS.get(name)
-        ]
+        given = [name for name in sorted(_BUILD_ATTRS.keys() + _EPOCH_ATTRS.keys()) if _given(ctx, name)]
         if given:
             fail("buildx_args %s: build = %s already says what to build and how its bases are checked; drop %s (or drop build and give every attribute here)" % (
                 ctx.label,
@@ -319,11 +344,12 @@ def _buildx_args_impl(ctx):
                 ", ".join(given),
             ))
         prep = _prepare_from_build(ctx, ctx.attr.build[BuildxBuildInfo], ctx.attr.outputs)
+        epoch = struct(value = None, key = None, status = None)
     elif not ctx.attr.dockerfile:
         fail("buildx_args %s: give dockerfile (and the other attributes of the build), or build = a buildx_build target" % ctx.label)
     else:
-        prep = prepare_build(ctx, "buildx_args", outputs = ctx.attr.outputs)
-    exe, runfiles = _runner(ctx, prep)
+        prep = prepare_build(ctx, "buildx_args", outputs = ctx.attr.outputs, source_date_epoch = epoch.value, dynamic_epoch = epoch.key != None)
+    exe, runfiles = _runner(ctx, prep, epoch)
     return [
         DefaultInfo(
             executable = exe,
@@ -370,20 +396,33 @@ buildx_args(
 ```
 `bazel run //:app_args -- --load` builds into the local image store.
 
+Reproducible like `buildx_build`: `source_date_epoch` (the same attribute, default `"0"`) is
+the build argument `SOURCE_DATE_EPOCH` in the config, and `bazel run` asks for
+`rewrite-timestamp`; `"stamp"` / `"{KEY}"` (under `--stamp`) are read by `bazel run` from the
+workspace status file in the runfiles. Which daemon: the environment of `bazel run` (its
+DOCKER_HOST or docker context), or `docker_host` with `tls_ca`, `tls_cert`, `tls_key` (the
+attributes of `buildx_build`; or `--@ocikit//:docker_tls` for a `tcp://` `docker_host`): docker
+then gets DOCKER_HOST, DOCKER_TLS_VERIFY=1 and a private DOCKER_CERT_PATH of symlinks to the
+TLS files in the runfiles (never copied).
+
 `build = ":app"` names a `buildx_build` instead (its Dockerfile, staged context, contexts and
-flags; only `outputs` is added): the same build for a person, nothing repeated. The build's
-`verify_base` and `allow_unknown_platforms` apply too: the bases are checked as the build checks
-them, and its platforms (checked at its analysis) reach `ocikit buildx-args` with its
-`allow_unknown_platforms`. Giving either attribute beside `build` is refused like the others
-(`verify_base = "size"`, the default, reads as not given).
+flags; only `outputs`, and where `bazel run` sends it, `docker_host` and the TLS attributes, are
+added): the same build for a person, nothing repeated. The build's `verify_base`,
+`allow_unknown_platforms` and `source_date_epoch` apply too: the bases are checked as the build
+checks them, and its platforms (checked at its analysis) reach `ocikit buildx-args` with its
+`allow_unknown_platforms`. Giving any of them beside `build` is refused like the others
+(`verify_base = "size"` and `source_date_epoch = "0"`, the defaults, read as not given).
 
 ```starlark
 buildx_args(name = "app_dev", build = ":app")
 ```""",
-    attrs = dict(CLI_ATTRS, **dict(_BUILD_ATTRS, **{
+    attrs = dict(CLI_ATTRS, **dict(_BUILD_ATTRS, **dict(_EPOCH_ATTRS, **dict(DAEMON_ATTRS, **{
         "build": attr.label(
             providers = [BuildxBuildInfo],
-            doc = "A `buildx_build` whose build this is: its Dockerfile, staged context, contexts, flags, `verify_base` and `allow_unknown_platforms`, so nothing is repeated. Then no other attribute of the build may be given (only `outputs`).",
+            doc = "A `buildx_build` whose build this is: its Dockerfile, staged context, contexts, flags, `verify_base`, `allow_unknown_platforms` and `source_date_epoch`, so nothing is repeated. Then no other attribute of the build may be given (only `outputs`, `docker_host` and the TLS attributes).",
+        ),
+        "docker_host": attr.string(
+            doc = "DOCKER_HOST for `bazel run` (e.g. `tcp://builder.example:2376`, with `tls_ca`/`tls_cert`/`tls_key` or `--@ocikit//:docker_tls`). Default: the environment of `bazel run` (its DOCKER_HOST, else the docker context).",
         ),
         "dockerfile": attr.label(
             allow_single_file = True,
@@ -392,7 +431,8 @@ buildx_args(name = "app_dev", build = ":app")
         "outputs": attr.string_list(
             doc = "`--output` values (e.g. `type=oci,dest=out,tar=false`). Default: none (buildx's default; add `--load` or `--push` after `--` in `bazel run`).",
         ),
-    })),
+        "_stamp": attr.label(default = Label("//rules/private:stamp")),
+    })))),
     executable = True,
     toolchains = TOOLCHAINS,
 )
@@ -402,7 +442,7 @@ def _flag(ctx, attr_value, flag_attr):
 
 _STATUS_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
-def _source_date_epoch(ctx):
+def _source_date_epoch(ctx, rule):
     """The build's SOURCE_DATE_EPOCH: struct(value, key, status).
 
     value: a number for the config's build arguments (None: none, or read at execution time);
@@ -415,7 +455,7 @@ def _source_date_epoch(ctx):
         value.startswith("{") and value.endswith("}") and key and key[0] not in "0123456789" and
         all([c in _STATUS_KEY_CHARS for c in key.elems()])
     )):
-        fail("buildx_build %s: source_date_epoch %r is not a number of seconds, \"stamp\", \"{STATUS_KEY}\" or \"\"; write e.g. \"0\", or \"stamp\" for the workspace status BUILD_TIMESTAMP under --stamp" % (ctx.label, value))
+        fail("%s %s: source_date_epoch %r is not a number of seconds, \"stamp\", \"{STATUS_KEY}\" or \"\"; write e.g. \"0\", or \"stamp\" for the workspace status BUILD_TIMESTAMP under --stamp" % (rule, ctx.label, value))
     none = struct(value = None, key = None, status = None)
     if value == "" or "SOURCE_DATE_EPOCH" in ctx.attr.build_args:
         return none
@@ -426,7 +466,7 @@ def _source_date_epoch(ctx):
     return struct(value = None, key = key, status = ctx.info_file if key.startswith("STABLE_") else ctx.version_file)
 
 def _buildx_build_impl(ctx):
-    epoch = _source_date_epoch(ctx)
+    epoch = _source_date_epoch(ctx, "buildx_build")
     prep = prepare_build(ctx, "buildx_build", source_date_epoch = epoch.value, dynamic_epoch = epoch.key != None)
     out = ctx.actions.declare_directory(ctx.label.name)
     report = ctx.actions.declare_file(ctx.label.name + ".build.json")
@@ -443,6 +483,7 @@ def _buildx_build_impl(ctx):
         args.add("--buildx-version", ctx.attr.buildx_version)
     args.add("--progress", ctx.attr.progress)
     args.add("--split-platforms", ctx.attr.split_platforms)
+    args.add("--warn-unsandboxed", "true" if ctx.attr._warn_unsandboxed[OcikitSettingInfo].value else "false")
     args.add_all([value for _, value in _check_flags(prep.checks)])
     status_files = []
     if epoch.key:
@@ -555,7 +596,8 @@ Sandbox: when the action finds itself unsandboxed it prints `ocikit: warning
 OCIKIT_W_UNSANDBOXED` naming `--spawn_strategy=linux-sandbox`: its inputs are the real files
 (`--spawn_strategy=local` / `standalone`, `no-sandbox`), or the files behind its input symlinks
 are writable (processwrapper-sandbox). Under linux-sandbox they are symlinks to a read-only
-mount.
+mount. Where the action is isolated another way (a remote executor), the warning would fire
+wrongly: `--@ocikit//:warn_unsandboxed=false` turns it off.
 
 Remote builders: with `docker_host = "tcp://HOST:PORT"` and `tls_ca`, `tls_cert`, `tls_key`
 (or `--@ocikit//:docker_tls`, a filegroup of `ca.pem`, `cert.pem`, `key.pem`, for every
@@ -582,7 +624,7 @@ oci_layout_context(name = "app_ctx", layout = ":app")  # chain: FROM app in anot
 
 oci_layout_verify_test(name = "app_test", layout = ":app")
 ```""",
-    attrs = dict(CLI_ATTRS, **dict(_BUILD_ATTRS, **dict(DAEMON_ATTRS, **{
+    attrs = dict(CLI_ATTRS, **dict(_BUILD_ATTRS, **dict(_EPOCH_ATTRS, **dict(DAEMON_ATTRS, **{
         "buildx_version": attr.string(
             doc = "The buildx version to plan for (`auto`: ask `docker buildx version`; `unknown`: assume every write; or e.g. `0.29.1`). Default: auto.",
         ),
@@ -598,10 +640,6 @@ oci_layout_verify_test(name = "app_test", layout = ":app")
             values = ["quiet", "plain"],
             doc = "What the action prints while it builds: `quiet` (only errors, with the failed step's log lines) or `plain` (every step; Bazel shows it as `INFO: From ...`).",
         ),
-        "source_date_epoch": attr.string(
-            default = "0",
-            doc = "SOURCE_DATE_EPOCH of the build (seconds since 1970): the time buildx records, and (BuildKit >= 0.13) the time file timestamps in the layers are rewritten to. `\"0\"` (default) or any number; `\"stamp\"`: the workspace status `BUILD_TIMESTAMP` when Bazel stamps (`--stamp`), else `\"0\"`; `\"{KEY}\"`: that status key (e.g. `{STABLE_COMMIT_TIME}` from a `--workspace_status_command`), also only with `--stamp`; `\"\"`: none (buildx records the build time; not reproducible). A number is written into the config as the build argument `SOURCE_DATE_EPOCH` (so `<name>.argv.json` and `buildx_args(build = ...)` have it, and `bazel run` of the latter asks for `rewrite-timestamp` too); a `SOURCE_DATE_EPOCH` in `build_args` takes precedence.",
-        ),
         "split_platforms": attr.string(
             default = "auto",
             values = ["auto", "always", "never"],
@@ -610,7 +648,11 @@ oci_layout_verify_test(name = "app_test", layout = ":app")
         "_docker": attr.label(default = Label("//:docker")),
         "_docker_host": attr.label(default = Label("//:docker_host")),
         "_stamp": attr.label(default = Label("//rules/private:stamp")),
-    }))),
+        "_warn_unsandboxed": attr.label(
+            default = Label("//:warn_unsandboxed"),
+            providers = [OcikitSettingInfo],
+        ),
+    })))),
     provides = [BuildxBuildInfo],
     toolchains = TOOLCHAINS,
 )

@@ -25,8 +25,22 @@ DAEMON_ATTRS = {
     "_docker_tls": attr.label(default = Label("//:docker_tls")),
 }
 
-def _tls_files(ctx, rule, host):
-    """[ca, cert, key] Files, or [] when the daemon gets no TLS material."""
+def _check_host(ctx, rule, host, required):
+    if (host or required) and "://" not in host:
+        fail("%s %s: docker_host %r is not a docker host address; write SCHEME://ADDRESS, e.g. \"tcp://builder.example:2376\" or \"unix:///run/docker.sock\"" % (rule, ctx.label, host))
+
+def tls_files(ctx, rule, host):
+    """The TLS material for a daemon: tls_ca/tls_cert/tls_key, else --@ocikit//:docker_tls.
+
+    Args:
+      ctx: rule context (the rule has DAEMON_ATTRS).
+      rule: the rule's name, for messages.
+      host: DOCKER_HOST ("" when the environment decides: then no TLS material is allowed).
+
+    Returns:
+      [ca, cert, key] Files, or [] when the daemon gets no TLS material.
+    """
+    _check_host(ctx, rule, host, required = False)
     attrs = [ctx.file.tls_ca, ctx.file.tls_cert, ctx.file.tls_key]
     given = [f for f in attrs if f]
     if given:
@@ -64,9 +78,8 @@ def daemon_endpoint(ctx, rule, host):
       struct(tls: [ca, cert, key] Files or [], remote: whether the action may run remotely,
       execution_requirements: dict for the action)
     """
-    if "://" not in host:
-        fail("%s %s: docker_host %r is not a docker host address; write SCHEME://ADDRESS, e.g. \"tcp://builder.example:2376\" or \"unix:///run/docker.sock\"" % (rule, ctx.label, host))
-    tls = _tls_files(ctx, rule, host)
+    _check_host(ctx, rule, host, required = True)
+    tls = tls_files(ctx, rule, host)
     if host.startswith("tcp://"):
         # Reached over the network from any machine: no local socket, so remote execution
         # and remote caching are allowed (the key holds DOCKER_HOST and the TLS files).

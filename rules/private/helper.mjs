@@ -9,18 +9,26 @@
 //                                           context pinned by the digest its resolve JSON holds
 //   build --cli CLI --config FILE --out DIR [--docker D] [--buildx-version V] [--progress P]
 //         [--report FILE] [--verify-base size|digest] [--allow-unknown-platforms true|false]
-//         [--tlscacert F --tlscert F --tlskey F]
+//         [--tlscacert F --tlscert F --tlskey F] [--warn-unsandboxed true|false]
 //         [--hermetic true|false] [--unused-context warn|error] [--rewrite-timestamp B]
 //         [--source-date-epoch N | --source-date-epoch-key KEY --status-file FILE...]
 //                                           `ocikit build` with the build context copied out of
 //                                           the sandbox's symlinks; --report: the portable part
 //                                           of its --json-out result. Warns when the action is
-//                                           not sandboxed (OCIKIT_W_UNSANDBOXED). The epoch may
+//                                           not sandboxed (OCIKIT_W_UNSANDBOXED; not with
+//                                           --warn-unsandboxed false). The epoch may
 //                                           be read from Bazel's workspace status files
 //                                           (`KEY VALUE` lines)
 //   run --cli CLI --config FILE --root DIR [--verify-base V] [--allow-unknown-platforms B]
-//       [--hermetic B] [--unused-context U] [--rewrite-timestamp B] [-- DOCKER_FLAG...]
-//                                           for `bazel run`: `ocikit buildx-args`, then docker
+//       [--hermetic B] [--unused-context U] [--rewrite-timestamp B]
+//       [--source-date-epoch-key KEY --status-file FILE...] [--docker-host H]
+//       [--tlscacert F --tlscert F --tlskey F] [-- DOCKER_FLAG...]
+//                                           for `bazel run`: `ocikit buildx-args`, then docker;
+//                                           the epoch KEY of the status files (in the runfiles)
+//                                           becomes the build argument SOURCE_DATE_EPOCH; the
+//                                           host and TLS files reach docker as DOCKER_HOST and
+//                                           DOCKER_CERT_PATH (symlinks, in a temporary
+//                                           directory) with DOCKER_TLS_VERIFY=1
 //   verify-archive --cli CLI --archive FILE [-- VERIFY_FLAG...]
 //                                           for a test: `ocikit unpack` into a temporary
 //                                           directory, then `ocikit verify` on it
@@ -366,8 +374,9 @@ function portableReport(result) {
 }
 
 /** A `true`/`false` option of the helper (default false). */
-function bool(opts, name) {
-  const v = one(opts, name, false) ?? 'false';
+/** A `true` / `false` option (`fallback` when absent). */
+function bool(opts, name, fallback = false) {
+  const v = one(opts, name, false) ?? String(fallback);
   if (v !== 'true' && v !== 'false') throw new UsageError(`--${name} ${v}: expected true or false`);
   return v === 'true';
 }
@@ -495,9 +504,11 @@ function build(argv) {
     'source-date-epoch',
     'source-date-epoch-key',
     'status-file',
+    'warn-unsandboxed',
   ]);
   const cli = path.resolve(one(opts, 'cli'));
   const epoch = sourceDateEpoch(opts);
+  const warnUnsandboxed = bool(opts, 'warn-unsandboxed', true);
   const checks = dockerfileFlags(opts, 'build');
   const cwd = process.cwd();
   const configPath = one(opts, 'config');
@@ -505,7 +516,7 @@ function build(argv) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ocikit-bazel-'));
   try {
     const pinned = readJson(configPath, 'config');
-    warnIfUnsandboxed(configPath, pinned);
+    if (warnUnsandboxed) warnIfUnsandboxed(configPath, pinned);
     const cfg = localizeContext(pinned, cwd, tmp);
     const cfgFile = path.join(tmp, 'config.json');
     fs.writeFileSync(cfgFile, stableJson(cfg));
@@ -560,6 +571,31 @@ function build(argv) {
   }
 }
 
+/**
+ * The environment of docker for `bazel run`: `--docker-host` as DOCKER_HOST, and the TLS files
+ * as docker reads them (DOCKER_CERT_PATH: ca.pem, cert.pem, key.pem, here symlinks in `tmp` to
+ * the runfiles, so the key is never copied; DOCKER_TLS_VERIFY=1). Without them, the caller's.
+ */
+function daemonEnv(opts, root, tmp) {
+  const env = { ...process.env };
+  const host = one(opts, 'docker-host', false);
+  if (host !== undefined) env.DOCKER_HOST = host;
+  const tls = [
+    ['tlscacert', 'ca.pem'],
+    ['tlscert', 'cert.pem'],
+    ['tlskey', 'key.pem'],
+  ].map(([flag, name]) => [one(opts, flag, false), name]);
+  const given = tls.filter(([file]) => file !== undefined).length;
+  if (given === 0) return env;
+  if (given !== 3) throw new UsageError('--tlscacert, --tlscert and --tlskey go together');
+  const dir = path.join(tmp, 'tls');
+  fs.mkdirSync(dir, { mode: 0o700 });
+  for (const [file, name] of tls) fs.symlinkSync(path.resolve(root, file), path.join(dir, name));
+  env.DOCKER_CERT_PATH = dir;
+  env.DOCKER_TLS_VERIFY = '1';
+  return env;
+}
+
 function run(argv) {
   const { opts, rest } = parseOptions(argv, [
     'cli',
@@ -570,19 +606,29 @@ function run(argv) {
     'hermetic',
     'unused-context',
     'rewrite-timestamp',
+    'source-date-epoch-key',
+    'status-file',
+    'docker-host',
+    'tlscacert',
+    'tlscert',
+    'tlskey',
   ]);
   const extra = checkFlags(opts);
   const checks = dockerfileFlags(opts, 'run');
   const root = path.resolve(one(opts, 'root'));
+  opts['status-file'] = (opts['status-file'] ?? []).map((f) => path.resolve(root, f));
+  const epoch = sourceDateEpoch(opts);
   const cli = path.resolve(root, one(opts, 'cli'));
   const userCwd = process.env.BUILD_WORKING_DIRECTORY || process.cwd();
   const docker = process.env.OCIKIT_DOCKER || 'docker';
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ocikit-run-'));
   try {
+    const env = daemonEnv(opts, root, tmp);
     const cfg = absoluteContexts(
       localizeContext(readJson(path.resolve(root, one(opts, 'config')), 'config'), root, tmp),
       root,
     );
+    if (epoch !== undefined) cfg.buildArg = { SOURCE_DATE_EPOCH: epoch, ...cfg.buildArg };
     const cfgFile = path.join(tmp, 'config.json');
     fs.writeFileSync(cfgFile, stableJson(cfg));
     const argsFile = path.join(tmp, 'argv.json');
@@ -606,13 +652,13 @@ function run(argv) {
         ...checks,
         ...rest,
       ],
-      { cwd: userCwd, stdio: 'inherit' },
+      { cwd: userCwd, stdio: 'inherit', env },
     );
     if (r.error) throw r.error;
     if (r.status !== 0) return r.status ?? 1;
     const [cmd, ...args] = JSON.parse(fs.readFileSync(argsFile, 'utf8'));
     process.stderr.write(`ocikit: running ${[cmd, ...args].join(' ')}\n`);
-    const b = spawnSync(cmd, args, { cwd: userCwd, stdio: 'inherit' });
+    const b = spawnSync(cmd, args, { cwd: userCwd, stdio: 'inherit', env });
     if (b.error) throw b.error;
     return b.status ?? 1;
   } finally {

@@ -85,7 +85,7 @@ def _args_spec_test_impl(ctx):
     spec = _spec(env)
     config = spec["config"]
     asserts.equals(env, ["linux/amd64", "linux/arm64"], config["platform"])
-    asserts.equals(env, {"A": "1", "B": "two words"}, config["buildArg"])
+    asserts.equals(env, {"A": "1", "B": "two words", "SOURCE_DATE_EPOCH": "0"}, config["buildArg"], "source_date_epoch \"0\" (the default) is a build argument")
     asserts.equals(env, {"index:org.opencontainers.image.title": "t"}, config["annotation"])
     asserts.equals(env, {"team": "ocikit"}, config["label"])
     asserts.equals(env, ["example.com/a:1", "example.com/a:latest"], config["tag"])

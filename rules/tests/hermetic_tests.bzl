@@ -99,11 +99,12 @@ def hermetic_test_suite(name):
         failure_test(name = target + "_test", target_under_test = ":" + target, message = "source_date_epoch %r is not a number of seconds" % bad)
         tests.append(target + "_test")
 
-    # bazel run: the same check; rewrite-timestamp when the build has an epoch (a build's
-    # default "0", taken by buildx_args(build = ...); build_args of buildx_args itself).
+    # bazel run: the same check; rewrite-timestamp when the build has an epoch (the default
+    # "0" of buildx_args and buildx_build, taken by buildx_args(build = ...); build_args).
     for target, kwargs, allow, rewrite in [
-        ("h_args", common, False, False),
-        ("h_args_allow_pull", dict(common, allow_pull = True), True, False),
+        ("h_args", common, False, True),
+        ("h_args_no_epoch", dict(common, source_date_epoch = ""), False, False),
+        ("h_args_allow_pull", dict(common, allow_pull = True), True, True),
         ("h_args_epoch", dict(common, build_args = {"SOURCE_DATE_EPOCH": "0"}), False, True),
         ("h_args_from_build", {"build": ":h_default", "tags": ["manual"]}, False, True),
         ("h_args_from_allow_pull", {"build": ":h_allow_pull", "tags": ["manual"]}, True, True),

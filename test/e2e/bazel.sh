@@ -16,6 +16,8 @@
 #   aquery        the BuildxBuild action carries no-remote + no-remote-exec, no absolute argument
 #   bazel run     `bazel run //:app2_args -- --output type=oci,dest=DIR,tar=false`, then
 #                 `ocikit verify DIR`
+#   stamped run   `bazel run --stamp //:app_args_stamped` (buildx_args, source_date_epoch "stamp"):
+#                 the image's created time is the run's BUILD_TIMESTAMP
 #   new rules     the source-directory warning; aquery: index/pack/unpack/load-archive actions
 #                 are plain (remote-cacheable, no absolute argument); `bazel run //:app2_dev`
 #                 (buildx_args(build = ":app2")) builds the same image as :app2; `bazel run
@@ -30,12 +32,15 @@
 #                 `bazel run` of buildx_args(build = the corrupt one) fails the same way (the
 #                 build's verify_base = "digest" inherited)
 #   unsandboxed   `bazel build //:app --spawn_strategy=local` (fresh output base) warns
-#                 OCIKIT_W_UNSANDBOXED; linux-sandbox builds do not
+#                 OCIKIT_W_UNSANDBOXED; linux-sandbox builds do not; with
+#                 --@ocikit//:warn_unsandboxed=false the same local build (re-run) does not
 #   remote        a second forky dockerd ("tls") on tcp://127.0.0.1:PORT with --tlsverify
 #                 (certificates by scripts/e2e/tls-certs.sh, openssl in the rootfs); e2e's
 #                 //remote chain built through it with the daemons' unix sockets blocked in the
 #                 sandbox (a unix-socket control fails there), its tests; aquery: requires-network,
-#                 no no-remote(-exec); the TLS daemon's build history grows; the files of //:app
+#                 no no-remote(-exec); the TLS daemon's build history grows; the files of //:app;
+#                 `bazel run //remote:app_args` (buildx_args with docker_host + TLS files) builds
+#                 //remote:app's image on the TLS daemon
 #   hermetic      `bazel build //:from_typo` (FROM base, context basee) fails with
 #                 OCIKIT_FROM_UNRESOLVED
 #   reproducible  in a copy of e2e/: a comment added to Dockerfile.app leaves :app and :app2
@@ -168,7 +173,8 @@ if "$e2e/in-rootfs.sh" forky --bind "$work" --ro-bind "$e2e" -- bash "$e2e/tls-c
     # The TLS daemon over TCP, as a person would reach it (also checks the certificates).
     tls_docker=(env DOCKER_CONFIG="$tls_state/docker-config" DOCKER_HOST="tcp://127.0.0.1:$port"
       DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH="$tcp_dir" "$tls_state/bin/docker")
-    if history_before="$("${tls_docker[@]}" buildx history ls 2>"$work/tls-history.log" | tail -n +2 | wc -l)"; then
+    if "${tls_docker[@]}" buildx history ls >"$work/tls-history-before.txt" 2>"$work/tls-history.log"; then
+      history_before="$(tail -n +2 "$work/tls-history-before.txt" | wc -l)"
       echo "== started a forky dockerd on tcp://127.0.0.1:$port with --tlsverify ($history_before builds in its history)"
     else
       cat "$work/tls-history.log"
@@ -224,6 +230,11 @@ for t in broken_missing_app broken_corrupt_app; do
 done
 # buildx_args(build = :broken_corrupt_app): verify_base = "digest" of the build applies to bazel run.
 B run //:broken_corrupt_dev >"$work/broken_corrupt_dev.log" 2>&1; echo "$?" >"$work/broken_corrupt_dev.rc"
+# buildx_args(source_date_epoch = "stamp"): bazel run --stamp reads BUILD_TIMESTAMP from the status
+# file in its runfiles; the image records that time (the status file of that run kept).
+B run --stamp //:app_args_stamped -- --output "type=oci,dest=$work/run-stamped-out,tar=false" >"$work/run-stamped.log" 2>&1
+echo "$?" >"$work/run-stamped.rc"
+cp "$(B info output_path 2>/dev/null)/volatile-status.txt" "$work/stamped-status.txt" 2>>"$work/run-stamped.log"
 # Hermetic by default: FROM base with the context named basee (a manual target that must fail).
 B build //:from_typo --spawn_strategy=linux-sandbox >"$work/typo.log" 2>&1; echo "$?" >"$work/typo.rc"
 if [ -n "$4" ]; then
@@ -234,6 +245,9 @@ if [ -n "$4" ]; then
     $blocked >"$work/remote-build.log" 2>&1; echo "$?" >"$work/remote-build.rc"
   B test //remote:app_verify //remote:app2_verify //remote:app2_content_test --keep_going --spawn_strategy=linux-sandbox \
     $blocked >"$work/remote.log" 2>&1; echo "$?" >"$work/remote.rc"
+  # buildx_args with docker_host + TLS: bazel run sends the build to the TLS daemon.
+  B run //remote:app_args -- --output "type=oci,dest=$work/run-remote-out,tar=false" >"$work/run-remote.log" 2>&1
+  echo "$?" >"$work/run-remote.rc"
   B aquery "mnemonic(BuildxBuild, //remote:app)" --output=jsonproto >"$work/remote-aquery.json" 2>"$work/remote-aquery.log"
   echo "$?" >"$work/remote-aquery.rc"
   bin="$(B info bazel-bin 2>/dev/null)"
@@ -245,6 +259,9 @@ fi
 B shutdown >/dev/null 2>&1
 # Unsandboxed: //:app in a fresh output base (so that the action runs) with --spawn_strategy=local.
 B --output_base="$work/ob-local" build //:app --spawn_strategy=local >"$work/unsandboxed.log" 2>&1; echo "$?" >"$work/unsandboxed.rc"
+# The same, with the warning switched off: the action re-runs (its arguments changed), silent.
+B --output_base="$work/ob-local" build //:app --spawn_strategy=local --@ocikit//:warn_unsandboxed=false \
+  --execution_log_json_file="$work/unsandboxed-off.exec.json" >"$work/unsandboxed-off.log" 2>&1; echo "$?" >"$work/unsandboxed-off.rc"
 B --output_base="$work/ob-local" shutdown >/dev/null 2>&1
 # Reproducibility, in a copy of the workspace (the source tree is never edited), no disk cache.
 rm -rf "$work/repro" && cp -r "$root/e2e" "$work/repro" && cd "$work/repro" &&
@@ -414,11 +431,16 @@ if [[ -n "$tcp_dir" ]]; then
     cat "$work/remote-aquery.log" "$work/remote-aquery-check.log" 2>/dev/null | tail -n 10
     fail "aquery: //remote:app BuildxBuild execution requirements"
   fi
-  history_after="$("${tls_docker[@]}" buildx history ls 2>>"$work/tls-history.log" | tail -n +2 | wc -l)"
-  if ((history_after >= history_before + 2)); then
-    pass "remote: the TLS daemon's build history grew by $((history_after - history_before)) (//remote:app, //remote:app2)"
+  # New build IDs, not the count: BuildKit keeps a bounded history (seen: 49 records before a
+  # run, 50 after), so old records go as new ones come.
+  "${tls_docker[@]}" buildx history ls >"$work/tls-history-after.txt" 2>>"$work/tls-history.log"
+  build_ids() { tail -n +2 "$1" | awk '{print $1}' | LC_ALL=C sort; }
+  history_new="$(LC_ALL=C comm -13 <(build_ids "$work/tls-history-before.txt") <(build_ids "$work/tls-history-after.txt") | wc -l)"
+  history_after="$(tail -n +2 "$work/tls-history-after.txt" | wc -l)"
+  if ((history_new >= 3)); then
+    pass "remote: the TLS daemon's build history has $history_new new builds (//remote:app, //remote:app2, bazel run //remote:app_args)"
   else
-    fail "remote: the TLS daemon's build history has $history_after builds, $history_before before the run"
+    fail "remote: the TLS daemon's build history has $history_new new builds ($history_after records, $history_before before the run)"
   fi
   # The same image as the local build: the same files with the same contents in its layers.
   # (Not yet the same digest: COPY keeps the build context's file times, which differ per run
@@ -455,6 +477,15 @@ if [[ -n "$tcp_dir" ]]; then
   else
     fail "remote: //remote:app is ${remote_digest:-?}, //:app ${local_digest:-?}: not the same bytes"
   fi
+  # bazel run of buildx_args(build = :app, docker_host, tls_*): the image of //remote:app.
+  run_remote_digest="$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1] + "/index.json", "utf8")).manifests[0].digest' "$work/run-remote-out" 2>/dev/null)"
+  if [[ "$(cat "$work/run-remote.rc" 2>/dev/null)" == 0 && -n "$run_remote_digest" && "$run_remote_digest" == "$remote_digest" ]] &&
+    node dist/ocikit.cjs verify "$work/run-remote-out" >"$work/run-remote-verify.log" 2>&1; then
+    pass "remote: bazel run //remote:app_args (docker_host + TLS) built $run_remote_digest, //remote:app's image"
+  else
+    tail -n 20 "$work/run-remote.log" "$work/run-remote-verify.log" 2>/dev/null
+    fail "remote: bazel run //remote:app_args (rc $(cat "$work/run-remote.rc" 2>/dev/null), ${run_remote_digest:-no image}, //remote:app is ${remote_digest:-?})"
+  fi
   if grep -rqF -- "$(sed -n 2p "$tcp_dir/key.pem")" "$work"/*.log "$work"/*.json 2>/dev/null; then
     fail "remote: the client key appears in a log or report"
   else
@@ -468,6 +499,27 @@ if [[ "$(cat "$work/run.rc" 2>/dev/null)" == 0 ]] && node dist/ocikit.cjs verify
 else
   tail -n 20 "$work/run.log" "$work/run-verify.log" 2>/dev/null
   fail "bazel run //:app2_args"
+fi
+
+# bazel run --stamp of buildx_args(source_date_epoch = "stamp"): the run's BUILD_TIMESTAMP (its
+# status file) is the build's SOURCE_DATE_EPOCH (docker's argv) and the image's created time.
+stamp_ts="$(sed -n 's/^BUILD_TIMESTAMP \([0-9]*\)$/\1/p' "$work/stamped-status.txt" 2>/dev/null)"
+# shellcheck disable=SC2016 # JavaScript, not shell
+if [[ "$(cat "$work/run-stamped.rc" 2>/dev/null)" == 0 && -n "$stamp_ts" ]] &&
+  grep -qE "^ocikit: running .* --build-arg SOURCE_DATE_EPOCH=$stamp_ts " "$work/run-stamped.log" &&
+  stamped="$(node -e '
+    const fs = require("fs"), path = require("path");
+    const index = JSON.parse(fs.readFileSync(path.join(process.argv[1], "index.json"), "utf8"));
+    const created = index.manifests[0].annotations["org.opencontainers.image.created"];
+    const want = new Date(Number(process.argv[2]) * 1000).toISOString().replace(".000Z", "Z");
+    if (created !== want) throw new Error(`created ${created}, BUILD_TIMESTAMP ${want}`);
+    console.log(created);
+  ' "$work/run-stamped-out" "$stamp_ts" 2>&1)"; then
+  pass "bazel run --stamp //:app_args_stamped: SOURCE_DATE_EPOCH=$stamp_ts (BUILD_TIMESTAMP), image created $stamped"
+else
+  tail -n 20 "$work/run-stamped.log" 2>/dev/null
+  echo "${stamped:-}" | tail -n 3
+  fail "bazel run --stamp //:app_args_stamped (source_date_epoch \"stamp\", BUILD_TIMESTAMP ${stamp_ts:-?})"
 fi
 
 # A source directory as a layout draws a warning at analysis.
@@ -606,6 +658,14 @@ if [[ "$(cat "$work/unsandboxed.rc" 2>/dev/null)" == 0 ]] &&
 else
   tail -n 20 "$work/unsandboxed.log" 2>/dev/null
   fail "bazel build //:app --spawn_strategy=local: expected OCIKIT_W_UNSANDBOXED"
+fi
+if [[ "$(cat "$work/unsandboxed-off.rc" 2>/dev/null)" == 0 ]] &&
+  grep -qE '"mnemonic": *"BuildxBuild"' "$work/unsandboxed-off.exec.json" 2>/dev/null &&
+  ! grep -q 'OCIKIT_W_UNSANDBOXED' "$work/unsandboxed-off.log"; then
+  pass "--spawn_strategy=local --@ocikit//:warn_unsandboxed=false: BuildxBuild ran, no OCIKIT_W_UNSANDBOXED"
+else
+  tail -n 20 "$work/unsandboxed-off.log" 2>/dev/null
+  fail "bazel build //:app --spawn_strategy=local --@ocikit//:warn_unsandboxed=false: expected a BuildxBuild run without OCIKIT_W_UNSANDBOXED"
 fi
 if grep -l 'OCIKIT_W_UNSANDBOXED' "$work/e2e.log" "$work/broken_missing_app.log" "$work/broken_corrupt_app.log" 2>/dev/null; then
   fail "OCIKIT_W_UNSANDBOXED printed under linux-sandbox (files above)"
