@@ -24,7 +24,16 @@
  *   that no longer runs on this host is removed by the next run that writes the same output,
  *   a scratch directory by the next run that makes one of the same kind.
  */
-import { constants as fsc, promises as fsp, rmSync, rmdirSync, mkdirSync } from 'node:fs';
+import {
+  constants as fsc,
+  promises as fsp,
+  lstatSync,
+  mkdirSync,
+  readlinkSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, OcikitError, errnoCode, fsError, quote } from '../errors.js';
@@ -177,6 +186,8 @@ export class OutputSet {
   readonly cwd: string;
   private readonly inputs: (InputPath & { reals: string[] })[] = [];
   private readonly entries: Entry[] = [];
+  /** Paths other programs write (see {@link OutputSet.external}): guarded, never touched. */
+  private readonly externals: { label: string; out: string; given: string; reals: string[] }[] = [];
   private readonly scratches: string[] = [];
   private scratchSwept = false;
   /** Made when first asked for: in Node 20 an AbortController loads the stream modules (~2 ms). */
@@ -214,7 +225,7 @@ export class OutputSet {
   async addInputs(inputs: readonly InputPath[]): Promise<void> {
     for (const input of inputs) {
       const entry = { ...input, reals: await places(input.path, this.cwd) };
-      for (const e of this.entries) this.checkAgainst(e, entry);
+      for (const e of [...this.entries, ...this.externals]) this.checkAgainst(e, entry);
       this.inputs.push(entry);
     }
   }
@@ -258,17 +269,16 @@ export class OutputSet {
         hint: 'Pass a new path.',
       });
     }
-    for (const input of this.inputs) this.checkAgainst({ label, out: given, reals }, input);
-    for (const other of this.entries) {
-      const o = overlapOf(reals, other.reals)?.o;
-      if (o !== undefined) {
-        throw new OcikitError(
-          ErrorCode.OutInvalid,
-          `${label} ${quote(given, 400)} is ${describeOverlap(o)} ${other.label} ${quote(other.given, 400)}`,
-          { hint: 'Give every output its own path.', details: { out: given, other: other.given } },
-        );
-      }
+    this.checkPlace(label, given, reals);
+    if (kind === 'file' && /\/\.?$/.test(out)) {
+      // open(2) refuses to create "x/" (EISDIR): a trailing slash names a directory.
+      throw new OcikitError(
+        ErrorCode.OutInvalid,
+        `${label} ${quote(out, 400)} ends in a slash, which names a directory; ${label} is a file`,
+        { hint: 'Drop the trailing slash.', details: { out } },
+      );
     }
+    refuseDangling(label, out, this.cwd);
     // Leftovers of killed runs go first, also when the output exists (a run killed between
     // committing a file and unlinking its temporary name left both) and this run stops here.
     await sweepStale(abs);
@@ -289,6 +299,38 @@ export class OutputSet {
     };
     this.entries.push(entry);
     return entry;
+  }
+
+  /** Check a new output's places against every input and every output declared so far. */
+  private checkPlace(label: string, given: string, reals: string[]): void {
+    for (const input of this.inputs) this.checkAgainst({ label, out: given, reals }, input);
+    for (const other of [...this.entries, ...this.externals]) {
+      const o = overlapOf(reals, other.reals)?.o;
+      if (o !== undefined) {
+        throw new OcikitError(
+          ErrorCode.OutInvalid,
+          `${label} ${quote(given, 400)} is ${describeOverlap(o)} ${other.label} ${quote(other.given, 400)}`,
+          { hint: 'Give every output its own path.', details: { out: given, other: other.given } },
+        );
+      }
+    }
+  }
+
+  /**
+   * Guard a path that another program writes when it runs the command line ocikit hands over
+   * (buildx's `--metadata-file`, `--iidfile`, `--output dest=`, `--cache-to dest=`): checked
+   * against every input and every output as an output of ocikit is, and every later output
+   * against it. ocikit itself never creates, commits or removes it, and it may exist (the
+   * program replaces it, as it always does).
+   * @throws OcikitError `OCIKIT_OUT_INSIDE_INPUT`, `OCIKIT_OUT_INVALID`
+   */
+  async external(label: string, out: string): Promise<void> {
+    this.throwIfInterrupted();
+    const reals = await places(out, this.cwd);
+    const given = path.resolve(this.cwd, out);
+    if (this.externals.some((e) => e.label === label && e.given === given)) return;
+    this.checkPlace(label, given, reals);
+    this.externals.push({ label, out: given, given, reals });
   }
 
   /**
@@ -552,6 +594,51 @@ async function checkFree(label: string, out: string, kind: OutputKind): Promise<
       details: { out },
     },
   );
+}
+
+/**
+ * Refuse an output path that is, or runs through, a symlink to nothing. The guard follows it
+ * (where the output would land), but nothing the kernel does creates its target: link(2) and
+ * open(O_CREAT|O_EXCL) find the link itself in the way (EEXIST), mkdir(2) below it ENOENT.
+ * The link exists, so the output does (`OCIKIT_OUT_NOT_EMPTY`); a parent that leads nowhere
+ * cannot be written below (`OCIKIT_OUT_UNWRITABLE`).
+ */
+function refuseDangling(label: string, out: string, cwd: string): void {
+  const written = (path.isAbsolute(out) ? out : `${cwd}/${out}`).replace(/\/+$/, '');
+  const parts = written.split('/');
+  for (let n = 2; n <= parts.length; n++) {
+    const prefix = parts.slice(0, n).join('/');
+    if (parts[n - 1] === '' || parts[n - 1] === '.' || parts[n - 1] === '..') continue;
+    let isLink: boolean;
+    try {
+      isLink = lstatSync(prefix).isSymbolicLink();
+    } catch {
+      return; // missing (so is everything below it), or not ours to judge
+    }
+    if (!isLink) continue;
+    let link: string;
+    try {
+      link = readlinkSync(prefix);
+      statSync(prefix);
+      continue;
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT') return;
+      link ??= '';
+    }
+    const last = n === parts.length;
+    throw new OcikitError(
+      last ? ErrorCode.OutNotEmpty : ErrorCode.OutUnwritable,
+      last
+        ? `${label} ${quote(out, 400)} exists: a symlink to ${quote(link, 400)}, which does not exist`
+        : `${label} ${quote(out, 400)}: its parent ${quote(prefix, 400)} is a symlink to ${quote(link, 400)}, which does not exist`,
+      {
+        hint: last
+          ? 'ocikit does not write through a dangling symlink: remove it or pass a new path.'
+          : 'Pass a path whose parents exist, or are directories ocikit may create.',
+        details: { out, link: prefix, target: link },
+      },
+    );
+  }
 }
 
 /** mkdir -p, adding each directory it creates to `created` (outermost first) as it goes. */
