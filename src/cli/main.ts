@@ -25,6 +25,8 @@ export interface RunOptions {
    * it must not make the process exit as interrupted (see signals.ts).
    */
   onPublished?: () => void;
+  /** Inputs read before the command line was (its argument files): outputs are checked against them. */
+  inputs?: readonly InputPath[];
 }
 
 /**
@@ -60,6 +62,7 @@ export async function run(
   if (options.signal?.aborted === true) cancel();
   options.signal?.addEventListener('abort', cancel, { once: true });
   try {
+    await outputs.addInputs(options.inputs ?? []);
     let jsonOutFailed = false;
     // Runs after the command's inputs are known and before any of its work.
     const openJsonOut = async (): Promise<void> => {
@@ -168,14 +171,20 @@ export function signalExitCode(signal: NodeJS.Signals): number {
   return 128 + (os.constants.signals[signal] ?? 0);
 }
 
+/**
+ * The one --json-out path of the command line. Given twice or empty it is a usage error (see
+ * spec.ts), reported on stderr: no file is written for it.
+ */
 function jsonOutPath(argv: readonly string[]): string | undefined {
+  const found: (string | undefined)[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--') break;
-    if (a === '--json-out') return argv[i + 1];
-    if (a.startsWith('--json-out=')) return a.slice('--json-out='.length);
+    if (a === '--json-out') found.push(argv[i + 1]);
+    if (a.startsWith('--json-out=')) found.push(a.slice('--json-out='.length));
   }
-  return undefined;
+  const only = found.length === 1 ? found[0] : undefined;
+  return only === '' ? undefined : only;
 }
 
 async function runParsed(
