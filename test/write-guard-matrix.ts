@@ -490,6 +490,11 @@ function freeShapes(w: World, cmd: Command, flag: Flag): Case[] {
       },
     ],
     ['missing parents', (d) => ({ path: path.join(d, 'p', 'q', n), expect: OK })],
+    // A name the file system takes (< 255 bytes) whose temporary sibling's would not be.
+    [
+      'a long name (231-239 bytes)',
+      (d) => ({ path: path.join(d, `${'é'.repeat(115)}${n}`), expect: OK }),
+    ],
     [
       'trailing slash',
       (d) =>
