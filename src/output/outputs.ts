@@ -121,10 +121,26 @@ function overlapOf(
   return undefined;
 }
 
+/**
+ * The bytes of an output's name its temporary sibling keeps: file systems take names of up to
+ * 255 bytes, and the sibling adds 42 (`.`, TMP_MARK, host, pid up to 7 digits, 12 hex).
+ */
+const TMP_NAME_BYTES = 255 - 42;
+
+/**
+ * `.NAME.ocikit-tmp-HOST-`: how the temporary siblings of `out` begin. A long NAME is cut (at
+ * a character boundary) so that the sibling's name stays within 255 bytes.
+ */
+function tmpStem(out: string): string {
+  let name = path.basename(out);
+  while (Buffer.byteLength(name) > TMP_NAME_BYTES) name = [...name].slice(0, -1).join('');
+  return `.${name}${TMP_MARK}${hostTag()}-`;
+}
+
 function tmpSibling(out: string): string {
   return path.join(
     path.dirname(out),
-    `.${path.basename(out)}${TMP_MARK}${hostTag()}-${process.pid}-${crypto().randomBytes(6).toString('hex')}`,
+    `${tmpStem(out)}${process.pid}-${crypto().randomBytes(6).toString('hex')}`,
   );
 }
 
@@ -139,7 +155,7 @@ function alive(pid: number): boolean {
 
 /** Remove temporary siblings of `out` left by processes of this host that no longer run. */
 async function sweepStale(out: string): Promise<void> {
-  await sweepDead(path.dirname(out), `.${path.basename(out)}${TMP_MARK}${hostTag()}-`);
+  await sweepDead(path.dirname(out), tmpStem(out));
 }
 
 /**
