@@ -37,6 +37,7 @@ import {
   writeFileSync,
   chmodSync,
   cpSync,
+  linkSync,
   mkdtempSync,
   rmSync,
 } from 'node:fs';
@@ -49,6 +50,7 @@ import { LayoutBuilder, standardLayout, tagged } from './helpers/layout-builder.
 import { tempSiblings } from './helpers/outputs.js';
 import { AS_NOBODY, NOBODY, privateTestdir, requireTool, runTool } from './helpers/tools.js';
 import { snapshotTree, walkTree } from './helpers/tree.js';
+import { Mounts } from './helpers/mounts.js';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -761,6 +763,58 @@ t.test('a sample through the bundle: the same outcome, the exit-code contract', 
   );
   t.same(inputsSnapshot(w), before, 'the inputs unchanged');
   t.same(tempSiblings(w.base), [], 'no temporary sibling anywhere');
+  t.same(readdirSync(w.TMP), [], 'nothing left in TMPDIR');
+});
+
+t.test('an input by another path: a bind mount, a hard link (in-process)', async (t) => {
+  if (!requireTool(t, 'bind-mount')) return;
+  const mounts = new Mounts(t); // before the testdir: unmounted before tap removes it
+  const w = await makeWorld(t);
+  const MNT = path.join(w.base, 'mnt');
+  mkdirSync(MNT);
+  const corpus: Case[] = [];
+  for (const cmd of COMMANDS) {
+    for (const id of cmd.flags) {
+      const flag = FLAGS[id];
+      for (const x of cmd.inputs) {
+        const X = path.join(w.IN, REL[x]);
+        const holder = mounts.bind(path.dirname(X), MNT);
+        const shapes: [string, () => Placed][] = [
+          [
+            `inside the ${x}, through a bind mount of its directory`,
+            () => ({
+              path: path.join(holder, path.basename(X), IS_DIR[x] ? 'new' : ''),
+              expect: INSIDE,
+            }),
+          ],
+        ];
+        if (IS_DIR[x])
+          shapes.push([
+            `inside the ${x}, through a bind mount of it`,
+            () => ({ path: path.join(mounts.bind(X, MNT), 'new', 'deep'), expect: INSIDE }),
+          ]);
+        else
+          shapes.push([
+            `a hard link of the ${x}`,
+            () => {
+              const hard = path.join(w.OUT, `hard-${counter}-${path.basename(X)}`);
+              linkSync(X, hard);
+              return { path: hard, expect: INSIDE };
+            },
+          ]);
+        for (const [shape, place] of shapes) corpus.push(makeCase(w, cmd, flag, shape, place));
+      }
+    }
+  }
+  const before = inputsSnapshot(w);
+  const results = await pool(
+    corpus.map((c) => () => cli(c.args, w.IN, w.env)),
+    8,
+  );
+  t.comment(`${corpus.length} cells`);
+  corpus.forEach((c, i) => checkCase(t, c, results[i] as CliResult));
+  t.same(inputsSnapshot(w), before, 'the inputs unchanged');
+  t.same(tempSiblings(w.IN), [], 'no temporary sibling anywhere');
   t.same(readdirSync(w.TMP), [], 'nothing left in TMPDIR');
 });
 
