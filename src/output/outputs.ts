@@ -64,6 +64,8 @@ interface Entry extends PendingOutput {
   given: string;
   /** Where the output lands (see {@link places}). */
   reals: string[];
+  /** The existing directories on its way, by identity (see {@link ancestryOf}). */
+  ancestry: Map<string, string>;
   /** The output existed as an empty directory (Bazel's declared output directories). */
   existedEmpty: boolean;
   opened: boolean;
@@ -137,6 +139,33 @@ function tmpStem(out: string): string {
   return `.${name}${TMP_MARK}${hostTag()}-`;
 }
 
+/** The identity (device and inode) of what `p` names, when it exists. */
+function idOf(p: string): string | undefined {
+  try {
+    const st = statSync(p);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The identities (device and inode) of what exists on the way to where an output lands (its
+ * places and their parents), each with its path: a bind mount (or a second mount of the same
+ * file system) reaches a directory by another path, a hard link a file; only identity tells.
+ */
+function ancestryOf(reals: readonly string[]): Map<string, string> {
+  const ids = new Map<string, string>();
+  for (const real of reals) {
+    for (let p = real; ; p = path.dirname(p)) {
+      const id = idOf(p);
+      if (id !== undefined && !ids.has(id)) ids.set(id, p);
+      if (p === path.dirname(p)) break;
+    }
+  }
+  return ids;
+}
+
 function tmpSibling(out: string): string {
   return path.join(
     path.dirname(out),
@@ -200,10 +229,16 @@ export interface OutputSetOptions {
 /** A command's inputs and outputs: see the module documentation. */
 export class OutputSet {
   readonly cwd: string;
-  private readonly inputs: (InputPath & { reals: string[] })[] = [];
+  private readonly inputs: (InputPath & { reals: string[]; id: string | undefined })[] = [];
   private readonly entries: Entry[] = [];
   /** Paths other programs write (see {@link OutputSet.external}): guarded, never touched. */
-  private readonly externals: { label: string; out: string; given: string; reals: string[] }[] = [];
+  private readonly externals: {
+    label: string;
+    out: string;
+    given: string;
+    reals: string[];
+    ancestry: Map<string, string>;
+  }[] = [];
   private readonly scratches: string[] = [];
   private scratchSwept = false;
   /** Made when first asked for: in Node 20 an AbortController loads the stream modules (~2 ms). */
@@ -240,22 +275,30 @@ export class OutputSet {
    */
   async addInputs(inputs: readonly InputPath[]): Promise<void> {
     for (const input of inputs) {
-      const entry = { ...input, reals: await places(input.path, this.cwd) };
+      const reals = await places(input.path, this.cwd);
+      const entry = { ...input, reals, id: idOf(reals[0] as string) };
       for (const e of [...this.entries, ...this.externals]) this.checkAgainst(e, entry);
       this.inputs.push(entry);
     }
   }
 
   private checkAgainst(
-    e: { label: string; out: string; reals: string[] },
-    input: InputPath & { reals: string[] },
+    e: { label: string; out: string; reals: string[]; ancestry: Map<string, string> },
+    input: InputPath & { reals: string[]; id: string | undefined },
   ): void {
     const found = overlapOf(e.reals, input.reals);
-    if (found === undefined) return;
-    const { o, b: real } = found;
+    let o = found?.o;
+    let where = found !== undefined && found.b !== input.path ? ` (${quote(found.b, 400)})` : '';
+    const via = input.id === undefined ? undefined : e.ancestry.get(input.id);
+    if (o === undefined && via !== undefined) {
+      // The input by another path: a bind mount of it or of a directory above it, a hard link.
+      o = e.reals.includes(via) ? 'equal' : 'inside';
+      where = ` (${quote(via, 400)} is the same ${o === 'equal' ? 'file or directory' : 'directory'}, by another path: a mount or a hard link)`;
+    }
+    if (o === undefined) return;
     throw new OcikitError(
       ErrorCode.OutInsideInput,
-      `${e.label} ${quote(e.out, 400)} is ${describeOverlap(o)} the ${input.label}${real !== input.path ? ` (${quote(real, 400)})` : ''}`,
+      `${e.label} ${quote(e.out, 400)} is ${describeOverlap(o)} the ${input.label}${where}`,
       {
         hint: 'ocikit never writes to an input: write outputs somewhere outside every layout, archive and file it reads.',
         details: { output: e.out, input: input.path, relation: o },
@@ -285,7 +328,8 @@ export class OutputSet {
         hint: 'Pass a new path.',
       });
     }
-    this.checkPlace(label, given, reals);
+    const ancestry = ancestryOf(reals);
+    this.checkPlace(label, given, reals, ancestry);
     if (kind === 'file' && /\/\.?$/.test(out)) {
       // open(2) refuses to create "x/" (EISDIR): a trailing slash names a directory.
       throw new OcikitError(
@@ -305,6 +349,7 @@ export class OutputSet {
       out: abs,
       given,
       reals,
+      ancestry,
       kind,
       tmp: tmpSibling(abs),
       existedEmpty,
@@ -318,8 +363,14 @@ export class OutputSet {
   }
 
   /** Check a new output's places against every input and every output declared so far. */
-  private checkPlace(label: string, given: string, reals: string[]): void {
-    for (const input of this.inputs) this.checkAgainst({ label, out: given, reals }, input);
+  private checkPlace(
+    label: string,
+    given: string,
+    reals: string[],
+    ancestry: Map<string, string>,
+  ): void {
+    for (const input of this.inputs)
+      this.checkAgainst({ label, out: given, reals, ancestry }, input);
     for (const other of [...this.entries, ...this.externals]) {
       const o = overlapOf(reals, other.reals)?.o;
       if (o !== undefined) {
@@ -345,8 +396,9 @@ export class OutputSet {
     const reals = await places(out, this.cwd);
     const given = path.resolve(this.cwd, out);
     if (this.externals.some((e) => e.label === label && e.given === given)) return;
-    this.checkPlace(label, given, reals);
-    this.externals.push({ label, out: given, given, reals });
+    const ancestry = ancestryOf(reals);
+    this.checkPlace(label, given, reals, ancestry);
+    this.externals.push({ label, out: given, given, reals, ancestry });
   }
 
   /**
