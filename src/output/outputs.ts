@@ -5,7 +5,10 @@
  *
  * - **Guard.** Each output is checked, before any work, against every input and every other
  *   output: equal to, inside, or a parent of one (compared after symlinks and `..`, for paths
- *   that do not exist yet too) is `OCIKIT_OUT_INSIDE_INPUT`.
+ *   that do not exist yet too, and by device and inode, which a bind mount or a hard link
+ *   cannot hide) is `OCIKIT_OUT_INSIDE_INPUT`. Paths another program writes when it runs the
+ *   command line ocikit hands over (buildx's `--metadata-file`, ...) are guarded the same way
+ *   ({@link OutputSet.external}). An output is never written through a dangling symlink.
  * - **Atomic, never replacing.** Outputs are written to a temporary sibling
  *   (`.NAME.ocikit-tmp-HOST-PID-RANDOM`) and committed together at the end. Node has no
  *   RENAME_NOREPLACE, so: a directory is committed with rename(2), which fails when the
