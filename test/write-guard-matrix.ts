@@ -335,6 +335,10 @@ interface Case {
 
 let counter = 0;
 
+/** An argument the command refuses as a usage error (build and buildx-args pass unknown flags to docker). */
+const USAGE_ERROR = (cmd: Command): string[] =>
+  cmd.name === 'build' || cmd.name === 'buildx-args' ? ['--mode', 'bogus'] : ['--bogus'];
+
 interface Placed {
   /** The path of the tested output, as given. */
   path: string;
@@ -348,6 +352,10 @@ interface Placed {
   twice?: string;
   /** Add --json. */
   json?: boolean;
+  /** More arguments (before the command's tail). */
+  extra?: string[];
+  /** The tested output is --json-out and holds the error document afterwards. */
+  holdsError?: boolean;
   /** Another output on the same path as this one. */
   sameAs?: FlagId;
   cwd?: string;
@@ -394,6 +402,7 @@ function makeCase(
     ...cmd.head(inputs),
     ...outs,
     ...(p.json === true ? ['--json'] : []),
+    ...(p.extra ?? []),
     ...(cmd.tail?.(inputs) ?? []),
   ];
   const c: Case = {
@@ -406,7 +415,11 @@ function makeCase(
   if (flag.kind !== 'external' && 'ok' in p.expect)
     c.lands = { path: p.lands ?? p.path, kind: p.landsKind ?? flag.kind };
   // Two outputs on one path, one of them --json-out: it is declared first and gets the error.
-  if (p.sameAs === 'json-out' || (p.sameAs !== undefined && flag.id === 'json-out'))
+  if (
+    p.sameAs === 'json-out' ||
+    (p.sameAs !== undefined && flag.id === 'json-out') ||
+    p.holdsError === true
+  )
     jsonOut = path.relative(dir, p.path);
   if (jsonOut !== undefined) c.jsonOut = jsonOut;
   if (p.cwd !== undefined) c.cwd = p.cwd;
@@ -472,6 +485,17 @@ function inputShapes(w: World, cmd: Command, flag: Flag, x: InputName): Case[] {
     ],
     ['trailing slash on', () => ({ path: `${REL[x]}/`, expect: INSIDE })],
   ];
+  // A usage error stops the run before the command names its inputs: --json-out's error
+  // document must still not land in one.
+  if (flag.id === 'json-out')
+    shapes.push([
+      'with a usage error, inside',
+      () => ({
+        path: path.join(REL[x], dirInput ? 'x.json' : ''),
+        extra: USAGE_ERROR(cmd),
+        expect: usage,
+      }),
+    ]);
   return shapes.map(([shape, place]) => makeCase(w, cmd, flag, `${shape} the ${x}`, place));
 }
 
@@ -576,6 +600,16 @@ function freeShapes(w: World, cmd: Command, flag: Flag): Case[] {
     shapes.push([
       `on the same path as ${other}`,
       (d) => ({ path: path.join(d, n), sameAs: other, expect: OVERLAP }),
+    ]);
+  if (flag.id === 'json-out')
+    shapes.push([
+      'with a usage error',
+      (d) => ({
+        path: path.join(d, n),
+        extra: USAGE_ERROR(cmd),
+        expect: usage,
+        holdsError: true,
+      }),
     ]);
   if (flag.id === 'json-out')
     shapes.push([
