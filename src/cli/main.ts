@@ -5,12 +5,13 @@
  * spellings go to yargs (yargs.ts), loaded on demand.
  * Exit codes: 0 ok, 1 failure (including verification failures), 2 usage error.
  */
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, quote } from '../errors.js';
 import type { CliIo } from './io.js';
 import { parseFast } from './parse.js';
 import type { Args, CommandSpec } from './spec.js';
 import { asOcikitError, printWarnings, reportError, stableJson } from './output.js';
 import { OutputSet, type InputPath } from '../output/outputs.js';
+import { lstatSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -64,8 +65,10 @@ export async function run(
   try {
     await outputs.addInputs(options.inputs ?? []);
     let jsonOutFailed = false;
+    let inputsKnown = false;
     // Runs after the command's inputs are known and before any of its work.
     const openJsonOut = async (): Promise<void> => {
+      inputsKnown = true;
       if (jsonOut === undefined) return;
       try {
         await outputs.file(
@@ -78,10 +81,23 @@ export async function run(
       }
     };
     let code = await runParsed(args, io, outputs, openJsonOut);
+    let refused: unknown;
+    if (jsonOut !== undefined && !inputsKnown) {
+      // The run stopped before its command named its inputs (a usage error, --help): every
+      // existing path on the command line counts as one before --json-out is written.
+      try {
+        await outputs.addInputs(await commandLineInputs(argv, outerIo.cwd));
+        await openJsonOut();
+      } catch (e) {
+        refused = e;
+        jsonOutFailed = true;
+      }
+    }
     if (jsonOutFailed) {
       // The error cannot go to --json-out: tell it where --json would have.
       if (!argv.includes('--json')) tellError(outerIo, captured);
       else outerIo.stdout(captured);
+      if (refused !== undefined) reportError(outerIo, refused, false);
       return code;
     }
     let committed = false;
@@ -169,6 +185,30 @@ function tellError(io: CliIo, doc: string): void {
 /** 128 + the signal number, as a shell reports a process killed by it. */
 export function signalExitCode(signal: NodeJS.Signals): number {
   return 128 + (os.constants.signals[signal] ?? 0);
+}
+
+/**
+ * Every path the command line names that exists (an argument, the value of `NAME=VALUE`, each
+ * reading of `PATH[:TAG][@DIGEST]`), as inputs: for a run whose command never named its own.
+ * --json-out's value is the output, not an input.
+ */
+async function commandLineInputs(argv: readonly string[], cwd: string): Promise<InputPath[]> {
+  const { refCandidates } = await import('../layout/reference.js');
+  const out: InputPath[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--json-out') i++;
+    if (a === '--json-out' || a.startsWith('--json-out=')) continue;
+    const eq = a.indexOf('=');
+    for (const value of eq > 0 ? [a, a.slice(eq + 1)] : [a]) {
+      for (const ref of refCandidates(value.replace(/^oci-layout:\/\//, ''))) {
+        const p = path.resolve(cwd, ref.path);
+        if (ref.path !== '' && lstatSync(p, { throwIfNoEntry: false }) !== undefined)
+          out.push({ path: p, label: `${quote(ref.path, 200)} named on the command line` });
+      }
+    }
+  }
+  return out;
 }
 
 /**
