@@ -104,8 +104,12 @@ export async function classifyContext(arg: string, cwd: string): Promise<Context
 }
 
 /**
- * Prepare every oci-layout context in `flags.buildContext` and return the full argv.
- * @throws OcikitError `OCIKIT_USAGE` (no context directory), and every error of prepareContexts
+ * Prepare every oci-layout context in `flags.buildContext` and return the full argv. What the
+ * argv makes buildx write (`--metadata-file`, `--iidfile`, `--output` and `--cache-to` dest) is
+ * checked as an output first (see {@link guardBuildxWrites}).
+ * @throws OcikitError `OCIKIT_USAGE` (no context directory), `OCIKIT_OUT_INSIDE_INPUT` and
+ *   `OCIKIT_OUT_INVALID` (buildx would write into an input or onto another output), and every
+ *   error of prepareContexts
  */
 export async function buildxInvocation(
   flags: BuildFlags,
