@@ -44,6 +44,16 @@ export function expandArgFiles(argv: readonly string[], cwd: string): string[] {
   return [...out, ...argv.slice(i)];
 }
 
+/** The argument files a command line starts with (`@FILE` arguments), as absolute paths. */
+export function argFilePaths(argv: readonly string[], cwd: string): string[] {
+  const out: string[] = [];
+  for (const a of argv) {
+    if (!a.startsWith('@') || a.startsWith('@@') || a === '@') break;
+    out.push(path.resolve(cwd, a.slice(1)));
+  }
+  return out;
+}
+
 /** Whether a command line starts with an argument file. */
 export function hasArgFiles(argv: readonly string[]): boolean {
   const a = argv[0];

@@ -6,7 +6,7 @@
 import { pathToFileURL } from 'node:url';
 import { ErrorCode, OcikitError } from '../errors.js';
 import { abortOutputsSync, interruptOutputs } from '../output/outputs.js';
-import { ArgFileError, targetOf, type Target } from './argfile.js';
+import { ArgFileError, argFilePaths, targetOf, type Target } from './argfile.js';
 import { runHelperScript } from './helper.js';
 import { processIo, type CliIo } from './io.js';
 import { run, signalExitCode } from './main.js';
@@ -63,7 +63,14 @@ async function runTarget(
       argv.includes('--json'),
     );
   }
-  if (target.kind === 'cli') return run(target.argv, io, options);
+  if (target.kind === 'cli') {
+    // The argument files were read: inputs, which no output may be on, in or above.
+    const inputs = options.request === true ? [] : argFilePaths(argv, io.cwd);
+    return run(target.argv, io, {
+      ...options,
+      inputs: inputs.map((p) => ({ path: p, label: `argument file ${p}` })),
+    });
+  }
   const url = pathToFileURL(target.path).href;
   return runHelperScript(target.path, url, target.argv, io, host.importModule, options.signal);
 }

@@ -5,12 +5,13 @@
  * spellings go to yargs (yargs.ts), loaded on demand.
  * Exit codes: 0 ok, 1 failure (including verification failures), 2 usage error.
  */
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, quote } from '../errors.js';
 import type { CliIo } from './io.js';
 import { parseFast } from './parse.js';
 import type { Args, CommandSpec } from './spec.js';
 import { asOcikitError, printWarnings, reportError, stableJson } from './output.js';
 import { OutputSet, type InputPath } from '../output/outputs.js';
+import { lstatSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -25,6 +26,8 @@ export interface RunOptions {
    * it must not make the process exit as interrupted (see signals.ts).
    */
   onPublished?: () => void;
+  /** Inputs read before the command line was (its argument files): outputs are checked against them. */
+  inputs?: readonly InputPath[];
 }
 
 /**
@@ -60,9 +63,12 @@ export async function run(
   if (options.signal?.aborted === true) cancel();
   options.signal?.addEventListener('abort', cancel, { once: true });
   try {
+    await outputs.addInputs(options.inputs ?? []);
     let jsonOutFailed = false;
+    let inputsKnown = false;
     // Runs after the command's inputs are known and before any of its work.
     const openJsonOut = async (): Promise<void> => {
+      inputsKnown = true;
       if (jsonOut === undefined) return;
       try {
         await outputs.file(
@@ -75,10 +81,23 @@ export async function run(
       }
     };
     let code = await runParsed(args, io, outputs, openJsonOut);
+    let refused: unknown;
+    if (jsonOut !== undefined && !inputsKnown) {
+      // The run stopped before its command named its inputs (a usage error, --help): every
+      // existing path on the command line counts as one before --json-out is written.
+      try {
+        await outputs.addInputs(await commandLineInputs(argv, outerIo.cwd));
+        await openJsonOut();
+      } catch (e) {
+        refused = e;
+        jsonOutFailed = true;
+      }
+    }
     if (jsonOutFailed) {
       // The error cannot go to --json-out: tell it where --json would have.
       if (!argv.includes('--json')) tellError(outerIo, captured);
       else outerIo.stdout(captured);
+      if (refused !== undefined) reportError(outerIo, refused, false);
       return code;
     }
     let committed = false;
@@ -168,14 +187,44 @@ export function signalExitCode(signal: NodeJS.Signals): number {
   return 128 + (os.constants.signals[signal] ?? 0);
 }
 
+/**
+ * Every path the command line names that exists (an argument, the value of `NAME=VALUE`, each
+ * reading of `PATH[:TAG][@DIGEST]`), as inputs: for a run whose command never named its own.
+ * --json-out's value is the output, not an input.
+ */
+async function commandLineInputs(argv: readonly string[], cwd: string): Promise<InputPath[]> {
+  const { refCandidates } = await import('../layout/reference.js');
+  const out: InputPath[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--json-out') i++;
+    if (a === '--json-out' || a.startsWith('--json-out=')) continue;
+    const eq = a.indexOf('=');
+    for (const value of eq > 0 ? [a, a.slice(eq + 1)] : [a]) {
+      for (const ref of refCandidates(value.replace(/^oci-layout:\/\//, ''))) {
+        const p = path.resolve(cwd, ref.path);
+        if (ref.path !== '' && lstatSync(p, { throwIfNoEntry: false }) !== undefined)
+          out.push({ path: p, label: `${quote(ref.path, 200)} named on the command line` });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The one --json-out path of the command line. Given twice or empty it is a usage error (see
+ * spec.ts), reported on stderr: no file is written for it.
+ */
 function jsonOutPath(argv: readonly string[]): string | undefined {
+  const found: (string | undefined)[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--') break;
-    if (a === '--json-out') return argv[i + 1];
-    if (a.startsWith('--json-out=')) return a.slice('--json-out='.length);
+    if (a === '--json-out') found.push(argv[i + 1]);
+    if (a.startsWith('--json-out=')) found.push(a.slice('--json-out='.length));
   }
-  return undefined;
+  const only = found.length === 1 ? found[0] : undefined;
+  return only === '' ? undefined : only;
 }
 
 async function runParsed(

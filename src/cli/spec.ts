@@ -187,8 +187,36 @@ const ARGS_PREFLIGHT_CONFIG = (what: string): OptionSpec => ({
   describe: what,
 });
 
-/** Every command, in the order `ocikit --help` lists them. */
-export const COMMANDS: readonly CommandSpec[] = [
+/** The flags that name an output (`--json-out` of every command, `--out`, `--args-file`). */
+const OUTPUT_FLAGS = ['out', 'json-out', 'args-file'];
+
+/**
+ * Each output flag names one path, and a path: given twice (yargs makes an array) or empty
+ * (`--out ''` would be the working directory) is a usage error.
+ */
+function outputsGiven(a: Args): true | string {
+  for (const name of OUTPUT_FLAGS) {
+    const v = a[name];
+    if (Array.isArray(v)) return `--${name} is given ${v.length} times; pass it once`;
+    if (v === '') return `--${name} needs a path`;
+  }
+  return true;
+}
+
+/** The command with {@link outputsGiven} checked before its own check. */
+function checkingOutputs(c: CommandSpec): CommandSpec {
+  const own = c.check;
+  return {
+    ...c,
+    check: (a) => {
+      const given = outputsGiven(a);
+      return given === true && own !== undefined ? own(a) : given;
+    },
+  };
+}
+
+/** Every command, in the order `ocikit --help` lists them (before {@link checkingOutputs}). */
+const SPECS: readonly CommandSpec[] = [
   {
     name: 'resolve',
     describe: 'Resolve a tag or digest (and platform) to a digest, without writing anything',
@@ -544,6 +572,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import('./commands/unpack.js'),
   },
 ];
+
+/** Every command, in the order `ocikit --help` lists them. */
+export const COMMANDS: readonly CommandSpec[] = SPECS.map(checkingOutputs);
 
 /** The usage line of a command: `resolve <layout>`, `build [args..]`. */
 export function usage(c: CommandSpec): string {

@@ -19,6 +19,7 @@ import {
   buildxInvocation,
   classifyContext,
   dockerfileCheckOptions,
+  guardBuildxWrites,
   type InvocationOptions,
 } from './buildx-args.js';
 import {
@@ -223,6 +224,8 @@ export async function build(
     inputs.push({ path: path.resolve(cwd, flags.file), label: `Dockerfile ${flags.file}` });
   return withOutputs(options.outputs, inputs, cwd, async (set) => {
     await set.declare('--out', options.out, options.out.endsWith('.tar') ? 'file' : 'dir');
+    // What buildx writes besides the result (--cache-to dest=; ocikit sets the rest itself).
+    await guardBuildxWrites(flags, set, cwd);
     // The contexts get a set of their own: they are committed (into the scratch directory)
     // before buildx reads them, and removed with it.
     const contexts = new OutputSet({ cwd });

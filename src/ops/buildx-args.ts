@@ -12,7 +12,7 @@ import {
   type PreparedContexts,
 } from './context.js';
 import { ErrorCode, OcikitError, quote } from '../errors.js';
-import { withOutputs, type InputPath } from '../output/outputs.js';
+import { withOutputs, type InputPath, type OutputSet } from '../output/outputs.js';
 import type { Warning } from '../layout/schema.js';
 import { buildxBehaviour } from '../buildx/compat.js';
 import { flagsToArgv, type BuildFlags } from '../buildx/flags.js';
@@ -104,8 +104,12 @@ export async function classifyContext(arg: string, cwd: string): Promise<Context
 }
 
 /**
- * Prepare every oci-layout context in `flags.buildContext` and return the full argv.
- * @throws OcikitError `OCIKIT_USAGE` (no context directory), and every error of prepareContexts
+ * Prepare every oci-layout context in `flags.buildContext` and return the full argv. What the
+ * argv makes buildx write (`--metadata-file`, `--iidfile`, `--output` and `--cache-to` dest) is
+ * checked as an output first (see {@link guardBuildxWrites}).
+ * @throws OcikitError `OCIKIT_USAGE` (no context directory), `OCIKIT_OUT_INSIDE_INPUT` and
+ *   `OCIKIT_OUT_INVALID` (buildx would write into an input or onto another output), and every
+ *   error of prepareContexts
  */
 export async function buildxInvocation(
   flags: BuildFlags,
@@ -134,12 +138,75 @@ export async function buildxInvocation(
 
 const URL_CONTEXT = /^[a-z][a-z0-9+.-]*:\/\//;
 
+/** The fields of a buildx CSV value (`type=local,"dest=a,b"`): split at commas outside quotes. */
+function csvFields(value: string): string[] {
+  const fields: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (const ch of value) {
+    if (ch === '"') quoted = !quoted;
+    else if (ch === ',' && !quoted) {
+      fields.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  fields.push(cur);
+  return fields;
+}
+
+/** The `dest=` of an `--output` or `--cache-to` value; the short `--output PATH` form is a local dest. */
+function destOf(value: string, shortIsPath: boolean): string | undefined {
+  if (shortIsPath && !value.includes('=') && !value.includes(',')) return value;
+  for (const field of csvFields(value)) {
+    const eq = field.indexOf('=');
+    if (eq > 0 && field.slice(0, eq).trim().toLowerCase() === 'dest') return field.slice(eq + 1);
+  }
+  return undefined;
+}
+
+/**
+ * The files and directories buildx writes when it runs with `flags`: `--metadata-file`,
+ * `--iidfile`, the `dest=` of each `--output` (and its short `PATH` form) and `--cache-to`
+ * (`-` is stdout). Relative paths are buildx's, relative to where it runs.
+ */
+export function buildxWrites(flags: BuildFlags): { label: string; path: string }[] {
+  const out: { label: string; path: string }[] = [];
+  if (flags.metadataFile !== undefined)
+    out.push({ label: '--metadata-file', path: flags.metadataFile });
+  if (flags.iidfile !== undefined) out.push({ label: '--iidfile', path: flags.iidfile });
+  for (const o of flags.output ?? []) {
+    const dest = destOf(o, true);
+    if (dest !== undefined) out.push({ label: '--output dest', path: dest });
+  }
+  for (const c of flags.cacheTo ?? []) {
+    const dest = destOf(c, false);
+    if (dest !== undefined) out.push({ label: '--cache-to dest', path: dest });
+  }
+  return out.filter((w) => w.path !== '-' && w.path !== '');
+}
+
+/**
+ * Guard what buildx will write (see {@link buildxWrites}) as outputs of the run: never into an
+ * input (a layout read in place, a thin copy's source, the context directory, the Dockerfile),
+ * nor onto another output.
+ * @throws OcikitError `OCIKIT_OUT_INSIDE_INPUT`, `OCIKIT_OUT_INVALID`
+ */
+export async function guardBuildxWrites(
+  flags: BuildFlags,
+  set: OutputSet,
+  cwd: string,
+): Promise<void> {
+  for (const w of buildxWrites(flags)) await set.external(w.label, path.resolve(cwd, w.path));
+}
+
 async function invocation(
   flags: BuildFlags,
   contextDir: string,
   options: InvocationOptions,
   cwd: string,
 ): Promise<Invocation> {
+  // What buildx will write, before anything is prepared.
+  if (options.outputs !== undefined) await guardBuildxWrites(flags, options.outputs, cwd);
   const classified: ContextArg[] = [];
   for (const arg of flags.buildContext ?? []) classified.push(await classifyContext(arg, cwd));
   // What the Dockerfile fetches, before anything is prepared (--hermetic refuses here).

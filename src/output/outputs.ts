@@ -5,7 +5,10 @@
  *
  * - **Guard.** Each output is checked, before any work, against every input and every other
  *   output: equal to, inside, or a parent of one (compared after symlinks and `..`, for paths
- *   that do not exist yet too) is `OCIKIT_OUT_INSIDE_INPUT`.
+ *   that do not exist yet too, and by device and inode, which a bind mount or a hard link
+ *   cannot hide) is `OCIKIT_OUT_INSIDE_INPUT`. Paths another program writes when it runs the
+ *   command line ocikit hands over (buildx's `--metadata-file`, ...) are guarded the same way
+ *   ({@link OutputSet.external}). An output is never written through a dangling symlink.
  * - **Atomic, never replacing.** Outputs are written to a temporary sibling
  *   (`.NAME.ocikit-tmp-HOST-PID-RANDOM`) and committed together at the end. Node has no
  *   RENAME_NOREPLACE, so: a directory is committed with rename(2), which fails when the
@@ -24,7 +27,16 @@
  *   that no longer runs on this host is removed by the next run that writes the same output,
  *   a scratch directory by the next run that makes one of the same kind.
  */
-import { constants as fsc, promises as fsp, rmSync, rmdirSync, mkdirSync } from 'node:fs';
+import {
+  constants as fsc,
+  promises as fsp,
+  lstatSync,
+  mkdirSync,
+  readlinkSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, OcikitError, errnoCode, fsError, quote } from '../errors.js';
@@ -55,6 +67,8 @@ interface Entry extends PendingOutput {
   given: string;
   /** Where the output lands (see {@link places}). */
   reals: string[];
+  /** The existing directories on its way, by identity (see {@link ancestryOf}). */
+  ancestry: Map<string, string>;
   /** The output existed as an empty directory (Bazel's declared output directories). */
   existedEmpty: boolean;
   opened: boolean;
@@ -112,10 +126,53 @@ function overlapOf(
   return undefined;
 }
 
+/**
+ * The bytes of an output's name its temporary sibling keeps: file systems take names of up to
+ * 255 bytes, and the sibling adds 42 (`.`, TMP_MARK, host, pid up to 7 digits, 12 hex).
+ */
+const TMP_NAME_BYTES = 255 - 42;
+
+/**
+ * `.NAME.ocikit-tmp-HOST-`: how the temporary siblings of `out` begin. A long NAME is cut (at
+ * a character boundary) so that the sibling's name stays within 255 bytes.
+ */
+function tmpStem(out: string): string {
+  let name = path.basename(out);
+  while (Buffer.byteLength(name) > TMP_NAME_BYTES) name = [...name].slice(0, -1).join('');
+  return `.${name}${TMP_MARK}${hostTag()}-`;
+}
+
+/** The identity (device and inode) of what `p` names, when it exists. */
+function idOf(p: string): string | undefined {
+  try {
+    const st = statSync(p);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The identities (device and inode) of what exists on the way to where an output lands (its
+ * places and their parents), each with its path: a bind mount (or a second mount of the same
+ * file system) reaches a directory by another path, a hard link a file; only identity tells.
+ */
+function ancestryOf(reals: readonly string[]): Map<string, string> {
+  const ids = new Map<string, string>();
+  for (const real of reals) {
+    for (let p = real; ; p = path.dirname(p)) {
+      const id = idOf(p);
+      if (id !== undefined && !ids.has(id)) ids.set(id, p);
+      if (p === path.dirname(p)) break;
+    }
+  }
+  return ids;
+}
+
 function tmpSibling(out: string): string {
   return path.join(
     path.dirname(out),
-    `.${path.basename(out)}${TMP_MARK}${hostTag()}-${process.pid}-${crypto().randomBytes(6).toString('hex')}`,
+    `${tmpStem(out)}${process.pid}-${crypto().randomBytes(6).toString('hex')}`,
   );
 }
 
@@ -130,7 +187,7 @@ function alive(pid: number): boolean {
 
 /** Remove temporary siblings of `out` left by processes of this host that no longer run. */
 async function sweepStale(out: string): Promise<void> {
-  await sweepDead(path.dirname(out), `.${path.basename(out)}${TMP_MARK}${hostTag()}-`);
+  await sweepDead(path.dirname(out), tmpStem(out));
 }
 
 /**
@@ -175,8 +232,16 @@ export interface OutputSetOptions {
 /** A command's inputs and outputs: see the module documentation. */
 export class OutputSet {
   readonly cwd: string;
-  private readonly inputs: (InputPath & { reals: string[] })[] = [];
+  private readonly inputs: (InputPath & { reals: string[]; id: string | undefined })[] = [];
   private readonly entries: Entry[] = [];
+  /** Paths other programs write (see {@link OutputSet.external}): guarded, never touched. */
+  private readonly externals: {
+    label: string;
+    out: string;
+    given: string;
+    reals: string[];
+    ancestry: Map<string, string>;
+  }[] = [];
   private readonly scratches: string[] = [];
   private scratchSwept = false;
   /** Made when first asked for: in Node 20 an AbortController loads the stream modules (~2 ms). */
@@ -213,22 +278,30 @@ export class OutputSet {
    */
   async addInputs(inputs: readonly InputPath[]): Promise<void> {
     for (const input of inputs) {
-      const entry = { ...input, reals: await places(input.path, this.cwd) };
-      for (const e of this.entries) this.checkAgainst(e, entry);
+      const reals = await places(input.path, this.cwd);
+      const entry = { ...input, reals, id: idOf(reals[0] as string) };
+      for (const e of [...this.entries, ...this.externals]) this.checkAgainst(e, entry);
       this.inputs.push(entry);
     }
   }
 
   private checkAgainst(
-    e: { label: string; out: string; reals: string[] },
-    input: InputPath & { reals: string[] },
+    e: { label: string; out: string; reals: string[]; ancestry: Map<string, string> },
+    input: InputPath & { reals: string[]; id: string | undefined },
   ): void {
     const found = overlapOf(e.reals, input.reals);
-    if (found === undefined) return;
-    const { o, b: real } = found;
+    let o = found?.o;
+    let where = found !== undefined && found.b !== input.path ? ` (${quote(found.b, 400)})` : '';
+    const via = input.id === undefined ? undefined : e.ancestry.get(input.id);
+    if (o === undefined && via !== undefined) {
+      // The input by another path: a bind mount of it or of a directory above it, a hard link.
+      o = e.reals.includes(via) ? 'equal' : 'inside';
+      where = ` (${quote(via, 400)} is the same ${o === 'equal' ? 'file or directory' : 'directory'}, by another path: a mount or a hard link)`;
+    }
+    if (o === undefined) return;
     throw new OcikitError(
       ErrorCode.OutInsideInput,
-      `${e.label} ${quote(e.out, 400)} is ${describeOverlap(o)} the ${input.label}${real !== input.path ? ` (${quote(real, 400)})` : ''}`,
+      `${e.label} ${quote(e.out, 400)} is ${describeOverlap(o)} the ${input.label}${where}`,
       {
         hint: 'ocikit never writes to an input: write outputs somewhere outside every layout, archive and file it reads.',
         details: { output: e.out, input: input.path, relation: o },
@@ -258,17 +331,17 @@ export class OutputSet {
         hint: 'Pass a new path.',
       });
     }
-    for (const input of this.inputs) this.checkAgainst({ label, out: given, reals }, input);
-    for (const other of this.entries) {
-      const o = overlapOf(reals, other.reals)?.o;
-      if (o !== undefined) {
-        throw new OcikitError(
-          ErrorCode.OutInvalid,
-          `${label} ${quote(given, 400)} is ${describeOverlap(o)} ${other.label} ${quote(other.given, 400)}`,
-          { hint: 'Give every output its own path.', details: { out: given, other: other.given } },
-        );
-      }
+    const ancestry = ancestryOf(reals);
+    this.checkPlace(label, given, reals, ancestry);
+    if (kind === 'file' && /\/\.?$/.test(out)) {
+      // open(2) refuses to create "x/" (EISDIR): a trailing slash names a directory.
+      throw new OcikitError(
+        ErrorCode.OutInvalid,
+        `${label} ${quote(out, 400)} ends in a slash, which names a directory; ${label} is a file`,
+        { hint: 'Drop the trailing slash.', details: { out } },
+      );
     }
+    refuseDangling(label, out, this.cwd);
     // Leftovers of killed runs go first, also when the output exists (a run killed between
     // committing a file and unlinking its temporary name left both) and this run stops here.
     await sweepStale(abs);
@@ -279,6 +352,7 @@ export class OutputSet {
       out: abs,
       given,
       reals,
+      ancestry,
       kind,
       tmp: tmpSibling(abs),
       existedEmpty,
@@ -289,6 +363,45 @@ export class OutputSet {
     };
     this.entries.push(entry);
     return entry;
+  }
+
+  /** Check a new output's places against every input and every output declared so far. */
+  private checkPlace(
+    label: string,
+    given: string,
+    reals: string[],
+    ancestry: Map<string, string>,
+  ): void {
+    for (const input of this.inputs)
+      this.checkAgainst({ label, out: given, reals, ancestry }, input);
+    for (const other of [...this.entries, ...this.externals]) {
+      const o = overlapOf(reals, other.reals)?.o;
+      if (o !== undefined) {
+        throw new OcikitError(
+          ErrorCode.OutInvalid,
+          `${label} ${quote(given, 400)} is ${describeOverlap(o)} ${other.label} ${quote(other.given, 400)}`,
+          { hint: 'Give every output its own path.', details: { out: given, other: other.given } },
+        );
+      }
+    }
+  }
+
+  /**
+   * Guard a path that another program writes when it runs the command line ocikit hands over
+   * (buildx's `--metadata-file`, `--iidfile`, `--output dest=`, `--cache-to dest=`): checked
+   * against every input and every output as an output of ocikit is, and every later output
+   * against it. ocikit itself never creates, commits or removes it, and it may exist (the
+   * program replaces it, as it always does).
+   * @throws OcikitError `OCIKIT_OUT_INSIDE_INPUT`, `OCIKIT_OUT_INVALID`
+   */
+  async external(label: string, out: string): Promise<void> {
+    this.throwIfInterrupted();
+    const reals = await places(out, this.cwd);
+    const given = path.resolve(this.cwd, out);
+    if (this.externals.some((e) => e.label === label && e.given === given)) return;
+    const ancestry = ancestryOf(reals);
+    this.checkPlace(label, given, reals, ancestry);
+    this.externals.push({ label, out: given, given, reals, ancestry });
   }
 
   /**
@@ -552,6 +665,51 @@ async function checkFree(label: string, out: string, kind: OutputKind): Promise<
       details: { out },
     },
   );
+}
+
+/**
+ * Refuse an output path that is, or runs through, a symlink to nothing. The guard follows it
+ * (where the output would land), but nothing the kernel does creates its target: link(2) and
+ * open(O_CREAT|O_EXCL) find the link itself in the way (EEXIST), mkdir(2) below it ENOENT.
+ * The link exists, so the output does (`OCIKIT_OUT_NOT_EMPTY`); a parent that leads nowhere
+ * cannot be written below (`OCIKIT_OUT_UNWRITABLE`).
+ */
+function refuseDangling(label: string, out: string, cwd: string): void {
+  const written = (path.isAbsolute(out) ? out : `${cwd}/${out}`).replace(/\/+$/, '');
+  const parts = written.split('/');
+  for (let n = 2; n <= parts.length; n++) {
+    const prefix = parts.slice(0, n).join('/');
+    if (parts[n - 1] === '' || parts[n - 1] === '.' || parts[n - 1] === '..') continue;
+    let isLink: boolean;
+    try {
+      isLink = lstatSync(prefix).isSymbolicLink();
+    } catch {
+      return; // missing (so is everything below it), or not ours to judge
+    }
+    if (!isLink) continue;
+    let link: string;
+    try {
+      link = readlinkSync(prefix);
+      statSync(prefix);
+      continue;
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT') return;
+      link ??= '';
+    }
+    const last = n === parts.length;
+    throw new OcikitError(
+      last ? ErrorCode.OutNotEmpty : ErrorCode.OutUnwritable,
+      last
+        ? `${label} ${quote(out, 400)} exists: a symlink to ${quote(link, 400)}, which does not exist`
+        : `${label} ${quote(out, 400)}: its parent ${quote(prefix, 400)} is a symlink to ${quote(link, 400)}, which does not exist`,
+      {
+        hint: last
+          ? 'ocikit does not write through a dangling symlink: remove it or pass a new path.'
+          : 'Pass a path whose parents exist, or are directories ocikit may create.',
+        details: { out, link: prefix, target: link },
+      },
+    );
+  }
 }
 
 /** mkdir -p, adding each directory it creates to `created` (outermost first) as it goes. */

@@ -14,7 +14,8 @@ const MAX_SYMLINKS = 40;
  * longest existing prefix of the path as written goes through realpath(3) (which follows
  * symlinks and takes `..` after them, unlike path.resolve), and the missing rest is appended
  * lexically (nothing there can be a symlink yet). A dangling symlink on the way is followed
- * to where it points, as open(2) with O_CREAT and mkdir(2) below it would.
+ * to where it points: where a write through it would land, which the guard must judge
+ * (OutputSet then refuses to write through it).
  */
 export async function canonicalPath(p: string, cwd: string, hops = 0): Promise<string> {
   const raw = path.isAbsolute(p) ? p : `${cwd}/${p}`;

@@ -125,6 +125,15 @@ export class Mounts {
     return mp;
   }
 
+  /** `mount --bind src mp` (writable), mp a new directory under `parent`. */
+  bind(src: string, parent: string): string {
+    const mp = this.point('bind', parent);
+    mustRun('mount', ['--bind', src, mp]);
+    this.points.push(mp);
+    liveMounts.add(mp);
+    return mp;
+  }
+
   /** A tmpfs of `bytes` (rounded up to pages) in a new directory under `parent`. */
   tmpfs(parent: string, bytes: number, mode = 0o755): string {
     const mp = this.point('tmpfs', parent);
