@@ -372,3 +372,49 @@ t.test('ocikit buildx-args: the base check, and --verify', async (t) => {
   t.equal(missing.code, 1);
   t.match(missing.stderr, /error OCIKIT_BLOB_MISSING: build context base: .*tag "single"/);
 });
+
+t.test(
+  "buildx's own outputs: inside the build context yes, onto what buildx reads no",
+  async (t) => {
+    const root = t.testdir({
+      app: { Dockerfile: 'FROM scratch\n', 'Other.Dockerfile': 'FROM scratch\n' },
+    });
+    const args = (...extra: string[]) => [
+      'buildx-args',
+      '--buildx-version',
+      '0.29.1',
+      '--format',
+      'shell',
+      ...extra,
+      'app',
+    ];
+    // Docker's own example: buildx has read the context before it writes there.
+    for (const extra of [
+      ['-o', 'app/out'],
+      ['--output', 'type=local,dest=app/out'],
+      ['--cache-to', 'type=local,dest=app/.cache'],
+      ['--metadata-file', 'app/meta.json'],
+      ['--iidfile', 'app/iid'],
+    ]) {
+      const r = await cli(args(...extra), root);
+      t.equal(r.code, 0, `${extra.join(' ')}: ${r.stderr}`);
+    }
+    const refused: [string[], RegExp][] = [
+      [['-o', 'app'], /--output dest .* is the same path as the build context app/],
+      [['--metadata-file', 'app/Dockerfile'], /is the same path as the Dockerfile app\/Dockerfile/],
+      [['--iidfile', 'app/Dockerfile'], /the same path as the Dockerfile app\/Dockerfile/],
+      [
+        ['-f', 'app/Other.Dockerfile', '--metadata-file', 'app/Other.Dockerfile'],
+        /the same path as the Dockerfile app\/Other.Dockerfile/,
+      ],
+      [['-o', '.'], /--output dest .* is a parent of the build context app/],
+    ];
+    for (const [extra, message] of refused) {
+      const r = await cli(args(...extra), root);
+      t.equal(r.code, 1, extra.join(' '));
+      t.match(r.stderr, /OCIKIT_OUT_INSIDE_INPUT/);
+      t.match(r.stderr, message);
+    }
+    t.notOk(existsSync(path.join(root, 'app', 'out')), 'ocikit itself wrote none of them');
+  },
+);

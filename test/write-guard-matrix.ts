@@ -447,21 +447,29 @@ function link(w: World, name: string, target: string): string {
   return p;
 }
 
+/**
+ * Whether `flag`'s output may lie inside input `x`: buildx's own outputs inside the build
+ * context (`docker buildx build -o out .`: buildx has read the context before it writes).
+ */
+const nests = (flag: Flag, x: InputName): boolean => flag.kind === 'external' && x === 'ctx';
+
 /** Shapes placed against one input `X` of the command. */
 function inputShapes(w: World, cmd: Command, flag: Flag, x: InputName): Case[] {
   const X = path.join(w.IN, REL[x]);
   const dirInput = IS_DIR[x];
   const id = `${cmd.name}-${flag.id}-${x}`.replace(/[^a-z0-9-]/g, '');
+  // Inside (not equal to) the input: refused, but for buildx's own outputs in the build context.
+  const within = nests(flag, x) ? OK : INSIDE;
   const shapes: [string, (dir: string) => Placed][] = [
     ['equal to', () => ({ path: REL[x], expect: INSIDE })],
-    ['inside', () => ({ path: path.join(REL[x], 'new', 'deep'), expect: INSIDE })],
-    ['absolute, inside', () => ({ path: path.join(X, 'new'), expect: INSIDE })],
+    ['inside', () => ({ path: path.join(REL[x], 'new', 'deep'), expect: within })],
+    ['absolute, inside', () => ({ path: path.join(X, 'new'), expect: within })],
     ['above (the input inside it)', () => ({ path: path.dirname(REL[x]), expect: INSIDE })],
     [
       'its parent a symlink into',
       () =>
         dirInput
-          ? { path: path.join(link(w, `into-${id}`, X), 'new'), expect: INSIDE }
+          ? { path: path.join(link(w, `into-${id}`, X), 'new'), expect: within }
           : {
               path: path.join(link(w, `holder-${id}`, path.dirname(X)), path.basename(X)),
               expect: INSIDE,
@@ -472,7 +480,7 @@ function inputShapes(w: World, cmd: Command, flag: Flag, x: InputName): Case[] {
       () => ({
         path: dirInput ? path.join(X, 'new') : X,
         inputs: { [x]: path.relative(w.IN, link(w, `in-${id}`, X)) },
-        expect: INSIDE,
+        expect: dirInput ? within : INSIDE,
       }),
     ],
     [
@@ -481,7 +489,10 @@ function inputShapes(w: World, cmd: Command, flag: Flag, x: InputName): Case[] {
     ],
     [
       'via sib/.. into',
-      () => ({ path: `sib/../${REL[x]}${dirInput ? '/new' : ''}`, expect: INSIDE }),
+      () => ({
+        path: `sib/../${REL[x]}${dirInput ? '/new' : ''}`,
+        expect: dirInput ? within : INSIDE,
+      }),
     ],
     ['trailing slash on', () => ({ path: `${REL[x]}/`, expect: INSIDE })],
   ];
@@ -818,14 +829,17 @@ t.test('an input by another path: a bind mount, a hard link (in-process)', async
             `inside the ${x}, through a bind mount of its directory`,
             () => ({
               path: path.join(holder, path.basename(X), IS_DIR[x] ? 'new' : ''),
-              expect: INSIDE,
+              expect: IS_DIR[x] && nests(flag, x) ? OK : INSIDE,
             }),
           ],
         ];
         if (IS_DIR[x])
           shapes.push([
             `inside the ${x}, through a bind mount of it`,
-            () => ({ path: path.join(mounts.bind(X, MNT), 'new', 'deep'), expect: INSIDE }),
+            () => ({
+              path: path.join(mounts.bind(X, MNT), 'new', 'deep'),
+              expect: nests(flag, x) ? OK : INSIDE,
+            }),
           ]);
         else
           shapes.push([

@@ -19,6 +19,7 @@ import {
   buildxInvocation,
   classifyContext,
   dockerfileCheckOptions,
+  buildInputs,
   guardBuildxWrites,
   type InvocationOptions,
 } from './buildx-args.js';
@@ -217,11 +218,9 @@ export async function build(
         label: `layout of context ${c.name}`,
       });
   }
-  if (contextDir !== undefined && contextDir !== '' && contextDir !== '-')
-    inputs.push({ path: path.resolve(cwd, contextDir), label: `build context ${contextDir}` });
-  // The Dockerfile too: the CLI declares a -f given on the command line, not one from --config.
-  if (flags.file !== undefined && flags.file !== '-')
-    inputs.push({ path: path.resolve(cwd, flags.file), label: `Dockerfile ${flags.file}` });
+  // The context directory and the Dockerfile too (the CLI declares a -f given on the command
+  // line, not one from --config).
+  inputs.push(...buildInputs(flags, contextDir, cwd));
   return withOutputs(options.outputs, inputs, cwd, async (set) => {
     await set.declare('--out', options.out, options.out.endsWith('.tar') ? 'file' : 'dir');
     // What buildx writes besides the result (--cache-to dest=; ocikit sets the rest itself).

@@ -126,17 +126,40 @@ export async function buildxInvocation(
     );
   }
   const cwd = options.cwd ?? process.cwd();
-  const inputs: InputPath[] = [];
-  if (contextDir !== '-' && !URL_CONTEXT.test(contextDir))
-    inputs.push({ path: path.resolve(cwd, contextDir), label: `build context ${contextDir}` });
-  if (flags.file !== undefined && flags.file !== '-')
-    inputs.push({ path: path.resolve(cwd, flags.file), label: `Dockerfile ${flags.file}` });
-  return withOutputs(options.outputs, inputs, cwd, (set) =>
+  return withOutputs(options.outputs, buildInputs(flags, contextDir, cwd), cwd, (set) =>
     invocation(flags, contextDir, { ...options, outputs: set }, cwd),
   );
 }
 
 const URL_CONTEXT = /^[a-z][a-z0-9+.-]*:\/\//;
+
+/**
+ * What buildx reads of a build besides its named contexts: the context directory (buildx's own
+ * outputs may lie inside it: {@link InputPath.nestable}) and the Dockerfile (`-f`, else the
+ * context's `Dockerfile`, which buildx reads by default). Stdin (`-`) and URLs are not paths.
+ */
+export function buildInputs(
+  flags: BuildFlags,
+  contextDir: string | undefined,
+  cwd: string,
+): InputPath[] {
+  const inputs: InputPath[] = [];
+  const local = contextDir !== undefined && contextDir !== '' && contextDir !== '-';
+  if (local && !URL_CONTEXT.test(contextDir))
+    inputs.push({
+      path: path.resolve(cwd, contextDir),
+      label: `build context ${contextDir}`,
+      nestable: true,
+    });
+  if (flags.file !== undefined && flags.file !== '-')
+    inputs.push({ path: path.resolve(cwd, flags.file), label: `Dockerfile ${flags.file}` });
+  else if (flags.file === undefined && local && !URL_CONTEXT.test(contextDir))
+    inputs.push({
+      path: path.resolve(cwd, contextDir, 'Dockerfile'),
+      label: `Dockerfile ${path.join(contextDir, 'Dockerfile')}`,
+    });
+  return inputs;
+}
 
 /** The fields of a buildx CSV value (`type=local,"dest=a,b"`): split at commas outside quotes. */
 function csvFields(value: string): string[] {

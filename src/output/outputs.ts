@@ -46,6 +46,12 @@ import { canonicalPath, describeOverlap, overlap, type Overlap } from './paths.j
 export interface InputPath {
   path: string;
   label: string;
+  /**
+   * Another program's outputs ({@link OutputSet.external}) may lie inside this directory (never
+   * be it, nor contain it): the build context, which buildx has read before it writes
+   * (`docker buildx build -o out .` is Docker's own example). ocikit's own outputs never may.
+   */
+  nestable?: boolean;
 }
 
 /** What kind of thing an output is. */
@@ -280,7 +286,8 @@ export class OutputSet {
     for (const input of inputs) {
       const reals = await places(input.path, this.cwd);
       const entry = { ...input, reals, id: idOf(reals[0] as string) };
-      for (const e of [...this.entries, ...this.externals]) this.checkAgainst(e, entry);
+      for (const e of this.entries) this.checkAgainst(e, entry, false);
+      for (const e of this.externals) this.checkAgainst(e, entry, true);
       this.inputs.push(entry);
     }
   }
@@ -288,6 +295,7 @@ export class OutputSet {
   private checkAgainst(
     e: { label: string; out: string; reals: string[]; ancestry: Map<string, string> },
     input: InputPath & { reals: string[]; id: string | undefined },
+    external: boolean,
   ): void {
     const found = overlapOf(e.reals, input.reals);
     let o = found?.o;
@@ -298,7 +306,7 @@ export class OutputSet {
       o = e.reals.includes(via) ? 'equal' : 'inside';
       where = ` (${quote(via, 400)} is the same ${o === 'equal' ? 'file or directory' : 'directory'}, by another path: a mount or a hard link)`;
     }
-    if (o === undefined) return;
+    if (o === undefined || (o === 'inside' && external && input.nestable === true)) return;
     throw new OcikitError(
       ErrorCode.OutInsideInput,
       `${e.label} ${quote(e.out, 400)} is ${describeOverlap(o)} the ${input.label}${where}`,
@@ -332,7 +340,7 @@ export class OutputSet {
       });
     }
     const ancestry = ancestryOf(reals);
-    this.checkPlace(label, given, reals, ancestry);
+    this.checkPlace(label, given, reals, ancestry, false);
     if (kind === 'file' && /\/\.?$/.test(out)) {
       // open(2) refuses to create "x/" (EISDIR): a trailing slash names a directory.
       throw new OcikitError(
@@ -371,9 +379,10 @@ export class OutputSet {
     given: string,
     reals: string[],
     ancestry: Map<string, string>,
+    external: boolean,
   ): void {
     for (const input of this.inputs)
-      this.checkAgainst({ label, out: given, reals, ancestry }, input);
+      this.checkAgainst({ label, out: given, reals, ancestry }, input, external);
     for (const other of [...this.entries, ...this.externals]) {
       const o = overlapOf(reals, other.reals)?.o;
       if (o !== undefined) {
@@ -400,7 +409,7 @@ export class OutputSet {
     const given = path.resolve(this.cwd, out);
     if (this.externals.some((e) => e.label === label && e.given === given)) return;
     const ancestry = ancestryOf(reals);
-    this.checkPlace(label, given, reals, ancestry);
+    this.checkPlace(label, given, reals, ancestry, true);
     this.externals.push({ label, out: given, given, reals, ancestry });
   }
 

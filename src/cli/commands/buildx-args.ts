@@ -1,7 +1,12 @@
 /** `ocikit buildx-args [docker buildx build flags] CONTEXT_DIR`: the complete, safe invocation. */
 import { promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildxInvocation, shellQuote, type InvocationOptions } from '../../ops/buildx-args.js';
+import {
+  buildInputs,
+  buildxInvocation,
+  shellQuote,
+  type InvocationOptions,
+} from '../../ops/buildx-args.js';
 import { dockerToSpawn } from '../../buildx/detect.js';
 import { preflight } from '../../buildx/preflight.js';
 import {
@@ -123,10 +128,7 @@ export function inputs(io: CliIo, args: { args?: string[]; config?: string }): I
     if (eq > 0 && (value.startsWith('oci-layout://') || !/^[a-z][a-z0-9+.-]*:\/\//.test(value)))
       out.push(...refInputs(io, value, `layout of context ${c.slice(0, eq)}`));
   }
-  if (contextDir !== undefined && contextDir !== '-' && !/^[a-z][a-z0-9+.-]*:\/\//.test(contextDir))
-    out.push({ path: path.resolve(io.cwd, contextDir), label: `build context ${contextDir}` });
-  if (flags.file !== undefined && flags.file !== '-')
-    out.push({ path: path.resolve(io.cwd, flags.file), label: `Dockerfile ${flags.file}` });
+  out.push(...buildInputs(flags, contextDir, io.cwd));
   if (args.config !== undefined)
     out.push({ path: path.resolve(io.cwd, args.config), label: `--config file ${args.config}` });
   return out;
