@@ -2,7 +2,7 @@
  * Platform strings (`os/arch[/variant]`), normalisation as containerd does it, and matching.
  */
 import { ErrorCode, OcikitError, quote } from '../errors.js';
-import type { Platform } from './schema.js';
+import type { ImageConfig, Platform } from './schema.js';
 import { Annotation } from './media-types.js';
 import type { Descriptor } from './schema.js';
 
@@ -95,4 +95,16 @@ export function platformScore(wanted: Platform, candidate: Platform): number {
 export function isAttestation(d: Descriptor): boolean {
   if (d.annotations?.[Annotation.DockerReferenceType] === 'attestation-manifest') return true;
   return d.platform?.os === 'unknown' && d.platform.architecture === 'unknown';
+}
+
+/**
+ * The platform an image configuration names; undefined when `architecture` or `os` is empty
+ * (go-containerregistry's empty base image: the image has no platform).
+ */
+export function configPlatform(config: ImageConfig): Platform | undefined {
+  if (config.architecture === '' || config.os === '') return undefined;
+  const p: Platform = { architecture: config.architecture, os: config.os };
+  if (config.variant !== undefined) p.variant = config.variant;
+  if (config['os.version'] !== undefined) p['os.version'] = config['os.version'];
+  return p;
 }
