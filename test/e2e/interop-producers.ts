@@ -243,6 +243,22 @@ function main(d: SuiteDaemon): void {
       t.equal(strict.code, 0, `verify --strict\n${tail(strict.stdout + strict.stderr)}`);
     else t.equal(strict.code, 1, `verify --strict refuses ${shape.deviation}`);
 
+    if (shape.artifact === true) {
+      // No build base: refused before a thin copy is written or buildx is run.
+      for (const o of list) {
+        const r = ocikit([
+          '--json',
+          'context',
+          ...contextArgs(dir, o),
+          '--buildx-version',
+          '0.29.1',
+          '--out',
+          fresh('artifact'),
+        ]);
+        t.equal(r.code, 1, `context ${o.selector}: an artifact is refused`);
+        t.equal(json<{ error: { code: string } }>(r).error.code, 'OCIKIT_MEDIA_TYPE_UNSUPPORTED');
+      }
+    }
     if (shape.artifact !== true && shape.deviation === undefined) {
       for (const o of list) {
         const thin = ocikit([
