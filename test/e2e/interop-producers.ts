@@ -65,6 +65,7 @@ const SHAPES: Shape[] = [
   { name: 'buildx.tar', alsoNamed: ['example.com/team/app:v1'] },
   { name: 'buildx-zstd', alsoNamed: ['docker.io/library/app:zstd'] },
   { name: 'buildx-multi', alsoNamed: ['docker.io/library/multi:v1'] },
+  { name: 'buildx-variants', alsoNamed: ['docker.io/library/variants:v1'] },
   { name: 'buildx-multi.tar', alsoNamed: ['docker.io/library/multi:v1'] },
   { name: 'save.tar', alsoNamed: ['docker.io/tp/save:v1'] },
   { name: 'save2.tar', alsoNamed: ['docker.io/tp/save:v2'] },
@@ -139,15 +140,22 @@ function main(d: SuiteDaemon): void {
       const o: Oracle = { selector, digest, tool };
       if (tag !== '-') o.tag = tag;
       if (at >= 0) o.platform = selector.slice(at + 1);
-      if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`oracle.tsv: ${line}`);
+      if (!/^(sha256:[0-9a-f]{64}|none)$/.test(digest)) throw new Error(`oracle.tsv: ${line}`);
       oracles.set(shape, [...(oracles.get(shape) ?? []), o]);
     }
   });
 
   for (const shape of SHAPES) {
     t.test(shape.name, async (t) => {
-      const list = oracles.get(shape.name) ?? [];
+      const all = oracles.get(shape.name) ?? [];
+      const list = all.filter((o) => o.digest !== 'none');
       t.ok(list.length > 0, `${shape.name}: the producers named at least one digest`);
+      // Where buildx itself finds no manifest for a platform, resolve finds none either.
+      for (const o of all.filter((o) => o.digest === 'none')) {
+        const r = ocikit(['--json', 'resolve', path.join(out, shape.name), ...selectArgs(o)]);
+        t.equal(r.code, 1, `resolve ${o.selector}: buildx finds no match, nor does ocikit`);
+        t.equal(json<{ error: { code: string } }>(r).error.code, 'OCIKIT_PLATFORM_NOT_FOUND');
+      }
       if (shape.name.endsWith('.tar')) await archiveShape(t, shape, list);
       else await layoutShape(t, shape, list);
     });

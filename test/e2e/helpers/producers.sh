@@ -81,6 +81,38 @@ for s in buildx-multi buildx-multi.tar; do
   for p in linux/amd64 linux/arm64; do oracle "$s" "v1@$p" "$(oras_digest "$s:v1" --platform "$p")" oras; done
 done
 
+# --- variants: which manifest BuildKit itself takes from an index holding amd64/v3, arm/v6 and
+# arm64 (no plain amd64, no arm/v7) as the base of a build for each platform; "none" when
+# buildx finds no match. Each base manifest holds one file named for its platform.
+mkdir -p "$work/variants" "$work/app"
+# shellcheck disable=SC2016 # the ${...} are the Dockerfile's
+printf 'FROM scratch\nARG TARGETARCH\nARG TARGETVARIANT\nCOPY f /f-${TARGETARCH}${TARGETVARIANT}\n' >"$work/variants/Dockerfile"
+echo x >"$work/variants/f"
+printf 'FROM b\nCOPY Dockerfile /app\n' >"$work/app/Dockerfile"
+docker buildx build --builder default --progress quiet --platform linux/amd64/v3,linux/arm/v6,linux/arm64 \
+  --output type=oci,dest="$out/buildx-variants",tar=false -t variants:v1 "$work/variants" >/dev/null
+vindex="$(oras_digest buildx-variants:v1)"
+for p in linux/amd64 linux/amd64/v2 linux/amd64/v3 linux/amd64/v4 linux/arm/v7 linux/arm/v6 linux/arm64 linux/arm64/v8; do
+  dest="$work/variant-out"
+  rm -rf "$dest"
+  if docker buildx build --builder default --progress quiet --platform "$p" \
+    --build-context "b=oci-layout://$out/buildx-variants@$vindex" --output type=local,dest="$dest" "$work/app" >/dev/null 2>"$work/variant.err"; then
+    file="$(cd "$dest" && ls f-*)"
+    # the index entry whose platform names that file
+    # shellcheck disable=SC2016 # JavaScript, not shell
+    digest="$(node -e 'const fs = require("fs"); const [dir, idx, file] = process.argv.slice(1);
+      const m = JSON.parse(fs.readFileSync(`${dir}/blobs/sha256/${idx.slice(7)}`)).manifests
+        .find((d) => d.platform && `f-${d.platform.architecture}${d.platform.variant ?? ""}` === file);
+      process.stdout.write(m ? m.digest : "unmatched");' "$out/buildx-variants" "$vindex" "$file")"
+  elif grep -q 'no match for platform' "$work/variant.err"; then
+    digest=none
+  else
+    cat "$work/variant.err" >&2
+    exit 1
+  fi
+  oracle buildx-variants "v1@$p" "$digest" buildx
+done
+
 # --- docker save (OCI-shaped since docker 25; containerd image store): one tag, two tags, two platforms
 bx --load -t tp/save:v1 -t tp/save:v2
 bx --platform linux/amd64,linux/arm64 --load -t tp/multi:v1
