@@ -294,7 +294,7 @@ function main(d: SuiteDaemon): void {
       const ro = fresh('ro');
       cpSync(dir, ro, { recursive: true });
       run(['chmod', '-R', 'a-w,a+rX', ro], { env: { PATH: d.env['PATH'] } });
-      const o = list[0] as Oracle;
+      const o = list.find((x) => x.platform === undefined) ?? (list[0] as Oracle);
       const outDir = fresh('inplace');
       mkdirSync(outDir);
       chmodSync(outDir, 0o777);
@@ -384,7 +384,7 @@ function main(d: SuiteDaemon): void {
         );
       t.same(warningCodes(r), [], `context ${o.selector}: no warning`);
     }
-    const o = list[0] as Oracle;
+    const o = list.find((x) => x.platform === undefined) ?? (list[0] as Oracle);
     const bctx = fresh('bctx');
     mkdirSync(bctx);
     const args = ocikit([

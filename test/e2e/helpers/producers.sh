@@ -92,6 +92,7 @@ printf 'FROM b\nCOPY Dockerfile /app\n' >"$work/app/Dockerfile"
 docker buildx build --builder default --progress quiet --platform linux/amd64/v3,linux/arm/v6,linux/arm64 \
   --output type=oci,dest="$out/buildx-variants",tar=false -t variants:v1 "$work/variants" >/dev/null
 vindex="$(oras_digest buildx-variants:v1)"
+oracle buildx-variants v1 "$vindex" oras
 for p in linux/amd64 linux/amd64/v2 linux/amd64/v3 linux/amd64/v4 linux/arm/v7 linux/arm/v6 linux/arm64 linux/arm64/v8; do
   dest="$work/variant-out"
   rm -rf "$dest"
