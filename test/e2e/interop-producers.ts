@@ -433,6 +433,29 @@ function main(d: SuiteDaemon): void {
     );
   }
 
+  t.test(
+    'Docker archives (skopeo docker-archive:, crane pull): refused, saying what they are',
+    async (t) => {
+      for (const file of ['docker-archive.tar', 'crane-tarball.tar']) {
+        for (const args of [
+          ['context', `b=${file}`, '--buildx-version', '0.29.1', '--out', fresh('docker')],
+          ['unpack', file, '--out', fresh('docker')],
+        ]) {
+          const r = ocikit(['--json', ...args]);
+          t.equal(r.code, 1, `${args[0]} ${file}: exit 1`);
+          const e = json<{ error: { code: string; hint: string } }>(r).error;
+          t.equal(e.code, 'OCIKIT_ARCHIVE_UNEXPECTED_ENTRY', `${args[0]} ${file}`);
+          t.match(e.hint, /Docker archive/, `${args[0]} ${file}: the hint names a Docker archive`);
+          t.match(
+            e.hint,
+            /skopeo copy docker-archive:/,
+            `${args[0]} ${file}: and how to convert it`,
+          );
+        }
+      }
+    },
+  );
+
   t.test('index: two producers merged, annotations kept', async (t) => {
     const digest = (shape: string, selector: string): string =>
       (oracles.get(shape) ?? []).find((o) => o.selector === selector)?.digest ?? 'missing';

@@ -56,6 +56,8 @@ sk copy --format oci oci:umoci:v3 oci:skopeo:t2
 sk copy --format oci oci:umoci:v2 oci-archive:skopeo.tar:t1
 sk copy --format oci --dest-compress-format zstd --dest-force-compress-format oci:umoci:v2 oci:skopeo-zstd:z1
 sk copy --format oci --dest-compress-format zstd --dest-force-compress-format oci:umoci:v2 oci-archive:skopeo-zstd.tar:z1
+# a Docker archive (not OCI): what docker save wrote before docker 25
+sk copy oci:umoci:v2 docker-archive:docker-archive.tar:x/y:v1
 oracle skopeo t1 "$(skopeo_digest oci:skopeo:t1)" skopeo
 oracle skopeo t2 "$(skopeo_digest oci:skopeo:t2)" skopeo
 oracle skopeo.tar t1 "$(skopeo_digest oci-archive:skopeo.tar:t1)" skopeo
@@ -136,6 +138,7 @@ oracle skopeo-all v1 "$(skopeo_digest oci:skopeo-all:v1)" skopeo
 crane append --insecure -f "$work/layer.tar" --oci-empty-base -t "$reg/cr/app:a1"
 crane append --insecure -f "$work/layer.tar" -b "$reg/cr/app:a1" -t "$reg/cr/app:a2"
 crane index append --insecure -m "$reg/cr/app:a1" -m "$reg/cr/app:a2" -t "$reg/cr/idx:i1"
+crane pull --insecure "$reg/cr/app:a2" "$out/crane-tarball.tar" # crane's default: a Docker archive
 crane pull --insecure --format oci "$reg/cr/app:a1" "$out/crane"
 crane pull --insecure --format oci --annotate-ref "$reg/cr/app:a1" "$reg/cr/app:a2" "$out/crane-two"
 crane pull --insecure --format oci "$reg/cr/idx:i1" "$out/crane-index"
