@@ -26,6 +26,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -115,6 +116,19 @@ function main(d: SuiteDaemon): void {
   /** A new path under the scratch directory. */
   const fresh = (label: string): string => path.join(scratch, `${label}-${++n}`);
   const oracles = new Map<string, Oracle[]>();
+  /** What ocikit wrote, for oras to read back: TAG[@PLATFORM] must name the producer's digest. */
+  const rereads: { file: string; o: Oracle }[] = [];
+  const reread = (file: string, list: Oracle[]): void => {
+    // oras reads Docker-style tags in DIR:TAG (not full names); its --platform takes the first
+    // entry of the architecture, not BuildKit's choice among variants (buildx's own oracle).
+    for (const o of list)
+      if (
+        o.tag !== undefined &&
+        /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(o.tag) &&
+        (o.platform === undefined || o.tool !== 'buildx')
+      )
+        rereads.push({ file, o });
+  };
 
   const ocikit = (args: string[], prefix: string[] = []): Ran =>
     run([process.execPath, BUNDLE, ...args], {
@@ -349,6 +363,7 @@ function main(d: SuiteDaemon): void {
     const packed = ocikit(['pack', dir, '--out', p1]);
     t.equal(packed.code, 0, `pack\n${tail(packed.stderr)}`);
     if (packed.code !== 0) return;
+    reread(p1, list);
     const u1 = fresh('u1');
     const unpacked = ocikit(['unpack', p1, '--out', u1]);
     t.equal(unpacked.code, 0, `unpack\n${tail(unpacked.stderr)}`);
@@ -423,6 +438,7 @@ function main(d: SuiteDaemon): void {
     );
     const p1 = fresh('p1.tar');
     t.equal(ocikit(['pack', u1, '--out', p1]).code, 0, 'pack');
+    reread(p1, list);
     const u2 = fresh('u2');
     t.equal(ocikit(['unpack', p1, '--out', u2]).code, 0, 'unpack ocikit’s archive');
     const p2 = fresh('p2.tar');
@@ -473,12 +489,30 @@ function main(d: SuiteDaemon): void {
       'index-descriptor:com.example.k=v',
       '--tag',
       'merged:1',
+      '--tag',
+      'm1',
       '--out',
       merged,
     ]);
     t.equal(r.code, 0, `index\n${tail(r.stderr)}`);
     if (r.code !== 0) return;
     t.equal(ocikit(['--strict', 'verify', merged]).code, 0, 'verify --strict of the merged layout');
+    reread(merged, [
+      {
+        selector: 'm1@linux/amd64',
+        tag: 'm1',
+        platform: 'linux/amd64',
+        digest: amd64,
+        tool: 'umoci',
+      },
+      {
+        selector: 'm1@linux/arm64',
+        tag: 'm1',
+        platform: 'linux/arm64',
+        digest: arm64,
+        tool: 'buildx',
+      },
+    ]);
     for (const [p, want] of [
       ['linux/amd64', amd64],
       ['linux/arm64', arm64],
@@ -513,5 +547,37 @@ function main(d: SuiteDaemon): void {
       0,
       `index of oras copy -r's layout (referrers beside the index)\n${tail(artifacts.stderr)}`,
     );
+  });
+
+  t.test('oras reads what ocikit packed and merged as the producers wrote it', async (t) => {
+    const lines = rereads.map(({ file, o }) => [file, o.tag ?? '', o.platform ?? '', o.digest]);
+    t.ok(rereads.length > 20, `${rereads.length} archives and tags to read back`);
+    const script = [
+      'set -u',
+      'while IFS="|" read -r file tag platform want; do',
+      '  got=$(oras manifest fetch --descriptor --oci-layout "$file:$tag" ${platform:+--platform "$platform"} 2>&1 | sed -nE \'s/.*"digest":"(sha256:[0-9a-f]{64})".*/\\1/p\')',
+      '  printf "%s|%s|%s|%s|%s\\n" "$file" "$tag" "$platform" "$want" "$got"',
+      'done < "$1"',
+    ].join('\n');
+    const listFile = path.join(work, 'rereads.tsv');
+    writeFileSync(listFile, lines.map((l) => l.join('|')).join('\n') + '\n');
+    writeFileSync(path.join(work, 'rereads.sh'), script);
+    const r = inRootfs('forky', ['bash', path.join(work, 'rereads.sh'), listFile], {
+      binds: [work],
+    });
+    t.equal(r.code, 0, tail(r.stderr));
+    const got = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '');
+    t.equal(got.length, lines.length, 'one answer per archive and tag');
+    for (const l of got) {
+      const [file, tag, platform, want, digest] = l.split('|');
+      t.equal(
+        digest,
+        want,
+        `oras: ${path.basename(file ?? '')}:${tag}${platform !== '' ? ` ${platform}` : ''}`,
+      );
+    }
   });
 }
