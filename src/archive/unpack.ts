@@ -131,11 +131,12 @@ function unsafe(entry: TarEntry, why: string): OcikitError {
 
 /**
  * Entries of a Docker archive (`docker save` before docker 25, `skopeo copy docker-archive:`,
- * `crane pull` without `--format oci`): `<hex>.tar` layers, `<hex>.json` configs, and the
- * `<hex>/layer.tar`, `<hex>/json`, `<hex>/VERSION` of the older format.
+ * `crane pull` without `--format oci`): `<hex>.tar` layers, `<hex>.json` configs, the
+ * `<hex>/layer.tar`, `<hex>/json`, `<hex>/VERSION` of the older format, and crane's
+ * `sha256:<hex>` config and `<hex>.tar.gz` layers.
  */
 const DOCKER_ARCHIVE_ENTRY =
-  /^(?:\.\/)?[0-9a-f]{64}(?:\.tar|\.json|\/|\/layer\.tar|\/json|\/VERSION)?$/;
+  /^(?:\.\/)?(?:sha256:)?[0-9a-f]{64}(?:\.tar|\.tar\.gz|\.json|\/|\/layer\.tar|\/json|\/VERSION)?$/;
 
 function unexpected(entry: TarEntry, why: string): OcikitError {
   const docker = DOCKER_ARCHIVE_ENTRY.test(entry.path);
