@@ -449,6 +449,26 @@ function main(d: SuiteDaemon): void {
     );
   }
 
+  t.test('oras: a non-distributable layer left out of the layout', async (t) => {
+    const dir = path.join(out, 'oras-nondist');
+    const o = (oracles.get('oras-nondist') ?? [])[0] as Oracle;
+    const r = ocikit(['--json', 'resolve', dir, '--tag', 'v1']);
+    t.equal(r.code, 0, `resolve\n${tail(r.stderr)}`);
+    t.equal(json<{ descriptor: { digest: string } }>(r).descriptor.digest, o.digest);
+    // verify and the base check: missing, and the hint says why (not "copy it again").
+    for (const args of [
+      ['verify', dir],
+      ['context', `b=${dir}:v1`, '--buildx-version', '0.29.1', '--out', fresh('nondist')],
+    ]) {
+      const v = ocikit(['--json', ...args]);
+      t.equal(v.code, 1, `${args[0]}: exit 1`);
+      const text = v.stdout + v.stderr;
+      t.match(text, /OCIKIT_BLOB_MISSING/, `${args[0]}: the layer is missing`);
+      t.match(text, /non-distributable/, `${args[0]}: the hint names a non-distributable layer`);
+      t.notMatch(text, /copy it again from its source/, `${args[0]}: not "copy it again"`);
+    }
+  });
+
   t.test(
     'Docker archives (skopeo docker-archive:, crane pull): refused, saying what they are',
     async (t) => {

@@ -163,10 +163,16 @@ echo sig >"$work/sig.txt"
   oras attach --plain-http "$reg/or/art:v1" --artifact-type application/vnd.example.sig sig.txt >/dev/null
   oras attach --plain-http "$reg/multi:v1" --artifact-type application/vnd.example.sig sig.txt >/dev/null
 )
+# an image with a non-distributable layer: oras keeps such a blob out of the layout (no urls)
+printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%064d"]}}' 0 >"$work/cfg.json"
+echo layer >"$work/l.tar.gz"
+(cd "$work" && oras push --oci-layout "$out/oras-nondist:v1" --config cfg.json:application/vnd.oci.image.config.v1+json \
+  l.tar.gz:application/vnd.oci.image.layer.nondistributable.v1.tar+gzip >/dev/null)
 oras copy -r --from-plain-http "$reg/or/art:v1" --to-oci-layout "$out/oras-copy:v1" >/dev/null
 oras copy -r --from-plain-http "$reg/multi:v1" --to-oci-layout "$out/oras-multi:v1" >/dev/null
 for t in v0 v1; do oracle oras "$t" "$(oras_digest "oras:$t")" oras; done
 oracle oras-copy v1 "$(oras_digest oras-copy:v1)" oras
+oracle oras-nondist v1 "$(oras_digest oras-nondist:v1)" oras
 oracle oras-multi v1 "$(oras_digest oras-multi:v1)" oras
 for p in linux/amd64 linux/arm64; do oracle oras-multi "v1@$p" "$(oras_digest oras-multi:v1 --platform "$p")" oras; done
 rm -rf "$work"
