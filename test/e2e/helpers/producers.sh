@@ -126,6 +126,8 @@ oracle save.tar v1 "$(docker image inspect --format '{{.Id}}' tp/save:v1)" docke
 oracle save2.tar v2 "$(docker image inspect --format '{{.Id}}' tp/save:v2)" docker
 oracle save-multi.tar v1 "$(docker image inspect --format '{{.Id}}' tp/multi:v1)" docker
 for p in linux/amd64 linux/arm64; do oracle save-multi.tar "v1@$p" "$(oras_digest save-multi.tar:v1 --platform "$p")" oras; done
+# the daemon's store is the suite's, shared with the other tests: leave it as it was
+docker image rm tp/save:v1 tp/save:v2 tp/multi:v1 >/dev/null
 
 # --- skopeo --all of the buildx index (with its attestation manifests), and the registry copy
 sk copy --all --format oci oci:buildx-multi:v1 oci:skopeo-all:v1
