@@ -70,6 +70,7 @@ export {
   findTag,
   findDigest,
   layoutTags,
+  imagePlatform,
   manifestPlatform,
   type ResolveOptions,
   type Resolved,

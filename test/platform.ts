@@ -6,6 +6,7 @@ import {
   parsePlatform,
   platformMatches,
   platformScore,
+  compatiblePlatforms,
 } from '../src/layout/platform.js';
 import type { Descriptor, Platform } from '../src/layout/schema.js';
 
@@ -110,10 +111,32 @@ t.test('platformMatches and platformScore', async (t) => {
     'no wanted variant: any variant',
   );
   t.notOk(platformMatches(p('linux', 'amd64', 'v3'), p('linux', 'amd64')));
-  t.equal(platformScore(p('linux', 'amd64'), p('linux', 'amd64')), 2);
-  t.equal(platformScore(p('linux', 'amd64'), p('linux', 'amd64', 'v2')), 1);
-  t.equal(platformScore(p('linux', 'arm64', 'v8'), p('linux', 'arm64')), 2);
   t.equal(platformScore(p('linux', 'amd64'), p('linux', 'arm64')), 0);
+  // containerd's platforms.Only, as BuildKit picks a base (observed with buildx 0.29.1 in
+  // test/e2e/interop-producers.ts): exact first, then older variants, never a newer one.
+  const exact = platformScore(p('linux', 'arm64', 'v8'), p('linux', 'arm64'));
+  t.ok(exact > 0, 'arm64/v8 == arm64');
+  t.equal(platformScore(p('linux', 'amd64'), p('linux', 'amd64', 'v2')), 0, 'amd64 never takes v2');
+  t.equal(platformScore(p('linux', 'amd64', 'v2'), p('linux', 'amd64', 'v3')), 0);
+  const v3 = (c: Platform): number => platformScore(p('linux', 'amd64', 'v3'), c);
+  t.ok(v3(p('linux', 'amd64', 'v3')) > v3(p('linux', 'amd64', 'v2')), 'v3: exact first');
+  t.ok(v3(p('linux', 'amd64', 'v2')) > v3(p('linux', 'amd64')), 'then v2, then v1');
+  t.ok(v3(p('linux', 'amd64')) > v3(p('linux', '386')), 'then 386');
+  t.ok(v3(p('linux', '386')) > 0);
+  const v7 = (c: Platform): number => platformScore(p('linux', 'arm'), c);
+  t.ok(v7(p('linux', 'arm', 'v6')) > v7(p('linux', 'arm', 'v5')), 'arm (v7) takes v6, then v5');
+  t.ok(v7(p('linux', 'arm', 'v5')) > 0);
+  t.equal(v7(p('linux', 'arm', 'v8')), 0, 'arm/v7 never takes v8');
+  t.equal(v7(p('linux', 'arm64')), 0);
+  const a64 = (c: Platform): number => platformScore(p('linux', 'arm64'), c);
+  t.ok(a64(p('linux', 'arm64')) > a64(p('linux', 'arm', 'v8')), 'arm64, then arm/v8');
+  t.ok(a64(p('linux', 'arm', 'v8')) > a64(p('linux', 'arm', 'v7')), 'then arm/v7');
+  t.equal(a64(p('linux', 'arm64', 'v9')), 0, 'arm64 never takes arm64/v9');
+  t.equal(platformScore(p('linux', 'amd64'), p('windows', 'amd64')), 0);
+  t.same(compatiblePlatforms(p('linux', 'arm', 'v6')), [
+    p('linux', 'arm', 'v6'),
+    p('linux', 'arm', 'v5'),
+  ]);
 });
 
 t.test('isAttestation', async (t) => {

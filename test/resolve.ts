@@ -427,3 +427,62 @@ t.test('resolve CLI: fallback warning on stderr and in --json, --strict refuses'
   t.equal(strict.code, 1);
   t.match(strict.stderr, /ocikit: error OCIKIT_TAG_NOT_FOUND: .*rejected by --strict/);
 });
+
+t.test(
+  'artifacts (oras push: empty config with data, artifactType, subject) have no platform',
+  async (t) => {
+    const dir = t.testdir();
+    const b = new LayoutBuilder(dir);
+    // The bytes oras 1.3 writes: the empty descriptor carries its content in `data`.
+    const empty = { ...b.blob('{}', 'application/vnd.oci.empty.v1+json'), data: 'e30=' };
+    const file = b.blob('artifact\n', 'application/vnd.oci.image.layer.v1.tar');
+    const artifact = b.json(
+      {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        artifactType: 'application/vnd.example.thing',
+        config: empty,
+        layers: [file],
+      },
+      'application/vnd.oci.image.manifest.v1+json',
+    );
+    const custom = b.json(
+      {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { ...empty, mediaType: 'application/vnd.example.cfg' },
+        layers: [file],
+      },
+      'application/vnd.oci.image.manifest.v1+json',
+    );
+    const referrer = b.json(
+      {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        artifactType: 'application/vnd.example.sig',
+        config: empty,
+        layers: [b.blob('sig\n', 'application/vnd.oci.image.layer.v1.tar')],
+        subject: artifact,
+      },
+      'application/vnd.oci.image.manifest.v1+json',
+    );
+    b.writeIndex([tagged(artifact, 'v1'), tagged(custom, 'v0'), referrer]);
+    const layout = await openLayout(dir, { strict: true });
+    for (const [tag, d] of [
+      ['v1', artifact],
+      ['v0', custom],
+    ] as const) {
+      const r = await resolve(layout, { tag });
+      t.equal(r.descriptor.digest, d.digest, `${tag} resolves`);
+      t.equal(r.descriptor.platform, undefined, `${tag}: no platform`);
+      await t.rejects(resolve(layout, { tag, platform: 'linux/amd64' }), {
+        code: 'OCIKIT_PLATFORM_NOT_FOUND',
+      });
+    }
+    t.equal(
+      (await resolve(layout, { digest: referrer.digest })).descriptor.digest,
+      referrer.digest,
+    );
+    t.same(layout.warnings, []);
+  },
+);

@@ -418,6 +418,31 @@ t.test('parseImageConfig', async (t) => {
     () => parseImageConfig({ architecture: 'amd64', os: 'linux' }, 'c', new Lenience(true)),
     SCHEMA,
   );
+
+  // go-containerregistry's empty.Image (crane append --oci-empty-base): "" for both.
+  const empty = {
+    architecture: '',
+    os: '',
+    rootfs: { type: 'layers', diff_ids: [] },
+  };
+  const gcr = new Lenience();
+  const config = parseImageConfig(empty, 'c', gcr);
+  t.equal(config.architecture, '');
+  t.equal(config.os, '');
+  t.same(
+    gcr.warnings.map((w) => w.code),
+    ['OCIKIT_W_NO_PLATFORM'],
+  );
+  t.throws(() => parseImageConfig(empty, 'c', new Lenience(true)), {
+    ...SCHEMA,
+    details: { deviation: 'OCIKIT_W_NO_PLATFORM' },
+  });
+  // Absent or of another type stays an error.
+  t.throws(() => parseImageConfig({ os: 'linux', rootfs: empty.rootfs }, 'c', gcr), SCHEMA);
+  t.throws(
+    () => parseImageConfig({ architecture: 1, os: 'linux', rootfs: empty.rootfs }, 'c', gcr),
+    SCHEMA,
+  );
 });
 
 t.test('parseOciLayoutFile', async (t) => {

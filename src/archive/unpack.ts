@@ -129,12 +129,24 @@ function unsafe(entry: TarEntry, why: string): OcikitError {
   );
 }
 
+/**
+ * Entries of a Docker archive (`docker save` before docker 25, `skopeo copy docker-archive:`,
+ * `crane pull` without `--format oci`): `<hex>.tar` layers, `<hex>.json` configs, the
+ * `<hex>/layer.tar`, `<hex>/json`, `<hex>/VERSION` of the older format, and crane's
+ * `sha256:<hex>` config and `<hex>.tar.gz` layers.
+ */
+const DOCKER_ARCHIVE_ENTRY =
+  /^(?:\.\/)?(?:sha256:)?[0-9a-f]{64}(?:\.tar|\.tar\.gz|\.json|\/|\/layer\.tar|\/json|\/VERSION)?$/;
+
 function unexpected(entry: TarEntry, why: string): OcikitError {
+  const docker = DOCKER_ARCHIVE_ENTRY.test(entry.path);
   return new OcikitError(
     ErrorCode.ArchiveUnexpectedEntry,
-    `archive entry ${JSON.stringify(entry.path.slice(0, 200))} (at byte ${entry.offset}): ${why}`,
+    `archive entry ${JSON.stringify(entry.path.slice(0, 200))} (at byte ${entry.offset}): ${why}${docker ? ' (a Docker archive, not an OCI archive)' : ''}`,
     {
-      hint: 'An OCI archive holds oci-layout, index.json and blobs/ALG/ENCODED only; produce it with ocikit pack, skopeo or buildx.',
+      hint: docker
+        ? 'This is a Docker archive (docker save before docker 25, skopeo copy docker-archive:, crane pull without --format oci). Convert it: skopeo copy docker-archive:FILE oci-archive:OUT.tar (or crane pull --format oci, docker save with docker >= 25).'
+        : 'An OCI archive holds oci-layout, index.json and blobs/ALG/ENCODED only; produce it with ocikit pack, skopeo or buildx.',
       details: { path: entry.path.slice(0, 200), offset: entry.offset },
     },
   );

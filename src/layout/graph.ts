@@ -23,7 +23,7 @@ import {
   kindOfMediaType,
   type ContentKind,
 } from './media-types.js';
-import { formatPlatform, isAttestation } from './platform.js';
+import { configPlatform, formatPlatform, isAttestation } from './platform.js';
 import type { Descriptor } from './schema.js';
 
 /** The most nested indexes followed below a root (the root index is depth 0). */
@@ -342,11 +342,13 @@ async function propagateContexts(
         const config = configDigest !== undefined ? nodes.get(configDigest) : undefined;
         if (config !== undefined && isImageConfigMediaType(config.descriptor.mediaType)) {
           try {
-            const platform = formatPlatform(
+            const named = configPlatform(
               await layout.readConfig(config.descriptor, { verifyDigest: false }),
             );
+            const platform = named !== undefined ? formatPlatform(named) : undefined;
             for (const c of node.contexts)
-              if (c.platform === undefined && !c.attestation) c.platform = platform;
+              if (c.platform === undefined && !c.attestation && platform !== undefined)
+                c.platform = platform;
           } catch {
             // the config's own problem is reported where it is checked
           }

@@ -5,18 +5,32 @@
  */
 import { manifestsBelow, walkGraph, type GraphNode } from './graph.js';
 import type { Layout } from './layout.js';
-import { Annotation, isIndexMediaType, isManifestMediaType } from './media-types.js';
+import {
+  Annotation,
+  isImageConfigMediaType,
+  isIndexMediaType,
+  isManifestMediaType,
+} from './media-types.js';
 import { formatPlatform, isAttestation } from './platform.js';
-import { manifestPlatform } from './resolve.js';
+import type { Platform } from './schema.js';
+import { imagePlatform } from './resolve.js';
 
 /** One image manifest in the summary. */
 export interface ManifestSummary {
   digest: string;
   mediaType: string;
   size: number;
-  /** `os/arch[/variant]`; `unknown/unknown` for attestations. */
+  /**
+   * `os/arch[/variant]`; `unknown/unknown` for attestations and for manifests without a
+   * platform (artifacts; configs with an empty architecture or os).
+   */
   platform: string;
   attestation: boolean;
+  /**
+   * What an artifact is: the manifest's `artifactType`, else the media type of a config that
+   * is not an image configuration (the OCI image spec's rule). Absent for images.
+   */
+  artifactType?: string;
   layers: number;
   /** Sum of the layer sizes, in bytes (compressed, as stored). */
   layerBytes: number;
@@ -47,6 +61,10 @@ export interface LayoutSummary {
   warnings: { code: string; message: string }[];
 }
 
+function formatPlatformOrUnknown(p: Platform | undefined): string {
+  return p !== undefined ? formatPlatform(p) : 'unknown/unknown';
+}
+
 async function summarizeManifest(
   layout: Layout,
   node: GraphNode,
@@ -60,13 +78,17 @@ async function summarizeManifest(
     node.contexts.find((c) => c.platform !== undefined);
   const platform = attestation
     ? 'unknown/unknown'
-    : (context?.platform ?? formatPlatform(await manifestPlatform(layout, d)));
+    : (context?.platform ?? formatPlatformOrUnknown(await imagePlatform(layout, d)));
+  const artifactType =
+    manifest.artifactType ??
+    (isImageConfigMediaType(manifest.config.mediaType) ? undefined : manifest.config.mediaType);
   return {
     digest: d.digest,
     mediaType: d.mediaType,
     size: d.size,
     platform,
     attestation,
+    ...(artifactType !== undefined ? { artifactType } : {}),
     layers: manifest.layers.length,
     layerBytes: manifest.layers.reduce((n, l) => n + l.size, 0),
     config: manifest.config.digest,

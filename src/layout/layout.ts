@@ -625,7 +625,10 @@ export async function openLayout(dir: string, options: OpenOptions = {}): Promis
       ErrorCode.LayoutNotFound,
       `${name}: no such layout directory (${code ?? String(e)})`,
       {
-        hint: 'Pass the directory that contains oci-layout and index.json.',
+        hint:
+          code === 'ENOTDIR'
+            ? `${name} is a file: if it is an OCI archive (skopeo oci-archive:, buildx --output type=oci, docker save), extract it with ocikit unpack ${name} --out DIR and pass DIR (context, buildx-args and build read archives as they are).`
+            : 'Pass the directory that contains oci-layout and index.json.',
         details: { layout: name },
       },
     );

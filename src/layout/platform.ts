@@ -2,7 +2,7 @@
  * Platform strings (`os/arch[/variant]`), normalisation as containerd does it, and matching.
  */
 import { ErrorCode, OcikitError, quote } from '../errors.js';
-import type { Platform } from './schema.js';
+import type { ImageConfig, Platform } from './schema.js';
 import { Annotation } from './media-types.js';
 import type { Descriptor } from './schema.js';
 
@@ -82,10 +82,48 @@ export function platformMatches(wanted: Platform, candidate: Platform): boolean 
   return w.variant === undefined || w.variant === c.variant;
 }
 
-/** 2 for an exact match, 1 for an os/arch match with another variant, 0 for no match. */
+/**
+ * The platforms a machine of `wanted` runs, best first, as containerd's `platforms.Only` lists
+ * them (BuildKit picks a base image's manifest with it): `wanted` itself, then the older
+ * variants of its architecture (`amd64/v3` → v2, v1; `arm/v7` → v6, v5), then `386` for
+ * `amd64` and `arm/v8`, `arm/v7`, ... for `arm64`. Never a newer variant: for `linux/amd64`
+ * buildx 0.29.1 finds no match in an index holding only `amd64/v3` (test/e2e/interop-producers.ts).
+ */
+export function compatiblePlatforms(wanted: Platform): Platform[] {
+  const w = normalizePlatform(wanted);
+  const out: Platform[] = [w];
+  const level = (variant: string | undefined, none: number): number | undefined => {
+    if (variant === undefined) return none;
+    const m = /^v(\d+)$/.exec(variant);
+    return m !== null ? Number(m[1]) : undefined;
+  };
+  const os = w.os;
+  if (w.architecture === 'amd64') {
+    for (let v = (level(w.variant, 1) ?? 1) - 1; v >= 1; v--)
+      out.push(
+        v === 1 ? { os, architecture: 'amd64' } : { os, architecture: 'amd64', variant: `v${v}` },
+      );
+    out.push({ os, architecture: '386' });
+  } else if (w.architecture === 'arm') {
+    for (let v = (level(w.variant, 7) ?? 0) - 1; v >= 5; v--)
+      out.push({ os, architecture: 'arm', variant: `v${v}` });
+  } else if (w.architecture === 'arm64') {
+    out.push(...compatiblePlatforms({ os, architecture: 'arm', variant: w.variant ?? 'v8' }));
+  }
+  return out;
+}
+
+/**
+ * How well `candidate` serves `wanted`: 0 when a machine of `wanted` cannot run it, else higher
+ * for a better place in {@link compatiblePlatforms} (an exact match scores highest).
+ */
 export function platformScore(wanted: Platform, candidate: Platform): number {
-  if (!platformMatches(wanted, candidate)) return 0;
-  return normalizePlatform(wanted).variant === normalizePlatform(candidate).variant ? 2 : 1;
+  const vector = compatiblePlatforms(wanted);
+  const c = normalizePlatform(candidate);
+  const i = vector.findIndex(
+    (v) => v.os === c.os && v.architecture === c.architecture && v.variant === c.variant,
+  );
+  return i < 0 ? 0 : vector.length - i;
 }
 
 /**
@@ -95,4 +133,16 @@ export function platformScore(wanted: Platform, candidate: Platform): number {
 export function isAttestation(d: Descriptor): boolean {
   if (d.annotations?.[Annotation.DockerReferenceType] === 'attestation-manifest') return true;
   return d.platform?.os === 'unknown' && d.platform.architecture === 'unknown';
+}
+
+/**
+ * The platform an image configuration names; undefined when `architecture` or `os` is empty
+ * (go-containerregistry's empty base image: the image has no platform).
+ */
+export function configPlatform(config: ImageConfig): Platform | undefined {
+  if (config.architecture === '' || config.os === '') return undefined;
+  const p: Platform = { architecture: config.architecture, os: config.os };
+  if (config.variant !== undefined) p.variant = config.variant;
+  if (config['os.version'] !== undefined) p['os.version'] = config['os.version'];
+  return p;
 }

@@ -16,8 +16,19 @@
 import { parseDigest } from './digest.js';
 import { ErrorCode, OcikitError, quote } from '../errors.js';
 import type { Layout } from './layout.js';
-import { Annotation, isIndexMediaType, isManifestMediaType } from './media-types.js';
-import { formatPlatform, isAttestation, parsePlatform, platformScore } from './platform.js';
+import {
+  Annotation,
+  isImageConfigMediaType,
+  isIndexMediaType,
+  isManifestMediaType,
+} from './media-types.js';
+import {
+  configPlatform,
+  formatPlatform,
+  isAttestation,
+  parsePlatform,
+  platformScore,
+} from './platform.js';
 import type { Descriptor, Platform } from './schema.js';
 
 /**
@@ -274,15 +285,38 @@ export async function locateDigest(
   );
 }
 
-/** The platform of an image manifest: its descriptor's, else its config's. */
-export async function manifestPlatform(layout: Layout, desc: Descriptor): Promise<Platform> {
+/**
+ * The platform of an image manifest: its descriptor's, else its config's. Undefined when it has
+ * none: an artifact (its config is not an image configuration: `application/vnd.oci.empty.v1+json`,
+ * an artifact's own type) or an image whose config leaves `architecture` or `os` empty
+ * (`OCIKIT_W_NO_PLATFORM`).
+ */
+export async function imagePlatform(
+  layout: Layout,
+  desc: Descriptor,
+): Promise<Platform | undefined> {
   if (desc.platform !== undefined) return desc.platform;
   const manifest = await layout.readManifest(desc);
-  const config = await layout.readConfig(manifest.config);
-  const p: Platform = { architecture: config.architecture, os: config.os };
-  if (config.variant !== undefined) p.variant = config.variant;
-  if (config['os.version'] !== undefined) p['os.version'] = config['os.version'];
-  return p;
+  if (!isImageConfigMediaType(manifest.config.mediaType)) return undefined;
+  return configPlatform(await layout.readConfig(manifest.config));
+}
+
+/**
+ * The platform of an image manifest (see {@link imagePlatform}).
+ * @throws OcikitError `OCIKIT_PLATFORM_NOT_FOUND` when it has none (an artifact, an empty
+ *   architecture or os), and the errors of reading the manifest and config
+ */
+export async function manifestPlatform(layout: Layout, desc: Descriptor): Promise<Platform> {
+  const platform = await imagePlatform(layout, desc);
+  if (platform !== undefined) return platform;
+  throw new OcikitError(
+    ErrorCode.PlatformNotFound,
+    `manifest ${desc.digest} has no platform: it is an artifact (its config is not an image configuration), or its config leaves "architecture" or "os" empty`,
+    {
+      hint: 'Use an image with a platform (ocikit inspect lists them), or give the platform where the command takes one.',
+      details: { digest: desc.digest },
+    },
+  );
 }
 
 interface Candidate {
@@ -307,7 +341,8 @@ async function platformCandidates(layout: Layout, index: Descriptor): Promise<Ca
     for (const edge of node.parents) {
       if (isAttestation(edge.descriptor)) continue;
       if (node.contexts.length > 0 && node.contexts.every((c) => c.attestation)) continue;
-      const platform = await manifestPlatform(layout, edge.descriptor);
+      const platform = await imagePlatform(layout, edge.descriptor);
+      if (platform === undefined) continue;
       const key = `${node.digest}\0${formatPlatform(platform)}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -348,7 +383,8 @@ export async function resolve(layout: Layout, options: ResolveOptions = {}): Pro
 
   if (wanted === undefined) {
     if (isManifestMediaType(root.mediaType)) {
-      result.descriptor = { ...root, platform: await manifestPlatform(layout, root) };
+      const platform = await imagePlatform(layout, root);
+      if (platform !== undefined) result.descriptor = { ...root, platform };
     } else if (isIndexMediaType(root.mediaType)) {
       await layout.readIndex(root);
     }
@@ -362,9 +398,9 @@ export async function resolve(layout: Layout, options: ResolveOptions = {}): Pro
   if (isIndexMediaType(root.mediaType)) {
     candidates = await platformCandidates(layout, root);
   } else if (isManifestMediaType(root.mediaType)) {
-    candidates = [
-      { descriptor: root, platform: await manifestPlatform(layout, root), path: [root.digest] },
-    ];
+    const platform = await imagePlatform(layout, root);
+    candidates =
+      platform !== undefined ? [{ descriptor: root, platform, path: [root.digest] }] : [];
   } else {
     throw new OcikitError(
       ErrorCode.MediaTypeUnsupported,

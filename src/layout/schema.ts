@@ -54,7 +54,12 @@ export interface ImageManifest {
   annotations?: Record<string, string>;
 }
 
-/** The parts of an image configuration that ocikit uses. */
+/**
+ * The parts of an image configuration that ocikit uses. `architecture` and `os` are `''` only
+ * when the config has them empty (go-containerregistry's empty base image, `crane append
+ * --oci-empty-base`), tolerated with the warning `OCIKIT_W_NO_PLATFORM`: the image has no
+ * platform.
+ */
 export interface ImageConfig {
   architecture: string;
   os: string;
@@ -291,10 +296,17 @@ export function parseImageManifest(v: Json, where: string, lenience: Lenience): 
 export function parseImageConfig(v: Json, where: string, lenience: Lenience): ImageConfig {
   const o = obj(v, where);
   const config: ImageConfig = {
-    architecture: str(o, 'architecture', where),
-    os: str(o, 'os', where),
+    architecture: o['architecture'] === '' ? '' : str(o, 'architecture', where),
+    os: o['os'] === '' ? '' : str(o, 'os', where),
     rootfs: { type: 'layers', diff_ids: [] },
   };
+  if (config.architecture === '' || config.os === '') {
+    // The spec requires both; go-containerregistry's empty.Image writes "" for each.
+    lenience.deviation(
+      'OCIKIT_W_NO_PLATFORM',
+      `${where}: "architecture" or "os" is empty (as go-containerregistry's empty base image writes them); read as an image without a platform`,
+    );
+  }
   const variant = optStr(o, 'variant', where);
   if (variant !== undefined && variant !== '') config.variant = variant;
   const osVersion = optStr(o, 'os.version', where);

@@ -336,6 +336,17 @@ export async function verifyLayout(
         });
         continue;
       }
+      if (isOcikitError(e, ErrorCode.BlobMissing) && isForeignLayerMediaType(d.mediaType)) {
+        // Its producer kept it out on purpose (oras push does): copying again will not bring it.
+        walker.problem(
+          entry,
+          new OcikitError(ErrorCode.BlobMissing, e.message, {
+            hint: `It is a non-distributable layer (${d.mediaType}) without urls: producers keep these out of layouts (oras push does), so copying the layout again will not bring it. Put the layer's blob into blobs/ from where the layer comes from, or use an image without non-distributable layers.`,
+            details: e.details,
+          }),
+        );
+        continue;
+      }
       walker.problem(entry, e);
     }
   }

@@ -7,10 +7,11 @@
  * on the selection, with `noDigests` unless hashing is asked for: one implementation of the
  * per-blob checks.
  */
-import { isOcikitError, OcikitError } from '../errors.js';
+import { ErrorCode, isOcikitError, OcikitError, quote } from '../errors.js';
 import { splitDigest } from '../layout/digest.js';
 import { walkGraph } from '../layout/graph.js';
 import { openLayout, type Layout, type OpenOptions } from '../layout/layout.js';
+import { isImageConfigMediaType, isManifestMediaType } from '../layout/media-types.js';
 import {
   findTag,
   locateDigest,
@@ -144,10 +145,37 @@ export async function resolveBase(
   } catch (e) {
     throw await explain(layout, selection, options, e);
   }
+  await refuseArtifact(layout, resolved, options);
   const selected: { digest: string; tag?: string } = { digest: resolved.descriptor.digest };
   if (resolved.tag !== undefined) selected.tag = resolved.tag;
   await checkBase(layout, selected, options);
   return resolved;
+}
+
+/**
+ * An artifact (oras push: a manifest whose config is `application/vnd.oci.empty.v1+json` or an
+ * artifact's own type) is no image to build FROM: buildx 0.29.1 fails with "failed to resolve
+ * source metadata ...: encountered unknown type application/vnd.oci.empty.v1+json; children may
+ * not be fetched" (test/e2e/interop-producers.ts).
+ */
+async function refuseArtifact(
+  layout: Layout,
+  resolved: Resolved,
+  options: BaseCheckOptions,
+): Promise<void> {
+  const d = resolved.descriptor;
+  if (!isManifestMediaType(d.mediaType)) return;
+  const manifest = await layout.readManifest(d);
+  if (isImageConfigMediaType(manifest.config.mediaType)) return;
+  const type = manifest.artifactType ?? manifest.config.mediaType;
+  throw new OcikitError(
+    ErrorCode.MediaTypeUnsupported,
+    `${options.label ?? layout.name}: ${d.digest}${resolved.tag !== undefined ? ` (tag ${quote(resolved.tag)})` : ''} is an artifact of type ${quote(type)}, not an image buildx can build from (its config is ${quote(manifest.config.mediaType)})`,
+    {
+      hint: 'Name an image (ocikit inspect lists each manifest with its artifactType); artifacts such as signatures or SBOMs are not build bases.',
+      details: { digest: d.digest, artifactType: type },
+    },
+  );
 }
 
 /** The check's problem for the blob a resolution error is about, when there is one. */

@@ -22,7 +22,7 @@
  *   renamed into place.
  */
 import path from 'node:path';
-import { parseLayoutRef, type LayoutRef } from '../layout/reference.js';
+import { refNotFound, resolveLayoutRef, type LayoutRef } from '../layout/reference.js';
 import { ErrorCode, OcikitError, quote } from '../errors.js';
 import { openLayout } from '../layout/layout.js';
 import { walkGraph } from '../layout/graph.js';
@@ -152,9 +152,18 @@ export function parseIndexAnnotation(raw: string): IndexAnnotation {
 const REF_NAME =
   /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/;
 
-/** Parse `LAYOUT[:TAG|@DIGEST]`. */
-export function parseIndexSource(value: string): LayoutRef {
-  return parseLayoutRef(value, `source ${value}`);
+/**
+ * Split `LAYOUT[:TAG|@DIGEST]` where LAYOUT names an existing layout, as every command that
+ * reads a layout does (the one reference grammar: a tag may be a full name such as
+ * `example.com/team/app:v1`, which buildx writes as io.containerd.image.name).
+ * @throws OcikitError `OCIKIT_LAYOUT_NOT_FOUND`, `OCIKIT_REF_AMBIGUOUS`, `OCIKIT_USAGE`,
+ *   `OCIKIT_DIGEST_INVALID`
+ */
+export async function parseIndexSource(value: string, cwd: string): Promise<LayoutRef> {
+  const where = `source ${value}`;
+  const found = await resolveLayoutRef(value, cwd, where);
+  if (found === undefined || found.target === 'missing') throw refNotFound(value, where);
+  return found.ref;
 }
 
 const TAG_KEYS: readonly string[] = [Annotation.RefName, Annotation.ContainerdImageName];
@@ -259,7 +268,7 @@ export async function mergeIndex(
   const opened: Source[] = [];
   const entries: Entry[] = [];
   for (const input of sources) {
-    const ref = parseIndexSource(input);
+    const ref = await parseIndexSource(input, cwd);
     const layout = await openLayout(path.resolve(cwd, ref.path), {
       strict: options.strict ?? false,
       name: ref.path,
