@@ -8,7 +8,6 @@ import t from 'tap';
 import {
   buildxSafeTag,
   checkTag,
-  isValidTag,
   refCandidates,
   resolveLayoutRef,
 } from '../src/layout/reference.js';
@@ -76,26 +75,6 @@ t.test('the Starlark is_tag() keeps the CLI grammar', async (t) => {
   t.match(body, 'len(s) > 1024');
   t.match(body, 'c not in ".-:/+"');
   t.match(bzl, /_TAG_FIRST = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"/);
-});
-
-t.test('the Starlark is_docker_tag() keeps isValidTag (ocikit index sources)', async (t) => {
-  // rules/private/common.bzl is_docker_tag: oci_layout_index's layout_tags, which `ocikit index`
-  // reads as LAYOUT:TAG with parseLayoutRef (isValidTag): is_tag, at most 128, and only . - besides.
-  // The same table runs through is_docker_tag in rules/tests/options_tests.bzl.
-  const bzl = readFileSync(path.join(import.meta.dirname, '../rules/private/common.bzl'), 'utf8');
-  const body = bzl.slice(bzl.indexOf('def is_docker_tag('), bzl.indexOf('def is_platform('));
-  t.match(body, 'not is_tag(s) or len(s) > 128');
-  t.match(bzl, '_DOCKER_TAG_CHARS = _TAG_FIRST + ".-"');
-  for (const [tag, ok] of [
-    ['v1', true],
-    ['_x.y-z', true],
-    ['a'.repeat(128), true],
-    ['a'.repeat(129), false],
-    ['app:v1', false],
-    ['example.com/app', false],
-    ['a+b', false],
-  ] as const)
-    t.equal(isValidTag(tag), ok, tag);
 });
 
 /** A one-image layout whose manifest carries the given names. */

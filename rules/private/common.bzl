@@ -183,27 +183,6 @@ def is_tag(s):
             return False
     return True
 
-_DOCKER_TAG_CHARS = _TAG_FIRST + ".-"
-
-def is_docker_tag(s):
-    """Whether s is a Docker tag (src/layout/reference.ts isValidTag, the same rule).
-
-    The tag of `LAYOUT:TAG` where the CLI splits a reference by its text alone (`ocikit index`
-    sources): a Docker tag, not a full name (`v1`, not `example.com/app:v1`).
-
-    Args:
-      s: the string to check.
-
-    Returns:
-      True for `[A-Za-z0-9_][A-Za-z0-9_.-]*`, at most 128 characters.
-    """
-    if not is_tag(s) or len(s) > 128:
-        return False
-    for c in s.elems():
-        if c not in _DOCKER_TAG_CHARS:
-            return False
-    return True
-
 def is_platform(s):
     """Whether s is a platform.
 

@@ -1,14 +1,14 @@
 """oci_layout_index: merge per-platform layouts into one OCI image index (`ocikit index`)."""
 
-load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection", "is_docker_tag", "run_node")
+load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection", "run_node")
 load(":layout.bzl", "layout_of_files")
 
 def _selections(ctx, rule):
     """layout_tags and layout_digests checked: {label: (tag, digest)} ("" when not given).
 
     Each key must be one of `layouts`; tags and digests are checked with the grammar of the
-    `tag` / `digest` attributes (check_selection), and a tag must be a Docker tag besides:
-    `ocikit index` reads `LAYOUT:TAG` by its text, after the last `:`.
+    `tag` / `digest` attributes (check_selection): full names too, as `ocikit index` splits a
+    source where the layout exists (the one reference grammar).
     """
     layouts = {t.label: True for t in ctx.attr.layouts}
     chosen = {}
@@ -21,8 +21,6 @@ def _selections(ctx, rule):
                 fail("%s: the value is empty; give a %s or drop this entry" % (where, "tag" if position == 0 else "digest"))
             if position == 0:
                 check_selection(where, value, "", "")
-                if not is_docker_tag(value):
-                    fail("%s: tag %r is not a Docker tag (letters, digits and _ . -, up to 128, starting with a letter, digit or _), the only kind ocikit index reads in LAYOUT:TAG; select that image by digest with layout_digests" % (where, value))
             else:
                 check_selection(where, "", value, "")
             pair = chosen.get(target.label, ("", ""))
@@ -106,9 +104,8 @@ output has one): an image, or an index whose platforms are all taken. `layout_ta
 `layout_digests` choose another image per layout, keyed by the label in `layouts`: the source
 becomes `LAYOUT:TAG`, `LAYOUT@DIGEST` or `LAYOUT:TAG@DIGEST`, the grammar of `ocikit index`
 (the digest wins over the tag, as in buildx). Tags and digests are checked at analysis with the
-grammar of the `tag` and `digest` attributes of `oci_layout_context`; a per-layout tag must
-also be a Docker tag (`v1`, not `example.com/app:v1`: `ocikit index` reads the tag after the
-last `:` of a source), so select such an image by digest. Platforms, per-descriptor
+grammar of the `tag` and `digest` attributes of `oci_layout_context` (full names such as
+`example.com/app:v1` included: `ocikit index` splits a source where the layout exists). Platforms, per-descriptor
 annotations and attestation manifests are carried through; `annotations` become the new index's
 annotations, so nothing is lost the way buildx's multi-node merge drops index annotations. Two
 different images for one platform fail the action (`OCIKIT_INDEX_CONFLICT`, naming both). Blobs
@@ -164,7 +161,7 @@ oci_layout_index(
         ),
         "layout_tags": attr.label_keyed_string_dict(
             allow_files = True,
-            doc = "Layout (a label of `layouts`) -> the tag of the image or index to take from it, a Docker tag (`LAYOUT:TAG`). Layouts not named take their `latest` tag or their only manifest. Default: none.",
+            doc = "Layout (a label of `layouts`) -> the tag of the image or index to take from it (`LAYOUT:TAG`): any tag the `tag` attribute takes, full names such as `example.com/app:v1` included. Layouts not named take their `latest` tag or their only manifest. Default: none.",
         ),
         "layouts": attr.label_list(
             mandatory = True,
