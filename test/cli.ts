@@ -196,3 +196,20 @@ t.test('--json-out writes the JSON document to a file, errors included', async (
   t.equal(nested.code, 0, 'parents of --json-out are created');
   t.ok(existsSync(path.join(dir, 'new/dirs/x.json')));
 });
+
+t.test('"-" is not a path for an output flag: a usage error, no file named "-"', async (t) => {
+  const root = t.testdir();
+  standardLayout(path.join(root, 'l'));
+  for (const args of [
+    ['resolve', 'l', '--tag', 'single', '--json-out', '-'],
+    ['resolve', 'l', '--tag', 'single', '--json-out=-'],
+    ['pack', 'l', '--out', '-'],
+    ['pack', 'l', '--out=-'],
+    ['buildx-args', '--args-file=-', '--buildx-version', '0.29.1', 'l'],
+  ]) {
+    const r = await cli(args, root);
+    t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
+    t.match(r.stderr, /OCIKIT_USAGE/);
+    t.notOk(existsSync(path.join(root, '-')), `${args.join(' ')}: no file "-"`);
+  }
+});

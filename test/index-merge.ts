@@ -18,7 +18,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { mergeIndex, parseIndexAnnotation } from '../src/ops/index-merge.js';
+import { isRefName, mergeIndex, parseIndexAnnotation } from '../src/ops/index-merge.js';
 import { openLayout } from '../src/layout/layout.js';
 import { resolve } from '../src/layout/resolve.js';
 import { prepareContexts } from '../src/ops/context.js';
@@ -31,6 +31,7 @@ import {
   OCI_CONFIG,
   OCI_INDEX,
   OCI_MANIFEST,
+  standardLayout,
   tagged,
 } from './helpers/layout-builder.js';
 import { CLEAN_ENV, mustRun, requireTool } from './helpers/tools.js';
@@ -808,3 +809,30 @@ t.test('skopeo reads the merged layout and sees the annotations', async (t) => {
   t.equal(arm.Architecture, 'arm');
   void os;
 });
+
+t.test(
+  "--tag's ref.name grammar is the Starlark rules' (one table, read from the rules' test)",
+  async (t) => {
+    const bzl = readFileSync(
+      path.join(import.meta.dirname, '../rules/tests/options_tests.bzl'),
+      'utf8',
+    );
+    const table = bzl.slice(
+      bzl.indexOf('REF_NAME_CASES = ['),
+      bzl.indexOf(']\n', bzl.indexOf('REF_NAME_CASES = [')),
+    );
+    const cases = [...table.matchAll(/\("([^"]*)"(?: \* (\d+))?, (True|False)\)/g)].map(
+      ([, s, n, ok]) =>
+        [n === undefined ? (s as string) : (s as string).repeat(Number(n)), ok === 'True'] as const,
+    );
+    t.ok(cases.length >= 10, `${cases.length} cases read`);
+    for (const [tag, ok] of cases)
+      t.equal(isRefName(tag), ok, tag.length > 20 ? `${tag.length} characters` : tag);
+    // And through the command: a refused tag is a usage error naming the grammar.
+    const root = t.testdir();
+    standardLayout(path.join(root, 'l'));
+    const r = await cli(['index', '--out', 'o', 'l:single', '--tag', '_x'], root);
+    t.equal(r.code, 2);
+    t.match(r.stderr, /--tag "_x" is not a valid org\.opencontainers\.image\.ref\.name/);
+  },
+);

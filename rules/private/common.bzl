@@ -183,6 +183,38 @@ def is_tag(s):
             return False
     return True
 
+_REF_NAME_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+def is_ref_name(s):
+    """Whether s may be written as `org.opencontainers.image.ref.name` (the `--tag` of `ocikit index`).
+
+    The image spec's grammar (src/ops/index-merge.ts REF_NAME, the same rule): components
+    separated by `/`, each alphanumerics joined by one of `- . _ : @ +` or by `--`; at most 255
+    characters. Stricter than is_tag, which reads what producers wrote.
+
+    Args:
+      s: the string to check.
+
+    Returns:
+      True for a ref.name ocikit writes.
+    """
+    if not s or len(s) > 255:
+        return False
+    for component in s.split("/"):
+        if not component or component[0] not in _REF_NAME_ALNUM or component[-1] not in _REF_NAME_ALNUM:
+            return False
+        sep = ""
+        for c in component.elems():
+            if c in _REF_NAME_ALNUM:
+                if sep and len(sep) > 1 and sep != "--":
+                    return False
+                sep = ""
+            elif c in "-._:@+":
+                sep += c
+            else:
+                return False
+    return True
+
 def is_platform(s):
     """Whether s is a platform.
 

@@ -1,6 +1,6 @@
 """oci_layout_index: merge per-platform layouts into one OCI image index (`ocikit index`)."""
 
-load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection", "run_node")
+load(":common.bzl", "CLI_ATTRS", "TOOLCHAINS", "check_selection", "is_ref_name", "run_node")
 load(":layout.bzl", "layout_of_files")
 
 def _selections(ctx, rule):
@@ -32,7 +32,8 @@ def _oci_layout_index_impl(ctx):
     if "" in ctx.attr.extra_tags:
         fail("%s: extra_tags has an empty entry; drop it" % rule)
     for tag in [ctx.attr.tag] + ctx.attr.extra_tags:
-        check_selection(rule, tag, "", "")
+        if tag and not is_ref_name(tag):
+            fail("%s: tag %r is not a valid org.opencontainers.image.ref.name; write alphanumerics joined by - . _ : @ + (or --), components separated by / (up to 255), e.g. \"1.0\" or \"example.com/app:1.0\"" % (rule, tag))
     chosen = _selections(ctx, rule)
     for key in ctx.attr.annotations:
         if not key or "=" in key or key == "index-descriptor:":
@@ -178,7 +179,7 @@ oci_layout_index(
             doc = "Reject spec deviations in the sources that are otherwise warnings (`--strict`).",
         ),
         "tag": attr.string(
-            doc = "The tag of the new index (`org.opencontainers.image.ref.name` on its index.json entry), e.g. `1.0` or `example.com/app:1.0`. Default: none (the only manifest of the layout, which `oci_layout_context` takes without a tag).",
+            doc = "The tag of the new index (`org.opencontainers.image.ref.name` on its index.json entry), e.g. `1.0` or `example.com/app:1.0`: the image spec's ref.name grammar, as `ocikit index --tag` checks it. Default: none (the only manifest of the layout, which `oci_layout_context` takes without a tag).",
         ),
         "trust_inputs": attr.bool(
             default = False,

@@ -1,11 +1,38 @@
 """Analysis tests: oci_layout_index's per-layout selection and options, buildx_args' daemon and
 SOURCE_DATE_EPOCH attributes (shared with buildx_build), and --@ocikit//:warn_unsandboxed."""
 
-load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts")
+load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts", "unittest")
 load("//rules:defs.bzl", "buildx_args", "buildx_build", "oci_layout_context", "oci_layout_index")
+load("//rules/private:common.bzl", "is_ref_name")
 load(":testing.bzl", "action_of", "after", "failure_test", "file_write")
 
 _AMD64 = "sha256:2d74eb680343f10d2ff25ff3742261919f1a1ccf9d62cc97a59ef7ff7ec58c5a"
+
+# oci_layout_index's tag and extra_tags: the ref.name grammar of `ocikit index --tag`. The same
+# table runs through the CLI's check in test/index-merge.ts (it reads it from here).
+REF_NAME_CASES = [
+    ("v1", True),
+    ("a--b", True),
+    ("a@b", True),
+    ("A/b/c", True),
+    ("a:b:c", True),
+    ("a" * 255, True),
+    ("_x", False),
+    ("a..b", False),
+    ("a---b", False),
+    ("a/", False),
+    ("/a", False),
+    ("a" * 256, False),
+    ("x_-y", False),
+]
+
+def _ref_name_grammar_test_impl(ctx):
+    env = unittest.begin(ctx)
+    for tag, ok in REF_NAME_CASES:
+        asserts.equals(env, ok, is_ref_name(tag), tag)
+    return unittest.end(env)
+
+_ref_name_grammar_test = unittest.make(_ref_name_grammar_test_impl)
 
 def _all_after(argv, flag):
     return [argv[i + 1] for i in range(len(argv) - 1) if argv[i] == flag]
@@ -105,6 +132,9 @@ def options_test_suite(name):
         failure_test(name = target + "_test", target_under_test = ":" + target, message = message)
         tests.append(target + "_test")
 
+    _ref_name_grammar_test(name = "o_ref_name_grammar_test")
+    tests.append("o_ref_name_grammar_test")
+
     # oci_layout_index: LAYOUT[:TAG][@DIGEST] per layout, other layouts as they are.
     native.genrule(name = "o_arm64_tar", outs = ["o_arm64.tar"], cmd = "exit 1", tags = ["manual"])
     oci_layout_index(
@@ -143,7 +173,7 @@ def options_test_suite(name):
         ("o_bad_tag", {"layout_tags": {layout: "-x"}}, "tag \"-x\" is not a valid tag"),
         ("o_empty_tag", {"layout_tags": {layout: ""}}, "the value is empty; give a tag or drop this entry"),
         ("o_bad_digest", {"layout_digests": {layout: "sha256:abc"}}, "example_hello]: digest \"sha256:abc\" is not a digest"),
-        ("o_bad_extra_tag", {"extra_tags": ["a@b"]}, "tag \"a@b\" is not a valid tag"),
+        ("o_bad_extra_tag", {"extra_tags": ["a..b"]}, "tag \"a..b\" is not a valid org.opencontainers.image.ref.name"),
         ("o_empty_extra_tag", {"extra_tags": ["v1", ""]}, "extra_tags has an empty entry; drop it"),
     ]:
         oci_layout_index(name = target, layouts = [layout], tags = ["manual"], **kwargs)

@@ -212,8 +212,8 @@ async function commandLineInputs(argv: readonly string[], cwd: string): Promise<
 }
 
 /**
- * The one --json-out path of the command line. Given twice or empty it is a usage error (see
- * spec.ts), reported on stderr: no file is written for it.
+ * The one --json-out path of the command line. Given twice, empty or `-` it is a usage error
+ * (see spec.ts), reported on stderr: no file is written for it.
  */
 function jsonOutPath(argv: readonly string[]): string | undefined {
   const found: (string | undefined)[] = [];
@@ -224,7 +224,8 @@ function jsonOutPath(argv: readonly string[]): string | undefined {
     if (a.startsWith('--json-out=')) found.push(a.slice('--json-out='.length));
   }
   const only = found.length === 1 ? found[0] : undefined;
-  return only === '' ? undefined : only;
+  // Empty, or "-" (read as stdin/stdout, never as a file name): a usage error, no file.
+  return only === '' || only === '-' ? undefined : only;
 }
 
 async function runParsed(

@@ -191,14 +191,18 @@ const ARGS_PREFLIGHT_CONFIG = (what: string): OptionSpec => ({
 const OUTPUT_FLAGS = ['out', 'json-out', 'args-file'];
 
 /**
- * Each output flag names one path, and a path: given twice (yargs makes an array) or empty
- * (`--out ''` would be the working directory) is a usage error.
+ * Each output flag names one path, and a path: given twice (yargs makes an array), empty
+ * (`--out ''` would be the working directory) or `-` (a file named "-", not stdout) is a usage
+ * error.
  */
 function outputsGiven(a: Args): true | string {
   for (const name of OUTPUT_FLAGS) {
     const v = a[name];
     if (Array.isArray(v)) return `--${name} is given ${v.length} times; pass it once`;
     if (v === '') return `--${name} needs a path`;
+    // Not stdout: a file named "-" is never what was meant.
+    if (v === '-')
+      return `--${name} - : write a path (${name === 'json-out' ? 'for stdout use --json' : 'stdout is not an output here'})`;
   }
   return true;
 }

@@ -153,6 +153,15 @@ const REF_NAME =
   /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/;
 
 /**
+ * Whether `tag` may be written as `org.opencontainers.image.ref.name` (`ocikit index --tag`):
+ * the image spec's grammar, at most 255 characters. rules/private/common.bzl is_ref_name() is
+ * the same rule in Starlark.
+ */
+export function isRefName(tag: string): boolean {
+  return tag.length <= 255 && REF_NAME.test(tag);
+}
+
+/**
  * Split `LAYOUT[:TAG|@DIGEST]` where LAYOUT names an existing layout, as every command that
  * reads a layout does (the one reference grammar: a tag may be a full name such as
  * `example.com/team/app:v1`, which buildx writes as io.containerd.image.name).
@@ -314,7 +323,7 @@ function checkOptions(
   }
   const tags = [...new Set(options.tags ?? [])];
   for (const tag of tags) {
-    if (!REF_NAME.test(tag) || tag.length > 255) {
+    if (!isRefName(tag)) {
       throw new OcikitError(
         ErrorCode.Usage,
         `--tag ${JSON.stringify(tag)} is not a valid org.opencontainers.image.ref.name`,
