@@ -213,3 +213,11 @@ t.test('"-" is not a path for an output flag: a usage error, no file named "-"',
     t.notOk(existsSync(path.join(root, '-')), `${args.join(' ')}: no file "-"`);
   }
 });
+
+t.test('--help with --json-out prints the help and writes no file', async (t) => {
+  const root = t.testdir();
+  const r = await cli(['resolve', '--help', '--json-out', 'h.json'], root);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /ocikit resolve <layout>/);
+  t.notOk(existsSync(path.join(root, 'h.json')));
+});

@@ -220,6 +220,8 @@ function jsonOutPath(argv: readonly string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--') break;
+    // Help goes to the terminal, not into a file meant for a JSON document.
+    if (a === '--help' || a === '-h') return undefined;
     if (a === '--json-out') found.push(argv[i + 1]);
     if (a.startsWith('--json-out=')) found.push(a.slice('--json-out='.length));
   }
