@@ -338,24 +338,7 @@ function main(d: SuiteDaemon): void {
         t.equal(c?.strategy, 'in-place');
         t.equal(c?.descriptor.digest, o.digest);
       }
-      const bctx = fresh('bctx');
-      mkdirSync(bctx);
-      const args = ocikit([
-        'buildx-args',
-        '--buildx-version',
-        '0.29.1',
-        '--build-context',
-        contextArgs(dir, o)[0] as string,
-        '--out',
-        fresh('args'),
-        '-t',
-        'x',
-        '--format',
-        'lines',
-        bctx,
-      ]);
-      t.equal(args.code, 0, `buildx-args\n${tail(args.stderr)}`);
-      t.match(args.stdout, `@${o.digest}\n`, 'buildx-args pins the digest');
+      buildxArgsPins(t, dir, o);
     }
 
     // pack, unpack, pack: byte-identical, and the unpacked copy resolves as the original.
@@ -375,6 +358,28 @@ function main(d: SuiteDaemon): void {
     t.equal(ocikit(['pack', dir, '--out', p3]).code, 0, 'pack again');
     t.ok(readFileSync(p1).equals(readFileSync(p3)), 'pack twice: byte-identical');
     checkResolve(t, { ...shape, alsoNamed: [] }, u1, list);
+  }
+
+  /** buildx-args with the layout (or archive) `at` as a context: the printed ref pins o's digest. */
+  function buildxArgsPins(t: Test, at: string, o: Oracle): void {
+    const bctx = fresh('bctx');
+    mkdirSync(bctx);
+    const args = ocikit([
+      'buildx-args',
+      '--buildx-version',
+      '0.29.1',
+      '--build-context',
+      contextArgs(at, o)[0] as string,
+      '--out',
+      fresh('args'),
+      '-t',
+      'x',
+      '--format',
+      'lines',
+      bctx,
+    ]);
+    t.equal(args.code, 0, `buildx-args\n${tail(args.stderr)}`);
+    t.match(args.stdout, `@${o.digest}\n`, 'buildx-args pins the digest');
   }
 
   async function archiveShape(t: Test, shape: Shape, list: Oracle[]): Promise<void> {
@@ -400,24 +405,7 @@ function main(d: SuiteDaemon): void {
       t.same(warningCodes(r), [], `context ${o.selector}: no warning`);
     }
     const o = list.find((x) => x.platform === undefined) ?? (list[0] as Oracle);
-    const bctx = fresh('bctx');
-    mkdirSync(bctx);
-    const args = ocikit([
-      'buildx-args',
-      '--buildx-version',
-      '0.29.1',
-      '--build-context',
-      contextArgs(file, o)[0] as string,
-      '--out',
-      fresh('args'),
-      '-t',
-      'x',
-      '--format',
-      'lines',
-      bctx,
-    ]);
-    t.equal(args.code, 0, `buildx-args\n${tail(args.stderr)}`);
-    t.match(args.stdout, `@${o.digest}\n`, 'buildx-args pins the digest');
+    buildxArgsPins(t, file, o);
     for (const cmd of ['resolve', 'inspect', 'verify']) {
       const r = ocikit(['--json', cmd, file]);
       t.equal(r.code, 1, `${cmd} of an archive: exit 1`);
