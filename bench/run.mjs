@@ -100,6 +100,43 @@ function hyperfine(name, commands, { warmup, runs, shell }) {
       min: res.min,
       max: res.max,
       runs: res.times.length,
+      times: res.times,
+    };
+  }
+  return out;
+}
+
+/**
+ * {@link hyperfine} in `rounds` rounds of `runs / rounds` runs each, the commands' order rotated
+ * every round, the times pooled: a drift of this VM (node's own start-up moves by ±15 % from
+ * minute to minute) then hits every command alike, and ratios between them hold. hyperfine
+ * alone measures command after command, so a drift between two batches lands in the ratio.
+ */
+function hyperfineInterleaved(name, commands, { warmup, runs, rounds }) {
+  const pooled = {};
+  for (let i = 0; i < rounds; i++) {
+    const order = commands.map((_, k) => commands[(k + i) % commands.length]);
+    const r = hyperfine(name, order, {
+      warmup: i === 0 ? warmup : 1,
+      runs: Math.ceil(runs / rounds),
+    });
+    for (const [label, res] of Object.entries(r)) (pooled[label] ??= []).push(...res.times);
+  }
+  const out = {};
+  for (const [label, line] of commands) {
+    const times = [...pooled[label]].sort((a, b) => a - b);
+    const mean = times.reduce((a, b) => a + b, 0) / times.length;
+    const sd = Math.sqrt(times.reduce((a, b) => a + (b - mean) ** 2, 0) / (times.length - 1));
+    const mid = times.length >> 1;
+    out[label] = {
+      command: line,
+      median: times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2,
+      mean,
+      stddev: sd,
+      min: times[0],
+      max: times.at(-1),
+      runs: times.length,
+      times,
     };
   }
   return out;
@@ -265,9 +302,11 @@ function startup(layoutDir) {
     commands.push(['umoci stat', cmd(umoci, 'stat', '--image', `${layoutDir}:${BIG_TAG}`)]);
   } else skipped.push('umoci stat (umoci not on PATH)');
 
-  const r = hyperfine('startup', commands, { warmup: 3, runs: 30 });
+  const r = hyperfineInterleaved('startup', commands, { warmup: 3, runs: 30, rounds: 10 });
   const base = r['node -e 0'].median;
-  say('## 1. Startup / resolve (cold process, clean env, hyperfine --warmup 3 --runs 30, medians)');
+  say(
+    '## 1. Startup / resolve (cold process, clean env, hyperfine: 10 rounds of 3 runs, the commands rotated each round, medians of the 30)',
+  );
   say(`   layout: ${layoutDir}, tag ${BIG_TAG}; ocikit runs as \`node dist/ocikit.cjs\``);
   say();
   say(

@@ -18,7 +18,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { cacheDir, flagsKey } from '../src/cli/code-cache.js';
+import { cacheDir, commandKey, flagsKey } from '../src/cli/code-cache.js';
 import { BUNDLE, ROOT } from './helpers/cli.js';
 import { standardLayout } from './helpers/layout-builder.js';
 
@@ -64,6 +64,27 @@ t.test('the flags part of the file name', async (t) => {
   t.equal(flagsKey(['--max-old-space-size=64'], undefined), a, 'stable');
   t.not(flagsKey([], '--max-old-space-size=64'), '', 'NODE_OPTIONS counts');
   t.not(flagsKey(['--max-old-space-size=32'], ''), a, 'other flags, other file');
+});
+
+t.test('a file per command: what one command compiled is not read by another', async (t) => {
+  t.equal(commandKey(['resolve', 'l', '--tag', 'v1']), 'resolve');
+  t.equal(commandKey(['--json', 'context', 'b=l']), 'context');
+  t.equal(commandKey(['pack', 'l', '--help']), 'help', 'yargs is loaded for help');
+  t.equal(commandKey(['-h']), 'help');
+  t.equal(commandKey([]), 'other');
+  t.equal(commandKey(['@args.params']), 'other');
+  t.equal(commandKey(['Resolve']), 'other', 'not a command name');
+  t.equal(commandKey(['a'.repeat(17)]), 'other');
+  const dir = t.testdir({ cache: {} });
+  const cache = path.join(dir, 'cache');
+  chmodSync(cache, 0o700);
+  t.equal(run(CMD, { OCIKIT_COMPILE_CACHE: cache }).code, 0);
+  t.equal(run(['inspect', layoutDir], { OCIKIT_COMPILE_CACHE: cache }).code, 0);
+  t.equal(run(['--help'], { OCIKIT_COMPILE_CACHE: cache }).code, 0);
+  t.same(
+    cacheFiles(cache).map((n) => n.replace(/^.*-(\w+)\.v8$/, '$1')),
+    ['help', 'inspect', 'resolve'],
+  );
 });
 
 t.test('made once, then used; output the same with and without it', async (t) => {
@@ -160,7 +181,10 @@ t.test('old cache files are pruned, the newest kept', async (t) => {
   const dir = t.testdir({ cache: {} });
   const cache = path.join(dir, 'cache');
   chmodSync(cache, 0o700);
-  const old = Array.from({ length: 10 }, (_, i) => `ocikit-old${i}-v0-x64.v8`);
+  const old = Array.from(
+    { length: 30 },
+    (_, i) => `ocikit-old${String(i).padStart(2, '0')}-v0-x64.v8`,
+  );
   for (const [i, n] of old.entries()) {
     writeFileSync(path.join(cache, n), 'x', { mode: 0o600 });
     const when = new Date(Date.now() - (i + 1) * 60_000);
@@ -169,10 +193,10 @@ t.test('old cache files are pruned, the newest kept', async (t) => {
   writeFileSync(path.join(cache, 'unrelated.txt'), 'kept');
   t.equal(run(CMD, { OCIKIT_COMPILE_CACHE: cache }).code, 0);
   const kept = cacheFiles(cache);
-  t.equal(kept.length, 8, 'eight cache files at most');
+  t.equal(kept.length, 24, '24 cache files at most');
   t.same(
     kept.filter((n) => n.startsWith('ocikit-old')),
-    old.slice(0, 7).sort(),
+    old.slice(0, 23).sort(),
     'the newest old ones kept, beside the new one',
   );
   t.ok(readdirSync(cache).includes('unrelated.txt'), "other files are not the cache's to prune");

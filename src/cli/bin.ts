@@ -7,7 +7,7 @@
  * scripts/build.mjs) through V8's code cache (code-cache.ts) and calls its entry (entry.ts).
  */
 import { hasArgFiles, targetOf, type Target } from './argfile.js';
-import { cacheDir, compileCached } from './code-cache.js';
+import { cacheDir, commandKey, compileCached } from './code-cache.js';
 import { runHelperScript } from './helper.js';
 import type { Host } from './entry.js';
 import { VERSION } from './version.js';
@@ -41,6 +41,7 @@ function cli(argv: string[], host: Host, target?: Target): void {
     __OCIKIT_CLI_ID__,
     `${host.self} (cli)`,
     cacheDir(process.env),
+    commandKey(argv),
   ) as (require: NodeJS.Require, module: { exports: unknown }, meta: { url: string }) => void;
   const module = { exports: {} as unknown };
   // The CLI requires only node's built-ins (esbuild bundled everything else).
