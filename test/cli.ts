@@ -221,3 +221,40 @@ t.test('--help with --json-out prints the help and writes no file', async (t) =>
   t.match(r.stdout, /ocikit resolve <layout>/);
   t.notOk(existsSync(path.join(root, 'h.json')));
 });
+
+t.test("inspect's table names artifacts and shows index.json's own annotations", async (t) => {
+  const dir = t.testdir();
+  const b = new LayoutBuilder(dir);
+  const empty = { ...b.blob('{}', 'application/vnd.oci.empty.v1+json'), data: 'e30=' };
+  const artifact = b.json(
+    {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: 'application/vnd.example.thing',
+      config: empty,
+      layers: [b.blob('artifact\n', 'application/vnd.oci.image.layer.v1.tar')],
+    },
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  const image = b.image({ platform: { os: 'linux', architecture: 'amd64' }, layers: [{ a: 'a' }] });
+  b.writeIndex([], {
+    raw: {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [tagged(artifact, 'thing'), tagged(image, 'app')],
+      annotations: { 'org.opencontainers.image.created': '2026-11-30T00:00:00Z' },
+    },
+  });
+  const r = await cli(['inspect', '.'], dir);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^thing +\S+ +artifact +application\/vnd\.example\.thing /m);
+  t.match(r.stdout, /^app +\S+ +image +linux\/amd64 /m);
+  t.match(
+    r.stdout,
+    /\nindex\.json annotations:\n {2}org\.opencontainers\.image\.created=2026-11-30T00:00:00Z\n/,
+  );
+  const j = await cli(['inspect', '.', '--json'], dir);
+  t.same(JSON.parse(j.stdout).annotations, {
+    'org.opencontainers.image.created': '2026-11-30T00:00:00Z',
+  });
+});

@@ -57,6 +57,8 @@ export interface ImageSummary {
 /** The result of {@link inspectLayout}. */
 export interface LayoutSummary {
   imageLayoutVersion: string;
+  /** The annotations of index.json itself (not of its entries). */
+  annotations: Record<string, string>;
   images: ImageSummary[];
   warnings: { code: string; message: string }[];
 }
@@ -136,6 +138,7 @@ export async function inspectLayout(layout: Layout): Promise<LayoutSummary> {
   }
   return {
     imageLayoutVersion: layout.ociLayout.imageLayoutVersion,
+    annotations: { ...(layout.index.annotations ?? {}) },
     images,
     warnings: [...layout.warnings],
   };

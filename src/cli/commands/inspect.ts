@@ -28,7 +28,15 @@ export async function handler(
   const rows: string[][] = [['TAG', 'DIGEST', 'TYPE', 'PLATFORM', 'MANIFEST', 'LAYERS', 'SIZE']];
   for (const img of summary.images) {
     const tag = img.tags.join(',') || '<none>';
-    const kind = img.kind === 'index' ? 'index' : img.kind === 'manifest' ? 'image' : img.mediaType;
+    const artifact = img.kind === 'manifest' && img.manifests[0]?.artifactType !== undefined;
+    const kind =
+      img.kind === 'index'
+        ? 'index'
+        : img.kind === 'manifest'
+          ? artifact
+            ? 'artifact'
+            : 'image'
+          : img.mediaType;
     if (img.manifests.length === 0)
       rows.push([tag, shortDigest(img.digest), kind, '-', '-', '-', '-']);
     img.manifests.forEach((m, i) => {
@@ -36,7 +44,12 @@ export async function handler(
         i === 0 ? tag : '',
         i === 0 ? shortDigest(img.digest) : '',
         i === 0 ? kind : '',
-        m.attestation ? 'attestation' : m.platform,
+        // An artifact without a platform says what it is instead.
+        m.attestation
+          ? 'attestation'
+          : m.artifactType !== undefined && m.platform === 'unknown/unknown'
+            ? m.artifactType
+            : m.platform,
         shortDigest(m.digest),
         String(m.layers),
         humanBytes(m.layerBytes),
@@ -44,6 +57,11 @@ export async function handler(
     });
   }
   io.stdout(table(rows));
+  const own = Object.entries(summary.annotations).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (own.length > 0) {
+    io.stdout('\nindex.json annotations:\n');
+    for (const [k, v] of own) io.stdout(`  ${k}=${v}\n`);
+  }
   for (const img of summary.images) {
     const shown = Object.entries({ ...img.contentAnnotations, ...img.annotations })
       .filter(([k]) => k !== Annotation.RefName && k !== Annotation.ContainerdImageName)
