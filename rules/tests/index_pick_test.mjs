@@ -3,19 +3,11 @@
 // reports (`ocikit index --json`) say how the blobs were checked.
 // Usage: index_pick_test.mjs TAG_LAYOUT TAG_REPORT DIGEST_LAYOUT DIGEST_REPORT INDEX_LAYOUT
 //        INDEX_REPORT
-import fs from 'node:fs';
 import path from 'node:path';
+import { AMD64, ARM64, expect, finish, readJson } from './checks.mjs';
 
 const [tagLayout, tagReport, digestLayout, digestReport, indexLayout, indexReport] =
   process.argv.slice(2);
-const AMD64 = 'sha256:2d74eb680343f10d2ff25ff3742261919f1a1ccf9d62cc97a59ef7ff7ec58c5a';
-const ARM64 = 'sha256:eb4874989f45db2087a7338159e45235bbbd0bca92287f3968d0ad6043101696';
-const failures = [];
-const expect = (what, got, want) => {
-  if (JSON.stringify(got) !== JSON.stringify(want))
-    failures.push(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
-};
-const readJson = (file) => JSON.parse(fs.readFileSync(file, 'utf8'));
 const top = (layout) => readJson(path.join(layout, 'index.json'));
 const platforms = (layout, digest) =>
   readJson(path.join(layout, 'blobs', ...digest.split(':')))
@@ -78,10 +70,6 @@ expect(
   [undefined, undefined],
 );
 
-if (failures.length > 0) {
-  console.error(failures.join('\n'));
-  process.exit(1);
-}
-console.log(
-  'ok: per-layout tags and digests choose the images; tags, strict and trust_inputs reach the CLI',
+finish(
+  'per-layout tags and digests choose the images; tags, strict and trust_inputs reach the CLI',
 );

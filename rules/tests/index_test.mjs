@@ -1,18 +1,10 @@
 // oci_layout_index of two one-platform archives: one index over both platforms, the index
 // annotations and the index.json entry's annotation and tag as asked, and usable as a layout.
 // Usage: index_test.mjs MERGED_LAYOUT ARM64_RESOLVE_JSON TAR_AMD64_RESOLVE_JSON DIR_AMD64_RESOLVE_JSON
-import fs from 'node:fs';
 import path from 'node:path';
+import { AMD64, ARM64, expect, finish, readJson } from './checks.mjs';
 
 const [layout, arm64Json, tarAmd64Json, dirAmd64Json] = process.argv.slice(2);
-const AMD64 = 'sha256:2d74eb680343f10d2ff25ff3742261919f1a1ccf9d62cc97a59ef7ff7ec58c5a';
-const ARM64 = 'sha256:eb4874989f45db2087a7338159e45235bbbd0bca92287f3968d0ad6043101696';
-const failures = [];
-const expect = (what, got, want) => {
-  if (JSON.stringify(got) !== JSON.stringify(want))
-    failures.push(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
-};
-const readJson = (file) => JSON.parse(fs.readFileSync(file, 'utf8'));
 const blob = (digest) => readJson(path.join(layout, 'blobs', ...digest.split(':')));
 
 const top = readJson(path.join(layout, 'index.json'));
@@ -34,8 +26,4 @@ expect(
   readJson(tarAmd64Json).descriptor,
   readJson(dirAmd64Json).descriptor,
 );
-if (failures.length > 0) {
-  console.error(failures.join('\n'));
-  process.exit(1);
-}
-console.log('ok: one index over amd64 and arm64, annotations kept, usable as a layout');
+finish('one index over amd64 and arm64, annotations kept, usable as a layout');

@@ -86,10 +86,10 @@ export async function dockerManifest(layout: Layout): Promise<DockerManifest> {
         });
         continue;
       }
-      const path = (d: Descriptor): string => blobRelPath(parseDigest(d.digest));
+      const blobPath = (d: Descriptor): string => blobRelPath(parseDigest(d.digest));
       found = {
         image: { manifest: image.digest, config: manifest.config.digest, repoTags: [] },
-        layers: manifest.layers.map(path),
+        layers: manifest.layers.map(blobPath),
       };
       byManifest.set(image.digest, found);
     }
